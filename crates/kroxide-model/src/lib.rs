@@ -1,0 +1,55 @@
+//! The resource graph: kroxide's one intermediate representation.
+//!
+//! Both ways into kroxide end here. A KRO `ResourceGraphDefinition` YAML file is
+//! parsed into a [`ResourceGraphDefinition`], and the typed Rust DSL builds the
+//! same struct. Everything downstream (validation, rendering, planning, both
+//! deployment engines) works on this model and nothing else.
+//!
+//! The model is plain typed Rust, so emitted YAML has a stable, human order:
+//! `apiVersion, kind, metadata, spec: {schema, resources}`. Resource templates
+//! stay as ordered JSON values because they may hold any Kubernetes object.
+//!
+//! ```
+//! use kroxide_model::{load_str, to_yaml};
+//!
+//! let yaml = r#"
+//! apiVersion: kro.run/v1alpha1
+//! kind: ResourceGraphDefinition
+//! metadata:
+//!   name: my-app
+//! spec:
+//!   schema:
+//!     apiVersion: v1alpha1
+//!     kind: MyApp
+//!     spec:
+//!       name: string | required=true
+//!   resources:
+//!     - id: config
+//!       template:
+//!         apiVersion: v1
+//!         kind: ConfigMap
+//!         metadata:
+//!           name: ${schema.spec.name}
+//! "#;
+//! let docs = load_str("my-app.yaml", yaml).unwrap();
+//! let rgd = &docs[0].rgd;
+//! assert_eq!(rgd.spec.resources[0].id, "config");
+//! let again = load_str("again.yaml", &to_yaml(rgd).unwrap()).unwrap();
+//! assert_eq!(&again[0].rgd, rgd);
+//! ```
+
+mod error;
+mod rgd;
+mod source;
+mod yaml;
+
+pub use error::LoadError;
+pub use rgd::{
+    ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn, Resource,
+    ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
+};
+pub use source::{FieldPath, PathSegment, SourceFile, SourceLocation};
+pub use yaml::{load_documents, load_file, load_str, to_yaml, to_yaml_multi, LoadedRgd};
+
+/// Re-exported so users of the model need not depend on `k8s-openapi` directly.
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
