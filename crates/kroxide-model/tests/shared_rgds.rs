@@ -18,7 +18,7 @@ fn rgd_files() -> Vec<PathBuf> {
             } else if p.extension().is_some_and(|x| x == "yaml") {
                 let name = p.file_name().unwrap().to_string_lossy().to_string();
                 let text = std::fs::read_to_string(&p).unwrap();
-                if !name.contains("assert") && text.contains("kind: ResourceGraphDefinition") {
+                if !name.contains("assert") && text.contains("\nkind: ResourceGraphDefinition") {
                     out.push(p);
                 }
             }
