@@ -1,1 +1,14 @@
-//! placeholder
+//! KRO's semantics, computed client-side.
+//!
+//! kroxide must compute exactly what a KRO controller would, without a
+//! cluster: the instance CRD from SimpleSchema, the `${...}` expressions and
+//! their CEL, the dependency graph and its order, and every validation rule
+//! KRO applies to a ResourceGraphDefinition. This crate does that, on the
+//! graph model of `kroxide-model`.
+
+pub mod cel;
+pub mod crd;
+pub mod expr;
+pub mod k8s;
+pub mod openapi;
+pub mod simpleschema;

@@ -1,0 +1,515 @@
+//! CEL behind one small trait, so the CEL crate can change.
+//!
+//! kroxide needs three things from CEL: parse an expression (and learn which
+//! variables and functions it uses, for dependency edges and unknown
+//! identifiers), evaluate it against JSON values, and later type-check it.
+//! [`CelEngine`] is that contract; [`default_engine`] is the implementation on
+//! the `cel` crate. Nothing else in kroxide names the `cel` crate.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// A variable path read by an expression: `deployment.status.readyReplicas`
+/// is root `deployment`, path `["status", "readyReplicas"]`. The path stops
+/// at the first step that is not a literal field name or index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reference {
+    pub root: String,
+    pub path: Vec<String>,
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.root)?;
+        for p in &self.path {
+            write!(f, ".{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a parsed expression uses.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExprInfo {
+    /// Free variables with the literal paths read from them.
+    pub references: Vec<Reference>,
+    /// Functions called: `size`, `string`, member functions by name
+    /// (`split`), namespaced ones in full (`random.seededString`).
+    pub functions: BTreeSet<String>,
+    /// The result type, as far as the expression's shape tells.
+    pub result: TypeHint,
+}
+
+/// What an expression's shape says about its result type, before any
+/// schema is consulted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum TypeHint {
+    Bool,
+    Int,
+    Float,
+    String,
+    /// The value read at this reference: its type is the field's type.
+    Field(Reference),
+    /// `c ? a : b`: the type of the branches.
+    Either(Box<TypeHint>, Box<TypeHint>),
+    #[default]
+    Unknown,
+}
+
+impl ExprInfo {
+    /// The distinct root variables.
+    pub fn roots(&self) -> BTreeSet<&str> {
+        self.references.iter().map(|r| r.root.as_str()).collect()
+    }
+}
+
+/// A CEL syntax error.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    pub message: String,
+    /// 0-based character offset in the expression, when known.
+    pub column: Option<usize>,
+}
+
+/// Why evaluation did not give a value.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// The data is not there yet (`no such key`, field or attribute, index out
+    /// of bounds): KRO waits and retries.
+    #[error("data not available yet: {0}")]
+    Pending(String),
+    /// Any other failure: the resource fails.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Variables for evaluation, by name.
+pub type Vars = BTreeMap<String, Value>;
+
+/// A parsed, ready-to-run expression.
+pub trait Program: Send + Sync + fmt::Debug {
+    fn source(&self) -> &str;
+    fn info(&self) -> &ExprInfo;
+    fn eval(&self, vars: &Vars) -> Result<Value, EvalError>;
+}
+
+/// The CEL implementation kroxide runs on.
+pub trait CelEngine: Send + Sync {
+    fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError>;
+}
+
+/// Function namespaces: `random.seededString(...)` is a call, not a read of a
+/// variable `random`. Resource ids may not shadow them.
+pub const FUNCTION_NAMESPACES: &[&str] = &[
+    "base64", "hash", "json", "lists", "math", "optional", "random", "sets", "strings",
+];
+
+/// Comprehension macros, whose first arguments name bound variables.
+const MACROS: &[&str] = &[
+    "all", "exists", "exists_one", "existsOne", "map", "filter", "transformList", "transformMap",
+    "transformMapEntry", "sortBy",
+];
+
+/// Type names usable as identifiers (`type(x) == string`).
+pub const TYPE_IDENTIFIERS: &[&str] = &[
+    "bool", "bytes", "double", "int", "list", "map", "null_type", "string", "type", "uint",
+];
+
+/// The process-wide engine on the `cel` crate.
+pub fn default_engine() -> &'static dyn CelEngine {
+    static ENGINE: OnceLock<CelRs> = OnceLock::new();
+    ENGINE.get_or_init(CelRs::new)
+}
+
+struct CelRs {
+    env: Arc<cel::Env>,
+}
+
+impl CelRs {
+    fn new() -> Self {
+        let mut env = cel::Env::default().with_optional_support(true).with_stdlib();
+        // Registration of the bundled extensions cannot conflict on a fresh env.
+        let _ = env.add_extension(cel::extensions::strings);
+        let _ = env.add_extension(cel::extensions::lists);
+        let _ = env.add_extension(cel::extensions::math);
+        let _ = env.add_extension(cel::extensions::encoders);
+        // cel-go (and so KRO) keeps the last entry of a repeated map key.
+        env.set_error_on_duplicate_map_keys(false);
+        CelRs { env: Arc::new(env) }
+    }
+}
+
+impl CelEngine for CelRs {
+    fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
+        if source.trim().is_empty() {
+            return Err(ParseError {
+                message: "empty expression".into(),
+                column: Some(0),
+            });
+        }
+        let program = self.env.compile(source).map_err(|e| {
+            let first = e.errors.first();
+            ParseError {
+                message: first
+                    .map(|p| p.msg.clone())
+                    .unwrap_or_else(|| e.to_string()),
+                column: first.map(|p| p.pos.1 as usize),
+            }
+        })?;
+        let mut info = ExprInfo::default();
+        walk(program.expression(), &mut Vec::new(), &mut info);
+        info.result = hint(program.expression());
+        info.references.sort();
+        info.references.dedup();
+        Ok(Arc::new(CelRsProgram {
+            source: source.to_string(),
+            program,
+            info,
+            env: self.env.clone(),
+        }))
+    }
+}
+
+struct CelRsProgram {
+    source: String,
+    program: cel::Program,
+    info: ExprInfo,
+    env: Arc<cel::Env>,
+}
+
+impl fmt::Debug for CelRsProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Program({:?})", self.source)
+    }
+}
+
+impl Program for CelRsProgram {
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn info(&self) -> &ExprInfo {
+        &self.info
+    }
+    fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
+        let mut ctx = cel::Context::with_env(self.env.clone());
+        for (k, v) in vars {
+            ctx.add_variable_from_value(k.as_str(), json_to_cel(v));
+        }
+        match self.program.execute(&ctx) {
+            Ok(v) => cel_to_json(&v),
+            Err(e) => Err(classify(&e.to_string())),
+        }
+    }
+}
+
+/// KRO's split: missing data means "wait", anything else fails.
+fn classify(msg: &str) -> EvalError {
+    let lower = msg.to_ascii_lowercase();
+    const PENDING: &[&str] = &[
+        "no such key",
+        "no such field",
+        "no such attribute",
+        "index out of bounds",
+        "undeclared reference",
+    ];
+    if PENDING.iter().any(|p| lower.contains(p)) {
+        EvalError::Pending(msg.to_string())
+    } else {
+        EvalError::Failed(msg.to_string())
+    }
+}
+
+/// JSON to CEL; integers become `int` (serde would give `uint`).
+pub(crate) fn json_to_cel(v: &Value) -> cel::Value {
+    match v {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                cel::Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                cel::Value::UInt(u)
+            } else {
+                cel::Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(a) => cel::Value::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Value::Object(o) => {
+            let m: HashMap<cel::objects::Key, cel::Value> = o
+                .iter()
+                .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .collect();
+            cel::Value::Map(cel::objects::Map { map: Arc::new(m) })
+        }
+    }
+}
+
+fn cel_to_json(v: &cel::Value) -> Result<Value, EvalError> {
+    v.json()
+        .map_err(|e| EvalError::Failed(format!("result cannot be written as JSON: {e}")))
+}
+
+fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInfo) {
+    use cel::common::ast::{EntryExpr, Expr};
+    match &e.expr {
+        Expr::Ident(_) | Expr::Select(_) => {
+            if let Some((root, path, rest)) = chain(e) {
+                if !bound.contains(&root) {
+                    info.references.push(Reference { root, path });
+                }
+                if let Some(rest) = rest {
+                    walk(rest, bound, info);
+                }
+            } else if let Expr::Select(s) = &e.expr {
+                walk(&s.operand, bound, info);
+            }
+        }
+        Expr::Call(c) => {
+            // Index with a literal key continues a reference chain.
+            if c.func_name == "_[_]" || c.func_name == "_[?_]" {
+                if let Some((root, path, rest)) = chain(e) {
+                    if !bound.contains(&root) {
+                        info.references.push(Reference { root, path });
+                    }
+                    if let Some(rest) = rest {
+                        walk(rest, bound, info);
+                    }
+                    for a in c.args.iter().skip(1) {
+                        walk(a, bound, info);
+                    }
+                    return;
+                }
+            }
+            // Macros (`map`, `filter`, `all`, ...) stay calls in this CEL crate:
+            // their leading identifier arguments are bound variables.
+            if c.target.is_some() && MACROS.contains(&c.func_name.as_str()) && c.args.len() >= 2 {
+                let n = bound.len();
+                let mut rest = &c.args[..];
+                let max_vars = if c.func_name == "map" || c.func_name == "filter" { 1 } else { 2 };
+                for _ in 0..max_vars {
+                    if rest.len() < 2 {
+                        break;
+                    }
+                    match &rest[0].expr {
+                        Expr::Ident(v) => {
+                            bound.push(v.clone());
+                            rest = &rest[1..];
+                        }
+                        _ => break,
+                    }
+                }
+                info.functions.insert(c.func_name.clone());
+                if let Some(t) = &c.target {
+                    let mut outer = bound[..n].to_vec();
+                    walk(t, &mut outer, info);
+                }
+                for a in rest {
+                    walk(a, bound, info);
+                }
+                bound.truncate(n);
+                return;
+            }
+            match &c.target {
+                Some(t) => match &t.expr {
+                    Expr::Ident(ns)
+                        if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) =>
+                    {
+                        info.functions.insert(format!("{ns}.{}", c.func_name));
+                    }
+                    _ => {
+                        info.functions.insert(c.func_name.clone());
+                        walk(t, bound, info);
+                    }
+                },
+                None => {
+                    info.functions.insert(c.func_name.clone());
+                }
+            }
+            for a in &c.args {
+                walk(a, bound, info);
+            }
+        }
+        Expr::Comprehension(c) => {
+            walk(&c.iter_range, bound, info);
+            walk(&c.accu_init, bound, info);
+            let n = bound.len();
+            bound.push(c.iter_var.clone());
+            if let Some(v2) = &c.iter_var2 {
+                bound.push(v2.clone());
+            }
+            bound.push(c.accu_var.clone());
+            walk(&c.loop_cond, bound, info);
+            walk(&c.loop_step, bound, info);
+            walk(&c.result, bound, info);
+            bound.truncate(n);
+        }
+        Expr::List(l) => l.elements.iter().for_each(|x| walk(x, bound, info)),
+        Expr::Map(m) => {
+            for en in &m.entries {
+                if let EntryExpr::MapEntry(me) = &en.expr {
+                    walk(&me.key, bound, info);
+                    walk(&me.value, bound, info);
+                }
+            }
+        }
+        Expr::Struct(s) => {
+            for en in &s.entries {
+                match &en.expr {
+                    EntryExpr::StructField(f) => walk(&f.value, bound, info),
+                    EntryExpr::MapEntry(me) => {
+                        walk(&me.key, bound, info);
+                        walk(&me.value, bound, info);
+                    }
+                }
+            }
+        }
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
+
+/// `a.b["c"][0].d` → ("a", [b, c, 0, d]). When an index is not a literal, the
+/// chain stops there and the non-literal part is returned to be walked.
+fn chain(
+    e: &cel::parser::Expression,
+) -> Option<(String, Vec<String>, Option<&cel::parser::Expression>)> {
+    use cel::common::ast::{Expr, LiteralValue};
+    match &e.expr {
+        Expr::Ident(n) => Some((n.clone(), Vec::new(), None)),
+        Expr::Select(s) => {
+            let (root, mut path, rest) = chain(&s.operand)?;
+            if rest.is_none() {
+                path.push(s.field.clone());
+            }
+            Some((root, path, rest))
+        }
+        Expr::Call(c) if (c.func_name == "_[_]" || c.func_name == "_[?_]") && c.args.len() == 2 => {
+            let (root, mut path, rest) = chain(&c.args[0])?;
+            if rest.is_some() {
+                return Some((root, path, rest));
+            }
+            match &c.args[1].expr {
+                Expr::Literal(LiteralValue::String(s)) => path.push(s.to_string()),
+                Expr::Literal(LiteralValue::Int(i)) => path.push(i.to_string()),
+                Expr::Literal(LiteralValue::UInt(i)) => path.push(i.to_string()),
+                _ => return Some((root, path, Some(&c.args[1]))),
+            }
+            Some((root, path, None))
+        }
+        _ => None,
+    }
+}
+
+fn hint(e: &cel::parser::Expression) -> TypeHint {
+    use cel::common::ast::{Expr, LiteralValue};
+    match &e.expr {
+        Expr::Literal(LiteralValue::Boolean(_)) => TypeHint::Bool,
+        Expr::Literal(LiteralValue::Int(_)) | Expr::Literal(LiteralValue::UInt(_)) => TypeHint::Int,
+        Expr::Literal(LiteralValue::Double(_)) => TypeHint::Float,
+        Expr::Literal(LiteralValue::String(_)) => TypeHint::String,
+        Expr::Ident(_) | Expr::Select(_) => match chain(e) {
+            Some((root, path, None)) => TypeHint::Field(Reference { root, path }),
+            _ => TypeHint::Unknown,
+        },
+        Expr::Call(c) => match c.func_name.as_str() {
+            "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" | "_&&_" | "_||_" | "!_" | "@in" | "has"
+            | "all" | "exists" | "exists_one" | "startsWith" | "endsWith" | "contains" | "matches" => TypeHint::Bool,
+            "size" | "int" => TypeHint::Int,
+            "double" => TypeHint::Float,
+            "string" | "lowerAscii" | "upperAscii" | "trim" | "join" | "replace" | "substring" | "format" => {
+                TypeHint::String
+            }
+            "_?_:_" if c.args.len() == 3 => {
+                TypeHint::Either(Box::new(hint(&c.args[1])), Box::new(hint(&c.args[2])))
+            }
+            "_+_" | "_-_" | "_*_" | "_/_" | "_%_" => {
+                let a = c.args.iter().map(hint).find(|h| matches!(h, TypeHint::String | TypeHint::Int | TypeHint::Float));
+                a.unwrap_or(TypeHint::Unknown)
+            }
+            "_[_]" => match chain(e) {
+                Some((root, path, None)) => TypeHint::Field(Reference { root, path }),
+                _ => TypeHint::Unknown,
+            },
+            _ => TypeHint::Unknown,
+        },
+        _ => TypeHint::Unknown,
+    }
+}
+
+/// Every root variable that is not bound: used to report unknown identifiers.
+pub fn free_roots(info: &ExprInfo) -> HashSet<&str> {
+    info.references
+        .iter()
+        .map(|r| r.root.as_str())
+        .filter(|r| !TYPE_IDENTIFIERS.contains(r))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info(s: &str) -> ExprInfo {
+        default_engine().compile(s).unwrap().info().clone()
+    }
+
+    fn refs(s: &str) -> Vec<String> {
+        info(s).references.iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn references_and_paths() {
+        assert_eq!(refs("deployment.status.readyReplicas == schema.spec.replicas"),
+                   ["deployment.status.readyReplicas", "schema.spec.replicas"]);
+        assert_eq!(refs("schema.spec[\"a-b\"].c"), ["schema.spec.a-b.c"]);
+        assert_eq!(refs("svc.status.loadBalancer.ingress[0].hostname"),
+                   ["svc.status.loadBalancer.ingress.0.hostname"]);
+        assert_eq!(refs("a.b[c.d].e"), ["a.b", "c.d"]);
+        assert_eq!(refs("has(schema.spec.x)"), ["schema.spec.x"]);
+    }
+
+    #[test]
+    fn comprehension_variables_are_bound() {
+        assert_eq!(refs("schema.spec.items.map(x, x.name + y)"), ["schema.spec.items", "y"]);
+        assert_eq!(refs("schema.spec.items.all(i, i > 0)"), ["schema.spec.items"]);
+    }
+
+    #[test]
+    fn namespaced_functions_are_calls() {
+        let i = info("random.seededString(10, schema.metadata.uid) + base64.encode(hash.fnv64a(x))");
+        assert_eq!(i.roots().into_iter().collect::<Vec<_>>(), ["schema", "x"]);
+        assert!(i.functions.contains("random.seededString"));
+        assert!(i.functions.contains("hash.fnv64a"));
+        assert!(i.functions.contains("base64.encode"));
+    }
+
+    #[test]
+    fn parse_errors_are_reported() {
+        let e = default_engine().compile("a +").unwrap_err();
+        assert!(!e.message.is_empty());
+        assert!(default_engine().compile("  ").is_err());
+    }
+
+    #[test]
+    fn evaluation_uses_int_not_uint() {
+        let p = default_engine().compile("x.n + 1").unwrap();
+        let vars = Vars::from([("x".to_string(), json!({"n": 41}))]);
+        assert_eq!(p.eval(&vars).unwrap(), json!(42));
+        // int + int works; uint + int would fail in CEL.
+        let p = default_engine().compile("x.n - 50").unwrap();
+        assert_eq!(p.eval(&vars).unwrap(), json!(-9));
+    }
+
+    #[test]
+    fn missing_data_is_pending_not_failure() {
+        let vars = Vars::from([("x".to_string(), json!({"a": [1]}))]);
+        let pending = |s: &str| default_engine().compile(s).unwrap().eval(&vars);
+        assert!(matches!(pending("x.b"), Err(EvalError::Pending(_))), "{:?}", pending("x.b"));
+        assert!(matches!(pending("x.a[3]"), Err(EvalError::Pending(_))), "{:?}", pending("x.a[3]"));
+        assert!(matches!(pending("x.a[0] / 0"), Err(EvalError::Failed(_))), "{:?}", pending("x.a[0] / 0"));
+    }
+}

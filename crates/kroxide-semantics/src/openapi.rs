@@ -1,0 +1,596 @@
+//! OpenAPI v3 schemas as Kubernetes uses them (CRD `JSONSchemaProps`), and a
+//! structural validator with the API server's defaulting.
+//!
+//! One validator serves every check kroxide makes against a schema: an RGD
+//! against KRO's RGD CRD, templates of built-in kinds against the Kubernetes
+//! API schema, and instances against the CRD computed from SimpleSchema.
+
+use crate::cel::{default_engine, EvalError, Vars};
+use crate::expr::{parse_string, StringValue};
+use indexmap::IndexMap;
+use kroxide_model::FieldPath;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// A schema node (the subset of `JSONSchemaProps` kroxide reads and writes).
+/// Field order follows the Go struct, so emitted CRDs read like KRO's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    #[serde(rename = "$ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_items: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_items: Option<bool>,
+    #[serde(rename = "enum", default, skip_serializing_if = "Option::is_none")]
+    pub enum_: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_properties: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_properties: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Box<Schema>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<IndexMap<String, Schema>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_properties: Option<Box<AdditionalProperties>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nullable: Option<bool>,
+    #[serde(rename = "x-kubernetes-embedded-resource", default, skip_serializing_if = "Option::is_none")]
+    pub x_embedded_resource: Option<bool>,
+    #[serde(rename = "x-kubernetes-int-or-string", default, skip_serializing_if = "Option::is_none")]
+    pub x_int_or_string: Option<bool>,
+    #[serde(rename = "x-kubernetes-list-map-keys", default, skip_serializing_if = "Option::is_none")]
+    pub x_list_map_keys: Option<Vec<String>>,
+    #[serde(rename = "x-kubernetes-list-type", default, skip_serializing_if = "Option::is_none")]
+    pub x_list_type: Option<String>,
+    #[serde(rename = "x-kubernetes-map-type", default, skip_serializing_if = "Option::is_none")]
+    pub x_map_type: Option<String>,
+    #[serde(rename = "x-kubernetes-preserve-unknown-fields", default, skip_serializing_if = "Option::is_none")]
+    pub x_preserve_unknown_fields: Option<bool>,
+    #[serde(rename = "x-kubernetes-validations", default, skip_serializing_if = "Option::is_none")]
+    pub x_validations: Option<Vec<ValidationRule>>,
+}
+
+/// `additionalProperties`: a schema for every other key, or a yes/no.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AdditionalProperties {
+    Bool(bool),
+    Schema(Schema),
+}
+
+/// One `x-kubernetes-validations` CEL rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationRule {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Schema {
+    /// A schema of one type.
+    pub fn of_type(t: &str) -> Self {
+        Schema {
+            type_: Some(t.to_string()),
+            ..Schema::default()
+        }
+    }
+
+    /// Follows `path` (field names, or `[]`-free indices) through properties,
+    /// items and additionalProperties.
+    pub fn at<'a>(&'a self, path: &[String], defs: &'a Definitions) -> Option<&'a Schema> {
+        let mut cur = defs.resolve(self);
+        for seg in path {
+            cur = defs.resolve(cur.child(seg, defs)?);
+        }
+        Some(cur)
+    }
+
+    /// The schema of child `key` (property, map value or list item).
+    pub fn child<'a>(&'a self, key: &str, defs: &'a Definitions) -> Option<&'a Schema> {
+        let s = defs.resolve(self);
+        if let Some(p) = s.properties.as_ref().and_then(|p| p.get(key)) {
+            return Some(p);
+        }
+        if let Some(AdditionalProperties::Schema(a)) = s.additional_properties.as_deref() {
+            return Some(a);
+        }
+        if let Some(items) = &s.items {
+            if key.parse::<usize>().is_ok() {
+                return Some(items);
+            }
+        }
+        None
+    }
+
+    fn preserves_unknown(&self) -> bool {
+        self.x_preserve_unknown_fields == Some(true)
+    }
+
+    fn is_int_or_string(&self) -> bool {
+        self.x_int_or_string == Some(true) || self.format.as_deref() == Some("int-or-string")
+    }
+
+    /// Human name of the expected type, for messages.
+    pub fn type_name(&self) -> String {
+        if self.is_int_or_string() {
+            return "integer or string".into();
+        }
+        if self.format.as_deref() == Some("quantity") {
+            return "quantity (string or number)".into();
+        }
+        self.type_.clone().unwrap_or_else(|| "any value".into())
+    }
+}
+
+/// Named schemas that `$ref`s point to (Kubernetes definitions).
+#[derive(Clone, Debug, Default)]
+pub struct Definitions(pub HashMap<String, Schema>);
+
+impl Definitions {
+    /// `s` itself, or the definition it refers to.
+    pub fn resolve<'a>(&'a self, s: &'a Schema) -> &'a Schema {
+        let mut cur = s;
+        for _ in 0..16 {
+            match cur.reference.as_deref().and_then(|r| self.0.get(r.trim_start_matches("#/components/schemas/"))) {
+                Some(next) => cur = next,
+                None => break,
+            }
+        }
+        cur
+    }
+}
+
+/// What to do with a field the schema does not know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownFields {
+    /// Report it (`fieldValidation=Strict`).
+    Reject,
+    /// Drop it silently, as the API server does for CRDs.
+    Prune,
+}
+
+/// How to validate.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub unknown_fields: UnknownFields,
+    /// Fill defaults of missing fields (and drop nulls), as the API server does.
+    pub apply_defaults: bool,
+    /// Strings may hold `${...}`: standalone expressions are not checked here
+    /// (their type is known only to the CEL checker); string templates must
+    /// sit where a string is allowed.
+    pub expressions: bool,
+    /// Evaluate `x-kubernetes-validations` rules.
+    pub cel_rules: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            unknown_fields: UnknownFields::Reject,
+            apply_defaults: false,
+            expressions: false,
+            cel_rules: true,
+        }
+    }
+}
+
+/// One way a value does not fit its schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+/// Validates (and, with [`Options::apply_defaults`], defaults and prunes)
+/// `value` against `schema`. Returns every violation, in document order.
+///
+/// ```
+/// use kroxide_semantics::openapi::{validate, Definitions, Options, Schema};
+/// let schema: Schema = serde_json::from_value(serde_json::json!({
+///     "type": "object", "required": ["name"],
+///     "properties": {"name": {"type": "string"}, "replicas": {"type": "integer", "default": 1}}
+/// })).unwrap();
+/// let mut v = serde_json::json!({"name": "web"});
+/// let opts = Options { apply_defaults: true, ..Options::default() };
+/// assert!(validate(&mut v, &schema, &Definitions::default(), opts).is_empty());
+/// assert_eq!(v["replicas"], 1);
+/// let errs = validate(&mut serde_json::json!({"replicas": "two"}), &schema, &Definitions::default(), opts);
+/// assert_eq!(errs.len(), 2);
+/// ```
+pub fn validate(value: &mut Value, schema: &Schema, defs: &Definitions, opts: Options) -> Vec<Violation> {
+    let mut out = Vec::new();
+    Validator { defs, opts, out: &mut out }.node(value, schema, &FieldPath::root());
+    out
+}
+
+struct Validator<'a> {
+    defs: &'a Definitions,
+    opts: Options,
+    out: &'a mut Vec<Violation>,
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 {
+        format!("{}…", &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())])
+    } else {
+        s
+    }
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: &FieldPath, message: String) {
+        self.out.push(Violation {
+            path: path.clone(),
+            message,
+        });
+    }
+
+    fn node(&mut self, value: &mut Value, schema: &Schema, path: &FieldPath) {
+        let schema = self.defs.resolve(schema);
+        if self.opts.expressions {
+            if let Value::String(s) = value {
+                match parse_string(s) {
+                    Ok(StringValue::Standalone(_)) => return,
+                    Ok(StringValue::Template(_)) => {
+                        let t = schema.type_.as_deref();
+                        let stringy = t.is_none()
+                            || t == Some("string")
+                            || schema.is_int_or_string()
+                            || schema.preserves_unknown();
+                        if !stringy {
+                            self.err(
+                                path,
+                                format!(
+                                    "a string template always gives a string, but this field expects {}; use a single ${{...}} expression for a typed value",
+                                    schema.type_name()
+                                ),
+                            );
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        self.err(path, e.to_string());
+                        return;
+                    }
+                    Ok(StringValue::Literal(_)) => {}
+                }
+            }
+        }
+        // The API server treats null as "unset".
+        if value.is_null() {
+            return;
+        }
+        if !self.type_ok(value, schema, path) {
+            return;
+        }
+        match value {
+            Value::Object(map) => self.object(map, schema, path),
+            Value::Array(items) => self.array(items, schema, path),
+            Value::String(s) => self.string(s, schema, path),
+            Value::Number(_) => self.number(value, schema, path),
+            _ => {}
+        }
+        if let Some(e) = &schema.enum_ {
+            if !e.contains(value) {
+                let allowed: Vec<String> = e.iter().map(short).collect();
+                self.err(path, format!("unsupported value {}: expected one of {}", short(value), allowed.join(", ")));
+            }
+        }
+        if self.opts.cel_rules {
+            self.rules(value, schema, path);
+        }
+    }
+
+    fn type_ok(&mut self, value: &Value, schema: &Schema, path: &FieldPath) -> bool {
+        let actual = json_type(value);
+        if schema.is_int_or_string() {
+            if matches!(actual, "integer" | "string") {
+                return true;
+            }
+        } else if schema.format.as_deref() == Some("quantity") {
+            if matches!(actual, "integer" | "number" | "string") {
+                return true;
+            }
+        } else {
+            match schema.type_.as_deref() {
+                None => return true,
+                Some("number") if matches!(actual, "integer" | "number") => return true,
+                Some(t) if t == actual => return true,
+                _ => {}
+            }
+        }
+        self.err(path, format!("expected {}, got {} {}", schema.type_name(), actual, short(value)));
+        false
+    }
+
+    fn object(&mut self, map: &mut Map<String, Value>, schema: &Schema, path: &FieldPath) {
+        let props = schema.properties.as_ref();
+        if self.opts.apply_defaults {
+            map.retain(|_, v| !v.is_null());
+            if let Some(props) = props {
+                for (k, s) in props {
+                    let s = self.defs.resolve(s);
+                    if !map.contains_key(k) {
+                        if let Some(d) = &s.default {
+                            map.insert(k.clone(), d.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let keys: Vec<String> = map.keys().cloned().collect();
+        let mut prune = Vec::new();
+        for k in keys {
+            let child_path = path.key(k.clone());
+            let child = props.and_then(|p| p.get(&k));
+            let v = map.get_mut(&k).expect("key exists");
+            match (child, schema.additional_properties.as_deref()) {
+                (Some(c), _) => self.node(v, c, &child_path),
+                (None, Some(AdditionalProperties::Schema(a))) => self.node(v, a, &child_path),
+                (None, Some(AdditionalProperties::Bool(true))) => {}
+                _ if schema.preserves_unknown() || (props.is_none() && schema.additional_properties.is_none() && schema.type_.is_none()) => {}
+                _ if props.is_none() && schema.additional_properties.is_none() && is_free_object(schema) => {}
+                _ => match self.opts.unknown_fields {
+                    UnknownFields::Reject => {
+                        let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                        let hint = closest(&k, &known).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                        self.err(&child_path, format!("unknown field `{k}`{hint}"));
+                    }
+                    UnknownFields::Prune => prune.push(k),
+                },
+            }
+        }
+        for k in prune {
+            map.shift_remove(&k);
+        }
+        if let Some(req) = &schema.required {
+            for r in req {
+                let present = map.get(r).is_some_and(|v| !v.is_null());
+                if !present {
+                    self.err(&path.key(r.clone()), format!("required field `{r}` is missing"));
+                }
+            }
+        }
+        if let Some(min) = schema.min_properties {
+            if (map.len() as u64) < min {
+                self.err(path, format!("must have at least {min} properties, has {}", map.len()));
+            }
+        }
+        if let Some(max) = schema.max_properties {
+            if (map.len() as u64) > max {
+                self.err(path, format!("must have at most {max} properties, has {}", map.len()));
+            }
+        }
+    }
+
+    fn array(&mut self, items: &mut [Value], schema: &Schema, path: &FieldPath) {
+        if let Some(s) = &schema.items {
+            for (i, v) in items.iter_mut().enumerate() {
+                self.node(v, s, &path.index(i));
+            }
+        }
+        let n = items.len() as u64;
+        if let Some(min) = schema.min_items {
+            if n < min {
+                self.err(path, format!("must have at least {min} items, has {n}"));
+            }
+        }
+        if let Some(max) = schema.max_items {
+            if n > max {
+                self.err(path, format!("must have at most {max} items, has {n}"));
+            }
+        }
+        let unique = schema.unique_items == Some(true) || schema.x_list_type.as_deref() == Some("set");
+        if unique {
+            for i in 0..items.len() {
+                if items[..i].contains(&items[i]) {
+                    self.err(&path.index(i), format!("duplicate value {}: items must be unique", short(&items[i])));
+                }
+            }
+        }
+    }
+
+    fn string(&mut self, s: &str, schema: &Schema, path: &FieldPath) {
+        let n = s.chars().count() as u64;
+        if let Some(min) = schema.min_length {
+            if n < min {
+                self.err(path, format!("must be at least {min} characters long, is {n}"));
+            }
+        }
+        if let Some(max) = schema.max_length {
+            if n > max {
+                self.err(path, format!("must be at most {max} characters long, is {n}"));
+            }
+        }
+        if let Some(p) = &schema.pattern {
+            match cached_regex(p) {
+                Some(re) if !re.is_match(s) => {
+                    self.err(path, format!("{:?} does not match the pattern {p:?}", s));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn number(&mut self, v: &Value, schema: &Schema, path: &FieldPath) {
+        let Some(x) = v.as_f64() else { return };
+        if let Some(min) = schema.minimum {
+            if x < min {
+                self.err(path, format!("{} is less than the minimum {}", v, fmt_num(min)));
+            }
+        }
+        if let Some(max) = schema.maximum {
+            if x > max {
+                self.err(path, format!("{} is greater than the maximum {}", v, fmt_num(max)));
+            }
+        }
+    }
+
+    fn rules(&mut self, value: &Value, schema: &Schema, path: &FieldPath) {
+        let Some(rules) = &schema.x_validations else { return };
+        for r in rules {
+            // Transition rules need the old object; there is none offline.
+            if r.rule.contains("oldSelf") {
+                continue;
+            }
+            let Ok(p) = default_engine().compile(&r.rule) else { continue };
+            let vars = Vars::from([("self".to_string(), value.clone())]);
+            match p.eval(&vars) {
+                Ok(Value::Bool(false)) => {
+                    let msg = r.message.clone().unwrap_or_else(|| format!("failed rule: {}", r.rule));
+                    self.err(path, msg);
+                }
+                Ok(_) | Err(EvalError::Pending(_)) | Err(EvalError::Failed(_)) => {}
+            }
+        }
+    }
+}
+
+fn is_free_object(s: &Schema) -> bool {
+    s.type_.as_deref() == Some("object") && s.properties.is_none() && s.additional_properties.is_none()
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        x.to_string()
+    }
+}
+
+fn cached_regex(p: &str) -> Option<regex::Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let mut m = CACHE.get_or_init(Default::default).lock().ok()?;
+    m.entry(p.to_string())
+        .or_insert_with(|| regex::Regex::new(p).ok())
+        .clone()
+}
+
+/// The known name closest to `k` (for "did you mean"), if any is close.
+pub fn closest<'a>(k: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|c| (levenshtein(&k.to_ascii_lowercase(), &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema(v: Value) -> Schema {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn errs(v: Value, s: &Schema, opts: Options) -> Vec<String> {
+        let mut v = v;
+        validate(&mut v, s, &Definitions::default(), opts)
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn types_required_unknown() {
+        let s = schema(json!({"type": "object", "required": ["a"], "properties": {
+            "a": {"type": "integer", "minimum": 1, "maximum": 3},
+            "b": {"type": "array", "items": {"type": "string", "pattern": "^x"}, "maxItems": 1},
+            "c": {"type": "string", "enum": ["p", "q"]}
+        }}));
+        let o = Options::default();
+        assert_eq!(errs(json!({"a": 2}), &s, o), Vec::<String>::new());
+        assert_eq!(errs(json!({"a": "two"}), &s, o), ["a: expected integer, got string \"two\""]);
+        assert_eq!(errs(json!({"a": 9}), &s, o), ["a: 9 is greater than the maximum 3"]);
+        assert_eq!(errs(json!({}), &s, o), ["a: required field `a` is missing"]);
+        assert_eq!(errs(json!({"a": 1, "bb": 1}), &s, o), ["bb: unknown field `bb` (did you mean `b`?)"]);
+        assert_eq!(errs(json!({"a": 1, "b": ["x", "y"]}), &s, o),
+                   ["b[1]: \"y\" does not match the pattern \"^x\"", "b: must have at most 1 items, has 2"]);
+        assert_eq!(errs(json!({"a": 1, "c": "r"}), &s, o), ["c: unsupported value \"r\": expected one of \"p\", \"q\""]);
+    }
+
+    #[test]
+    fn expressions_are_typed_by_shape() {
+        let s = schema(json!({"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}));
+        let o = Options { expressions: true, ..Options::default() };
+        assert!(errs(json!({"n": "${schema.spec.n}", "s": "x-${a}"}), &s, o).is_empty());
+        let e = errs(json!({"n": "${a}-x"}), &s, o);
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("n: a string template always gives a string, but this field expects integer"), "{e:?}");
+    }
+
+    #[test]
+    fn defaults_and_pruning() {
+        let s = schema(json!({"type": "object", "properties": {
+            "o": {"type": "object", "default": {}, "properties": {"x": {"type": "integer", "default": 3}}}
+        }}));
+        let mut v = json!({"junk": 1});
+        let o = Options { apply_defaults: true, unknown_fields: UnknownFields::Prune, ..Options::default() };
+        assert!(validate(&mut v, &s, &Definitions::default(), o).is_empty());
+        assert_eq!(v, json!({"o": {"x": 3}}));
+    }
+
+    #[test]
+    fn cel_rules_run() {
+        let s = schema(json!({"type": "integer", "x-kubernetes-validations": [{"rule": "self <= 10 || self % 2 == 0", "message": "validation failed"}]}));
+        assert!(errs(json!(12), &s, Options::default()).is_empty());
+        assert_eq!(errs(json!(13), &s, Options::default()), [": validation failed"]);
+    }
+}
