@@ -130,7 +130,7 @@ struct CelRs {
 
 impl CelRs {
     fn new() -> Self {
-        let mut env = cel::Env::default().with_optional_support(true).with_stdlib();
+        let mut env = cel::Env::stdlib().with_optional_support(true);
         // Registration of the bundled extensions cannot conflict on a fresh env.
         let _ = env.add_extension(cel::extensions::strings);
         let _ = env.add_extension(cel::extensions::lists);
@@ -502,6 +502,16 @@ mod tests {
         // int + int works; uint + int would fail in CEL.
         let p = default_engine().compile("x.n - 50").unwrap();
         assert_eq!(p.eval(&vars).unwrap(), json!(-9));
+    }
+
+    #[test]
+    fn macros_are_expanded() {
+        let vars = Vars::from([("self".to_string(), json!({"id": "a", "l": [1, 2]}))]);
+        let eval = |s: &str| default_engine().compile(s).unwrap().eval(&vars).unwrap();
+        assert_eq!(eval("has(self.id) && !has(self.x)"), json!(true));
+        assert_eq!(eval("self.l.map(x, x * 2)"), json!([2, 4]));
+        assert_eq!(eval("self.l.all(x, x > 0)"), json!(true));
+        assert_eq!(eval("{'a': 1}.?b.orValue(5)"), json!(5));
     }
 
     #[test]

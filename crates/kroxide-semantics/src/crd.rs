@@ -269,6 +269,7 @@ pub fn instance_crd(rgd: &ResourceGraphDefinition) -> Result<Value, SchemaError>
         "kind": "CustomResourceDefinition",
         "metadata": {"name": names.crd_name()},
         "spec": {
+            "conversion": {"strategy": "None"},
             "group": names.group,
             "names": names_json,
             "scope": if names.namespaced { "Namespaced" } else { "Cluster" },

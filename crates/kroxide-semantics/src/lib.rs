@@ -7,8 +7,11 @@
 //! graph model of `kroxide-model`.
 
 pub mod cel;
+pub mod chainsaw;
 pub mod crd;
+pub mod dag;
 pub mod expr;
 pub mod k8s;
 pub mod openapi;
 pub mod simpleschema;
+pub mod validate;

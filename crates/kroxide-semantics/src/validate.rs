@@ -1,0 +1,674 @@
+//! Offline validation of a ResourceGraphDefinition with KRO's rules.
+//!
+//! No cluster and no KRO controller: everything KRO would reject when the
+//! RGD is applied, and what the API server would reject when the resources
+//! are created, is found here. Each [`Diagnostic`] names the resource id and
+//! the field path inside the RGD document, so callers can point at the
+//! source line.
+
+use crate::cel::{self, default_engine, ExprInfo, Program, FUNCTION_NAMESPACES, TYPE_IDENTIFIERS};
+use crate::crd::{spec_schema, InstanceNames};
+use crate::dag::DependencyGraph;
+use crate::expr::{parse_string, StringValue};
+use crate::k8s::{is_open, property_names, KubernetesApi};
+use crate::openapi::{self, closest, Definitions, Options, Schema, UnknownFields};
+use kroxide_model::{FieldNode, FieldPath, FieldTree, Resource, ResourceGraphDefinition};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational: e.g. a CRD kind that cannot be type-checked offline.
+    Note,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable rule name, e.g. `resource-id`, `unknown-identifier`.
+    pub rule: &'static str,
+    pub message: String,
+    /// The resource the finding is about.
+    pub resource: Option<String>,
+    /// Path in the RGD document (`spec.resources[1].template.spec.replicas`).
+    pub path: FieldPath,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity, self.message)?;
+        match (&self.resource, self.path.is_root()) {
+            (Some(r), false) => write!(f, " (resource `{r}`, at {})", self.path)?,
+            (Some(r), true) => write!(f, " (resource `{r}`)")?,
+            (None, false) => write!(f, " (at {})", self.path)?,
+            (None, true) => {}
+        }
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of validating one RGD.
+#[derive(Debug, Default)]
+pub struct Validation {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The dependency graph, when the resources could be read.
+    pub graph: Option<DependencyGraph>,
+    /// KRO's topological order, when there is no cycle.
+    pub order: Option<Vec<String>>,
+}
+
+impl Validation {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.errors().next().is_none()
+    }
+}
+
+/// KRO's reserved words: no resource id or iterator may be one.
+pub const RESERVED_IDS: &[&str] = &[
+    "apiVersion", "context", "dependency", "dependencies", "each", "externalRef", "externalReference",
+    "externalRefs", "externalReferences", "graph", "graphengine", "instance", "item", "items", "kind",
+    "kro", "metadata", "namespace", "object", "resource", "resourcegraphdefinition",
+    "resourceGraphDefinition", "resources", "root", "runtime", "schema", "self", "serviceAccountName",
+    "spec", "status", "this", "variables", "vars", "version",
+    // CEL's reserved symbols.
+    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
+    "import", "let", "loop", "package", "return", "var", "void", "while",
+];
+
+fn is_lower_camel(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_lowercase()) && c.all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_upper_camel(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|f| f.is_ascii_uppercase()) && s.len() <= 63 && c.all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_kube_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('v') else { return false };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 {
+        return false;
+    }
+    let tail = &rest[digits..];
+    if tail.is_empty() {
+        return true;
+    }
+    for pre in ["alpha", "beta"] {
+        if let Some(n) = tail.strip_prefix(pre) {
+            return !n.is_empty() && n.chars().all(|c| c.is_ascii_digit());
+        }
+    }
+    false
+}
+
+/// The reason an id cannot be used, if any.
+pub fn check_id(id: &str) -> Option<String> {
+    if RESERVED_IDS.contains(&id) {
+        return Some(format!("id `{id}` is a reserved keyword in KRO"));
+    }
+    if FUNCTION_NAMESPACES.contains(&id) || TYPE_IDENTIFIERS.contains(&id) {
+        return Some(format!("id `{id}` shadows the CEL function namespace or type `{id}`"));
+    }
+    if !is_lower_camel(id) {
+        return Some(format!("id `{id}` is not a valid KRO resource id: must be lowerCamelCase (letters and digits, starting lowercase)"));
+    }
+    None
+}
+
+/// Suggests a lowerCamelCase id for `s` (`user-service` → `userService`).
+pub fn suggest_id(s: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            if out.is_empty() {
+                out.push(c.to_ascii_lowercase());
+            } else if upper {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    out
+}
+
+struct Ctx<'a> {
+    rgd: &'a ResourceGraphDefinition,
+    out: Vec<Diagnostic>,
+    ids: BTreeSet<String>,
+    spec: Option<Schema>,
+    api: &'static KubernetesApi,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, severity: Severity, rule: &'static str, resource: Option<&str>, path: FieldPath, message: String, help: Option<String>) {
+        self.out.push(Diagnostic {
+            severity,
+            rule,
+            message,
+            resource: resource.map(String::from),
+            path,
+            help,
+        });
+    }
+
+    fn error(&mut self, rule: &'static str, resource: Option<&str>, path: FieldPath, message: String) {
+        self.push(Severity::Error, rule, resource, path, message, None);
+    }
+}
+
+/// Where expressions may appear, which decides the identifiers in scope.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope<'a> {
+    Template { iterators: &'a [String] },
+    IncludeWhen,
+    ReadyWhen,
+    ForEach,
+    Status,
+}
+
+/// Validates `rgd` with every KRO rule kroxide knows.
+///
+/// ```
+/// let rgd = &kroxide_model::load_str("x.yaml", r#"
+/// apiVersion: kro.run/v1alpha1
+/// kind: ResourceGraphDefinition
+/// metadata: {name: web}
+/// spec:
+///   schema: {apiVersion: v1alpha1, kind: WebApp, spec: {name: string}}
+///   resources:
+///     - id: svc
+///       template:
+///         apiVersion: v1
+///         kind: Service
+///         metadata: {name: "${schema.spec.nam}"}
+/// "#).unwrap()[0].rgd;
+/// let v = kroxide_semantics::validate::validate(rgd);
+/// let e = v.errors().next().unwrap();
+/// assert!(e.message.contains("schema.spec.nam"), "{e}");
+/// assert_eq!(e.path.to_string(), "spec.resources[0].template.metadata.name");
+/// ```
+pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
+    let mut cx = Ctx {
+        rgd,
+        out: Vec::new(),
+        ids: rgd.spec.resources.iter().map(|r| r.id.clone()).collect(),
+        spec: None,
+        api: KubernetesApi::embedded(),
+    };
+    check_schema(&mut cx);
+    check_ids(&mut cx);
+    let mut graph = DependencyGraph::new(rgd.spec.resources.iter().map(|r| r.id.clone()));
+    for (i, r) in rgd.spec.resources.iter().enumerate() {
+        let deps = check_resource(&mut cx, i, r);
+        for d in deps {
+            graph.add_dependency(&r.id, &d);
+        }
+    }
+    check_status(&mut cx);
+    let order = match graph.topological_order() {
+        Ok(o) => Some(o),
+        Err(cycle) => {
+            let first = cycle.0.first().cloned().unwrap_or_default();
+            let idx = rgd.spec.resources.iter().position(|r| r.id == first).unwrap_or(0);
+            cx.push(
+                Severity::Error,
+                "cycle",
+                Some(&first),
+                FieldPath::root().key("spec").key("resources").index(idx),
+                format!("resources depend on each other in a cycle: {}", cycle.0.join(" -> ")),
+                Some("break the cycle: one of these resources must not read the next one".into()),
+            );
+            None
+        }
+    };
+    Validation {
+        diagnostics: cx.out,
+        graph: Some(graph),
+        order,
+    }
+}
+
+fn schema_path() -> FieldPath {
+    FieldPath::root().key("spec").key("schema")
+}
+
+fn check_schema(cx: &mut Ctx) {
+    let s = &cx.rgd.spec.schema;
+    if !is_upper_camel(&s.kind) {
+        cx.error("kind", None, schema_path().key("kind"), format!("kind `{}` is not a valid KRO kind name: must be UpperCamelCase", s.kind));
+    }
+    if !is_kube_version(&s.api_version) {
+        cx.push(Severity::Error, "api-version", None, schema_path().key("apiVersion"),
+            format!("apiVersion `{}` is not a Kubernetes version", s.api_version),
+            Some("use a version such as v1alpha1, v1beta2 or v1 (the group goes in `group`)".into()));
+    }
+    if let Some(g) = &s.group {
+        let ok = !g.is_empty() && g.len() <= 253 && g.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-') && !l.ends_with('-')
+        });
+        if !ok {
+            cx.error("group", None, schema_path().key("group"), format!("group `{g}` is not a valid DNS subdomain"));
+        }
+    }
+    if cx.rgd.metadata.name.as_deref().unwrap_or("").is_empty() {
+        cx.error("name", None, FieldPath::root().key("metadata").key("name"), "metadata.name is required".into());
+    }
+    match spec_schema(cx.rgd) {
+        Ok(s) => cx.spec = Some(s),
+        Err(e) => {
+            let path = schema_path().join(&e.path);
+            cx.push(Severity::Error, "simpleschema", None, path, format!("invalid SimpleSchema: {}", e.message), None);
+        }
+    }
+}
+
+fn check_ids(cx: &mut Ctx) {
+    let mut seen = BTreeSet::new();
+    for (i, r) in cx.rgd.spec.resources.iter().enumerate() {
+        let path = FieldPath::root().key("spec").key("resources").index(i).key("id");
+        if let Some(why) = check_id(&r.id) {
+            let s = suggest_id(&r.id);
+            let help = (s != r.id && check_id(&s).is_none()).then(|| format!("try `{s}`"));
+            cx.push(Severity::Error, "resource-id", Some(&r.id), path, why, help);
+        } else if !seen.insert(r.id.clone()) {
+            cx.error("resource-id", Some(&r.id), path, format!("duplicate resource id `{}`", r.id));
+        }
+    }
+}
+
+/// Checks one resource; returns the ids it depends on.
+fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
+    let base = FieldPath::root().key("spec").key("resources").index(i);
+    let id = r.id.as_str();
+    let mut deps = BTreeSet::new();
+    match (&r.template, &r.external_ref) {
+        (None, None) => cx.error("template", Some(id), base.clone(), "exactly one of template or externalRef must be provided".into()),
+        (Some(_), Some(_)) => cx.error("template", Some(id), base.key("externalRef"), "cannot use externalRef with template".into()),
+        _ => {}
+    }
+    if r.external_ref.is_some() && !r.for_each.is_empty() {
+        cx.error("foreach", Some(id), base.key("forEach"), "cannot use externalRef with forEach".into());
+    }
+    // forEach iterators.
+    let mut iterators: Vec<String> = Vec::new();
+    for (k, dim) in r.for_each.iter().enumerate() {
+        let p = base.key("forEach").index(k);
+        if dim.len() != 1 {
+            cx.error("foreach", Some(id), p.clone(), format!("each forEach entry must have exactly one iterator, this one has {}", dim.len()));
+        }
+        for (name, expr) in dim {
+            let ip = p.key(name.clone());
+            if !is_lower_camel(name) {
+                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` is not valid: must be lowerCamelCase"));
+            } else if RESERVED_IDS.contains(&name.as_str()) {
+                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` is a reserved keyword"));
+            } else if cx.ids.contains(name) {
+                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` conflicts with a resource id"));
+            } else if iterators.contains(name) {
+                cx.error("foreach", Some(id), ip.clone(), format!("duplicate forEach iterator name `{name}`"));
+            }
+            iterators.push(name.clone());
+            check_standalone(cx, id, &ip, expr, Scope::ForEach, &mut deps);
+        }
+    }
+    if let Some(t) = &r.template {
+        deps.extend(check_template(cx, id, &base.key("template"), t, &iterators));
+    }
+    if let Some(e) = &r.external_ref {
+        let p = base.key("externalRef").key("metadata");
+        if e.metadata.name.is_some() == e.metadata.selector.is_some() {
+            cx.error("external-ref", Some(id), p.clone(), "externalRef.metadata needs exactly one of name or selector".into());
+        }
+        for (field, v) in [("name", &e.metadata.name), ("namespace", &e.metadata.namespace)] {
+            if let Some(v) = v {
+                check_string(cx, id, &p.key(field), v, Scope::Template { iterators: &[] }, None, &mut deps);
+            }
+        }
+        if cx.api.kind(&e.api_version, &e.kind).is_none() {
+            not_type_checked(cx, id, &base.key("externalRef"), &e.api_version, &e.kind);
+        }
+    }
+    for (k, e) in r.include_when.iter().enumerate() {
+        check_standalone(cx, id, &base.key("includeWhen").index(k), e, Scope::IncludeWhen, &mut deps);
+    }
+    let mut own = BTreeSet::new();
+    for (k, e) in r.ready_when.iter().enumerate() {
+        check_standalone(cx, id, &base.key("readyWhen").index(k), e, Scope::ReadyWhen, &mut own);
+    }
+    deps.remove(id);
+    deps
+}
+
+fn not_type_checked(cx: &mut Ctx, id: &str, path: &FieldPath, api_version: &str, kind: &str) {
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    let builtin_group = cx.api.has_group(group) && !group.contains("kro.run");
+    if builtin_group {
+        let kinds: Vec<&str> = cx.api.kinds().iter().filter(|k| k.api_version() == api_version).map(|k| k.kind.as_str()).collect();
+        let help = closest(kind, &kinds).map(|c| format!("did you mean `{c}`?"));
+        cx.push(Severity::Error, "kind", Some(id), path.key("kind"), format!("`{kind}` is not a kind of {api_version}"), help);
+    } else {
+        cx.push(Severity::Note, "not-type-checked", Some(id), path.clone(),
+            format!("{api_version} {kind} is not a built-in kind: its fields are not type-checked offline"), None);
+    }
+}
+
+fn check_template(cx: &mut Ctx, id: &str, path: &FieldPath, t: &Value, iterators: &[String]) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    let Some(obj) = t.as_object() else {
+        cx.error("template", Some(id), path.clone(), "template must be an object".into());
+        return deps;
+    };
+    let api_version = match obj.get("apiVersion") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            cx.error("template", Some(id), path.key("apiVersion"), "apiVersion must be a string".into());
+            None
+        }
+        None => {
+            cx.error("template", Some(id), path.clone(), "template has no apiVersion".into());
+            None
+        }
+    };
+    let kind = match obj.get("kind") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            cx.error("template", Some(id), path.key("kind"), "kind must be a string".into());
+            None
+        }
+        None => {
+            cx.error("template", Some(id), path.clone(), "template has no kind".into());
+            None
+        }
+    };
+    match obj.get("metadata") {
+        Some(Value::Object(m)) => {
+            for field in ["labels", "annotations"] {
+                if let Some(Value::Object(l)) = m.get(field) {
+                    for key in l.keys() {
+                        for prefix in ["kro.run/", "internal.kro.run/"] {
+                            if key.starts_with(prefix) {
+                                cx.error("reserved-metadata", Some(id), path.key("metadata").key(field).key(key.clone()),
+                                    format!("{field} with prefix `{prefix}` are reserved for KRO's internal use"));
+                            }
+                        }
+                    }
+                }
+            }
+            if !m.contains_key("name") && !m.contains_key("generateName") {
+                cx.error("template", Some(id), path.key("metadata"), "metadata.name is required".into());
+            }
+        }
+        Some(_) => cx.error("template", Some(id), path.key("metadata"), "metadata must be an object".into()),
+        None => cx.error("template", Some(id), path.clone(), "template has no metadata".into()),
+    }
+    // Expressions everywhere in the template.
+    walk_strings(t, path, &mut |p, s| {
+        check_string(cx, id, p, s, Scope::Template { iterators }, None, &mut deps);
+    });
+    // Fields of built-in kinds against the Kubernetes schema.
+    if let (Some(av), Some(k)) = (api_version, kind) {
+        if let Some(info) = cx.api.kind(av, k) {
+            let namespaced = info.namespaced;
+            if !namespaced && t.pointer("/metadata/namespace").is_some() {
+                cx.error("namespace", Some(id), path.key("metadata").key("namespace"),
+                    format!("{k} is cluster-scoped and must not set metadata.namespace"));
+            }
+            let schema = cx.api.schema(av, k).expect("kind has a schema").clone();
+            let mut v = t.clone();
+            let opts = Options { unknown_fields: UnknownFields::Reject, apply_defaults: false, expressions: true, cel_rules: false };
+            let violations = openapi::validate(&mut v, &schema, &cx.api.definitions, opts);
+            for viol in violations {
+                // Required fields may be filled by defaulting; KRO leaves them to the API server.
+                if viol.message.starts_with("required field") && viol.path.0.len() <= 2 {
+                    continue;
+                }
+                cx.error("kubernetes-schema", Some(id), path.join(&viol.path), format!("{k} {}: {}", viol.path, viol.message));
+            }
+        } else {
+            not_type_checked(cx, id, path, av, k);
+        }
+    }
+    deps
+}
+
+fn walk_strings(v: &Value, path: &FieldPath, f: &mut dyn FnMut(&FieldPath, &str)) {
+    match v {
+        Value::String(s) => f(path, s),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| walk_strings(x, &path.index(i), f)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            // Keys may hold expressions too (KRO evaluates them).
+            if k.contains("${") {
+                f(path, k);
+            }
+            walk_strings(x, &path.key(k.clone()), f)
+        }),
+        _ => {}
+    }
+}
+
+fn check_standalone(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope, deps: &mut BTreeSet<String>) {
+    match parse_string(s) {
+        Ok(StringValue::Standalone(_)) => {
+            check_string(cx, id, path, s, scope, None, deps);
+        }
+        Ok(_) => {
+            let what = match scope {
+                Scope::IncludeWhen => "includeWhen",
+                Scope::ReadyWhen => "readyWhen",
+                _ => "forEach",
+            };
+            cx.push(Severity::Error, "standalone", Some(id), path.clone(),
+                format!("{what} must be a single ${{...}} expression, got {s:?}"),
+                Some(format!("write it as \"${{{}}}\"", s.trim().trim_start_matches("${").trim_end_matches('}'))));
+        }
+        Err(e) => cx.error("expression", Some(id), path.clone(), e.to_string()),
+    }
+}
+
+/// Checks the expressions of one string; adds resource ids used to `deps`.
+fn check_string(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope, _expect: Option<&Schema>, deps: &mut BTreeSet<String>) -> Vec<Arc<dyn Program>> {
+    let sv = match parse_string(s) {
+        Ok(v) => v,
+        Err(e) => {
+            cx.error("expression", Some(id).filter(|_| scope != Scope::Status), path.clone(), format!("{e}: {s:?}"));
+            return Vec::new();
+        }
+    };
+    let mut programs = Vec::new();
+    for e in sv.expressions() {
+        let p = match default_engine().compile(e) {
+            Ok(p) => p,
+            Err(err) => {
+                cx.push(Severity::Error, "cel-syntax", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                    format!("invalid CEL in ${{{e}}}: {}", err.message), None);
+                continue;
+            }
+        };
+        check_references(cx, id, path, e, p.info(), scope, deps);
+        programs.push(p);
+    }
+    programs
+}
+
+fn check_references(cx: &mut Ctx, id: &str, path: &FieldPath, src: &str, info: &ExprInfo, scope: Scope, deps: &mut BTreeSet<String>) {
+    let res = Some(id).filter(|_| scope != Scope::Status);
+    for r in &info.references {
+        let root = r.root.as_str();
+        if TYPE_IDENTIFIERS.contains(&root) {
+            continue;
+        }
+        let iterators: &[String] = match scope {
+            Scope::Template { iterators } => iterators,
+            _ => &[],
+        };
+        if root == "schema" {
+            if scope == Scope::ReadyWhen {
+                cx.error("ready-when", res, path.clone(), format!("readyWhen may only refer to its own resource `{id}`, not `schema` (in ${{{src}}})"));
+            }
+            check_schema_ref(cx, res, path, src, &r.path);
+            continue;
+        }
+        if iterators.iter().any(|i| i == root) {
+            continue;
+        }
+        if root == "each" && scope == Scope::ReadyWhen {
+            continue;
+        }
+        if cx.ids.contains(root) {
+            match scope {
+                Scope::ReadyWhen if root != id => {
+                    cx.error("ready-when", res, path.clone(), format!("readyWhen may only refer to its own resource `{id}`, not `{root}` (in ${{{src}}})"));
+                }
+                Scope::ReadyWhen => check_resource_ref(cx, res, path, src, root, &r.path),
+                Scope::Template { .. } if root == id => {
+                    cx.error("self-reference", res, path.clone(), format!("resource `{id}` refers to itself in ${{{src}}}"));
+                }
+                _ => {
+                    deps.insert(root.to_string());
+                    check_resource_ref(cx, res, path, src, root, &r.path);
+                }
+            }
+            continue;
+        }
+        let mut known: Vec<&str> = cx.ids.iter().map(String::as_str).collect();
+        known.push("schema");
+        known.extend(iterators.iter().map(String::as_str));
+        let help = closest(root, &known).map(|c| format!("did you mean `{c}`?")).or_else(|| {
+            Some(format!("known here: {}", known.join(", ")))
+        });
+        cx.push(Severity::Error, "unknown-identifier", res, path.clone(),
+            format!("unknown identifier `{root}` in ${{{src}}}"), help);
+    }
+    if scope == Scope::Status {
+        let roots = cel::free_roots(info);
+        let reads_graph = roots.iter().any(|r| *r == "schema" || cx.ids.contains(*r));
+        if !reads_graph {
+            cx.push(Severity::Error, "status", None, path.clone(),
+                format!("status field ${{{src}}} refers to no resource and not to the schema"),
+                Some("a constant belongs in the schema or a resource, not in status".into()));
+        }
+    }
+}
+
+fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str, p: &[String]) {
+    let Some(first) = p.first() else { return };
+    match first.as_str() {
+        "spec" => {
+            let Some(spec) = cx.spec.clone() else { return };
+            let defs = Definitions::default();
+            let mut cur = &spec;
+            for (k, seg) in p[1..].iter().enumerate() {
+                if is_open(cur, &defs) && cur.properties.is_none() {
+                    return;
+                }
+                match cur.child(seg, &defs) {
+                    Some(c) => cur = c,
+                    None => {
+                        let shown = format!("schema.spec.{}", p[1..=k + 1].join("."));
+                        let known = property_names(cur, &defs);
+                        let help = closest(seg, &known).map(|c| format!("did you mean `{c}`?"));
+                        cx.push(Severity::Error, "schema-field", res, path.clone(),
+                            format!("`{shown}` is not a field of the spec schema (in ${{{src}}})"), help);
+                        return;
+                    }
+                }
+            }
+        }
+        "metadata" | "status" | "apiVersion" | "kind" => {}
+        other => {
+            cx.push(Severity::Error, "schema-field", res, path.clone(),
+                format!("`schema.{other}` does not exist: use schema.spec, schema.metadata or schema.status (in ${{{src}}})"), None);
+        }
+    }
+}
+
+fn check_resource_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str, target: &str, p: &[String]) {
+    let Some(r) = cx.rgd.resource(target) else { return };
+    // Collections are lists of objects; their fields are not checked here.
+    if !r.for_each.is_empty() {
+        return;
+    }
+    let (Some(av), Some(k)) = (r.api_version(), r.kind()) else { return };
+    let Some(root) = cx.api.schema(av, k) else { return };
+    let defs = &cx.api.definitions;
+    let mut cur = root;
+    for (n, seg) in p.iter().enumerate() {
+        if is_open(cur, defs) && defs.resolve(cur).properties.is_none() {
+            return;
+        }
+        match cur.child(seg, defs) {
+            Some(c) => cur = c,
+            None => {
+                let shown = format!("{target}.{}", p[..=n].join("."));
+                let known = property_names(cur, defs);
+                let help = closest(seg, &known).map(|c| format!("did you mean `{c}`?"));
+                cx.push(Severity::Error, "resource-field", res, path.clone(),
+                    format!("`{shown}` is not a field of {k} (in ${{{src}}})"), help);
+                return;
+            }
+        }
+    }
+}
+
+fn check_status(cx: &mut Ctx) {
+    let Some(tree) = cx.rgd.spec.schema.status.clone() else { return };
+    check_status_tree(cx, &tree, &schema_path().key("status"));
+}
+
+fn check_status_tree(cx: &mut Ctx, tree: &FieldTree, path: &FieldPath) {
+    for (k, v) in tree {
+        let p = path.key(k.clone());
+        match v {
+            FieldNode::Object(m) => check_status_tree(cx, m, &p),
+            FieldNode::Leaf(s) => match parse_string(s) {
+                Ok(StringValue::Literal(_)) => {
+                    cx.push(Severity::Error, "status", None, p, format!("status field `{k}` must be a ${{...}} expression, got {s:?}"),
+                        Some("status fields are computed from resources, e.g. ${deployment.status.readyReplicas}".into()));
+                }
+                Ok(_) => {
+                    let mut deps = BTreeSet::new();
+                    check_string(cx, "", &p, s, Scope::Status, None, &mut deps);
+                }
+                Err(e) => cx.error("expression", None, p, e.to_string()),
+            },
+        }
+    }
+}
+
+/// Names for an RGD's instances (re-exported for convenience).
+pub fn instance_names(rgd: &ResourceGraphDefinition) -> InstanceNames {
+    InstanceNames::of(rgd)
+}
