@@ -19,7 +19,11 @@ pub enum LoadError {
         location: Option<SourceLocation>,
     },
     /// Valid YAML, but not the shape of a ResourceGraphDefinition.
-    #[error("{file}{}: document {document}: {}{message}", fmt_loc(location), fmt_path(path))]
+    #[error(
+        "{file}{}: document {document}: {}{message}",
+        fmt_loc(location),
+        fmt_path(path)
+    )]
     Shape {
         file: String,
         document: usize,

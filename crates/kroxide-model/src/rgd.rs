@@ -176,7 +176,9 @@ impl<'de> Deserialize<'de> for FieldNode {
         impl<'de> Visitor<'de> for V {
             type Value = FieldNode;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a SimpleSchema string (e.g. `string | default=\"x\"`) or a map of fields")
+                f.write_str(
+                    "a SimpleSchema string (e.g. `string | default=\"x\"`) or a map of fields",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldNode, E> {
                 Ok(FieldNode::Leaf(v.to_string()))

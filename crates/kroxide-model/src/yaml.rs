@@ -49,17 +49,16 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<LoadedRgd>, LoadError> {
                 found,
             });
         }
-        let rgd: ResourceGraphDefinition =
-            serde_path_to_error::deserialize(&raw).map_err(|e| {
-                let path = json_path(e.path());
-                LoadError::Shape {
-                    file: file.to_string(),
-                    document,
-                    location: source.locate(&path),
-                    path,
-                    message: e.inner().to_string(),
-                }
-            })?;
+        let rgd: ResourceGraphDefinition = serde_path_to_error::deserialize(&raw).map_err(|e| {
+            let path = json_path(e.path());
+            LoadError::Shape {
+                file: file.to_string(),
+                document,
+                location: source.locate(&path),
+                path,
+                message: e.inner().to_string(),
+            }
+        })?;
         out.push(LoadedRgd {
             rgd,
             raw,
@@ -93,14 +92,15 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<(Value, SourceFile)>
     // Like the API server (which warns), a repeated key keeps the last value.
     let mut opts = serde_saphyr::Options::default();
     opts.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
-    let nodes: Vec<Spanned<Node>> = serde_saphyr::from_multiple_with_options(text, opts).map_err(|e| {
-        let location = e.location().and_then(|l| to_location(&l, text));
-        LoadError::Syntax {
-            file: file.to_string(),
-            message: first_line(&e.to_string()),
-            location,
-        }
-    })?;
+    let nodes: Vec<Spanned<Node>> =
+        serde_saphyr::from_multiple_with_options(text, opts).map_err(|e| {
+            let location = e.location().and_then(|l| to_location(&l, text));
+            LoadError::Syntax {
+                file: file.to_string(),
+                message: first_line(&e.to_string()),
+                location,
+            }
+        })?;
     let mut out = Vec::new();
     for node in nodes {
         if matches!(node.value, Node::Null) {
@@ -153,7 +153,11 @@ fn line_col_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     let mut off = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let c: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            let c: usize = l
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             return Some(off + c);
         }
         off += l.len();
@@ -170,7 +174,9 @@ fn to_json(node: &Spanned<Node>, path: &FieldPath, src: &mut SourceFile, text: &
         Node::Bool(b) => Value::Bool(*b),
         Node::Int(i) => Value::Number((*i).into()),
         Node::UInt(u) => Value::Number((*u).into()),
-        Node::Float(f) => Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        Node::Float(f) => Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Node::Str(s) => Value::String(s.clone()),
         Node::Seq(items) => Value::Array(
             items

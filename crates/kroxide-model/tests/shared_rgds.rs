@@ -61,7 +61,16 @@ spec:
 "#;
     let rgd = &load_str("q.yaml", text).unwrap()[0].rgd;
     let yaml = to_yaml(rgd).unwrap();
-    for line in ["\"on\"", "\"yes\"", "\"y\"", "\"2026-01-01\"", "\"1.0\"", "\"null\"", "\"0x10\"", "\"true\""] {
+    for line in [
+        "\"on\"",
+        "\"yes\"",
+        "\"y\"",
+        "\"2026-01-01\"",
+        "\"1.0\"",
+        "\"null\"",
+        "\"0x10\"",
+        "\"true\"",
+    ] {
         assert!(yaml.contains(line), "{line} not quoted in:\n{yaml}");
     }
     let again = &load_str("q2.yaml", &yaml).unwrap()[0].rgd;
@@ -76,7 +85,10 @@ fn output_order_is_stable_and_human() {
     let f = shared().join("kro/examples/webapp/rg.yaml");
     let rgd = &load_file(&f).unwrap()[0].rgd;
     let yaml = to_yaml(rgd).unwrap();
-    let pos = |k: &str| yaml.find(k).unwrap_or_else(|| panic!("{k} missing in\n{yaml}"));
+    let pos = |k: &str| {
+        yaml.find(k)
+            .unwrap_or_else(|| panic!("{k} missing in\n{yaml}"))
+    };
     assert!(pos("apiVersion:") < pos("kind:"));
     assert!(pos("kind:") < pos("metadata:"));
     assert!(pos("metadata:") < pos("spec:"));
@@ -120,9 +132,19 @@ fn syntax_errors_have_a_location() {
 
 #[test]
 fn other_kinds_are_refused() {
-    let err = load_str("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap_err();
-    assert!(err.to_string().contains("document 1 is v1 ConfigMap"), "{err}");
-    assert!(matches!(load_str("e.yaml", "").unwrap_err(), LoadError::Empty { .. }));
+    let err = load_str(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("document 1 is v1 ConfigMap"),
+        "{err}"
+    );
+    assert!(matches!(
+        load_str("e.yaml", "").unwrap_err(),
+        LoadError::Empty { .. }
+    ));
 }
 
 #[test]

@@ -109,13 +109,30 @@ pub const FUNCTION_NAMESPACES: &[&str] = &[
 
 /// Comprehension macros, whose first arguments name bound variables.
 const MACROS: &[&str] = &[
-    "all", "exists", "exists_one", "existsOne", "map", "filter", "transformList", "transformMap",
-    "transformMapEntry", "sortBy",
+    "all",
+    "exists",
+    "exists_one",
+    "existsOne",
+    "map",
+    "filter",
+    "transformList",
+    "transformMap",
+    "transformMapEntry",
+    "sortBy",
 ];
 
 /// Type names usable as identifiers (`type(x) == string`).
 pub const TYPE_IDENTIFIERS: &[&str] = &[
-    "bool", "bytes", "double", "int", "list", "map", "null_type", "string", "type", "uint",
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "type",
+    "uint",
 ];
 
 /// The process-wide engine on the `cel` crate.
@@ -241,7 +258,12 @@ pub(crate) fn json_to_cel(v: &Value) -> cel::Value {
         Value::Object(o) => {
             let m: HashMap<cel::objects::Key, cel::Value> = o
                 .iter()
-                .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .map(|(k, v)| {
+                    (
+                        cel::objects::Key::String(Arc::new(k.clone())),
+                        json_to_cel(v),
+                    )
+                })
                 .collect();
             cel::Value::Map(cel::objects::Map { map: Arc::new(m) })
         }
@@ -289,7 +311,11 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
             if c.target.is_some() && MACROS.contains(&c.func_name.as_str()) && c.args.len() >= 2 {
                 let n = bound.len();
                 let mut rest = &c.args[..];
-                let max_vars = if c.func_name == "map" || c.func_name == "filter" { 1 } else { 2 };
+                let max_vars = if c.func_name == "map" || c.func_name == "filter" {
+                    1
+                } else {
+                    2
+                };
                 for _ in 0..max_vars {
                     if rest.len() < 2 {
                         break;
@@ -415,18 +441,22 @@ fn hint(e: &cel::parser::Expression) -> TypeHint {
             _ => TypeHint::Unknown,
         },
         Expr::Call(c) => match c.func_name.as_str() {
-            "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" | "_&&_" | "_||_" | "!_" | "@in" | "has"
-            | "all" | "exists" | "exists_one" | "startsWith" | "endsWith" | "contains" | "matches" => TypeHint::Bool,
+            "_==_" | "_!=_" | "_<_" | "_<=_" | "_>_" | "_>=_" | "_&&_" | "_||_" | "!_" | "@in"
+            | "has" | "all" | "exists" | "exists_one" | "startsWith" | "endsWith" | "contains"
+            | "matches" => TypeHint::Bool,
             "size" | "int" => TypeHint::Int,
             "double" => TypeHint::Float,
-            "string" | "lowerAscii" | "upperAscii" | "trim" | "join" | "replace" | "substring" | "format" => {
-                TypeHint::String
-            }
+            "string" | "lowerAscii" | "upperAscii" | "trim" | "join" | "replace" | "substring"
+            | "format" => TypeHint::String,
             "_?_:_" if c.args.len() == 3 => {
                 TypeHint::Either(Box::new(hint(&c.args[1])), Box::new(hint(&c.args[2])))
             }
             "_+_" | "_-_" | "_*_" | "_/_" | "_%_" => {
-                let a = c.args.iter().map(hint).find(|h| matches!(h, TypeHint::String | TypeHint::Int | TypeHint::Float));
+                let a = c
+                    .args
+                    .iter()
+                    .map(hint)
+                    .find(|h| matches!(h, TypeHint::String | TypeHint::Int | TypeHint::Float));
                 a.unwrap_or(TypeHint::Unknown)
             }
             "_[_]" => match chain(e) {
@@ -463,24 +493,35 @@ mod tests {
 
     #[test]
     fn references_and_paths() {
-        assert_eq!(refs("deployment.status.readyReplicas == schema.spec.replicas"),
-                   ["deployment.status.readyReplicas", "schema.spec.replicas"]);
+        assert_eq!(
+            refs("deployment.status.readyReplicas == schema.spec.replicas"),
+            ["deployment.status.readyReplicas", "schema.spec.replicas"]
+        );
         assert_eq!(refs("schema.spec[\"a-b\"].c"), ["schema.spec.a-b.c"]);
-        assert_eq!(refs("svc.status.loadBalancer.ingress[0].hostname"),
-                   ["svc.status.loadBalancer.ingress.0.hostname"]);
+        assert_eq!(
+            refs("svc.status.loadBalancer.ingress[0].hostname"),
+            ["svc.status.loadBalancer.ingress.0.hostname"]
+        );
         assert_eq!(refs("a.b[c.d].e"), ["a.b", "c.d"]);
         assert_eq!(refs("has(schema.spec.x)"), ["schema.spec.x"]);
     }
 
     #[test]
     fn comprehension_variables_are_bound() {
-        assert_eq!(refs("schema.spec.items.map(x, x.name + y)"), ["schema.spec.items", "y"]);
-        assert_eq!(refs("schema.spec.items.all(i, i > 0)"), ["schema.spec.items"]);
+        assert_eq!(
+            refs("schema.spec.items.map(x, x.name + y)"),
+            ["schema.spec.items", "y"]
+        );
+        assert_eq!(
+            refs("schema.spec.items.all(i, i > 0)"),
+            ["schema.spec.items"]
+        );
     }
 
     #[test]
     fn namespaced_functions_are_calls() {
-        let i = info("random.seededString(10, schema.metadata.uid) + base64.encode(hash.fnv64a(x))");
+        let i =
+            info("random.seededString(10, schema.metadata.uid) + base64.encode(hash.fnv64a(x))");
         assert_eq!(i.roots().into_iter().collect::<Vec<_>>(), ["schema", "x"]);
         assert!(i.functions.contains("random.seededString"));
         assert!(i.functions.contains("hash.fnv64a"));
@@ -518,8 +559,20 @@ mod tests {
     fn missing_data_is_pending_not_failure() {
         let vars = Vars::from([("x".to_string(), json!({"a": [1]}))]);
         let pending = |s: &str| default_engine().compile(s).unwrap().eval(&vars);
-        assert!(matches!(pending("x.b"), Err(EvalError::Pending(_))), "{:?}", pending("x.b"));
-        assert!(matches!(pending("x.a[3]"), Err(EvalError::Pending(_))), "{:?}", pending("x.a[3]"));
-        assert!(matches!(pending("x.a[0] / 0"), Err(EvalError::Failed(_))), "{:?}", pending("x.a[0] / 0"));
+        assert!(
+            matches!(pending("x.b"), Err(EvalError::Pending(_))),
+            "{:?}",
+            pending("x.b")
+        );
+        assert!(
+            matches!(pending("x.a[3]"), Err(EvalError::Pending(_))),
+            "{:?}",
+            pending("x.a[3]")
+        );
+        assert!(
+            matches!(pending("x.a[0] / 0"), Err(EvalError::Failed(_))),
+            "{:?}",
+            pending("x.a[0] / 0")
+        );
     }
 }

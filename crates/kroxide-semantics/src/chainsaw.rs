@@ -27,7 +27,11 @@ fn go(e: &Value, a: &Value, path: &str) -> Result<(), String> {
                 if k.starts_with('(') {
                     continue;
                 }
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match am.get(k) {
                     Some(av) => go(ev, av, &p)?,
                     None => return Err(format!("{p}: missing (expected {ev})")),
@@ -37,7 +41,11 @@ fn go(e: &Value, a: &Value, path: &str) -> Result<(), String> {
         }
         (Value::Array(ea), Value::Array(aa)) => {
             if ea.len() != aa.len() {
-                return Err(format!("{path}: expected {} items, got {}", ea.len(), aa.len()));
+                return Err(format!(
+                    "{path}: expected {} items, got {}",
+                    ea.len(),
+                    aa.len()
+                ));
             }
             for (i, (x, y)) in ea.iter().zip(aa).enumerate() {
                 go(x, y, &format!("{path}[{i}]"))?;

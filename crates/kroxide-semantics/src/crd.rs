@@ -57,7 +57,12 @@ impl InstanceNames {
 /// English plural of a lowercase kind, as KRO (flect) forms it for common words.
 pub fn pluralize(s: &str) -> String {
     let vowel = |c: char| "aeiou".contains(c);
-    if s.ends_with('s') || s.ends_with('x') || s.ends_with('z') || s.ends_with("ch") || s.ends_with("sh") {
+    if s.ends_with('s')
+        || s.ends_with('x')
+        || s.ends_with('z')
+        || s.ends_with("ch")
+        || s.ends_with("sh")
+    {
         format!("{s}es")
     } else if let Some(stem) = s.strip_suffix('y') {
         if stem.chars().last().is_some_and(|c| !vowel(c)) {
@@ -75,7 +80,10 @@ pub fn spec_schema(rgd: &ResourceGraphDefinition) -> Result<Schema, SchemaError>
     let s = &rgd.spec.schema;
     let t = Transformer::new(s.types.as_ref())?;
     let empty = FieldTree::new();
-    t.object(s.spec.as_ref().unwrap_or(&empty), &FieldPath::root().key("spec"))
+    t.object(
+        s.spec.as_ref().unwrap_or(&empty),
+        &FieldPath::root().key("spec"),
+    )
 }
 
 /// The OpenAPI schema of the instance `status`.
@@ -97,7 +105,13 @@ pub fn status_schema(rgd: &ResourceGraphDefinition, spec: &Schema) -> Schema {
         }
     }))
     .expect("static schema");
-    props.insert("conditions".into(), Schema { items: Some(Box::new(condition)), ..Schema::of_type("array") });
+    props.insert(
+        "conditions".into(),
+        Schema {
+            items: Some(Box::new(condition)),
+            ..Schema::of_type("array")
+        },
+    );
     props.insert("state".into(), Schema::of_type("string"));
     props.sort_keys();
     schema
@@ -113,11 +127,17 @@ fn status_object(tree: &FieldTree, rgd: &ResourceGraphDefinition, spec: &Schema)
         props.insert(k.clone(), s);
     }
     props.sort_keys();
-    Schema { properties: Some(props), ..Schema::of_type("object") }
+    Schema {
+        properties: Some(props),
+        ..Schema::of_type("object")
+    }
 }
 
 fn any_value() -> Schema {
-    Schema { x_preserve_unknown_fields: Some(true), ..Schema::default() }
+    Schema {
+        x_preserve_unknown_fields: Some(true),
+        ..Schema::default()
+    }
 }
 
 fn status_field(text: &str, rgd: &ResourceGraphDefinition, spec: &Schema) -> Schema {
@@ -141,7 +161,10 @@ fn from_hint(h: &TypeHint, rgd: &ResourceGraphDefinition, spec: &Schema) -> Opti
             let a = from_hint(a, rgd, spec)?;
             let b = from_hint(b, rgd, spec)?;
             if a.type_ == b.type_ && a.type_.is_some() {
-                Schema { type_: a.type_, ..Schema::default() }
+                Schema {
+                    type_: a.type_,
+                    ..Schema::default()
+                }
             } else {
                 return None;
             }
@@ -150,14 +173,17 @@ fn from_hint(h: &TypeHint, rgd: &ResourceGraphDefinition, spec: &Schema) -> Opti
             let path: Vec<String> = r.path.clone();
             let found = if r.root == "schema" {
                 match path.split_first() {
-                    Some((first, rest)) if first == "spec" => spec.at(rest, &Definitions::default()).cloned(),
+                    Some((first, rest)) if first == "spec" => {
+                        spec.at(rest, &Definitions::default()).cloned()
+                    }
                     _ => None,
                 }
             } else {
                 let res = rgd.resource(&r.root)?;
                 let api = KubernetesApi::embedded();
                 let root = api.schema(res.api_version()?, res.kind()?)?;
-                root.at(&path, &api.definitions).map(|s| inline(s, &api.definitions, 0))
+                root.at(&path, &api.definitions)
+                    .map(|s| inline(s, &api.definitions, 0))
             };
             let s = found?;
             strip_for_status(s)
@@ -178,13 +204,21 @@ fn inline(s: &Schema, defs: &Definitions, depth: usize) -> Schema {
     let mut out = s.clone();
     out.reference = None;
     if let Some(p) = &s.properties {
-        out.properties = Some(p.iter().map(|(k, v)| (k.clone(), inline(v, defs, depth + 1))).collect());
+        out.properties = Some(
+            p.iter()
+                .map(|(k, v)| (k.clone(), inline(v, defs, depth + 1)))
+                .collect(),
+        );
     }
     if let Some(i) = &s.items {
         out.items = Some(Box::new(inline(i, defs, depth + 1)));
     }
-    if let Some(AdditionalProperties::Schema(a)) = s.additional_properties.as_deref() {
-        out.additional_properties = Some(Box::new(AdditionalProperties::Schema(inline(a, defs, depth + 1))));
+    if let Some(AdditionalProperties::Schema(a)) = s.additional_properties.as_ref() {
+        out.additional_properties = Some(AdditionalProperties::Schema(Box::new(inline(
+            a,
+            defs,
+            depth + 1,
+        ))));
     }
     if out.format.as_deref() == Some("int-or-string") {
         out.type_ = None;
@@ -206,7 +240,11 @@ fn strip_for_status(mut s: Schema) -> Schema {
     s.x_validations = None;
     s.description = None;
     if let Some(p) = s.properties.take() {
-        s.properties = Some(p.into_iter().map(|(k, v)| (k, strip_for_status(v))).collect());
+        s.properties = Some(
+            p.into_iter()
+                .map(|(k, v)| (k, strip_for_status(v)))
+                .collect(),
+        );
     }
     if let Some(i) = s.items.take() {
         s.items = Some(Box::new(strip_for_status(*i)));
@@ -243,7 +281,10 @@ pub fn instance_crd(rgd: &ResourceGraphDefinition) -> Result<Value, SchemaError>
     props.insert("metadata".to_string(), Schema::of_type("object"));
     props.insert("spec".to_string(), spec);
     props.insert("status".to_string(), status);
-    let root = Schema { properties: Some(props), ..Schema::of_type("object") };
+    let root = Schema {
+        properties: Some(props),
+        ..Schema::of_type("object")
+    };
     let columns = match &rgd.spec.schema.additional_printer_columns {
         Some(c) => serde_json::to_value(c).expect("printer columns serialize"),
         None => json!([

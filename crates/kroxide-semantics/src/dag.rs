@@ -56,7 +56,9 @@ impl DependencyGraph {
 
     /// What depends on `id`, directly.
     pub fn dependents(&self, id: &str) -> Vec<&str> {
-        let Some(i) = self.index(id) else { return Vec::new() };
+        let Some(i) = self.index(id) else {
+            return Vec::new();
+        };
         (0..self.ids.len())
             .filter(|j| self.deps[*j].contains(&i))
             .map(|j| self.ids[j].as_str())
@@ -115,7 +117,11 @@ impl DependencyGraph {
         let mut level = vec![0usize; self.ids.len()];
         for id in &order {
             let i = self.index(id).expect("id from order");
-            level[i] = self.deps[i].iter().map(|d| level[*d] + 1).max().unwrap_or(0);
+            level[i] = self.deps[i]
+                .iter()
+                .map(|d| level[*d] + 1)
+                .max()
+                .unwrap_or(0);
         }
         let depth = level.iter().copied().max().map_or(0, |m| m + 1);
         let mut waves = vec![Vec::new(); depth];
@@ -135,7 +141,12 @@ impl DependencyGraph {
             Active,
             Done,
         }
-        fn dfs(g: &DependencyGraph, i: usize, mark: &mut [Mark], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
+        fn dfs(
+            g: &DependencyGraph,
+            i: usize,
+            mark: &mut [Mark],
+            stack: &mut Vec<usize>,
+        ) -> Option<Vec<usize>> {
             mark[i] = Mark::Active;
             stack.push(i);
             for &d in &g.deps[i] {
@@ -188,7 +199,10 @@ mod tests {
         // before d (index 3), then b.
         let g = graph(&["a", "b", "c", "d"], &[("a", "c"), ("b", "a")]);
         assert_eq!(g.topological_order().unwrap(), ["c", "a", "b", "d"]);
-        assert_eq!(g.waves().unwrap(), vec![vec!["c", "d"], vec!["a"], vec!["b"]]);
+        assert_eq!(
+            g.waves().unwrap(),
+            vec![vec!["c", "d"], vec!["a"], vec!["b"]]
+        );
         assert_eq!(g.dependents("a"), ["b"]);
         assert_eq!(g.dependencies("b"), ["a"]);
     }

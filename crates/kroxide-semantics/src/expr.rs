@@ -230,9 +230,18 @@ mod tests {
 
     #[test]
     fn standalone_vs_template() {
-        assert!(matches!(parse_string("${a}").unwrap(), StringValue::Standalone(_)));
-        assert!(matches!(parse_string(" ${a}").unwrap(), StringValue::Template(_)));
-        assert!(matches!(parse_string("${a}${b}").unwrap(), StringValue::Template(_)));
+        assert!(matches!(
+            parse_string("${a}").unwrap(),
+            StringValue::Standalone(_)
+        ));
+        assert!(matches!(
+            parse_string(" ${a}").unwrap(),
+            StringValue::Template(_)
+        ));
+        assert!(matches!(
+            parse_string("${a}${b}").unwrap(),
+            StringValue::Template(_)
+        ));
         assert_eq!(
             parse_string("https://${d}/x\"y").unwrap().to_cel().unwrap(),
             r#""https://" + (d) + "/x\"y""#

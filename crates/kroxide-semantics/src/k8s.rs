@@ -137,12 +137,17 @@ pub fn compact_openapi(docs: &[Value]) -> Value {
                 defs.insert(k.clone(), v.clone());
             }
         }
-        let Some(paths) = d.get("paths").and_then(Value::as_object) else { continue };
+        let Some(paths) = d.get("paths").and_then(Value::as_object) else {
+            continue;
+        };
         for (p, ops) in paths {
             let Some(post) = ops.get("post") else {
                 for sub in ["status", "scale"] {
                     if p.ends_with(&format!("/{{name}}/{sub}")) && ops.get("put").is_some() {
-                        status_paths.insert((p.trim_end_matches(&format!("/{{name}}/{sub}")).to_string(), sub.to_string()));
+                        status_paths.insert((
+                            p.trim_end_matches(&format!("/{{name}}/{sub}")).to_string(),
+                            sub.to_string(),
+                        ));
                     }
                 }
                 continue;
@@ -150,14 +155,16 @@ pub fn compact_openapi(docs: &[Value]) -> Value {
             if post.get("x-kubernetes-action").and_then(Value::as_str) != Some("post") {
                 continue;
             }
-            let Some(gvk) = post.get("x-kubernetes-group-version-kind") else { continue };
+            let Some(gvk) = post.get("x-kubernetes-group-version-kind") else {
+                continue;
+            };
             let g = gvk["group"].as_str().unwrap_or("").to_string();
             let v = gvk["version"].as_str().unwrap_or("").to_string();
             let kind = gvk["kind"].as_str().unwrap_or("").to_string();
             let segs: Vec<&str> = p.split('/').collect();
             let plural = segs.last().copied().unwrap_or("").to_string();
             // Skip subresource creations (pods/{name}/binding, .../eviction).
-            if plural.starts_with('{') || segs.iter().any(|s| *s == "{name}") {
+            if plural.starts_with('{') || segs.contains(&"{name}") {
                 continue;
             }
             let namespaced = p.contains("/namespaces/{namespace}/");
@@ -182,14 +189,20 @@ pub fn compact_openapi(docs: &[Value]) -> Value {
                 .and_then(Value::as_array)
                 .is_some_and(|a| {
                     a.iter().any(|x| {
-                        x["group"].as_str() == Some(g) && x["version"].as_str() == Some(v) && x["kind"].as_str() == Some(k)
+                        x["group"].as_str() == Some(g)
+                            && x["version"].as_str() == Some(v)
+                            && x["kind"].as_str() == Some(k)
                     })
                 });
             if tagged && name.ends_with(&format!(".{k}")) {
                 info.schema = name.clone();
             }
         }
-        let base = if g.is_empty() { format!("/api/{v}") } else { format!("/apis/{g}/{v}") };
+        let base = if g.is_empty() {
+            format!("/api/{v}")
+        } else {
+            format!("/apis/{g}/{v}")
+        };
         for (p, sub) in &status_paths {
             let ns = format!("{base}/namespaces/{{namespace}}/{}", info.plural);
             let cl = format!("{base}/{}", info.plural);
@@ -200,7 +213,10 @@ pub fn compact_openapi(docs: &[Value]) -> Value {
         info.subresources.sort();
         info.subresources.dedup();
     }
-    let kinds: Vec<KindInfo> = kinds.into_values().filter(|k| !k.schema.is_empty()).collect();
+    let kinds: Vec<KindInfo> = kinds
+        .into_values()
+        .filter(|k| !k.schema.is_empty())
+        .collect();
     // Keep only definitions reachable from a kind.
     let mut keep: BTreeSet<String> = BTreeSet::new();
     let mut stack: Vec<String> = kinds.iter().map(|k| k.schema.clone()).collect();
@@ -245,19 +261,49 @@ fn compact_schema(v: &Value, name: &str) -> Value {
     if name == "io.k8s.apimachinery.pkg.util.intstr.IntOrString" {
         return json!({"type": "string", "format": "int-or-string"});
     }
-    let Some(m) = v.as_object() else { return v.clone() };
+    let Some(m) = v.as_object() else {
+        return v.clone();
+    };
     let mut out = Map::new();
     // `allOf: [{$ref}]` is how v3 attaches a description to a reference.
-    if let Some(r) = m.get("allOf").and_then(Value::as_array).and_then(|a| a.first()).and_then(|x| x.get("$ref")) {
-        out.insert("$ref".into(), Value::String(r.as_str().unwrap_or("").trim_start_matches("#/components/schemas/").to_string()));
+    if let Some(r) = m
+        .get("allOf")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|x| x.get("$ref"))
+    {
+        out.insert(
+            "$ref".into(),
+            Value::String(
+                r.as_str()
+                    .unwrap_or("")
+                    .trim_start_matches("#/components/schemas/")
+                    .to_string(),
+            ),
+        );
     }
     for (k, val) in m {
         match k.as_str() {
             "$ref" => {
-                out.insert(k.clone(), Value::String(val.as_str().unwrap_or("").trim_start_matches("#/components/schemas/").to_string()));
+                out.insert(
+                    k.clone(),
+                    Value::String(
+                        val.as_str()
+                            .unwrap_or("")
+                            .trim_start_matches("#/components/schemas/")
+                            .to_string(),
+                    ),
+                );
             }
-            "type" | "format" | "required" | "enum" | "x-kubernetes-list-type" | "x-kubernetes-list-map-keys"
-            | "x-kubernetes-map-type" | "x-kubernetes-preserve-unknown-fields" | "x-kubernetes-int-or-string"
+            "type"
+            | "format"
+            | "required"
+            | "enum"
+            | "x-kubernetes-list-type"
+            | "x-kubernetes-list-map-keys"
+            | "x-kubernetes-map-type"
+            | "x-kubernetes-preserve-unknown-fields"
+            | "x-kubernetes-int-or-string"
             | "x-kubernetes-embedded-resource" => {
                 out.insert(k.clone(), val.clone());
             }
@@ -267,7 +313,11 @@ fn compact_schema(v: &Value, name: &str) -> Value {
             "properties" => {
                 let props: Map<String, Value> = val
                     .as_object()
-                    .map(|p| p.iter().map(|(pk, pv)| (pk.clone(), compact_schema(pv, ""))).collect())
+                    .map(|p| {
+                        p.iter()
+                            .map(|(pk, pv)| (pk.clone(), compact_schema(pv, "")))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.insert(k.clone(), Value::Object(props));
             }
@@ -290,6 +340,9 @@ pub fn property_names<'a>(s: &'a Schema, defs: &'a Definitions) -> Vec<&'a str> 
 pub fn is_open(s: &Schema, defs: &Definitions) -> bool {
     let s = defs.resolve(s);
     s.x_preserve_unknown_fields == Some(true)
-        || matches!(s.additional_properties.as_deref(), Some(AdditionalProperties::Schema(_)) | Some(AdditionalProperties::Bool(true)))
+        || matches!(
+            s.additional_properties.as_ref(),
+            Some(AdditionalProperties::Schema(_)) | Some(AdditionalProperties::Bool(true))
+        )
         || (s.properties.is_none() && s.type_.as_deref() != Some("string"))
 }

@@ -58,22 +58,50 @@ pub struct Schema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<IndexMap<String, Schema>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_properties: Option<Box<AdditionalProperties>>,
+    pub additional_properties: Option<AdditionalProperties>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nullable: Option<bool>,
-    #[serde(rename = "x-kubernetes-embedded-resource", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-embedded-resource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_embedded_resource: Option<bool>,
-    #[serde(rename = "x-kubernetes-int-or-string", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-int-or-string",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_int_or_string: Option<bool>,
-    #[serde(rename = "x-kubernetes-list-map-keys", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-list-map-keys",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_list_map_keys: Option<Vec<String>>,
-    #[serde(rename = "x-kubernetes-list-type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-list-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_list_type: Option<String>,
-    #[serde(rename = "x-kubernetes-map-type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-map-type",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_map_type: Option<String>,
-    #[serde(rename = "x-kubernetes-preserve-unknown-fields", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-preserve-unknown-fields",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_preserve_unknown_fields: Option<bool>,
-    #[serde(rename = "x-kubernetes-validations", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-kubernetes-validations",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x_validations: Option<Vec<ValidationRule>>,
 }
 
@@ -82,7 +110,7 @@ pub struct Schema {
 #[serde(untagged)]
 pub enum AdditionalProperties {
     Bool(bool),
-    Schema(Schema),
+    Schema(Box<Schema>),
 }
 
 /// One `x-kubernetes-validations` CEL rule.
@@ -119,7 +147,7 @@ impl Schema {
         if let Some(p) = s.properties.as_ref().and_then(|p| p.get(key)) {
             return Some(p);
         }
-        if let Some(AdditionalProperties::Schema(a)) = s.additional_properties.as_deref() {
+        if let Some(AdditionalProperties::Schema(a)) = s.additional_properties.as_ref() {
             return Some(a);
         }
         if let Some(items) = &s.items {
@@ -159,7 +187,11 @@ impl Definitions {
     pub fn resolve<'a>(&'a self, s: &'a Schema) -> &'a Schema {
         let mut cur = s;
         for _ in 0..16 {
-            match cur.reference.as_deref().and_then(|r| self.0.get(r.trim_start_matches("#/components/schemas/"))) {
+            match cur
+                .reference
+                .as_deref()
+                .and_then(|r| self.0.get(r.trim_start_matches("#/components/schemas/")))
+            {
                 Some(next) => cur = next,
                 None => break,
             }
@@ -225,9 +257,19 @@ pub struct Violation {
 /// let errs = validate(&mut serde_json::json!({"replicas": "two"}), &schema, &Definitions::default(), opts);
 /// assert_eq!(errs.len(), 2);
 /// ```
-pub fn validate(value: &mut Value, schema: &Schema, defs: &Definitions, opts: Options) -> Vec<Violation> {
+pub fn validate(
+    value: &mut Value,
+    schema: &Schema,
+    defs: &Definitions,
+    opts: Options,
+) -> Vec<Violation> {
     let mut out = Vec::new();
-    Validator { defs, opts, out: &mut out }.node(value, schema, &FieldPath::root());
+    Validator {
+        defs,
+        opts,
+        out: &mut out,
+    }
+    .node(value, schema, &FieldPath::root());
     out
 }
 
@@ -252,7 +294,10 @@ fn json_type(v: &Value) -> &'static str {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 60 {
-        format!("{}…", &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(57).map(|(i, _)| i).unwrap_or(s.len())]
+        )
     } else {
         s
     }
@@ -314,7 +359,14 @@ impl Validator<'_> {
         if let Some(e) = &schema.enum_ {
             if !e.contains(value) {
                 let allowed: Vec<String> = e.iter().map(short).collect();
-                self.err(path, format!("unsupported value {}: expected one of {}", short(value), allowed.join(", ")));
+                self.err(
+                    path,
+                    format!(
+                        "unsupported value {}: expected one of {}",
+                        short(value),
+                        allowed.join(", ")
+                    ),
+                );
             }
         }
         if self.opts.cel_rules {
@@ -340,7 +392,15 @@ impl Validator<'_> {
                 _ => {}
             }
         }
-        self.err(path, format!("expected {}, got {} {}", schema.type_name(), actual, short(value)));
+        self.err(
+            path,
+            format!(
+                "expected {}, got {} {}",
+                schema.type_name(),
+                actual,
+                short(value)
+            ),
+        );
         false
     }
 
@@ -365,16 +425,25 @@ impl Validator<'_> {
             let child_path = path.key(k.clone());
             let child = props.and_then(|p| p.get(&k));
             let v = map.get_mut(&k).expect("key exists");
-            match (child, schema.additional_properties.as_deref()) {
+            match (child, schema.additional_properties.as_ref()) {
                 (Some(c), _) => self.node(v, c, &child_path),
                 (None, Some(AdditionalProperties::Schema(a))) => self.node(v, a, &child_path),
                 (None, Some(AdditionalProperties::Bool(true))) => {}
-                _ if schema.preserves_unknown() || (props.is_none() && schema.additional_properties.is_none() && schema.type_.is_none()) => {}
-                _ if props.is_none() && schema.additional_properties.is_none() && is_free_object(schema) => {}
+                _ if schema.preserves_unknown()
+                    || (props.is_none()
+                        && schema.additional_properties.is_none()
+                        && schema.type_.is_none()) => {}
+                _ if props.is_none()
+                    && schema.additional_properties.is_none()
+                    && is_free_object(schema) => {}
                 _ => match self.opts.unknown_fields {
                     UnknownFields::Reject => {
-                        let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                        let hint = closest(&k, &known).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                        let known: Vec<&str> = props
+                            .map(|p| p.keys().map(String::as_str).collect())
+                            .unwrap_or_default();
+                        let hint = closest(&k, &known)
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default();
                         self.err(&child_path, format!("unknown field `{k}`{hint}"));
                     }
                     UnknownFields::Prune => prune.push(k),
@@ -388,18 +457,27 @@ impl Validator<'_> {
             for r in req {
                 let present = map.get(r).is_some_and(|v| !v.is_null());
                 if !present {
-                    self.err(&path.key(r.clone()), format!("required field `{r}` is missing"));
+                    self.err(
+                        &path.key(r.clone()),
+                        format!("required field `{r}` is missing"),
+                    );
                 }
             }
         }
         if let Some(min) = schema.min_properties {
             if (map.len() as u64) < min {
-                self.err(path, format!("must have at least {min} properties, has {}", map.len()));
+                self.err(
+                    path,
+                    format!("must have at least {min} properties, has {}", map.len()),
+                );
             }
         }
         if let Some(max) = schema.max_properties {
             if (map.len() as u64) > max {
-                self.err(path, format!("must have at most {max} properties, has {}", map.len()));
+                self.err(
+                    path,
+                    format!("must have at most {max} properties, has {}", map.len()),
+                );
             }
         }
     }
@@ -421,11 +499,15 @@ impl Validator<'_> {
                 self.err(path, format!("must have at most {max} items, has {n}"));
             }
         }
-        let unique = schema.unique_items == Some(true) || schema.x_list_type.as_deref() == Some("set");
+        let unique =
+            schema.unique_items == Some(true) || schema.x_list_type.as_deref() == Some("set");
         if unique {
             for i in 0..items.len() {
                 if items[..i].contains(&items[i]) {
-                    self.err(&path.index(i), format!("duplicate value {}: items must be unique", short(&items[i])));
+                    self.err(
+                        &path.index(i),
+                        format!("duplicate value {}: items must be unique", short(&items[i])),
+                    );
                 }
             }
         }
@@ -435,12 +517,18 @@ impl Validator<'_> {
         let n = s.chars().count() as u64;
         if let Some(min) = schema.min_length {
             if n < min {
-                self.err(path, format!("must be at least {min} characters long, is {n}"));
+                self.err(
+                    path,
+                    format!("must be at least {min} characters long, is {n}"),
+                );
             }
         }
         if let Some(max) = schema.max_length {
             if n > max {
-                self.err(path, format!("must be at most {max} characters long, is {n}"));
+                self.err(
+                    path,
+                    format!("must be at most {max} characters long, is {n}"),
+                );
             }
         }
         if let Some(p) = &schema.pattern {
@@ -457,28 +545,41 @@ impl Validator<'_> {
         let Some(x) = v.as_f64() else { return };
         if let Some(min) = schema.minimum {
             if x < min {
-                self.err(path, format!("{} is less than the minimum {}", v, fmt_num(min)));
+                self.err(
+                    path,
+                    format!("{} is less than the minimum {}", v, fmt_num(min)),
+                );
             }
         }
         if let Some(max) = schema.maximum {
             if x > max {
-                self.err(path, format!("{} is greater than the maximum {}", v, fmt_num(max)));
+                self.err(
+                    path,
+                    format!("{} is greater than the maximum {}", v, fmt_num(max)),
+                );
             }
         }
     }
 
     fn rules(&mut self, value: &Value, schema: &Schema, path: &FieldPath) {
-        let Some(rules) = &schema.x_validations else { return };
+        let Some(rules) = &schema.x_validations else {
+            return;
+        };
         for r in rules {
             // Transition rules need the old object; there is none offline.
             if r.rule.contains("oldSelf") {
                 continue;
             }
-            let Ok(p) = default_engine().compile(&r.rule) else { continue };
+            let Ok(p) = default_engine().compile(&r.rule) else {
+                continue;
+            };
             let vars = Vars::from([("self".to_string(), value.clone())]);
             match p.eval(&vars) {
                 Ok(Value::Bool(false)) => {
-                    let msg = r.message.clone().unwrap_or_else(|| format!("failed rule: {}", r.rule));
+                    let msg = r
+                        .message
+                        .clone()
+                        .unwrap_or_else(|| format!("failed rule: {}", r.rule));
                     self.err(path, msg);
                 }
                 Ok(_) | Err(EvalError::Pending(_)) | Err(EvalError::Failed(_)) => {}
@@ -488,7 +589,9 @@ impl Validator<'_> {
 }
 
 fn is_free_object(s: &Schema) -> bool {
-    s.type_.as_deref() == Some("object") && s.properties.is_none() && s.additional_properties.is_none()
+    s.type_.as_deref() == Some("object")
+        && s.properties.is_none()
+        && s.additional_properties.is_none()
 }
 
 fn fmt_num(x: f64) -> String {
@@ -511,7 +614,12 @@ fn cached_regex(p: &str) -> Option<regex::Regex> {
 pub fn closest<'a>(k: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|c| (levenshtein(&k.to_ascii_lowercase(), &c.to_ascii_lowercase()), *c))
+        .map(|c| {
+            (
+                levenshtein(&k.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                *c,
+            )
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 4))
         .min()
         .map(|(_, c)| c)
@@ -557,23 +665,50 @@ mod tests {
         }}));
         let o = Options::default();
         assert_eq!(errs(json!({"a": 2}), &s, o), Vec::<String>::new());
-        assert_eq!(errs(json!({"a": "two"}), &s, o), ["a: expected integer, got string \"two\""]);
-        assert_eq!(errs(json!({"a": 9}), &s, o), ["a: 9 is greater than the maximum 3"]);
+        assert_eq!(
+            errs(json!({"a": "two"}), &s, o),
+            ["a: expected integer, got string \"two\""]
+        );
+        assert_eq!(
+            errs(json!({"a": 9}), &s, o),
+            ["a: 9 is greater than the maximum 3"]
+        );
         assert_eq!(errs(json!({}), &s, o), ["a: required field `a` is missing"]);
-        assert_eq!(errs(json!({"a": 1, "bb": 1}), &s, o), ["bb: unknown field `bb` (did you mean `b`?)"]);
-        assert_eq!(errs(json!({"a": 1, "b": ["x", "y"]}), &s, o),
-                   ["b[1]: \"y\" does not match the pattern \"^x\"", "b: must have at most 1 items, has 2"]);
-        assert_eq!(errs(json!({"a": 1, "c": "r"}), &s, o), ["c: unsupported value \"r\": expected one of \"p\", \"q\""]);
+        assert_eq!(
+            errs(json!({"a": 1, "bb": 1}), &s, o),
+            ["bb: unknown field `bb` (did you mean `b`?)"]
+        );
+        assert_eq!(
+            errs(json!({"a": 1, "b": ["x", "y"]}), &s, o),
+            [
+                "b[1]: \"y\" does not match the pattern \"^x\"",
+                "b: must have at most 1 items, has 2"
+            ]
+        );
+        assert_eq!(
+            errs(json!({"a": 1, "c": "r"}), &s, o),
+            ["c: unsupported value \"r\": expected one of \"p\", \"q\""]
+        );
     }
 
     #[test]
     fn expressions_are_typed_by_shape() {
-        let s = schema(json!({"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}));
-        let o = Options { expressions: true, ..Options::default() };
+        let s = schema(
+            json!({"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}),
+        );
+        let o = Options {
+            expressions: true,
+            ..Options::default()
+        };
         assert!(errs(json!({"n": "${schema.spec.n}", "s": "x-${a}"}), &s, o).is_empty());
         let e = errs(json!({"n": "${a}-x"}), &s, o);
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("n: a string template always gives a string, but this field expects integer"), "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "n: a string template always gives a string, but this field expects integer"
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -582,15 +717,24 @@ mod tests {
             "o": {"type": "object", "default": {}, "properties": {"x": {"type": "integer", "default": 3}}}
         }}));
         let mut v = json!({"junk": 1});
-        let o = Options { apply_defaults: true, unknown_fields: UnknownFields::Prune, ..Options::default() };
+        let o = Options {
+            apply_defaults: true,
+            unknown_fields: UnknownFields::Prune,
+            ..Options::default()
+        };
         assert!(validate(&mut v, &s, &Definitions::default(), o).is_empty());
         assert_eq!(v, json!({"o": {"x": 3}}));
     }
 
     #[test]
     fn cel_rules_run() {
-        let s = schema(json!({"type": "integer", "x-kubernetes-validations": [{"rule": "self <= 10 || self % 2 == 0", "message": "validation failed"}]}));
+        let s = schema(
+            json!({"type": "integer", "x-kubernetes-validations": [{"rule": "self <= 10 || self % 2 == 0", "message": "validation failed"}]}),
+        );
         assert!(errs(json!(12), &s, Options::default()).is_empty());
-        assert_eq!(errs(json!(13), &s, Options::default()), [": validation failed"]);
+        assert_eq!(
+            errs(json!(13), &s, Options::default()),
+            [": validation failed"]
+        );
     }
 }

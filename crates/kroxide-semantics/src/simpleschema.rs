@@ -44,8 +44,21 @@ pub struct Marker {
 
 /// The markers KRO understands.
 pub const MARKERS: &[&str] = &[
-    "required", "default", "description", "enum", "minimum", "maximum", "pattern", "minLength",
-    "maxLength", "minItems", "maxItems", "uniqueItems", "listType", "listMapKey", "immutable",
+    "required",
+    "default",
+    "description",
+    "enum",
+    "minimum",
+    "maximum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "listType",
+    "listMapKey",
+    "immutable",
     "validation",
 ];
 
@@ -173,7 +186,10 @@ pub fn parse_markers(s: &str) -> Result<Vec<Marker>, String> {
                 if key.is_some() {
                     finish(&mut key, &mut buf, &mut out);
                 } else if !buf.trim().is_empty() {
-                    return Err(format!("marker `{}` has no value (expected key=value)", buf.trim()));
+                    return Err(format!(
+                        "marker `{}` has no value (expected key=value)",
+                        buf.trim()
+                    ));
                 }
             }
             c => {
@@ -193,7 +209,10 @@ pub fn parse_markers(s: &str) -> Result<Vec<Marker>, String> {
     if key.is_some() {
         finish(&mut key, &mut buf, &mut out);
     } else if !buf.trim().is_empty() {
-        return Err(format!("marker `{}` has no value (expected key=value)", buf.trim()));
+        return Err(format!(
+            "marker `{}` has no value (expected key=value)",
+            buf.trim()
+        ));
     }
     Ok(out)
 }
@@ -281,7 +300,11 @@ impl Transformer {
                 .find(|(n, d)| !done.contains(**n) && d.iter().all(|x| done.contains(x)))
                 .map(|(n, _)| n.to_string());
             let Some(name) = next else {
-                let left: Vec<&str> = deps.keys().filter(|n| !done.contains(**n)).copied().collect();
+                let left: Vec<&str> = deps
+                    .keys()
+                    .filter(|n| !done.contains(**n))
+                    .copied()
+                    .collect();
                 let cycle = find_type_cycle(&deps, &left);
                 return Err(SchemaError {
                     path: root.key(cycle[0].clone()),
@@ -353,7 +376,9 @@ impl Transformer {
                 ..Schema::of_type("array")
             },
             TypeExpr::Map(v) => Schema {
-                additional_properties: Some(Box::new(AdditionalProperties::Schema(self.type_schema(v)?))),
+                additional_properties: Some(AdditionalProperties::Schema(Box::new(
+                    self.type_schema(v)?,
+                ))),
                 ..Schema::of_type("object")
             },
             TypeExpr::Custom(name) => match self.custom.get(name) {
@@ -365,13 +390,25 @@ impl Transformer {
 
     /// The schema of one `type | markers` field; may add `name` to
     /// `parent.required`.
-    pub fn field(&self, name: &str, spec: &str, parent: &mut Schema, path: &FieldPath) -> Result<Schema, SchemaError> {
-        let err = |message: String| SchemaError { path: path.clone(), message };
+    pub fn field(
+        &self,
+        name: &str,
+        spec: &str,
+        parent: &mut Schema,
+        path: &FieldPath,
+    ) -> Result<Schema, SchemaError> {
+        let err = |message: String| SchemaError {
+            path: path.clone(),
+            message,
+        };
         let (ty, markers) = parse_field(spec).map_err(err)?;
         let mut schema = self.type_schema(&ty).map_err(err)?;
         if let TypeExpr::Custom(c) = &ty {
             if self.custom.get(c).is_some_and(|c| c.required) {
-                parent.required.get_or_insert_with(Vec::new).push(name.to_string());
+                parent
+                    .required
+                    .get_or_insert_with(Vec::new)
+                    .push(name.to_string());
             }
         }
         apply_markers(&mut schema, &markers, name, parent).map_err(err)?;
@@ -379,10 +416,17 @@ impl Transformer {
     }
 }
 
-fn collect_deps(node: &FieldNode, path: &FieldPath, out: &mut BTreeSet<String>) -> Result<(), SchemaError> {
+fn collect_deps(
+    node: &FieldNode,
+    path: &FieldPath,
+    out: &mut BTreeSet<String>,
+) -> Result<(), SchemaError> {
     match node {
         FieldNode::Leaf(s) => {
-            let (t, _) = parse_field(s).map_err(|message| SchemaError { path: path.clone(), message })?;
+            let (t, _) = parse_field(s).map_err(|message| SchemaError {
+                path: path.clone(),
+                message,
+            })?;
             let mut t = &t;
             loop {
                 match t {
@@ -438,22 +482,34 @@ fn parse_count(v: &str, marker: &str) -> Result<u64, String> {
         .map_err(|_| format!("{marker}={v}: expected a non-negative integer"))
 }
 
-fn apply_markers(schema: &mut Schema, markers: &[Marker], name: &str, parent: &mut Schema) -> Result<(), String> {
+fn apply_markers(
+    schema: &mut Schema,
+    markers: &[Marker],
+    name: &str,
+    parent: &mut Schema,
+) -> Result<(), String> {
     let ty = schema.type_.clone().unwrap_or_default();
     for m in markers {
         let v = m.value.as_str();
         match m.key.as_str() {
             "required" => {
                 if parse_bool(v, "required")? {
-                    parent.required.get_or_insert_with(Vec::new).push(name.to_string());
+                    parent
+                        .required
+                        .get_or_insert_with(Vec::new)
+                        .push(name.to_string());
                 }
             }
             "default" => {
                 let d = if ty == "string" {
                     Value::String(v.to_string())
                 } else {
-                    serde_json::from_str::<Value>(v)
-                        .map_err(|_| format!("default={v}: not a valid {} value", if ty.is_empty() { "JSON" } else { &ty }))?
+                    serde_json::from_str::<Value>(v).map_err(|_| {
+                        format!(
+                            "default={v}: not a valid {} value",
+                            if ty.is_empty() { "JSON" } else { &ty }
+                        )
+                    })?
                 };
                 let fits = match (ty.as_str(), &d) {
                     ("integer", Value::Number(n)) => n.is_i64() || n.is_u64(),
@@ -471,9 +527,14 @@ fn apply_markers(schema: &mut Schema, markers: &[Marker], name: &str, parent: &m
             }
             "description" => schema.description = Some(v.to_string()),
             "minimum" | "maximum" => {
-                let x: f64 = v.parse().map_err(|_| format!("{}={v}: expected a number", m.key))?;
+                let x: f64 = v
+                    .parse()
+                    .map_err(|_| format!("{}={v}: expected a number", m.key))?;
                 if !matches!(ty.as_str(), "integer" | "number") {
-                    return Err(format!("{} marker is only valid for integer and float types, got {ty}", m.key));
+                    return Err(format!(
+                        "{} marker is only valid for integer and float types, got {ty}",
+                        m.key
+                    ));
                 }
                 if m.key == "minimum" {
                     schema.minimum = Some(x);
@@ -504,7 +565,10 @@ fn apply_markers(schema: &mut Schema, markers: &[Marker], name: &str, parent: &m
                 schema.enum_ = Some(vals);
             }
             "minLength" | "maxLength" | "pattern" if ty != "string" => {
-                return Err(format!("{} marker is only valid for string types, got {ty}", m.key))
+                return Err(format!(
+                    "{} marker is only valid for string types, got {ty}",
+                    m.key
+                ))
             }
             "minLength" => schema.min_length = Some(parse_count(v, "minLength")?),
             "maxLength" => schema.max_length = Some(parse_count(v, "maxLength")?),
@@ -512,11 +576,18 @@ fn apply_markers(schema: &mut Schema, markers: &[Marker], name: &str, parent: &m
                 if v.is_empty() {
                     return Err("pattern marker value cannot be empty".into());
                 }
-                regex::Regex::new(v).map_err(|e| format!("invalid pattern regex: {}", first_line(&e.to_string())))?;
+                regex::Regex::new(v).map_err(|e| {
+                    format!("invalid pattern regex: {}", first_line(&e.to_string()))
+                })?;
                 schema.pattern = Some(v.to_string());
             }
-            "minItems" | "maxItems" | "uniqueItems" | "listType" | "listMapKey" if ty != "array" => {
-                return Err(format!("{} marker is only valid for array types, got {ty}", m.key))
+            "minItems" | "maxItems" | "uniqueItems" | "listType" | "listMapKey"
+                if ty != "array" =>
+            {
+                return Err(format!(
+                    "{} marker is only valid for array types, got {ty}",
+                    m.key
+                ))
             }
             "minItems" => schema.min_items = Some(parse_count(v, "minItems")?),
             "maxItems" => schema.max_items = Some(parse_count(v, "maxItems")?),
@@ -551,10 +622,13 @@ fn apply_markers(schema: &mut Schema, markers: &[Marker], name: &str, parent: &m
             }
             "immutable" => {
                 if parse_bool(v, "immutable")? {
-                    schema.x_validations.get_or_insert_with(Vec::new).push(ValidationRule {
-                        rule: "self == oldSelf".into(),
-                        message: Some("field is immutable".into()),
-                    });
+                    schema
+                        .x_validations
+                        .get_or_insert_with(Vec::new)
+                        .push(ValidationRule {
+                            rule: "self == oldSelf".into(),
+                            message: Some("field is immutable".into()),
+                        });
                 }
             }
             other => return Err(format!("unknown marker `{other}`")),
@@ -579,11 +653,27 @@ mod tests {
 
     #[test]
     fn markers_parse_like_kro() {
-        let m = parse_markers(r#"required=true description="a \"b\" c" default=[1, 2] enum="x,y""#).unwrap();
-        let kv: Vec<(&str, &str)> = m.iter().map(|m| (m.key.as_str(), m.value.as_str())).collect();
-        assert_eq!(kv, [("required", "true"), ("description", "a \"b\" c"), ("default", "[1, 2]"), ("enum", "x,y")]);
-        assert!(parse_markers("requird=true").unwrap_err().contains("did you mean `required`"));
-        assert!(parse_markers("default=\"x").unwrap_err().contains("unclosed quote"));
+        let m = parse_markers(r#"required=true description="a \"b\" c" default=[1, 2] enum="x,y""#)
+            .unwrap();
+        let kv: Vec<(&str, &str)> = m
+            .iter()
+            .map(|m| (m.key.as_str(), m.value.as_str()))
+            .collect();
+        assert_eq!(
+            kv,
+            [
+                ("required", "true"),
+                ("description", "a \"b\" c"),
+                ("default", "[1, 2]"),
+                ("enum", "x,y")
+            ]
+        );
+        assert!(parse_markers("requird=true")
+            .unwrap_err()
+            .contains("did you mean `required`"));
+        assert!(parse_markers("default=\"x")
+            .unwrap_err()
+            .contains("unclosed quote"));
         assert!(parse_markers("required").unwrap_err().contains("no value"));
     }
 
@@ -592,17 +682,40 @@ mod tests {
         let t = Transformer::default();
         let mut parent = Schema::default();
         let p = FieldPath::root();
-        let s = t.field("r", "integer | default=1 minimum=0 maximum=100", &mut parent, &p).unwrap();
+        let s = t
+            .field(
+                "r",
+                "integer | default=1 minimum=0 maximum=100",
+                &mut parent,
+                &p,
+            )
+            .unwrap();
         assert_eq!(s.default, Some(Value::from(1)));
         assert_eq!((s.minimum, s.maximum), (Some(0.0), Some(100.0)));
         let s = t.field("f", "float", &mut parent, &p).unwrap();
         assert_eq!(s.type_.as_deref(), Some("number"));
-        let s = t.field("n", "string | required=true", &mut parent, &p).unwrap();
+        let s = t
+            .field("n", "string | required=true", &mut parent, &p)
+            .unwrap();
         assert_eq!(s.type_.as_deref(), Some("string"));
         assert_eq!(parent.required, Some(vec!["n".to_string()]));
-        assert!(t.field("x", "integer | default=abc", &mut parent, &p).is_err());
-        assert!(t.field("x", "integer | pattern=a", &mut parent, &p).unwrap_err().message.contains("only valid for string"));
-        assert!(t.field("x", "number", &mut parent, &p).unwrap_err().message.contains("not a SimpleSchema type"));
-        assert!(t.field("x", "Foo", &mut parent, &p).unwrap_err().message.contains("unknown type `Foo`"));
+        assert!(t
+            .field("x", "integer | default=abc", &mut parent, &p)
+            .is_err());
+        assert!(t
+            .field("x", "integer | pattern=a", &mut parent, &p)
+            .unwrap_err()
+            .message
+            .contains("only valid for string"));
+        assert!(t
+            .field("x", "number", &mut parent, &p)
+            .unwrap_err()
+            .message
+            .contains("not a SimpleSchema type"));
+        assert!(t
+            .field("x", "Foo", &mut parent, &p)
+            .unwrap_err()
+            .message
+            .contains("unknown type `Foo`"));
     }
 }

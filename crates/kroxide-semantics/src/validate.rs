@@ -80,7 +80,9 @@ pub struct Validation {
 
 impl Validation {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 
     pub fn is_valid(&self) -> bool {
@@ -90,14 +92,61 @@ impl Validation {
 
 /// KRO's reserved words: no resource id or iterator may be one.
 pub const RESERVED_IDS: &[&str] = &[
-    "apiVersion", "context", "dependency", "dependencies", "each", "externalRef", "externalReference",
-    "externalRefs", "externalReferences", "graph", "graphengine", "instance", "item", "items", "kind",
-    "kro", "metadata", "namespace", "object", "resource", "resourcegraphdefinition",
-    "resourceGraphDefinition", "resources", "root", "runtime", "schema", "self", "serviceAccountName",
-    "spec", "status", "this", "variables", "vars", "version",
+    "apiVersion",
+    "context",
+    "dependency",
+    "dependencies",
+    "each",
+    "externalRef",
+    "externalReference",
+    "externalRefs",
+    "externalReferences",
+    "graph",
+    "graphengine",
+    "instance",
+    "item",
+    "items",
+    "kind",
+    "kro",
+    "metadata",
+    "namespace",
+    "object",
+    "resource",
+    "resourcegraphdefinition",
+    "resourceGraphDefinition",
+    "resources",
+    "root",
+    "runtime",
+    "schema",
+    "self",
+    "serviceAccountName",
+    "spec",
+    "status",
+    "this",
+    "variables",
+    "vars",
+    "version",
     // CEL's reserved symbols.
-    "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
-    "import", "let", "loop", "package", "return", "var", "void", "while",
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 fn is_lower_camel(s: &str) -> bool {
@@ -107,11 +156,15 @@ fn is_lower_camel(s: &str) -> bool {
 
 fn is_upper_camel(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_uppercase()) && s.len() <= 63 && c.all(|c| c.is_ascii_alphanumeric())
+    c.next().is_some_and(|f| f.is_ascii_uppercase())
+        && s.len() <= 63
+        && c.all(|c| c.is_ascii_alphanumeric())
 }
 
 fn is_kube_version(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('v') else { return false };
+    let Some(rest) = s.strip_prefix('v') else {
+        return false;
+    };
     let digits = rest.chars().take_while(char::is_ascii_digit).count();
     if digits == 0 {
         return false;
@@ -134,7 +187,9 @@ pub fn check_id(id: &str) -> Option<String> {
         return Some(format!("id `{id}` is a reserved keyword in KRO"));
     }
     if FUNCTION_NAMESPACES.contains(&id) || TYPE_IDENTIFIERS.contains(&id) {
-        return Some(format!("id `{id}` shadows the CEL function namespace or type `{id}`"));
+        return Some(format!(
+            "id `{id}` shadows the CEL function namespace or type `{id}`"
+        ));
     }
     if !is_lower_camel(id) {
         return Some(format!("id `{id}` is not a valid KRO resource id: must be lowerCamelCase (letters and digits, starting lowercase)"));
@@ -172,7 +227,15 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, severity: Severity, rule: &'static str, resource: Option<&str>, path: FieldPath, message: String, help: Option<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        rule: &'static str,
+        resource: Option<&str>,
+        path: FieldPath,
+        message: String,
+        help: Option<String>,
+    ) {
         self.out.push(Diagnostic {
             severity,
             rule,
@@ -183,7 +246,13 @@ impl Ctx<'_> {
         });
     }
 
-    fn error(&mut self, rule: &'static str, resource: Option<&str>, path: FieldPath, message: String) {
+    fn error(
+        &mut self,
+        rule: &'static str,
+        resource: Option<&str>,
+        path: FieldPath,
+        message: String,
+    ) {
         self.push(Severity::Error, rule, resource, path, message, None);
     }
 }
@@ -241,13 +310,21 @@ pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
         Ok(o) => Some(o),
         Err(cycle) => {
             let first = cycle.0.first().cloned().unwrap_or_default();
-            let idx = rgd.spec.resources.iter().position(|r| r.id == first).unwrap_or(0);
+            let idx = rgd
+                .spec
+                .resources
+                .iter()
+                .position(|r| r.id == first)
+                .unwrap_or(0);
             cx.push(
                 Severity::Error,
                 "cycle",
                 Some(&first),
                 FieldPath::root().key("spec").key("resources").index(idx),
-                format!("resources depend on each other in a cycle: {}", cycle.0.join(" -> ")),
+                format!(
+                    "resources depend on each other in a cycle: {}",
+                    cycle.0.join(" -> ")
+                ),
                 Some("break the cycle: one of these resources must not read the next one".into()),
             );
             None
@@ -267,30 +344,68 @@ fn schema_path() -> FieldPath {
 fn check_schema(cx: &mut Ctx) {
     let s = &cx.rgd.spec.schema;
     if !is_upper_camel(&s.kind) {
-        cx.error("kind", None, schema_path().key("kind"), format!("kind `{}` is not a valid KRO kind name: must be UpperCamelCase", s.kind));
+        cx.error(
+            "kind",
+            None,
+            schema_path().key("kind"),
+            format!(
+                "kind `{}` is not a valid KRO kind name: must be UpperCamelCase",
+                s.kind
+            ),
+        );
     }
     if !is_kube_version(&s.api_version) {
-        cx.push(Severity::Error, "api-version", None, schema_path().key("apiVersion"),
+        cx.push(
+            Severity::Error,
+            "api-version",
+            None,
+            schema_path().key("apiVersion"),
             format!("apiVersion `{}` is not a Kubernetes version", s.api_version),
-            Some("use a version such as v1alpha1, v1beta2 or v1 (the group goes in `group`)".into()));
+            Some(
+                "use a version such as v1alpha1, v1beta2 or v1 (the group goes in `group`)".into(),
+            ),
+        );
     }
     if let Some(g) = &s.group {
-        let ok = !g.is_empty() && g.len() <= 253 && g.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-') && !l.ends_with('-')
-        });
+        let ok = !g.is_empty()
+            && g.len() <= 253
+            && g.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
         if !ok {
-            cx.error("group", None, schema_path().key("group"), format!("group `{g}` is not a valid DNS subdomain"));
+            cx.error(
+                "group",
+                None,
+                schema_path().key("group"),
+                format!("group `{g}` is not a valid DNS subdomain"),
+            );
         }
     }
     if cx.rgd.metadata.name.as_deref().unwrap_or("").is_empty() {
-        cx.error("name", None, FieldPath::root().key("metadata").key("name"), "metadata.name is required".into());
+        cx.error(
+            "name",
+            None,
+            FieldPath::root().key("metadata").key("name"),
+            "metadata.name is required".into(),
+        );
     }
     match spec_schema(cx.rgd) {
         Ok(s) => cx.spec = Some(s),
         Err(e) => {
             let path = schema_path().join(&e.path);
-            cx.push(Severity::Error, "simpleschema", None, path, format!("invalid SimpleSchema: {}", e.message), None);
+            cx.push(
+                Severity::Error,
+                "simpleschema",
+                None,
+                path,
+                format!("invalid SimpleSchema: {}", e.message),
+                None,
+            );
         }
     }
 }
@@ -298,13 +413,22 @@ fn check_schema(cx: &mut Ctx) {
 fn check_ids(cx: &mut Ctx) {
     let mut seen = BTreeSet::new();
     for (i, r) in cx.rgd.spec.resources.iter().enumerate() {
-        let path = FieldPath::root().key("spec").key("resources").index(i).key("id");
+        let path = FieldPath::root()
+            .key("spec")
+            .key("resources")
+            .index(i)
+            .key("id");
         if let Some(why) = check_id(&r.id) {
             let s = suggest_id(&r.id);
             let help = (s != r.id && check_id(&s).is_none()).then(|| format!("try `{s}`"));
             cx.push(Severity::Error, "resource-id", Some(&r.id), path, why, help);
         } else if !seen.insert(r.id.clone()) {
-            cx.error("resource-id", Some(&r.id), path, format!("duplicate resource id `{}`", r.id));
+            cx.error(
+                "resource-id",
+                Some(&r.id),
+                path,
+                format!("duplicate resource id `{}`", r.id),
+            );
         }
     }
 }
@@ -315,30 +439,73 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
     let id = r.id.as_str();
     let mut deps = BTreeSet::new();
     match (&r.template, &r.external_ref) {
-        (None, None) => cx.error("template", Some(id), base.clone(), "exactly one of template or externalRef must be provided".into()),
-        (Some(_), Some(_)) => cx.error("template", Some(id), base.key("externalRef"), "cannot use externalRef with template".into()),
+        (None, None) => cx.error(
+            "template",
+            Some(id),
+            base.clone(),
+            "exactly one of template or externalRef must be provided".into(),
+        ),
+        (Some(_), Some(_)) => cx.error(
+            "template",
+            Some(id),
+            base.key("externalRef"),
+            "cannot use externalRef with template".into(),
+        ),
         _ => {}
     }
     if r.external_ref.is_some() && !r.for_each.is_empty() {
-        cx.error("foreach", Some(id), base.key("forEach"), "cannot use externalRef with forEach".into());
+        cx.error(
+            "foreach",
+            Some(id),
+            base.key("forEach"),
+            "cannot use externalRef with forEach".into(),
+        );
     }
     // forEach iterators.
     let mut iterators: Vec<String> = Vec::new();
     for (k, dim) in r.for_each.iter().enumerate() {
         let p = base.key("forEach").index(k);
         if dim.len() != 1 {
-            cx.error("foreach", Some(id), p.clone(), format!("each forEach entry must have exactly one iterator, this one has {}", dim.len()));
+            cx.error(
+                "foreach",
+                Some(id),
+                p.clone(),
+                format!(
+                    "each forEach entry must have exactly one iterator, this one has {}",
+                    dim.len()
+                ),
+            );
         }
         for (name, expr) in dim {
             let ip = p.key(name.clone());
             if !is_lower_camel(name) {
-                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` is not valid: must be lowerCamelCase"));
+                cx.error(
+                    "foreach",
+                    Some(id),
+                    ip.clone(),
+                    format!("forEach iterator name `{name}` is not valid: must be lowerCamelCase"),
+                );
             } else if RESERVED_IDS.contains(&name.as_str()) {
-                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` is a reserved keyword"));
+                cx.error(
+                    "foreach",
+                    Some(id),
+                    ip.clone(),
+                    format!("forEach iterator name `{name}` is a reserved keyword"),
+                );
             } else if cx.ids.contains(name) {
-                cx.error("foreach", Some(id), ip.clone(), format!("forEach iterator name `{name}` conflicts with a resource id"));
+                cx.error(
+                    "foreach",
+                    Some(id),
+                    ip.clone(),
+                    format!("forEach iterator name `{name}` conflicts with a resource id"),
+                );
             } else if iterators.contains(name) {
-                cx.error("foreach", Some(id), ip.clone(), format!("duplicate forEach iterator name `{name}`"));
+                cx.error(
+                    "foreach",
+                    Some(id),
+                    ip.clone(),
+                    format!("duplicate forEach iterator name `{name}`"),
+                );
             }
             iterators.push(name.clone());
             check_standalone(cx, id, &ip, expr, Scope::ForEach, &mut deps);
@@ -350,11 +517,27 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
     if let Some(e) = &r.external_ref {
         let p = base.key("externalRef").key("metadata");
         if e.metadata.name.is_some() == e.metadata.selector.is_some() {
-            cx.error("external-ref", Some(id), p.clone(), "externalRef.metadata needs exactly one of name or selector".into());
+            cx.error(
+                "external-ref",
+                Some(id),
+                p.clone(),
+                "externalRef.metadata needs exactly one of name or selector".into(),
+            );
         }
-        for (field, v) in [("name", &e.metadata.name), ("namespace", &e.metadata.namespace)] {
+        for (field, v) in [
+            ("name", &e.metadata.name),
+            ("namespace", &e.metadata.namespace),
+        ] {
             if let Some(v) = v {
-                check_string(cx, id, &p.key(field), v, Scope::Template { iterators: &[] }, None, &mut deps);
+                check_string(
+                    cx,
+                    id,
+                    &p.key(field),
+                    v,
+                    Scope::Template { iterators: &[] },
+                    None,
+                    &mut deps,
+                );
             }
         }
         if cx.api.kind(&e.api_version, &e.kind).is_none() {
@@ -362,11 +545,25 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
         }
     }
     for (k, e) in r.include_when.iter().enumerate() {
-        check_standalone(cx, id, &base.key("includeWhen").index(k), e, Scope::IncludeWhen, &mut deps);
+        check_standalone(
+            cx,
+            id,
+            &base.key("includeWhen").index(k),
+            e,
+            Scope::IncludeWhen,
+            &mut deps,
+        );
     }
     let mut own = BTreeSet::new();
     for (k, e) in r.ready_when.iter().enumerate() {
-        check_standalone(cx, id, &base.key("readyWhen").index(k), e, Scope::ReadyWhen, &mut own);
+        check_standalone(
+            cx,
+            id,
+            &base.key("readyWhen").index(k),
+            e,
+            Scope::ReadyWhen,
+            &mut own,
+        );
     }
     deps.remove(id);
     deps
@@ -376,40 +573,84 @@ fn not_type_checked(cx: &mut Ctx, id: &str, path: &FieldPath, api_version: &str,
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     let builtin_group = cx.api.has_group(group) && !group.contains("kro.run");
     if builtin_group {
-        let kinds: Vec<&str> = cx.api.kinds().iter().filter(|k| k.api_version() == api_version).map(|k| k.kind.as_str()).collect();
+        let kinds: Vec<&str> = cx
+            .api
+            .kinds()
+            .iter()
+            .filter(|k| k.api_version() == api_version)
+            .map(|k| k.kind.as_str())
+            .collect();
         let help = closest(kind, &kinds).map(|c| format!("did you mean `{c}`?"));
-        cx.push(Severity::Error, "kind", Some(id), path.key("kind"), format!("`{kind}` is not a kind of {api_version}"), help);
+        cx.push(
+            Severity::Error,
+            "kind",
+            Some(id),
+            path.key("kind"),
+            format!("`{kind}` is not a kind of {api_version}"),
+            help,
+        );
     } else {
         cx.push(Severity::Note, "not-type-checked", Some(id), path.clone(),
             format!("{api_version} {kind} is not a built-in kind: its fields are not type-checked offline"), None);
     }
 }
 
-fn check_template(cx: &mut Ctx, id: &str, path: &FieldPath, t: &Value, iterators: &[String]) -> BTreeSet<String> {
+fn check_template(
+    cx: &mut Ctx,
+    id: &str,
+    path: &FieldPath,
+    t: &Value,
+    iterators: &[String],
+) -> BTreeSet<String> {
     let mut deps = BTreeSet::new();
     let Some(obj) = t.as_object() else {
-        cx.error("template", Some(id), path.clone(), "template must be an object".into());
+        cx.error(
+            "template",
+            Some(id),
+            path.clone(),
+            "template must be an object".into(),
+        );
         return deps;
     };
     let api_version = match obj.get("apiVersion") {
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => {
-            cx.error("template", Some(id), path.key("apiVersion"), "apiVersion must be a string".into());
+            cx.error(
+                "template",
+                Some(id),
+                path.key("apiVersion"),
+                "apiVersion must be a string".into(),
+            );
             None
         }
         None => {
-            cx.error("template", Some(id), path.clone(), "template has no apiVersion".into());
+            cx.error(
+                "template",
+                Some(id),
+                path.clone(),
+                "template has no apiVersion".into(),
+            );
             None
         }
     };
     let kind = match obj.get("kind") {
         Some(Value::String(s)) => Some(s.as_str()),
         Some(_) => {
-            cx.error("template", Some(id), path.key("kind"), "kind must be a string".into());
+            cx.error(
+                "template",
+                Some(id),
+                path.key("kind"),
+                "kind must be a string".into(),
+            );
             None
         }
         None => {
-            cx.error("template", Some(id), path.clone(), "template has no kind".into());
+            cx.error(
+                "template",
+                Some(id),
+                path.clone(),
+                "template has no kind".into(),
+            );
             None
         }
     };
@@ -428,11 +669,26 @@ fn check_template(cx: &mut Ctx, id: &str, path: &FieldPath, t: &Value, iterators
                 }
             }
             if !m.contains_key("name") && !m.contains_key("generateName") {
-                cx.error("template", Some(id), path.key("metadata"), "metadata.name is required".into());
+                cx.error(
+                    "template",
+                    Some(id),
+                    path.key("metadata"),
+                    "metadata.name is required".into(),
+                );
             }
         }
-        Some(_) => cx.error("template", Some(id), path.key("metadata"), "metadata must be an object".into()),
-        None => cx.error("template", Some(id), path.clone(), "template has no metadata".into()),
+        Some(_) => cx.error(
+            "template",
+            Some(id),
+            path.key("metadata"),
+            "metadata must be an object".into(),
+        ),
+        None => cx.error(
+            "template",
+            Some(id),
+            path.clone(),
+            "template has no metadata".into(),
+        ),
     }
     // Expressions everywhere in the template.
     walk_strings(t, path, &mut |p, s| {
@@ -443,19 +699,33 @@ fn check_template(cx: &mut Ctx, id: &str, path: &FieldPath, t: &Value, iterators
         if let Some(info) = cx.api.kind(av, k) {
             let namespaced = info.namespaced;
             if !namespaced && t.pointer("/metadata/namespace").is_some() {
-                cx.error("namespace", Some(id), path.key("metadata").key("namespace"),
-                    format!("{k} is cluster-scoped and must not set metadata.namespace"));
+                cx.error(
+                    "namespace",
+                    Some(id),
+                    path.key("metadata").key("namespace"),
+                    format!("{k} is cluster-scoped and must not set metadata.namespace"),
+                );
             }
             let schema = cx.api.schema(av, k).expect("kind has a schema").clone();
             let mut v = t.clone();
-            let opts = Options { unknown_fields: UnknownFields::Reject, apply_defaults: false, expressions: true, cel_rules: false };
+            let opts = Options {
+                unknown_fields: UnknownFields::Reject,
+                apply_defaults: false,
+                expressions: true,
+                cel_rules: false,
+            };
             let violations = openapi::validate(&mut v, &schema, &cx.api.definitions, opts);
             for viol in violations {
                 // Required fields may be filled by defaulting; KRO leaves them to the API server.
                 if viol.message.starts_with("required field") && viol.path.0.len() <= 2 {
                     continue;
                 }
-                cx.error("kubernetes-schema", Some(id), path.join(&viol.path), format!("{k} {}: {}", viol.path, viol.message));
+                cx.error(
+                    "kubernetes-schema",
+                    Some(id),
+                    path.join(&viol.path),
+                    format!("{k} {}: {}", viol.path, viol.message),
+                );
             }
         } else {
             not_type_checked(cx, id, path, av, k);
@@ -467,7 +737,10 @@ fn check_template(cx: &mut Ctx, id: &str, path: &FieldPath, t: &Value, iterators
 fn walk_strings(v: &Value, path: &FieldPath, f: &mut dyn FnMut(&FieldPath, &str)) {
     match v {
         Value::String(s) => f(path, s),
-        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| walk_strings(x, &path.index(i), f)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| walk_strings(x, &path.index(i), f)),
         Value::Object(o) => o.iter().for_each(|(k, x)| {
             // Keys may hold expressions too (KRO evaluates them).
             if k.contains("${") {
@@ -479,7 +752,14 @@ fn walk_strings(v: &Value, path: &FieldPath, f: &mut dyn FnMut(&FieldPath, &str)
     }
 }
 
-fn check_standalone(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope, deps: &mut BTreeSet<String>) {
+fn check_standalone(
+    cx: &mut Ctx,
+    id: &str,
+    path: &FieldPath,
+    s: &str,
+    scope: Scope,
+    deps: &mut BTreeSet<String>,
+) {
     match parse_string(s) {
         Ok(StringValue::Standalone(_)) => {
             check_string(cx, id, path, s, scope, None, deps);
@@ -490,20 +770,41 @@ fn check_standalone(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Sc
                 Scope::ReadyWhen => "readyWhen",
                 _ => "forEach",
             };
-            cx.push(Severity::Error, "standalone", Some(id), path.clone(),
+            cx.push(
+                Severity::Error,
+                "standalone",
+                Some(id),
+                path.clone(),
                 format!("{what} must be a single ${{...}} expression, got {s:?}"),
-                Some(format!("write it as \"${{{}}}\"", s.trim().trim_start_matches("${").trim_end_matches('}'))));
+                Some(format!(
+                    "write it as \"${{{}}}\"",
+                    s.trim().trim_start_matches("${").trim_end_matches('}')
+                )),
+            );
         }
         Err(e) => cx.error("expression", Some(id), path.clone(), e.to_string()),
     }
 }
 
 /// Checks the expressions of one string; adds resource ids used to `deps`.
-fn check_string(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope, _expect: Option<&Schema>, deps: &mut BTreeSet<String>) -> Vec<Arc<dyn Program>> {
+fn check_string(
+    cx: &mut Ctx,
+    id: &str,
+    path: &FieldPath,
+    s: &str,
+    scope: Scope,
+    _expect: Option<&Schema>,
+    deps: &mut BTreeSet<String>,
+) -> Vec<Arc<dyn Program>> {
     let sv = match parse_string(s) {
         Ok(v) => v,
         Err(e) => {
-            cx.error("expression", Some(id).filter(|_| scope != Scope::Status), path.clone(), format!("{e}: {s:?}"));
+            cx.error(
+                "expression",
+                Some(id).filter(|_| scope != Scope::Status),
+                path.clone(),
+                format!("{e}: {s:?}"),
+            );
             return Vec::new();
         }
     };
@@ -512,8 +813,14 @@ fn check_string(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope,
         let p = match default_engine().compile(e) {
             Ok(p) => p,
             Err(err) => {
-                cx.push(Severity::Error, "cel-syntax", Some(id).filter(|_| scope != Scope::Status), path.clone(),
-                    format!("invalid CEL in ${{{e}}}: {}", err.message), None);
+                cx.push(
+                    Severity::Error,
+                    "cel-syntax",
+                    Some(id).filter(|_| scope != Scope::Status),
+                    path.clone(),
+                    format!("invalid CEL in ${{{e}}}: {}", err.message),
+                    None,
+                );
                 continue;
             }
         };
@@ -523,7 +830,15 @@ fn check_string(cx: &mut Ctx, id: &str, path: &FieldPath, s: &str, scope: Scope,
     programs
 }
 
-fn check_references(cx: &mut Ctx, id: &str, path: &FieldPath, src: &str, info: &ExprInfo, scope: Scope, deps: &mut BTreeSet<String>) {
+fn check_references(
+    cx: &mut Ctx,
+    id: &str,
+    path: &FieldPath,
+    src: &str,
+    info: &ExprInfo,
+    scope: Scope,
+    deps: &mut BTreeSet<String>,
+) {
     let res = Some(id).filter(|_| scope != Scope::Status);
     for r in &info.references {
         let root = r.root.as_str();
@@ -554,7 +869,12 @@ fn check_references(cx: &mut Ctx, id: &str, path: &FieldPath, src: &str, info: &
                 }
                 Scope::ReadyWhen => check_resource_ref(cx, res, path, src, root, &r.path),
                 Scope::Template { .. } if root == id => {
-                    cx.error("self-reference", res, path.clone(), format!("resource `{id}` refers to itself in ${{{src}}}"));
+                    cx.error(
+                        "self-reference",
+                        res,
+                        path.clone(),
+                        format!("resource `{id}` refers to itself in ${{{src}}}"),
+                    );
                 }
                 _ => {
                     deps.insert(root.to_string());
@@ -566,19 +886,30 @@ fn check_references(cx: &mut Ctx, id: &str, path: &FieldPath, src: &str, info: &
         let mut known: Vec<&str> = cx.ids.iter().map(String::as_str).collect();
         known.push("schema");
         known.extend(iterators.iter().map(String::as_str));
-        let help = closest(root, &known).map(|c| format!("did you mean `{c}`?")).or_else(|| {
-            Some(format!("known here: {}", known.join(", ")))
-        });
-        cx.push(Severity::Error, "unknown-identifier", res, path.clone(),
-            format!("unknown identifier `{root}` in ${{{src}}}"), help);
+        let help = closest(root, &known)
+            .map(|c| format!("did you mean `{c}`?"))
+            .or_else(|| Some(format!("known here: {}", known.join(", "))));
+        cx.push(
+            Severity::Error,
+            "unknown-identifier",
+            res,
+            path.clone(),
+            format!("unknown identifier `{root}` in ${{{src}}}"),
+            help,
+        );
     }
     if scope == Scope::Status {
         let roots = cel::free_roots(info);
         let reads_graph = roots.iter().any(|r| *r == "schema" || cx.ids.contains(*r));
         if !reads_graph {
-            cx.push(Severity::Error, "status", None, path.clone(),
+            cx.push(
+                Severity::Error,
+                "status",
+                None,
+                path.clone(),
                 format!("status field ${{{src}}} refers to no resource and not to the schema"),
-                Some("a constant belongs in the schema or a resource, not in status".into()));
+                Some("a constant belongs in the schema or a resource, not in status".into()),
+            );
         }
     }
 }
@@ -600,8 +931,14 @@ fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str
                         let shown = format!("schema.spec.{}", p[1..=k + 1].join("."));
                         let known = property_names(cur, &defs);
                         let help = closest(seg, &known).map(|c| format!("did you mean `{c}`?"));
-                        cx.push(Severity::Error, "schema-field", res, path.clone(),
-                            format!("`{shown}` is not a field of the spec schema (in ${{{src}}})"), help);
+                        cx.push(
+                            Severity::Error,
+                            "schema-field",
+                            res,
+                            path.clone(),
+                            format!("`{shown}` is not a field of the spec schema (in ${{{src}}})"),
+                            help,
+                        );
                         return;
                     }
                 }
@@ -615,14 +952,27 @@ fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str
     }
 }
 
-fn check_resource_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str, target: &str, p: &[String]) {
-    let Some(r) = cx.rgd.resource(target) else { return };
+fn check_resource_ref(
+    cx: &mut Ctx,
+    res: Option<&str>,
+    path: &FieldPath,
+    src: &str,
+    target: &str,
+    p: &[String],
+) {
+    let Some(r) = cx.rgd.resource(target) else {
+        return;
+    };
     // Collections are lists of objects; their fields are not checked here.
     if !r.for_each.is_empty() {
         return;
     }
-    let (Some(av), Some(k)) = (r.api_version(), r.kind()) else { return };
-    let Some(root) = cx.api.schema(av, k) else { return };
+    let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
+        return;
+    };
+    let Some(root) = cx.api.schema(av, k) else {
+        return;
+    };
     let defs = &cx.api.definitions;
     let mut cur = root;
     for (n, seg) in p.iter().enumerate() {
@@ -635,8 +985,14 @@ fn check_resource_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &s
                 let shown = format!("{target}.{}", p[..=n].join("."));
                 let known = property_names(cur, defs);
                 let help = closest(seg, &known).map(|c| format!("did you mean `{c}`?"));
-                cx.push(Severity::Error, "resource-field", res, path.clone(),
-                    format!("`{shown}` is not a field of {k} (in ${{{src}}})"), help);
+                cx.push(
+                    Severity::Error,
+                    "resource-field",
+                    res,
+                    path.clone(),
+                    format!("`{shown}` is not a field of {k} (in ${{{src}}})"),
+                    help,
+                );
                 return;
             }
         }
@@ -644,7 +1000,9 @@ fn check_resource_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &s
 }
 
 fn check_status(cx: &mut Ctx) {
-    let Some(tree) = cx.rgd.spec.schema.status.clone() else { return };
+    let Some(tree) = cx.rgd.spec.schema.status.clone() else {
+        return;
+    };
     check_status_tree(cx, &tree, &schema_path().key("status"));
 }
 

@@ -7,7 +7,10 @@ use std::path::Path;
 #[test]
 fn embedded_schemas_match_upstream_openapi() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kubernetes/openapi/v3");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let docs: Vec<serde_json::Value> = files
         .iter()
@@ -19,7 +22,10 @@ fn embedded_schemas_match_upstream_openapi() {
         std::fs::write(out, &fresh).unwrap();
         return;
     }
-    assert!(fresh == EMBEDDED.trim_end(), "embedded schemas are stale: rerun with KROXIDE_BLESS=1");
+    assert!(
+        fresh == EMBEDDED.trim_end(),
+        "embedded schemas are stale: rerun with KROXIDE_BLESS=1"
+    );
 }
 
 #[test]
@@ -31,30 +37,88 @@ fn the_kinds_kroxide_supports_are_there() {
         ("v1", "Service", "services", true),
         ("v1", "Namespace", "namespaces", false),
         ("v1", "ServiceAccount", "serviceaccounts", true),
-        ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+        (
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        ),
         ("apps/v1", "Deployment", "deployments", true),
         ("apps/v1", "StatefulSet", "statefulsets", true),
         ("apps/v1", "DaemonSet", "daemonsets", true),
         ("batch/v1", "Job", "jobs", true),
         ("batch/v1", "CronJob", "cronjobs", true),
         ("networking.k8s.io/v1", "Ingress", "ingresses", true),
-        ("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true),
-        ("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true),
-        ("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        ),
+        (
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            true,
+        ),
+        (
+            "policy/v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+        ),
         ("rbac.authorization.k8s.io/v1", "Role", "roles", true),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
-        ("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "clusterroles",
+            false,
+        ),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "RoleBinding",
+            "rolebindings",
+            true,
+        ),
+        (
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            false,
+        ),
+        (
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        ),
     ] {
-        let info = api.kind(av, k).unwrap_or_else(|| panic!("{av} {k} missing"));
+        let info = api
+            .kind(av, k)
+            .unwrap_or_else(|| panic!("{av} {k} missing"));
         assert_eq!(info.plural, plural, "{k}");
         assert_eq!(info.namespaced, ns, "{k}");
     }
-    assert!(api.kind("apps/v1", "Deployment").unwrap().subresources.contains(&"status".to_string()));
-    assert!(api.kind("apps/v1", "Deployment").unwrap().subresources.contains(&"scale".to_string()));
-    let port = api.schema_at("v1", "Service", &["spec", "ports", "0", "targetPort"]).unwrap();
+    assert!(api
+        .kind("apps/v1", "Deployment")
+        .unwrap()
+        .subresources
+        .contains(&"status".to_string()));
+    assert!(api
+        .kind("apps/v1", "Deployment")
+        .unwrap()
+        .subresources
+        .contains(&"scale".to_string()));
+    let port = api
+        .schema_at("v1", "Service", &["spec", "ports", "0", "targetPort"])
+        .unwrap();
     assert_eq!(port.format.as_deref(), Some("int-or-string"));
-    let cpu = api.schema_at("v1", "Pod", &["spec", "containers", "0", "resources", "limits", "cpu"]).unwrap();
+    let cpu = api
+        .schema_at(
+            "v1",
+            "Pod",
+            &["spec", "containers", "0", "resources", "limits", "cpu"],
+        )
+        .unwrap();
     assert_eq!(cpu.format.as_deref(), Some("quantity"));
 }

@@ -33,8 +33,20 @@ struct Case {
     path: &'static str,
 }
 
-fn c(name: &'static str, yaml: String, rule: &'static str, message: &'static str, path: &'static str) -> Case {
-    Case { name, yaml, rule, message, path }
+fn c(
+    name: &'static str,
+    yaml: String,
+    rule: &'static str,
+    message: &'static str,
+    path: &'static str,
+) -> Case {
+    Case {
+        name,
+        yaml,
+        rule,
+        message,
+        path,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -118,18 +130,26 @@ fn each_invalid_rgd_is_reported_with_message_and_location() {
         };
         let d = &docs[0];
         let v = validate(&d.rgd);
-        let hit = v.errors().find(|e| e.rule == case.rule && e.message.contains(case.message));
+        let hit = v
+            .errors()
+            .find(|e| e.rule == case.rule && e.message.contains(case.message));
         match hit {
             None => failures.push(format!(
                 "{}: no `{}` error containing {:?}; got:\n  {}",
                 case.name,
                 case.rule,
                 case.message,
-                v.errors().map(|e| format!("[{}] {} @ {}", e.rule, e.message, e.path)).collect::<Vec<_>>().join("\n  ")
+                v.errors()
+                    .map(|e| format!("[{}] {} @ {}", e.rule, e.message, e.path))
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             )),
             Some(e) => {
                 if e.path.to_string() != case.path {
-                    failures.push(format!("{}: path {} != expected {}", case.name, e.path, case.path));
+                    failures.push(format!(
+                        "{}: path {} != expected {}",
+                        case.name, e.path, case.path
+                    ));
                 }
                 // The path points at a real line of the file.
                 let loc = d.source.locate(&e.path);
@@ -140,5 +160,11 @@ fn each_invalid_rgd_is_reported_with_message_and_location() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

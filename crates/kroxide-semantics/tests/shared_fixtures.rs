@@ -16,7 +16,10 @@ fn yaml(p: &Path) -> serde_json::Value {
 }
 
 fn serde_saphyr_value(text: &str) -> serde_json::Value {
-    kroxide_model::load_documents("x", text).unwrap().remove(0).0
+    kroxide_model::load_documents("x", text)
+        .unwrap()
+        .remove(0)
+        .0
 }
 
 fn rgd_files() -> Vec<PathBuf> {
@@ -66,7 +69,10 @@ fn every_rgd_kroxide_writes_fits_the_rgd_crd() {
         for d in load_file(&f).unwrap() {
             let written = to_yaml(&d.rgd).unwrap();
             let mut v = serde_saphyr_value(&written);
-            let opts = Options { apply_defaults: true, ..Options::default() };
+            let opts = Options {
+                apply_defaults: true,
+                ..Options::default()
+            };
             let errs = schema_validate(&mut v, &schema, &Definitions::default(), opts);
             assert!(errs.is_empty(), "{}: {:?}", f.display(), errs);
         }
@@ -80,14 +86,28 @@ fn the_rgd_crd_schema_catches_bad_rgds() {
         "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition", "metadata": {"name": "x"},
         "spec": {"schema": {"apiVersion": "1", "kind": "lower"}, "resources": [{"id": "a"}]}
     });
-    let opts = Options { apply_defaults: true, ..Options::default() };
+    let opts = Options {
+        apply_defaults: true,
+        ..Options::default()
+    };
     let errs: Vec<String> = schema_validate(&mut v, &schema, &Definitions::default(), opts)
         .into_iter()
         .map(|e| format!("{}: {}", e.path, e.message))
         .collect();
-    assert!(errs.iter().any(|e| e.starts_with("spec.schema.apiVersion:")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.starts_with("spec.schema.kind:")), "{errs:?}");
-    assert!(errs.iter().any(|e| e.contains("exactly one of template or externalRef")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("spec.schema.apiVersion:")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.starts_with("spec.schema.kind:")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("exactly one of template or externalRef")),
+        "{errs:?}"
+    );
     // Defaulting filled the scope, as the API server would.
     assert_eq!(v["spec"]["schema"]["scope"], "Namespaced");
 }
@@ -102,7 +122,10 @@ fn instance_crd_matches_kro_for_required_default_interactions() {
     // Objects with a required child get no `default: {}`; those without do.
     let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
     assert!(spec["properties"]["database"].get("default").is_none());
-    assert_eq!(spec["properties"]["retry"]["default"], serde_json::json!({}));
+    assert_eq!(
+        spec["properties"]["retry"]["default"],
+        serde_json::json!({})
+    );
 }
 
 #[test]
@@ -118,8 +141,14 @@ fn instance_crds_match_kro_for_every_chainsaw_fixture() {
         let rgd = &load_file(case.join("rgd.yaml")).unwrap()[0].rgd;
         let crd = instance_crd(rgd).unwrap();
         let expected = yaml(&assert);
-        partial_match(&expected["spec"], &crd["spec"]).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
-        assert_eq!(expected["metadata"]["name"], crd["metadata"]["name"], "{}", case.display());
+        partial_match(&expected["spec"], &crd["spec"])
+            .unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        assert_eq!(
+            expected["metadata"]["name"],
+            crd["metadata"]["name"],
+            "{}",
+            case.display()
+        );
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} fixtures");
@@ -136,7 +165,9 @@ fn topological_order_matches_kro() {
             continue;
         }
         let expected = yaml(&assert);
-        let Some(order) = expected["status"].get("topologicalOrder") else { continue };
+        let Some(order) = expected["status"].get("topologicalOrder") else {
+            continue;
+        };
         let rgd = &load_file(case.join("rgd.yaml")).unwrap()[0].rgd;
         let got = validate(rgd).order.unwrap();
         assert_eq!(serde_json::json!(got), *order, "{}", case.display());
@@ -145,7 +176,10 @@ fn topological_order_matches_kro() {
     assert!(checked >= 1);
     // The multi-resource case is the one the issue names.
     let rgd = &load_file(dir.join("check-multi-resource-rgd/rgd.yaml")).unwrap()[0].rgd;
-    assert_eq!(validate(rgd).order.unwrap(), ["configmap", "service", "deployment", "autoscaler"]);
+    assert_eq!(
+        validate(rgd).order.unwrap(),
+        ["configmap", "service", "deployment", "autoscaler"]
+    );
 }
 
 #[test]
@@ -154,6 +188,12 @@ fn custom_resource_kinds_are_noted_not_rejected() {
     for d in load_file(&f).unwrap() {
         let v = validate(&d.rgd);
         assert!(v.is_valid());
-        assert!(v.diagnostics.iter().any(|d| d.severity == Severity::Note && d.rule == "not-type-checked"), "{:?}", v.diagnostics);
+        assert!(
+            v.diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Note && d.rule == "not-type-checked"),
+            "{:?}",
+            v.diagnostics
+        );
     }
 }

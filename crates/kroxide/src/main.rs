@@ -1,1 +1,5 @@
-fn main() {}
+//! The `kroxide` binary.
+
+fn main() -> std::process::ExitCode {
+    kroxide::cli::main()
+}

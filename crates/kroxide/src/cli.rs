@@ -1,0 +1,295 @@
+//! The `kroxide` command line.
+//!
+//! Errors found in user files are rendered with miette (file, line, the
+//! offending text underlined); exit code 1 means invalid input, 2 a usage
+//! error (clap's convention), 0 success.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kroxide_model::{load_file, LoadError, LoadedRgd, SourceFile};
+use kroxide_semantics::crd::instance_crd;
+use kroxide_semantics::validate::{validate, Diagnostic, Severity};
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Typed Kubernetes resource graphs: validate, render and deploy KRO ResourceGraphDefinitions.
+#[derive(Parser, Debug)]
+#[command(name = "kroxide", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check RGD files offline with KRO's rules (no cluster needed).
+    Validate {
+        /// RGD YAML files (each may hold several documents).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also print each graph's apply order and waves.
+        #[arg(long)]
+        order: bool,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Print the CustomResourceDefinition KRO would create for instances.
+    Crd {
+        /// An RGD YAML file.
+        file: PathBuf,
+    },
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// Runs the CLI on the process arguments.
+pub fn main() -> ExitCode {
+    // Long messages carry paths that must stay greppable: no wrapping.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
+    let cli = Cli::parse();
+    run(cli)
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate {
+            files,
+            order,
+            output,
+        } => validate_cmd(&files, order, output),
+        Command::Crd { file } => crd_cmd(&file),
+    }
+}
+
+fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
+    match load_file(file) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            report_load_error(&e);
+            None
+        }
+    }
+}
+
+fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode {
+    let mut failed = false;
+    let mut json_out = Vec::new();
+    for f in files {
+        let Some(docs) = load_or_report(f) else {
+            failed = true;
+            continue;
+        };
+        for d in docs {
+            let v = validate(&d.rgd);
+            let errors = v.errors().count();
+            failed |= errors > 0;
+            if output == Output::Json {
+                json_out.push(serde_json::json!({
+                    "file": d.source.name,
+                    "document": d.document,
+                    "name": d.rgd.name(),
+                    "valid": errors == 0,
+                    "order": v.order,
+                    "diagnostics": v.diagnostics.iter().map(|x| diagnostic_json(x, &d.source)).collect::<Vec<_>>(),
+                }));
+                continue;
+            }
+            for diag in &v.diagnostics {
+                report_diagnostic(diag, &d.source);
+            }
+            let name = d.rgd.name();
+            if errors == 0 {
+                println!(
+                    "{}: ResourceGraphDefinition `{name}` is valid ({} resources)",
+                    d.source.name,
+                    d.rgd.spec.resources.len()
+                );
+            } else {
+                eprintln!(
+                    "{}: ResourceGraphDefinition `{name}`: {errors} error{}",
+                    d.source.name,
+                    if errors == 1 { "" } else { "s" }
+                );
+            }
+            if show_order {
+                if let (Some(order), Some(g)) = (&v.order, &v.graph) {
+                    println!("  order: {}", order.join(", "));
+                    if let Ok(waves) = g.waves() {
+                        for (i, w) in waves.iter().enumerate() {
+                            println!("  wave {}: {}", i + 1, w.join(", "));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if output == Output::Json {
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&json_out).unwrap_or_default()
+        );
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn crd_cmd(file: &PathBuf) -> ExitCode {
+    let Some(docs) = load_or_report(file) else {
+        return ExitCode::from(1);
+    };
+    let mut out = Vec::new();
+    for d in docs {
+        match instance_crd(&d.rgd) {
+            Ok(c) => out.push(c),
+            Err(e) => {
+                let path = kroxide_model::FieldPath::root()
+                    .key("spec")
+                    .key("schema")
+                    .join(&e.path);
+                report_diagnostic(
+                    &Diagnostic {
+                        severity: Severity::Error,
+                        rule: "simpleschema",
+                        message: format!("invalid SimpleSchema: {}", e.message),
+                        resource: None,
+                        path,
+                        help: None,
+                    },
+                    &d.source,
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
+    match kroxide_model::to_yaml_multi(&out) {
+        Ok(y) => {
+            print!("{y}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write YAML: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn diagnostic_json(d: &Diagnostic, src: &SourceFile) -> serde_json::Value {
+    let loc = src.locate(&d.path);
+    serde_json::json!({
+        "severity": d.severity.to_string(),
+        "rule": d.rule,
+        "message": d.message,
+        "resource": d.resource,
+        "path": d.path.to_string(),
+        "line": loc.map(|l| l.line),
+        "column": loc.map(|l| l.column),
+        "help": d.help,
+    })
+}
+
+#[derive(Debug)]
+struct Rendered {
+    message: String,
+    severity: miette::Severity,
+    help: Option<String>,
+    src: NamedSource<String>,
+    label: Option<LabeledSpan>,
+}
+
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rendered {}
+
+impl miette::Diagnostic for Rendered {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.label
+            .as_ref()
+            .map(|_| &self.src as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.label
+            .clone()
+            .map(|l| Box::new(std::iter::once(l)) as Box<dyn Iterator<Item = LabeledSpan>>)
+    }
+}
+
+fn report_diagnostic(d: &Diagnostic, src: &SourceFile) {
+    let loc = src.locate(&d.path);
+    let place = match loc {
+        Some(l) => format!("{}:{}:{}", src.name, l.line, l.column),
+        None => src.name.clone(),
+    };
+    let what = match (&d.resource, d.path.is_root()) {
+        (Some(r), false) => format!(" [resource `{r}`, {}]", d.path),
+        (Some(r), true) => format!(" [resource `{r}`]"),
+        (None, false) => format!(" [{}]", d.path),
+        (None, true) => String::new(),
+    };
+    let severity = match d.severity {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Note => miette::Severity::Advice,
+    };
+    let r = Rendered {
+        message: format!("{place}: {}{what}", d.message),
+        severity,
+        help: d.help.clone(),
+        src: NamedSource::new(src.name.clone(), src.text.to_string()),
+        label: loc.map(|l| {
+            LabeledSpan::new_with_span(
+                Some(d.rule.to_string()),
+                SourceSpan::new(l.offset.into(), l.len),
+            )
+        }),
+    };
+    eprintln!("{:?}", miette::Report::new(r));
+}
+
+fn report_load_error(e: &LoadError) {
+    let (text, loc) = match e {
+        LoadError::Syntax { .. } | LoadError::Shape { .. } => {
+            (std::fs::read_to_string(e.file()).ok(), e.location())
+        }
+        _ => (None, None),
+    };
+    let r = Rendered {
+        message: e.to_string(),
+        severity: miette::Severity::Error,
+        help: None,
+        src: NamedSource::new(e.file(), text.clone().unwrap_or_default()),
+        label: match (text, loc) {
+            (Some(_), Some(l)) => Some(LabeledSpan::new_with_span(
+                None,
+                SourceSpan::new(l.offset.into(), l.len),
+            )),
+            _ => None,
+        },
+    };
+    eprintln!("{:?}", miette::Report::new(r));
+}
