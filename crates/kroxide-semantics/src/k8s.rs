@@ -336,13 +336,22 @@ pub fn property_names<'a>(s: &'a Schema, defs: &'a Definitions) -> Vec<&'a str> 
         .unwrap_or_default()
 }
 
-/// Whether a schema accepts any keys (free-form map or object).
+/// Whether a schema accepts any keys (free-form map or object), so that
+/// paths below it cannot be checked.
 pub fn is_open(s: &Schema, defs: &Definitions) -> bool {
     let s = defs.resolve(s);
-    s.x_preserve_unknown_fields == Some(true)
+    if s.x_preserve_unknown_fields == Some(true)
         || matches!(
-            s.additional_properties.as_ref(),
-            Some(AdditionalProperties::Schema(_)) | Some(AdditionalProperties::Bool(true))
+            s.additional_properties,
+            Some(AdditionalProperties::Bool(true))
         )
-        || (s.properties.is_none() && s.type_.as_deref() != Some("string"))
+    {
+        return true;
+    }
+    match s.type_.as_deref() {
+        Some("array") | Some("string") | Some("integer") | Some("number") | Some("boolean") => {
+            false
+        }
+        _ => s.properties.is_none() && s.additional_properties.is_none(),
+    }
 }

@@ -49,12 +49,131 @@ pub enum Output {
     Json,
 }
 
-/// Runs the CLI on the process arguments.
-pub fn main() -> ExitCode {
+/// Commands for a graph written in Rust (see [`graph_main`]).
+#[derive(Parser, Debug)]
+#[command(about = "Commands for this kroxide resource graph", long_about = None)]
+pub struct GraphCli {
+    #[command(subcommand)]
+    pub command: GraphCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GraphCommand {
+    /// Print the ResourceGraphDefinition (checked by the offline validator).
+    Render {
+        #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+    },
+    /// Check the graph; print warnings (e.g. Services that select no pods).
+    Validate,
+    /// Print the CustomResourceDefinition KRO would create for instances.
+    Crd,
+}
+
+/// Document formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+/// The `main` of a program that defines a graph in Rust:
+/// `cargo run --example microservices -- render`.
+pub fn graph_main<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
+    graph: &kroxide_dsl::ResourceGraph<S, St>,
+) -> ExitCode {
+    install_report_hook();
+    let cli = GraphCli::parse();
+    run_graph(graph, cli.command)
+}
+
+/// Runs one graph command.
+pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
+    graph: &kroxide_dsl::ResourceGraph<S, St>,
+    cmd: GraphCommand,
+) -> ExitCode {
+    for l in graph.lints() {
+        eprintln!("{l}");
+    }
+    let rgd = match graph.to_rgd() {
+        Ok(r) => r,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cmd {
+        GraphCommand::Render { output } => {
+            let text = match output {
+                Format::Yaml => kroxide_model::to_yaml(&rgd).map_err(|e| e.to_string()),
+                Format::Json => serde_json::to_string_pretty(&rgd)
+                    .map(|s| s + "\n")
+                    .map_err(|e| e.to_string()),
+            };
+            match text {
+                Ok(t) => {
+                    print!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        GraphCommand::Validate => {
+            let v = validate(&rgd);
+            let notes = v
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity != Severity::Error);
+            for n in notes {
+                eprintln!("{n}");
+            }
+            println!(
+                "resource graph `{}` is valid ({} resources)",
+                graph.name(),
+                rgd.spec.resources.len()
+            );
+            if let (Some(order), Some(g)) = (&v.order, &v.graph) {
+                println!("  order: {}", order.join(", "));
+                if let Ok(waves) = g.waves() {
+                    for (i, w) in waves.iter().enumerate() {
+                        println!("  wave {}: {}", i + 1, w.join(", "));
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        GraphCommand::Crd => match instance_crd(&rgd) {
+            Ok(c) => match kroxide_model::to_yaml(&c) {
+                Ok(y) => {
+                    print!("{y}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn install_report_hook() {
     // Long messages carry paths that must stay greppable: no wrapping.
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
+}
+
+/// Runs the CLI on the process arguments.
+pub fn main() -> ExitCode {
+    install_report_hook();
     let cli = Cli::parse();
     run(cli)
 }

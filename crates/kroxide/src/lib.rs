@@ -30,5 +30,10 @@
 pub mod cli;
 pub mod prelude;
 
+pub use kroxide_dsl as dsl;
 pub use kroxide_model as model;
 pub use kroxide_semantics as semantics;
+
+pub use kroxide_dsl::template;
+/// Re-exported so `#[derive(Serialize, Deserialize)]` works with only `kroxide` in scope.
+pub use serde;

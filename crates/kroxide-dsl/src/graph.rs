@@ -1,0 +1,344 @@
+//! `ResourceGraph`: a typed spec, resources, and a typed status, built into
+//! the graph model and checked by the offline validator.
+
+use crate::expr::{Expr, IntoExpr};
+use crate::handle::{Handle, Kind};
+use crate::resources::IntoResource;
+use crate::schema::{RefBase, Schema, SimpleType, Types};
+use kroxide_model::{FieldNode, Resource, ResourceGraphDefinition};
+use kroxide_semantics::validate::{check_id, suggest_id, validate, Diagnostic, Severity};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// Why a graph could not be turned into a valid RGD.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuildError {
+    /// The graph's name.
+    pub graph: String,
+    /// Mistakes found while building (bad ids, invalid expressions).
+    pub problems: Vec<String>,
+    /// Errors the offline validator found in the rendered RGD.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "resource graph `{}` is invalid:", self.graph)?;
+        for p in &self.problems {
+            writeln!(f, "  error: {p}")?;
+        }
+        for d in &self.diagnostics {
+            writeln!(f, "  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// A finding that does not make the graph invalid, but is likely a mistake.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lint {
+    pub resource: String,
+    pub message: String,
+}
+
+impl fmt::Display for Lint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "warning: {} (resource `{}`)",
+            self.message, self.resource
+        )
+    }
+}
+
+/// The resources of a graph under construction.
+#[derive(Default)]
+pub struct Graph {
+    resources: Vec<Resource>,
+    problems: Vec<String>,
+}
+
+impl Graph {
+    /// Adds a resource; its id is derived from its name and kind
+    /// (`user-service` Deployment → `userServiceDeployment`, `app-config`
+    /// ConfigMap → `appConfig`).
+    pub fn add<R: IntoResource>(&mut self, r: R) -> Handle<R::Kind> {
+        let built = r.into_built();
+        let kind = built
+            .template
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let id = derive_id(built.name.as_deref(), &kind, self.resources.len());
+        self.insert(id, built)
+    }
+
+    /// Adds a resource with an explicit id.
+    pub fn add_as<R: IntoResource>(&mut self, id: &str, r: R) -> Handle<R::Kind> {
+        self.insert(id.to_string(), r.into_built())
+    }
+
+    fn insert<K>(&mut self, id: String, built: crate::resources::Built) -> Handle<K> {
+        if let Some(why) = check_id(&id) {
+            let s = suggest_id(&id);
+            self.problems.push(format!("{why}; try `{s}`"));
+        }
+        if self.resources.iter().any(|r| r.id == id) {
+            self.problems.push(format!(
+                "two resources have the id `{id}`: give one an explicit id with `add_as`"
+            ));
+        }
+        for e in &built.errors {
+            self.problems.push(format!("resource `{id}`: {e}"));
+        }
+        self.resources
+            .push(Resource::from_template(id.clone(), built.template));
+        Handle::new(id, built.name, built.pod_labels)
+    }
+
+    fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
+        self.resources.iter_mut().find(|r| r.id == id)
+    }
+
+    /// The resource is ready only when `cond` (over the resource itself) holds.
+    pub fn ready_when<K>(&mut self, h: &Handle<K>, cond: impl IntoExpr<bool>) {
+        let e = cond.into_expr();
+        let v = format!("${{{}}}", e.to_cel());
+        if let Some(r) = self.resource_mut(h.id()) {
+            r.ready_when.push(v);
+        }
+    }
+
+    /// The resource exists only when `cond` (over the spec) holds.
+    pub fn include_when<K>(&mut self, h: &Handle<K>, cond: impl IntoExpr<bool>) {
+        let e = cond.into_expr();
+        let v = format!("${{{}}}", e.to_cel());
+        if let Some(r) = self.resource_mut(h.id()) {
+            r.include_when.push(v);
+        }
+    }
+}
+
+fn lower_camel(s: &str) -> String {
+    suggest_id(s)
+}
+
+/// Kind-like endings that make a name self-describing.
+fn kind_suffixes(kind: &str) -> Vec<String> {
+    let mut v = vec![kind.to_string()];
+    match kind {
+        "ConfigMap" => v.extend(["Config".to_string(), "Configmap".to_string()]),
+        "Secret" => v.push("Secrets".into()),
+        "Service" => v.push("Svc".into()),
+        "Deployment" => v.push("Deploy".into()),
+        _ => {}
+    }
+    v
+}
+
+fn derive_id(name: Option<&str>, kind: &str, index: usize) -> String {
+    let Some(name) = name else {
+        return format!("{}{}", lower_camel(kind), index);
+    };
+    let base = lower_camel(name);
+    if base.is_empty() {
+        return format!("{}{}", lower_camel(kind), index);
+    }
+    if kind_suffixes(kind)
+        .iter()
+        .any(|s| base.ends_with(s.as_str()))
+        || base == lower_camel(kind)
+    {
+        base
+    } else {
+        format!("{base}{kind}")
+    }
+}
+
+/// A typed resource graph: spec `S`, status `St`.
+pub struct ResourceGraph<S, St> {
+    name: String,
+    rgd: Result<ResourceGraphDefinition, BuildError>,
+    lints: Vec<Lint>,
+    _t: PhantomData<fn() -> (S, St)>,
+}
+
+/// The first step of [`ResourceGraph::new`]: the definition, before resources.
+pub struct ResourceGraphBuilder<S, St> {
+    name: String,
+    api_version: String,
+    kind: String,
+    _t: PhantomData<fn() -> (S, St)>,
+}
+
+impl<S: Schema, St: Schema> ResourceGraph<S, St> {
+    /// A graph named `name` whose instances are `kind` of `api_version`
+    /// (`example.com/v1alpha1`; a bare `v1alpha1` means KRO's `kro.run` group).
+    /// Returns a builder: the graph exists once [`ResourceGraphBuilder::build`] ran.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(name: &str, api_version: &str, kind: &str) -> ResourceGraphBuilder<S, St> {
+        ResourceGraphBuilder {
+            name: name.into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
+            _t: PhantomData,
+        }
+    }
+
+    /// The graph model, checked by the offline validator.
+    pub fn to_rgd(&self) -> Result<ResourceGraphDefinition, BuildError> {
+        self.rgd.clone()
+    }
+
+    /// The RGD as YAML.
+    pub fn to_rgd_yaml(&self) -> Result<String, BuildError> {
+        let rgd = self.rgd.clone()?;
+        kroxide_model::to_yaml(&rgd).map_err(|e| BuildError {
+            graph: self.name.clone(),
+            problems: vec![format!("cannot write YAML: {e}")],
+            diagnostics: Vec::new(),
+        })
+    }
+
+    /// Likely mistakes that do not make the graph invalid.
+    pub fn lints(&self) -> &[Lint] {
+        &self.lints
+    }
+
+    /// The graph's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
+    /// Builds the graph: `f` receives the graph and the typed spec
+    /// references and returns the status expressions.
+    pub fn build(self, f: impl FnOnce(&mut Graph, &S::Ref) -> St::Exprs) -> ResourceGraph<S, St> {
+        let mut rgd = ResourceGraphDefinition::new(&self.name, "", &self.kind);
+        match self.api_version.rsplit_once('/') {
+            Some((g, v)) => {
+                rgd.spec.schema.group = Some(g.to_string());
+                rgd.spec.schema.api_version = v.to_string();
+            }
+            None => rgd.spec.schema.api_version = self.api_version.clone(),
+        }
+        let mut types = Types::default();
+        let mut problems = Vec::new();
+        match S::simple_type(&mut types) {
+            SimpleType::Object(tree) => rgd.spec.schema.spec = Some(tree),
+            SimpleType::Leaf(_) => problems.push("the spec type must be a struct".to_string()),
+        }
+        let mut status_types = Types::default();
+        let _ = St::simple_type(&mut status_types);
+        if !types.0.is_empty() {
+            rgd.spec.schema.types = Some(types.0.into_iter().collect());
+        }
+        let spec_ref = S::reference(&RefBase::new("schema", &["spec"]));
+        let mut g = Graph::default();
+        let status = f(&mut g, &spec_ref);
+        match St::status_node(&status) {
+            FieldNode::Object(tree) => {
+                if !tree.is_empty() {
+                    rgd.spec.schema.status = Some(tree);
+                }
+            }
+            FieldNode::Leaf(_) => problems.push("the status type must be a struct".to_string()),
+        }
+        problems.extend(g.problems);
+        rgd.spec.resources = g.resources;
+        let lints = lint(&rgd);
+        let diagnostics: Vec<Diagnostic> = validate(&rgd)
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        let rgd = if problems.is_empty() && diagnostics.is_empty() {
+            Ok(rgd)
+        } else {
+            Err(BuildError {
+                graph: self.name.clone(),
+                problems,
+                diagnostics,
+            })
+        };
+        ResourceGraph {
+            name: self.name,
+            rgd,
+            lints,
+            _t: PhantomData,
+        }
+    }
+}
+
+/// Services whose literal selector matches no pod template of the graph.
+fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
+    let mut pods: Vec<BTreeMap<String, String>> = Vec::new();
+    for r in &rgd.spec.resources {
+        let Some(t) = &r.template else { continue };
+        let labels = [
+            "/spec/template/metadata/labels",
+            "/spec/jobTemplate/spec/template/metadata/labels",
+            "/metadata/labels",
+        ]
+        .iter()
+        .find_map(|p| {
+            t.pointer(p)
+                .filter(|_| *p != "/metadata/labels" || t.get("kind") == Some(&Value::from("Pod")))
+        });
+        if let Some(Value::Object(l)) = labels {
+            pods.push(
+                l.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect(),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for r in &rgd.spec.resources {
+        let Some(t) = &r.template else { continue };
+        if t.get("kind") != Some(&Value::from("Service")) {
+            continue;
+        }
+        let Some(Value::Object(sel)) = t.pointer("/spec/selector") else {
+            continue;
+        };
+        let sel: BTreeMap<&str, &str> = sel
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)))
+            .collect();
+        if sel.is_empty() || sel.values().any(|v| v.contains("${")) {
+            continue;
+        }
+        let matched = pods.iter().any(|p| {
+            sel.iter()
+                .all(|(k, v)| p.get(*k).map(String::as_str) == Some(*v))
+        });
+        if !matched {
+            let shown: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(Lint {
+                resource: r.id.clone(),
+                message: format!(
+                    "Service selects {}, which matches no pod template in this graph",
+                    shown.join(",")
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Typed access to the kinds of handles, for generic code.
+pub fn kind_of<K: Kind>(_: &Handle<K>) -> (&'static str, &'static str) {
+    (K::API_VERSION, K::KIND)
+}
+
+/// An expression's CEL, for tests and debugging.
+pub fn cel_of<T>(e: &Expr<T>) -> String {
+    e.to_cel()
+}

@@ -1,0 +1,1169 @@
+//! Resource factories: typed builders for the kinds kroxide users write.
+//!
+//! Every field takes a literal or an `Expr<T>` of the field's type, so an
+//! integer expression cannot land in a string field. Each builder renders
+//! the Kubernetes object as an RGD template; anything a builder lacks can
+//! be set by path with [`Object::set`] on any object, including any
+//! k8s-openapi struct.
+
+use crate::expr::{Expr, IntoExpr, Node};
+use crate::handle::{Handle, Kind};
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+/// What every builder produces for the graph.
+pub struct Built {
+    pub template: Value,
+    pub errors: Vec<String>,
+    /// The literal name, when the name is not an expression.
+    pub name: Option<String>,
+    /// The pod selector labels of a workload (for `Service::exposing`).
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+/// A builder that can be added to a graph.
+pub trait IntoResource {
+    type Kind: Kind;
+    fn into_built(self) -> Built;
+}
+
+/// An object under construction: a JSON template plus the mistakes found.
+#[derive(Clone, Debug)]
+pub struct Obj {
+    v: Value,
+    errors: Vec<String>,
+    name: Option<String>,
+}
+
+impl Obj {
+    fn new(api_version: &str, kind: &str, name: Expr<String>) -> Self {
+        let mut o = Obj {
+            v: json!({"apiVersion": api_version, "kind": kind, "metadata": {}}),
+            errors: Vec::new(),
+            name: None,
+        };
+        if let Node::Lit(Value::String(s)) = name.node() {
+            o.name = Some(s.clone());
+        }
+        o.set_expr(&["metadata", "name"], &name);
+        o
+    }
+
+    fn value<T>(&mut self, e: &Expr<T>) -> Value {
+        if let Some(m) = e.node().invalid() {
+            self.errors.push(m.to_string());
+        }
+        e.to_field_value()
+    }
+
+    fn set(&mut self, path: &[&str], v: Value) {
+        set_path(&mut self.v, path, v);
+    }
+
+    fn set_expr<T>(&mut self, path: &[&str], e: &Expr<T>) {
+        let v = self.value(e);
+        self.set(path, v);
+    }
+
+    fn push(&mut self, path: &[&str], v: Value) {
+        push_path(&mut self.v, path, v);
+    }
+
+    fn built(self, pod_labels: BTreeMap<String, String>) -> Built {
+        Built {
+            template: self.v,
+            errors: self.errors,
+            name: self.name,
+            pod_labels,
+        }
+    }
+}
+
+fn set_path(root: &mut Value, path: &[&str], v: Value) {
+    let mut cur = root;
+    for (i, seg) in path.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let m = cur.as_object_mut().expect("object");
+        if i == path.len() - 1 {
+            m.insert(seg.to_string(), v);
+            return;
+        }
+        cur = m
+            .entry(seg.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+fn push_path(root: &mut Value, path: &[&str], v: Value) {
+    let mut cur = root;
+    for seg in path {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        cur = cur
+            .as_object_mut()
+            .expect("object")
+            .entry(seg.to_string())
+            .or_insert(Value::Null);
+    }
+    if !cur.is_array() {
+        *cur = Value::Array(Vec::new());
+    }
+    cur.as_array_mut().expect("array").push(v);
+}
+
+/// Metadata setters every builder has.
+pub trait HasMeta: Sized {
+    #[doc(hidden)]
+    fn obj(&mut self) -> &mut Obj;
+
+    /// Adds a label.
+    fn label(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        self.obj().set_expr(&["metadata", "labels", key], &e);
+        self
+    }
+
+    /// Adds an annotation.
+    fn annotation(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        self.obj().set_expr(&["metadata", "annotations", key], &e);
+        self
+    }
+
+    /// Sets `metadata.namespace` (by default the instance's namespace).
+    fn namespace(mut self, ns: impl IntoExpr<String>) -> Self {
+        let e = ns.into_expr();
+        self.obj().set_expr(&["metadata", "namespace"], &e);
+        self
+    }
+}
+
+macro_rules! kind {
+    ($(#[$m:meta])* $name:ident, $av:literal, $k:literal) => {
+        $(#[$m])*
+        impl Kind for $name {
+            const API_VERSION: &'static str = $av;
+            const KIND: &'static str = $k;
+        }
+    };
+}
+
+macro_rules! simple_resource {
+    ($name:ident) => {
+        impl HasMeta for $name {
+            fn obj(&mut self) -> &mut Obj {
+                &mut self.obj
+            }
+        }
+        impl IntoResource for $name {
+            type Kind = $name;
+            fn into_built(self) -> Built {
+                self.obj.built(BTreeMap::new())
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------- probes
+
+/// A container probe.
+#[derive(Clone, Debug)]
+pub struct Probe(Value);
+
+/// An HTTP GET probe on `path` and `port`.
+pub fn http_get(path: &str, port: i32) -> Probe {
+    Probe(json!({"httpGet": {"path": path, "port": port}}))
+}
+
+/// A TCP socket probe on `port`.
+pub fn tcp_socket(port: i32) -> Probe {
+    Probe(json!({"tcpSocket": {"port": port}}))
+}
+
+impl Probe {
+    pub fn initial_delay_seconds(mut self, s: i32) -> Self {
+        self.0["initialDelaySeconds"] = json!(s);
+        self
+    }
+    pub fn period_seconds(mut self, s: i32) -> Self {
+        self.0["periodSeconds"] = json!(s);
+        self
+    }
+    pub fn failure_threshold(mut self, n: i32) -> Self {
+        self.0["failureThreshold"] = json!(n);
+        self
+    }
+}
+
+// ---------------------------------------------------------------- workloads
+
+/// The kinds that run pods from a template.
+pub trait WorkloadKind: Kind {
+    #[doc(hidden)]
+    fn pod_template_path() -> &'static [&'static str] {
+        &["spec", "template"]
+    }
+    #[doc(hidden)]
+    fn has_selector() -> bool {
+        true
+    }
+    #[doc(hidden)]
+    fn has_replicas() -> bool {
+        false
+    }
+    #[doc(hidden)]
+    fn restart_policy() -> Option<&'static str> {
+        None
+    }
+}
+
+/// Kind markers for the workload builders.
+pub mod kinds {
+    use super::*;
+    /// apps/v1 Deployment.
+    pub struct DeploymentKind;
+    /// apps/v1 StatefulSet.
+    pub struct StatefulSetKind;
+    /// apps/v1 DaemonSet.
+    pub struct DaemonSetKind;
+    /// batch/v1 Job.
+    pub struct JobKind;
+    /// batch/v1 CronJob.
+    pub struct CronJobKind;
+    kind!(DeploymentKind, "apps/v1", "Deployment");
+    kind!(StatefulSetKind, "apps/v1", "StatefulSet");
+    kind!(DaemonSetKind, "apps/v1", "DaemonSet");
+    kind!(JobKind, "batch/v1", "Job");
+    kind!(CronJobKind, "batch/v1", "CronJob");
+    impl WorkloadKind for DeploymentKind {
+        fn has_replicas() -> bool {
+            true
+        }
+    }
+    impl WorkloadKind for StatefulSetKind {
+        fn has_replicas() -> bool {
+            true
+        }
+    }
+    impl WorkloadKind for DaemonSetKind {}
+    impl WorkloadKind for JobKind {
+        fn has_selector() -> bool {
+            false
+        }
+        fn restart_policy() -> Option<&'static str> {
+            Some("Never")
+        }
+    }
+    impl WorkloadKind for CronJobKind {
+        fn pod_template_path() -> &'static [&'static str] {
+            &["spec", "jobTemplate", "spec", "template"]
+        }
+        fn has_selector() -> bool {
+            false
+        }
+        fn restart_policy() -> Option<&'static str> {
+            Some("OnFailure")
+        }
+    }
+}
+
+/// A workload with one container: Deployment, StatefulSet, DaemonSet, Job
+/// or CronJob. Labels default to `app: <name>` on the object, its selector
+/// and its pod template, so a Service made with [`Service::exposing`] matches.
+pub struct Workload<K> {
+    obj: Obj,
+    name: Expr<String>,
+    labels: Vec<(String, Expr<String>)>,
+    container: Map<String, Value>,
+    volumes: Vec<Value>,
+    pod_spec: Map<String, Value>,
+    _k: PhantomData<fn() -> K>,
+}
+
+/// apps/v1 Deployment.
+pub type Deployment = Workload<kinds::DeploymentKind>;
+/// apps/v1 StatefulSet.
+pub type StatefulSet = Workload<kinds::StatefulSetKind>;
+/// apps/v1 DaemonSet.
+pub type DaemonSet = Workload<kinds::DaemonSetKind>;
+/// batch/v1 Job.
+pub type Job = Workload<kinds::JobKind>;
+/// batch/v1 CronJob.
+pub type CronJob = Workload<kinds::CronJobKind>;
+
+impl<K: WorkloadKind> Kind for Workload<K> {
+    const API_VERSION: &'static str = K::API_VERSION;
+    const KIND: &'static str = K::KIND;
+}
+
+impl<K: WorkloadKind> Workload<K> {
+    /// A workload `name` running `image`.
+    pub fn new(name: impl IntoExpr<String>, image: impl IntoExpr<String>) -> Self {
+        let name = name.into_expr();
+        let mut obj = Obj::new(K::API_VERSION, K::KIND, name.clone());
+        let mut container = Map::new();
+        let cname = match name.node() {
+            Node::Lit(Value::String(s)) => Value::String(s.clone()),
+            _ => obj.value(&name),
+        };
+        container.insert("name".into(), cname);
+        let image = image.into_expr();
+        container.insert("image".into(), obj.value(&image));
+        Workload {
+            obj,
+            labels: vec![("app".into(), name.clone())],
+            name,
+            container,
+            volumes: Vec::new(),
+            pod_spec: Map::new(),
+            _k: PhantomData,
+        }
+    }
+
+    /// `spec.replicas` (Deployment, StatefulSet).
+    pub fn replicas(mut self, n: impl IntoExpr<i64>) -> Self {
+        let e = n.into_expr();
+        self.obj.set_expr(&["spec", "replicas"], &e);
+        self
+    }
+
+    /// A label on the object and its pods (the selector keeps `app` only).
+    pub fn pod_label(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        self.labels.push((key.to_string(), value.into_expr()));
+        self
+    }
+
+    /// Replaces the default `app: <name>` selector label.
+    pub fn app_label(mut self, value: impl IntoExpr<String>) -> Self {
+        self.labels[0].1 = value.into_expr();
+        self
+    }
+
+    /// A container port.
+    pub fn port(mut self, port: i32) -> Self {
+        push_map(&mut self.container, "ports", json!({"containerPort": port}));
+        self
+    }
+
+    /// A named container port.
+    pub fn named_port(mut self, name: &str, port: i32) -> Self {
+        push_map(
+            &mut self.container,
+            "ports",
+            json!({"name": name, "containerPort": port}),
+        );
+        self
+    }
+
+    /// An environment variable with a value.
+    pub fn env(mut self, name: &str, value: impl IntoExpr<String>) -> Self {
+        let v = self.obj.value(&value.into_expr());
+        push_map(
+            &mut self.container,
+            "env",
+            json!({"name": name, "value": v}),
+        );
+        self
+    }
+
+    /// An environment variable from a key of a Secret in the graph.
+    pub fn env_secret(mut self, name: &str, secret: &Handle<Secret>, key: &str) -> Self {
+        let n = self.obj.value(&secret.name());
+        push_map(
+            &mut self.container,
+            "env",
+            json!({"name": name, "valueFrom": {"secretKeyRef": {"name": n, "key": key}}}),
+        );
+        self
+    }
+
+    /// An environment variable from a key of a ConfigMap in the graph.
+    pub fn env_config(mut self, name: &str, config: &Handle<ConfigMap>, key: &str) -> Self {
+        let n = self.obj.value(&config.name());
+        push_map(
+            &mut self.container,
+            "env",
+            json!({"name": name, "valueFrom": {"configMapKeyRef": {"name": n, "key": key}}}),
+        );
+        self
+    }
+
+    /// All keys of a ConfigMap as environment variables.
+    pub fn env_from(mut self, config: &Handle<ConfigMap>) -> Self {
+        let n = self.obj.value(&config.name());
+        push_map(
+            &mut self.container,
+            "envFrom",
+            json!({"configMapRef": {"name": n}}),
+        );
+        self
+    }
+
+    /// All keys of a Secret as environment variables.
+    pub fn env_from_secret(mut self, secret: &Handle<Secret>) -> Self {
+        let n = self.obj.value(&secret.name());
+        push_map(
+            &mut self.container,
+            "envFrom",
+            json!({"secretRef": {"name": n}}),
+        );
+        self
+    }
+
+    /// The liveness probe.
+    pub fn liveness(mut self, p: Probe) -> Self {
+        self.container.insert("livenessProbe".into(), p.0);
+        self
+    }
+
+    /// The readiness probe.
+    pub fn readiness(mut self, p: Probe) -> Self {
+        self.container.insert("readinessProbe".into(), p.0);
+        self
+    }
+
+    /// Resource requests (`cpu`, `memory` as quantities: "100m", "128Mi").
+    pub fn requests(mut self, cpu: &str, memory: &str) -> Self {
+        let r = self
+            .container
+            .entry("resources")
+            .or_insert_with(|| json!({}));
+        r["requests"] = json!({"cpu": cpu, "memory": memory});
+        self
+    }
+
+    /// Resource limits.
+    pub fn limits(mut self, cpu: &str, memory: &str) -> Self {
+        let r = self
+            .container
+            .entry("resources")
+            .or_insert_with(|| json!({}));
+        r["limits"] = json!({"cpu": cpu, "memory": memory});
+        self
+    }
+
+    /// The container command.
+    pub fn command(mut self, args: &[&str]) -> Self {
+        self.container.insert("command".into(), json!(args));
+        self
+    }
+
+    /// The container arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.container.insert("args".into(), json!(args));
+        self
+    }
+
+    fn mount_volume(mut self, volume: Value, vol_name: String, path: &str) -> Self {
+        if !self
+            .volumes
+            .iter()
+            .any(|v| v["name"] == Value::String(vol_name.clone()))
+        {
+            self.volumes.push(volume);
+        }
+        push_map(
+            &mut self.container,
+            "volumeMounts",
+            json!({"name": vol_name, "mountPath": path}),
+        );
+        self
+    }
+
+    /// Mounts a ConfigMap of the graph at `path`.
+    pub fn mount(mut self, config: &Handle<ConfigMap>, path: &str) -> Self {
+        let vol = volume_name(config.literal_name(), config.id());
+        let n = self.obj.value(&config.name());
+        self.mount_volume(json!({"name": vol, "configMap": {"name": n}}), vol, path)
+    }
+
+    /// Mounts a Secret of the graph at `path`.
+    pub fn mount_secret(mut self, secret: &Handle<Secret>, path: &str) -> Self {
+        let vol = volume_name(secret.literal_name(), secret.id());
+        let n = self.obj.value(&secret.name());
+        self.mount_volume(json!({"name": vol, "secret": {"secretName": n}}), vol, path)
+    }
+
+    /// Mounts a PersistentVolumeClaim of the graph at `path`.
+    pub fn mount_claim(mut self, claim: &Handle<PersistentVolumeClaim>, path: &str) -> Self {
+        let vol = volume_name(claim.literal_name(), claim.id());
+        let n = self.obj.value(&claim.name());
+        self.mount_volume(
+            json!({"name": vol, "persistentVolumeClaim": {"claimName": n}}),
+            vol,
+            path,
+        )
+    }
+
+    /// Mounts only this key of the last mounted volume (`subPath`).
+    pub fn sub_path(mut self, sub: &str) -> Self {
+        if let Some(Value::Array(m)) = self.container.get_mut("volumeMounts") {
+            if let Some(last) = m.last_mut() {
+                last["subPath"] = json!(sub);
+            }
+        }
+        self
+    }
+
+    /// The pod's service account.
+    pub fn service_account(mut self, sa: &Handle<ServiceAccount>) -> Self {
+        let n = self.obj.value(&sa.name());
+        self.pod_spec.insert("serviceAccountName".into(), n);
+        self
+    }
+
+    /// `spec.serviceName` (StatefulSet).
+    pub fn service_name(mut self, svc: &Handle<Service>) -> Self {
+        let n = self.obj.value(&svc.name());
+        self.obj.set(&["spec", "serviceName"], n);
+        self
+    }
+
+    /// `spec.schedule` (CronJob).
+    pub fn schedule(mut self, cron: impl IntoExpr<String>) -> Self {
+        let e = cron.into_expr();
+        self.obj.set_expr(&["spec", "schedule"], &e);
+        self
+    }
+
+    /// `spec.backoffLimit` (Job).
+    pub fn backoff_limit(mut self, n: impl IntoExpr<i64>) -> Self {
+        let e = n.into_expr();
+        self.obj.set_expr(&["spec", "backoffLimit"], &e);
+        self
+    }
+}
+
+fn volume_name(literal: Option<&str>, id: &str) -> String {
+    match literal {
+        Some(n) => n.to_string(),
+        None => id.to_ascii_lowercase(),
+    }
+}
+
+fn push_map(m: &mut Map<String, Value>, key: &str, v: Value) {
+    match m.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+        Value::Array(a) => a.push(v),
+        other => *other = Value::Array(vec![v]),
+    }
+}
+
+impl<K: WorkloadKind> HasMeta for Workload<K> {
+    fn obj(&mut self) -> &mut Obj {
+        &mut self.obj
+    }
+}
+
+impl<K: WorkloadKind> IntoResource for Workload<K> {
+    type Kind = Workload<K>;
+    fn into_built(mut self) -> Built {
+        let mut label_values = Map::new();
+        let mut literal_labels = BTreeMap::new();
+        for (k, v) in &self.labels {
+            let val = self.obj.value(v);
+            if let Value::String(s) = &val {
+                if !s.contains("${") {
+                    literal_labels.insert(k.clone(), s.clone());
+                }
+            }
+            label_values.insert(k.clone(), val);
+        }
+        // Object labels: ours first, then any set with `.label()`.
+        let existing = self.obj.v.pointer("/metadata/labels").cloned();
+        let mut obj_labels = label_values.clone();
+        if let Some(Value::Object(e)) = existing {
+            obj_labels.extend(e);
+        }
+        self.obj
+            .set(&["metadata", "labels"], Value::Object(obj_labels));
+        let app = label_values.get("app").cloned().unwrap_or(Value::Null);
+        let tpl_path = K::pod_template_path();
+        if K::has_selector() {
+            let mut sel = tpl_path[..tpl_path.len() - 1].to_vec();
+            sel.push("selector");
+            sel.push("matchLabels");
+            self.obj.set(&sel, json!({"app": app.clone()}));
+        }
+        let mut labels_path = tpl_path.to_vec();
+        labels_path.extend(["metadata", "labels"]);
+        self.obj.set(&labels_path, Value::Object(label_values));
+        let mut pod = std::mem::take(&mut self.pod_spec);
+        pod.insert(
+            "containers".into(),
+            Value::Array(vec![Value::Object(std::mem::take(&mut self.container))]),
+        );
+        if !self.volumes.is_empty() {
+            pod.insert(
+                "volumes".into(),
+                Value::Array(std::mem::take(&mut self.volumes)),
+            );
+        }
+        if let Some(r) = K::restart_policy() {
+            pod.insert("restartPolicy".into(), json!(r));
+        }
+        let mut spec_path = tpl_path.to_vec();
+        spec_path.push("spec");
+        self.obj.set(&spec_path, Value::Object(pod));
+        let _ = &self.name;
+        let selector = match app {
+            Value::String(s) if !s.contains("${") => BTreeMap::from([("app".to_string(), s)]),
+            _ => BTreeMap::new(),
+        };
+        let _ = literal_labels;
+        self.obj.built(selector)
+    }
+}
+
+// ---------------------------------------------------------------- Service
+
+/// v1 Service.
+pub struct Service {
+    obj: Obj,
+}
+kind!(Service, "v1", "Service");
+simple_resource!(Service);
+
+impl Service {
+    /// A Service `name` (add a selector and ports).
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        Service {
+            obj: Obj::new("v1", "Service", name.into_expr()),
+        }
+    }
+
+    /// A Service for a workload of the graph: same name, selecting its pods.
+    pub fn exposing<K: WorkloadKind>(w: &Handle<Workload<K>>) -> Self {
+        let name: Expr<String> = match w.literal_name() {
+            Some(n) => n.into_expr(),
+            None => w.name(),
+        };
+        let mut s = Service::new(name);
+        if w.pod_labels.is_empty() {
+            s.obj.errors.push(format!(
+                "Service::exposing({}) needs a workload with a literal app label",
+                w.id()
+            ));
+        }
+        for (k, v) in &w.pod_labels {
+            s.obj.set(&["spec", "selector", k], json!(v));
+        }
+        s
+    }
+
+    /// Adds a selector label.
+    pub fn selector(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        self.obj.set_expr(&["spec", "selector", key], &e);
+        self
+    }
+
+    /// A port, forwarded to the same container port.
+    pub fn port(self, port: i32) -> Self {
+        self.port_to(port, port)
+    }
+
+    /// A port forwarded to `target`.
+    pub fn port_to(mut self, port: i32, target: i32) -> Self {
+        self.obj.push(
+            &["spec", "ports"],
+            json!({"port": port, "targetPort": target}),
+        );
+        self
+    }
+
+    /// `type: LoadBalancer`.
+    pub fn load_balancer(self) -> Self {
+        self.type_("LoadBalancer")
+    }
+
+    /// `type: NodePort`.
+    pub fn node_port(self) -> Self {
+        self.type_("NodePort")
+    }
+
+    /// Any service type.
+    pub fn type_(mut self, t: &str) -> Self {
+        self.obj.set(&["spec", "type"], json!(t));
+        self
+    }
+}
+
+// ---------------------------------------------------------------- ConfigMap / Secret
+
+/// v1 ConfigMap.
+pub struct ConfigMap {
+    obj: Obj,
+}
+kind!(ConfigMap, "v1", "ConfigMap");
+simple_resource!(ConfigMap);
+
+impl ConfigMap {
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        ConfigMap {
+            obj: Obj::new("v1", "ConfigMap", name.into_expr()),
+        }
+    }
+
+    /// A data entry; the value may be an expression.
+    pub fn data(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        self.obj.set_expr(&["data", key], &e);
+        self
+    }
+}
+
+/// v1 Secret. Literal values go base64-encoded to `data`; expression
+/// values go to `stringData` (the API server encodes them).
+pub struct Secret {
+    obj: Obj,
+}
+kind!(Secret, "v1", "Secret");
+simple_resource!(Secret);
+
+impl Secret {
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        Secret {
+            obj: Obj::new("v1", "Secret", name.into_expr()),
+        }
+    }
+
+    /// A value: literal → `data` (base64-encoded here), expression → `stringData`.
+    pub fn data(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        match e.node() {
+            Node::Lit(Value::String(s)) => {
+                let enc = base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+                self.obj.set(&["data", key], json!(enc));
+            }
+            _ => self.obj.set_expr(&["stringData", key], &e),
+        }
+        self
+    }
+
+    /// A value that is base64-encoded already.
+    pub fn data_base64(mut self, key: &str, encoded: &str) -> Self {
+        if base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .is_err()
+        {
+            self.obj
+                .errors
+                .push(format!("Secret data `{key}` is not valid base64"));
+        }
+        self.obj.set(&["data", key], json!(encoded));
+        self
+    }
+
+    /// A `stringData` value.
+    pub fn string_data(mut self, key: &str, value: impl IntoExpr<String>) -> Self {
+        let e = value.into_expr();
+        self.obj.set_expr(&["stringData", key], &e);
+        self
+    }
+
+    /// The Secret type (`kubernetes.io/tls`...).
+    pub fn type_(mut self, t: &str) -> Self {
+        self.obj.set(&["type"], json!(t));
+        self
+    }
+}
+
+// ---------------------------------------------------------------- Ingress
+
+/// networking.k8s.io/v1 Ingress.
+pub struct Ingress {
+    obj: Obj,
+    path_type: &'static str,
+}
+kind!(Ingress, "networking.k8s.io/v1", "Ingress");
+
+impl HasMeta for Ingress {
+    fn obj(&mut self) -> &mut Obj {
+        &mut self.obj
+    }
+}
+impl IntoResource for Ingress {
+    type Kind = Ingress;
+    fn into_built(self) -> Built {
+        self.obj.built(BTreeMap::new())
+    }
+}
+
+impl Ingress {
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        Ingress {
+            obj: Obj::new("networking.k8s.io/v1", "Ingress", name.into_expr()),
+            path_type: "Prefix",
+        }
+    }
+
+    /// `pathType` for routes added after this call (default `Prefix`).
+    pub fn path_type(mut self, t: &'static str) -> Self {
+        self.path_type = t;
+        self
+    }
+
+    /// Routes `host` + `path` to a Service of the graph on `port`.
+    pub fn route(
+        mut self,
+        host: impl IntoExpr<String>,
+        path: &str,
+        svc: &Handle<Service>,
+        port: i32,
+    ) -> Self {
+        let h = self.obj.value(&host.into_expr());
+        let n = self.obj.value(&svc.name());
+        let rule = json!({"host": h, "http": {"paths": [{"path": path, "pathType": self.path_type, "backend": {"service": {"name": n, "port": {"number": port}}}}]}});
+        self.obj.push(&["spec", "rules"], rule);
+        self
+    }
+
+    /// `ingressClassName`.
+    pub fn class(mut self, name: &str) -> Self {
+        self.obj.set(&["spec", "ingressClassName"], json!(name));
+        self
+    }
+
+    /// TLS for `host` with the certificate in a Secret of the graph.
+    pub fn tls(mut self, host: impl IntoExpr<String>, secret: &Handle<Secret>) -> Self {
+        let h = self.obj.value(&host.into_expr());
+        let n = self.obj.value(&secret.name());
+        self.obj
+            .push(&["spec", "tls"], json!({"hosts": [h], "secretName": n}));
+        self
+    }
+}
+
+// ---------------------------------------------------------------- small kinds
+
+/// v1 Namespace.
+pub struct Namespace {
+    obj: Obj,
+}
+kind!(Namespace, "v1", "Namespace");
+simple_resource!(Namespace);
+impl Namespace {
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        Namespace {
+            obj: Obj::new("v1", "Namespace", name.into_expr()),
+        }
+    }
+}
+
+/// v1 ServiceAccount.
+pub struct ServiceAccount {
+    obj: Obj,
+}
+kind!(ServiceAccount, "v1", "ServiceAccount");
+simple_resource!(ServiceAccount);
+impl ServiceAccount {
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        ServiceAccount {
+            obj: Obj::new("v1", "ServiceAccount", name.into_expr()),
+        }
+    }
+}
+
+/// v1 PersistentVolumeClaim.
+pub struct PersistentVolumeClaim {
+    obj: Obj,
+}
+kind!(PersistentVolumeClaim, "v1", "PersistentVolumeClaim");
+simple_resource!(PersistentVolumeClaim);
+impl PersistentVolumeClaim {
+    /// A claim of `storage` (a quantity such as "10Gi"), ReadWriteOnce.
+    pub fn new(name: impl IntoExpr<String>, storage: impl IntoExpr<String>) -> Self {
+        let mut obj = Obj::new("v1", "PersistentVolumeClaim", name.into_expr());
+        obj.set(&["spec", "accessModes"], json!(["ReadWriteOnce"]));
+        obj.set_expr(
+            &["spec", "resources", "requests", "storage"],
+            &storage.into_expr(),
+        );
+        PersistentVolumeClaim { obj }
+    }
+    pub fn access_mode(mut self, mode: &str) -> Self {
+        self.obj.set(&["spec", "accessModes"], json!([mode]));
+        self
+    }
+    pub fn storage_class(mut self, class: impl IntoExpr<String>) -> Self {
+        let e = class.into_expr();
+        self.obj.set_expr(&["spec", "storageClassName"], &e);
+        self
+    }
+}
+
+/// autoscaling/v2 HorizontalPodAutoscaler.
+pub struct HorizontalPodAutoscaler {
+    obj: Obj,
+}
+kind!(
+    HorizontalPodAutoscaler,
+    "autoscaling/v2",
+    "HorizontalPodAutoscaler"
+);
+simple_resource!(HorizontalPodAutoscaler);
+impl HorizontalPodAutoscaler {
+    /// Scales a workload of the graph between `min` and `max` replicas.
+    pub fn new<K: WorkloadKind>(
+        name: impl IntoExpr<String>,
+        target: &Handle<Workload<K>>,
+        min: impl IntoExpr<i64>,
+        max: impl IntoExpr<i64>,
+    ) -> Self {
+        let mut obj = Obj::new(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            name.into_expr(),
+        );
+        let n = obj.value(&target.name());
+        obj.set(
+            &["spec", "scaleTargetRef"],
+            json!({"apiVersion": K::API_VERSION, "kind": K::KIND, "name": n}),
+        );
+        obj.set_expr(&["spec", "minReplicas"], &min.into_expr());
+        obj.set_expr(&["spec", "maxReplicas"], &max.into_expr());
+        HorizontalPodAutoscaler { obj }
+    }
+    /// Target average CPU utilization, in percent.
+    pub fn cpu_utilization(mut self, percent: impl IntoExpr<i64>) -> Self {
+        let v = self.obj.value(&percent.into_expr());
+        self.obj.push(&["spec", "metrics"], json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": v}}}));
+        self
+    }
+}
+
+/// rbac.authorization.k8s.io/v1 Role or ClusterRole.
+pub struct RoleOf<const CLUSTER: bool> {
+    obj: Obj,
+}
+/// rbac.authorization.k8s.io/v1 Role.
+pub type Role = RoleOf<false>;
+/// rbac.authorization.k8s.io/v1 ClusterRole.
+pub type ClusterRole = RoleOf<true>;
+impl Kind for RoleOf<false> {
+    const API_VERSION: &'static str = "rbac.authorization.k8s.io/v1";
+    const KIND: &'static str = "Role";
+}
+impl Kind for RoleOf<true> {
+    const API_VERSION: &'static str = "rbac.authorization.k8s.io/v1";
+    const KIND: &'static str = "ClusterRole";
+}
+impl<const C: bool> HasMeta for RoleOf<C> {
+    fn obj(&mut self) -> &mut Obj {
+        &mut self.obj
+    }
+}
+impl<const C: bool> IntoResource for RoleOf<C>
+where
+    RoleOf<C>: Kind,
+{
+    type Kind = RoleOf<C>;
+    fn into_built(self) -> Built {
+        self.obj.built(BTreeMap::new())
+    }
+}
+impl<const C: bool> RoleOf<C>
+where
+    RoleOf<C>: Kind,
+{
+    pub fn new(name: impl IntoExpr<String>) -> Self {
+        RoleOf {
+            obj: Obj::new(
+                <Self as Kind>::API_VERSION,
+                <Self as Kind>::KIND,
+                name.into_expr(),
+            ),
+        }
+    }
+    /// A rule: `verbs` on `resources` of `api_groups` ("" is the core group).
+    pub fn rule(mut self, api_groups: &[&str], resources: &[&str], verbs: &[&str]) -> Self {
+        self.obj.push(
+            &["rules"],
+            json!({"apiGroups": api_groups, "resources": resources, "verbs": verbs}),
+        );
+        self
+    }
+}
+
+/// rbac.authorization.k8s.io/v1 RoleBinding or ClusterRoleBinding.
+pub struct BindingOf<const CLUSTER: bool> {
+    obj: Obj,
+}
+/// rbac.authorization.k8s.io/v1 RoleBinding.
+pub type RoleBinding = BindingOf<false>;
+/// rbac.authorization.k8s.io/v1 ClusterRoleBinding.
+pub type ClusterRoleBinding = BindingOf<true>;
+impl Kind for BindingOf<false> {
+    const API_VERSION: &'static str = "rbac.authorization.k8s.io/v1";
+    const KIND: &'static str = "RoleBinding";
+}
+impl Kind for BindingOf<true> {
+    const API_VERSION: &'static str = "rbac.authorization.k8s.io/v1";
+    const KIND: &'static str = "ClusterRoleBinding";
+}
+impl<const C: bool> HasMeta for BindingOf<C> {
+    fn obj(&mut self) -> &mut Obj {
+        &mut self.obj
+    }
+}
+impl<const C: bool> IntoResource for BindingOf<C>
+where
+    BindingOf<C>: Kind,
+{
+    type Kind = BindingOf<C>;
+    fn into_built(self) -> Built {
+        self.obj.built(BTreeMap::new())
+    }
+}
+impl<const C: bool> BindingOf<C>
+where
+    BindingOf<C>: Kind,
+{
+    /// Binds a role of the graph (a Role for a RoleBinding may also be a ClusterRole).
+    pub fn new<const R: bool>(name: impl IntoExpr<String>, role: &Handle<RoleOf<R>>) -> Self
+    where
+        RoleOf<R>: Kind,
+    {
+        let mut obj = Obj::new(
+            <Self as Kind>::API_VERSION,
+            <Self as Kind>::KIND,
+            name.into_expr(),
+        );
+        let n = obj.value(&role.name());
+        obj.set(&["roleRef"], json!({"apiGroup": "rbac.authorization.k8s.io", "kind": <RoleOf<R> as Kind>::KIND, "name": n}));
+        BindingOf { obj }
+    }
+    /// Adds a ServiceAccount of the graph as a subject.
+    pub fn service_account(mut self, sa: &Handle<ServiceAccount>) -> Self {
+        let n = self.obj.value(&sa.name());
+        let ns = self.obj.value(&sa.metadata().namespace());
+        self.obj.push(
+            &["subjects"],
+            json!({"kind": "ServiceAccount", "name": n, "namespace": ns}),
+        );
+        self
+    }
+}
+
+/// networking.k8s.io/v1 NetworkPolicy.
+pub struct NetworkPolicy {
+    obj: Obj,
+}
+kind!(NetworkPolicy, "networking.k8s.io/v1", "NetworkPolicy");
+simple_resource!(NetworkPolicy);
+impl NetworkPolicy {
+    /// A policy for the pods of a workload of the graph.
+    pub fn for_pods<K: WorkloadKind>(name: impl IntoExpr<String>, w: &Handle<Workload<K>>) -> Self {
+        let mut obj = Obj::new("networking.k8s.io/v1", "NetworkPolicy", name.into_expr());
+        obj.set(&["spec", "podSelector", "matchLabels"], json!(w.pod_labels));
+        obj.set(&["spec", "policyTypes"], json!(["Ingress"]));
+        NetworkPolicy { obj }
+    }
+    /// Allows traffic from the pods of another workload, on `port`.
+    pub fn allow_from<K: WorkloadKind>(mut self, w: &Handle<Workload<K>>, port: i32) -> Self {
+        self.obj.push(&["spec", "ingress"], json!({"from": [{"podSelector": {"matchLabels": w.pod_labels}}], "ports": [{"port": port, "protocol": "TCP"}]}));
+        self
+    }
+}
+
+/// policy/v1 PodDisruptionBudget.
+pub struct PodDisruptionBudget {
+    obj: Obj,
+}
+kind!(PodDisruptionBudget, "policy/v1", "PodDisruptionBudget");
+simple_resource!(PodDisruptionBudget);
+impl PodDisruptionBudget {
+    /// Keeps at least `min_available` pods of a workload of the graph.
+    pub fn new<K: WorkloadKind>(
+        name: impl IntoExpr<String>,
+        w: &Handle<Workload<K>>,
+        min_available: impl IntoExpr<i64>,
+    ) -> Self {
+        let mut obj = Obj::new("policy/v1", "PodDisruptionBudget", name.into_expr());
+        obj.set(&["spec", "selector", "matchLabels"], json!(w.pod_labels));
+        obj.set_expr(&["spec", "minAvailable"], &min_available.into_expr());
+        PodDisruptionBudget { obj }
+    }
+}
+
+// ---------------------------------------------------------------- any object
+
+/// Any Kubernetes object, with fields set by path. For kinds without a
+/// builder, or a k8s-openapi struct to start from.
+pub struct Object {
+    obj: Obj,
+    api_version: String,
+    kind: String,
+}
+
+/// The kind of an [`Object`] is known only at run time.
+pub struct AnyKind;
+impl Kind for AnyKind {
+    const API_VERSION: &'static str = "";
+    const KIND: &'static str = "";
+}
+
+impl HasMeta for Object {
+    fn obj(&mut self) -> &mut Obj {
+        &mut self.obj
+    }
+}
+impl IntoResource for Object {
+    type Kind = AnyKind;
+    fn into_built(self) -> Built {
+        let _ = (&self.api_version, &self.kind);
+        self.obj.built(BTreeMap::new())
+    }
+}
+
+impl Object {
+    /// An object of `api_version`/`kind` named `name`.
+    pub fn new(api_version: &str, kind: &str, name: impl IntoExpr<String>) -> Self {
+        Object {
+            obj: Obj::new(api_version, kind, name.into_expr()),
+            api_version: api_version.into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// Starts from a typed k8s-openapi object.
+    pub fn from_k8s<R: k8s_openapi::Resource + Serialize>(r: &R) -> Self {
+        let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
+        v["apiVersion"] = json!(R::API_VERSION);
+        v["kind"] = json!(R::KIND);
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let mut errors = Vec::new();
+        if name.is_none() {
+            errors.push(format!("{} has no metadata.name", R::KIND));
+        }
+        Object {
+            obj: Obj { v, errors, name },
+            api_version: R::API_VERSION.into(),
+            kind: R::KIND.into(),
+        }
+    }
+
+    /// Sets the field at `path` (`spec.replicas`) to a literal or expression.
+    pub fn set<T>(mut self, path: &str, value: impl IntoExpr<T>) -> Self {
+        let e = value.into_expr();
+        let parts: Vec<&str> = path.split('.').collect();
+        self.obj.set_expr(&parts, &e);
+        self
+    }
+
+    /// Sets the field at `path` to any JSON value.
+    pub fn set_json(mut self, path: &str, value: Value) -> Self {
+        let parts: Vec<&str> = path.split('.').collect();
+        self.obj.set(&parts, value);
+        self
+    }
+}

@@ -1,0 +1,246 @@
+//! The bridge between Rust types and SimpleSchema: what `#[derive(Schema)]`
+//! implements, and the impls for Rust's own types.
+//!
+//! A spec type gives its SimpleSchema and a typed *reference tree*
+//! (`spec.gateway.replicas` is an `Expr<i64>` that renders
+//! `${schema.spec.gateway.replicas}`); a status type gives the struct of
+//! expressions the status closure must fill in.
+
+use crate::expr::{Expr, Node, Seg};
+use indexmap::IndexMap;
+use kroxide_model::{FieldNode, FieldTree};
+use std::collections::{BTreeMap, HashMap};
+
+/// A field's SimpleSchema: a leaf (`integer`, `string | enum="a,b"`) or a
+/// nested object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SimpleType {
+    Leaf(String),
+    Object(FieldTree),
+}
+
+/// Custom types collected while describing a schema (for `[]T` and
+/// `map[string]T` of structs, which SimpleSchema writes by name).
+#[derive(Clone, Debug, Default)]
+pub struct Types(pub IndexMap<String, FieldNode>);
+
+/// Where a reference tree is rooted: `schema.spec`, `deployment.status`...
+#[derive(Clone, Debug, PartialEq)]
+pub struct RefBase {
+    pub root: String,
+    pub path: Vec<String>,
+}
+
+impl RefBase {
+    pub fn new(root: &str, path: &[&str]) -> Self {
+        RefBase {
+            root: root.into(),
+            path: path.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+    pub fn child(&self, f: &str) -> RefBase {
+        let mut p = self.path.clone();
+        p.push(f.to_string());
+        RefBase {
+            root: self.root.clone(),
+            path: p,
+        }
+    }
+    /// An expression reading this place.
+    pub fn expr<T>(&self) -> Expr<T> {
+        Expr::from_node(Node::Ref {
+            root: self.root.clone(),
+            path: self.path.iter().map(|s| Seg::Field(s.clone())).collect(),
+        })
+    }
+}
+
+/// A type that has a SimpleSchema. Derive it with `#[derive(Schema)]`.
+pub trait Schema {
+    /// The typed reference tree of a value of this type.
+    type Ref: Clone;
+    /// The expressions that compute a value of this type (for status).
+    type Exprs;
+    /// The name a struct has under `types`, when it needs one.
+    fn type_name() -> Option<&'static str> {
+        None
+    }
+    /// How a field of this type is written.
+    fn simple_type(types: &mut Types) -> SimpleType;
+    /// The reference tree rooted at `base`.
+    fn reference(base: &RefBase) -> Self::Ref;
+    /// The status tree for the given expressions.
+    fn status_node(e: &Self::Exprs) -> FieldNode;
+}
+
+/// Unit-variant enums: their values are strings.
+pub trait SchemaEnum {
+    /// The wire name of this variant.
+    fn wire_name(&self) -> &'static str;
+}
+
+impl<E: SchemaEnum> Expr<E> {
+    /// The enum value as a string.
+    pub fn as_str(&self) -> Expr<String> {
+        Expr::from_node(self.node().clone())
+    }
+}
+
+/// The status leaf of an expression: always `${...}` (a literal becomes a
+/// constant expression, which the validator then reports: status must read
+/// the graph).
+pub fn status_leaf<T>(e: &Expr<T>) -> FieldNode {
+    match e.node() {
+        Node::Lit(_) => FieldNode::Leaf(format!("${{{}}}", e.to_cel())),
+        _ => match e.to_field_value() {
+            serde_json::Value::String(s) => FieldNode::Leaf(s),
+            v => FieldNode::Leaf(format!("${{{v}}}")),
+        },
+    }
+}
+
+macro_rules! leaf {
+    ($t:ty, $expr:ty, $simple:literal) => {
+        impl Schema for $t {
+            type Ref = Expr<$expr>;
+            type Exprs = Expr<$expr>;
+            fn simple_type(_: &mut Types) -> SimpleType {
+                SimpleType::Leaf($simple.to_string())
+            }
+            fn reference(base: &RefBase) -> Self::Ref {
+                base.expr()
+            }
+            fn status_node(e: &Self::Exprs) -> FieldNode {
+                status_leaf(e)
+            }
+        }
+    };
+}
+leaf!(String, String, "string");
+leaf!(bool, bool, "boolean");
+leaf!(i8, i64, "integer");
+leaf!(i16, i64, "integer");
+leaf!(i32, i64, "integer");
+leaf!(i64, i64, "integer");
+leaf!(u8, i64, "integer");
+leaf!(u16, i64, "integer");
+leaf!(u32, i64, "integer");
+leaf!(f32, f64, "float");
+leaf!(f64, f64, "float");
+
+fn base_type(s: &str) -> &str {
+    s.split('|').next().unwrap_or(s).trim()
+}
+
+fn element<T: Schema>(types: &mut Types) -> String {
+    match T::simple_type(types) {
+        SimpleType::Leaf(s) => base_type(&s).to_string(),
+        SimpleType::Object(tree) => {
+            let name = T::type_name().unwrap_or("Object").to_string();
+            types.0.insert(name.clone(), FieldNode::Object(tree));
+            name
+        }
+    }
+}
+
+impl<T: Schema> Schema for Vec<T> {
+    type Ref = Expr<Vec<T>>;
+    type Exprs = Expr<Vec<T>>;
+    fn simple_type(types: &mut Types) -> SimpleType {
+        SimpleType::Leaf(format!("[]{}", element::<T>(types)))
+    }
+    fn reference(base: &RefBase) -> Self::Ref {
+        base.expr()
+    }
+    fn status_node(e: &Self::Exprs) -> FieldNode {
+        status_leaf(e)
+    }
+}
+
+impl<T: Schema> Schema for BTreeMap<String, T> {
+    type Ref = Expr<BTreeMap<String, T>>;
+    type Exprs = Expr<BTreeMap<String, T>>;
+    fn simple_type(types: &mut Types) -> SimpleType {
+        SimpleType::Leaf(format!("map[string]{}", element::<T>(types)))
+    }
+    fn reference(base: &RefBase) -> Self::Ref {
+        base.expr()
+    }
+    fn status_node(e: &Self::Exprs) -> FieldNode {
+        status_leaf(e)
+    }
+}
+
+impl<T: Schema> Schema for HashMap<String, T> {
+    type Ref = Expr<BTreeMap<String, T>>;
+    type Exprs = Expr<BTreeMap<String, T>>;
+    fn simple_type(types: &mut Types) -> SimpleType {
+        SimpleType::Leaf(format!("map[string]{}", element::<T>(types)))
+    }
+    fn reference(base: &RefBase) -> Self::Ref {
+        base.expr()
+    }
+    fn status_node(e: &Self::Exprs) -> FieldNode {
+        status_leaf(e)
+    }
+}
+
+impl<T: Schema> Schema for Option<T> {
+    type Ref = T::Ref;
+    type Exprs = T::Exprs;
+    fn type_name() -> Option<&'static str> {
+        T::type_name()
+    }
+    fn simple_type(types: &mut Types) -> SimpleType {
+        T::simple_type(types)
+    }
+    fn reference(base: &RefBase) -> Self::Ref {
+        T::reference(base)
+    }
+    fn status_node(e: &Self::Exprs) -> FieldNode {
+        T::status_node(e)
+    }
+}
+
+/// One field of a derived struct: its SimpleSchema with markers.
+/// Used by `#[derive(Schema)]`.
+#[doc(hidden)]
+pub fn field_node<T: Schema>(
+    types: &mut Types,
+    required: bool,
+    markers: &[(&str, String)],
+) -> FieldNode {
+    match T::simple_type(types) {
+        SimpleType::Object(tree) => FieldNode::Object(tree),
+        SimpleType::Leaf(s) => {
+            let mut m: Vec<String> = Vec::new();
+            if required {
+                m.push("required=true".into());
+            }
+            for (k, v) in markers {
+                m.push(format!("{k}={v}"));
+            }
+            if m.is_empty() {
+                FieldNode::Leaf(s)
+            } else if s.contains('|') {
+                FieldNode::Leaf(format!("{s} {}", m.join(" ")))
+            } else {
+                FieldNode::Leaf(format!("{s} | {}", m.join(" ")))
+            }
+        }
+    }
+}
+
+/// Quotes a marker value (`description="a \"b\""`).
+#[doc(hidden)]
+pub fn quote_marker(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A literal of an enum type (used by `#[derive(Schema)]` on enums).
+#[doc(hidden)]
+pub fn enum_lit<E: SchemaEnum>(e: &E) -> Expr<E> {
+    Expr::from_node(Node::Lit(serde_json::Value::String(
+        e.wire_name().to_string(),
+    )))
+}

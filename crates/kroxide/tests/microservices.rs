@@ -1,0 +1,185 @@
+//! The seed's microservices example, rendered by kroxide.
+
+#[allow(dead_code)]
+#[path = "../../../examples/microservices.rs"]
+mod microservices;
+
+use kroxide::model::{load_documents, to_yaml};
+use kroxide::semantics::crd::instance_crd;
+use kroxide::semantics::openapi::{validate as schema_validate, Definitions, Options, Schema};
+use microservices::microservices_app;
+use std::path::Path;
+
+fn shared(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(p)
+}
+
+#[test]
+fn renders_the_seed_rgd() {
+    let yaml = microservices_app().to_rgd_yaml().unwrap();
+    insta::assert_snapshot!("microservices_rgd", yaml);
+}
+
+#[test]
+fn passes_the_offline_validator_and_the_rgd_crd_schema() {
+    let rgd = microservices_app().to_rgd().unwrap();
+    let v = kroxide::semantics::validate::validate(&rgd);
+    assert!(v.is_valid(), "{:?}", v.diagnostics);
+    let crd = load_documents(
+        "crd",
+        &std::fs::read_to_string(shared("kro/crds/kro.run_resourcegraphdefinitions.yaml")).unwrap(),
+    )
+    .unwrap()
+    .remove(0)
+    .0;
+    let schema: Schema =
+        serde_json::from_value(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone())
+            .unwrap();
+    let mut written = load_documents("rgd", &to_yaml(&rgd).unwrap())
+        .unwrap()
+        .remove(0)
+        .0;
+    let errs = schema_validate(
+        &mut written,
+        &schema,
+        &Definitions::default(),
+        Options {
+            apply_defaults: true,
+            ..Options::default()
+        },
+    );
+    assert!(errs.is_empty(), "{errs:?}");
+}
+
+#[test]
+fn every_seed_resource_and_reference_is_there() {
+    let rgd = microservices_app().to_rgd().unwrap();
+    let ids: Vec<&str> = rgd.spec.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "appConfig",
+            "dbSecrets",
+            "userDeployment",
+            "userService",
+            "productDeployment",
+            "productService",
+            "orderDeployment",
+            "orderService",
+            "gatewayConfig",
+            "gatewayDeployment",
+            "gatewayService",
+            "ingress"
+        ]
+    );
+    let t = |id: &str| rgd.resource(id).unwrap().template.clone().unwrap();
+    // LOG_LEVEL is the ternary, not TypeKro's literal "debug".
+    assert_eq!(
+        t("appConfig")["data"]["LOG_LEVEL"],
+        r#"${schema.spec.environment == "production" ? "info" : "debug"}"#
+    );
+    let env = &t("userDeployment")["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env[1]["value"],
+        "${schema.spec.services.user.database.host}"
+    );
+    assert_eq!(
+        env[3]["valueFrom"]["secretKeyRef"]["name"],
+        "${dbSecrets.metadata.name}"
+    );
+    let gw = &t("gatewayDeployment")["spec"]["template"]["spec"];
+    assert_eq!(
+        gw["containers"][0]["volumeMounts"][0]["subPath"],
+        "nginx.conf"
+    );
+    assert_eq!(
+        gw["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/etc/nginx/nginx.conf"
+    );
+    assert_eq!(
+        gw["volumes"][0]["configMap"]["name"],
+        "${gatewayConfig.metadata.name}"
+    );
+    assert_eq!(t("gatewayService")["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        t("ingress")["spec"]["rules"][0]["host"],
+        "${schema.spec.gateway.domain}"
+    );
+    // The seed forgot labels on product and gateway; kroxide's defaults match.
+    assert!(
+        microservices_app().lints().is_empty(),
+        "{:?}",
+        microservices_app().lints()
+    );
+    let order = kroxide::semantics::validate::validate(&rgd).order.unwrap();
+    let pos = |id: &str| order.iter().position(|x| x == id).unwrap();
+    assert!(pos("dbSecrets") < pos("userDeployment") && pos("appConfig") < pos("userDeployment"));
+    assert!(
+        pos("gatewayConfig") < pos("gatewayDeployment") && pos("gatewayService") < pos("ingress")
+    );
+}
+
+#[test]
+fn spec_fields_have_the_right_simpleschema_types() {
+    let rgd = microservices_app().to_rgd().unwrap();
+    let crd = instance_crd(&rgd).unwrap();
+    let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["properties"];
+    assert_eq!(spec["gateway"]["properties"]["replicas"]["type"], "integer");
+    for s in ["user", "product", "order"] {
+        assert_eq!(
+            spec["services"]["properties"][s]["properties"]["replicas"]["type"],
+            "integer"
+        );
+        assert_eq!(
+            spec["services"]["properties"][s]["properties"]["database"]["properties"]["host"]
+                ["type"],
+            "string"
+        );
+    }
+    assert_eq!(
+        spec["environment"]["enum"],
+        serde_json::json!(["development", "staging", "production"])
+    );
+    assert_eq!(crd["spec"]["group"], "example.com");
+    let status = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+        ["properties"];
+    assert_eq!(
+        status["services"]["properties"]["user"]["properties"]["ready"]["type"],
+        "boolean"
+    );
+    assert_eq!(status["health"]["type"], "string");
+    assert_eq!(status["gatewayUrl"]["type"], "string");
+}
+
+#[test]
+fn dev_and_prod_configurations_fit_the_instance_schema() {
+    let rgd = microservices_app().to_rgd().unwrap();
+    let crd = instance_crd(&rgd).unwrap();
+    let schema: Schema = serde_json::from_value(
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone(),
+    )
+    .unwrap();
+    for f in ["dev.yaml", "prod.yaml"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/microservices")
+            .join(f);
+        let mut inst = load_documents(f, &std::fs::read_to_string(&p).unwrap())
+            .unwrap()
+            .remove(0)
+            .0;
+        let errs = schema_validate(
+            &mut inst["spec"],
+            &schema,
+            &Definitions::default(),
+            Options::default(),
+        );
+        assert!(errs.is_empty(), "{f}: {errs:?}");
+        // And they deserialize into the typed spec.
+        let typed: microservices::MicroservicesSpec =
+            serde_json::from_value(inst["spec"].clone()).unwrap();
+        assert_eq!(typed.version, "1.0.0");
+    }
+}
