@@ -98,7 +98,7 @@ impl Graph {
         }
         self.resources
             .push(Resource::from_template(id.clone(), built.template));
-        Handle::new(id, built.name, built.pod_labels)
+        Handle::new(id, built.name, built.pod_labels, built.name_value)
     }
 
     fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {

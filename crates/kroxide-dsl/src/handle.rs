@@ -6,6 +6,7 @@
 
 use crate::expr::{Expr, Node, Seg};
 use kroxide_model::{FieldPath, PathSegment};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
@@ -19,7 +20,8 @@ pub trait Kind {
 pub struct Handle<K> {
     pub(crate) id: String,
     pub(crate) name: Option<String>,
-    pub(crate) pod_labels: BTreeMap<String, String>,
+    pub(crate) pod_labels: BTreeMap<String, Value>,
+    pub(crate) name_value: Value,
     _k: PhantomData<fn() -> K>,
 }
 
@@ -29,6 +31,7 @@ impl<K> Clone for Handle<K> {
             id: self.id.clone(),
             name: self.name.clone(),
             pod_labels: self.pod_labels.clone(),
+            name_value: self.name_value.clone(),
             _k: PhantomData,
         }
     }
@@ -65,9 +68,11 @@ impl<K> Handle<K> {
     pub(crate) fn new(
         id: String,
         name: Option<String>,
-        pod_labels: BTreeMap<String, String>,
+        pod_labels: BTreeMap<String, Value>,
+        name_value: Value,
     ) -> Self {
         Handle {
+            name_value,
             id,
             name,
             pod_labels,

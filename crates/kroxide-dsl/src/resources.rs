@@ -21,7 +21,9 @@ pub struct Built {
     /// The literal name, when the name is not an expression.
     pub name: Option<String>,
     /// The pod selector labels of a workload (for `Service::exposing`).
-    pub pod_labels: BTreeMap<String, String>,
+    pub pod_labels: BTreeMap<String, Value>,
+    /// `metadata.name` as rendered (a literal or a `${...}` string).
+    pub name_value: Value,
 }
 
 /// A builder that can be added to a graph.
@@ -72,8 +74,14 @@ impl Obj {
         push_path(&mut self.v, path, v);
     }
 
-    fn built(self, pod_labels: BTreeMap<String, String>) -> Built {
+    fn built(self, pod_labels: BTreeMap<String, Value>) -> Built {
+        let name_value = self
+            .v
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null);
         Built {
+            name_value,
             template: self.v,
             errors: self.errors,
             name: self.name,
@@ -611,12 +619,8 @@ impl<K: WorkloadKind> IntoResource for Workload<K> {
         spec_path.push("spec");
         self.obj.set(&spec_path, Value::Object(pod));
         let _ = &self.name;
-        let selector = match app {
-            Value::String(s) if !s.contains("${") => BTreeMap::from([("app".to_string(), s)]),
-            _ => BTreeMap::new(),
-        };
         let _ = literal_labels;
-        self.obj.built(selector)
+        self.obj.built(BTreeMap::from([("app".to_string(), app)]))
     }
 }
 
@@ -639,19 +643,13 @@ impl Service {
 
     /// A Service for a workload of the graph: same name, selecting its pods.
     pub fn exposing<K: WorkloadKind>(w: &Handle<Workload<K>>) -> Self {
-        let name: Expr<String> = match w.literal_name() {
-            Some(n) => n.into_expr(),
-            None => w.name(),
-        };
-        let mut s = Service::new(name);
-        if w.pod_labels.is_empty() {
-            s.obj.errors.push(format!(
-                "Service::exposing({}) needs a workload with a literal app label",
-                w.id()
-            ));
-        }
+        // The same name as the workload: a literal, or the same expression
+        // (not a read of the workload, which would wait for its readiness).
+        let mut s = Service::new(w.literal_name().unwrap_or(""));
+        s.obj.set(&["metadata", "name"], w.name_value.clone());
+        s.obj.name = w.literal_name().map(String::from);
         for (k, v) in &w.pod_labels {
-            s.obj.set(&["spec", "selector", k], json!(v));
+            s.obj.set(&["spec", "selector", k], v.clone());
         }
         s
     }
