@@ -354,8 +354,9 @@ impl<K: WorkloadKind> Workload<K> {
     }
 
     /// A container port.
-    pub fn port(mut self, port: i32) -> Self {
-        push_map(&mut self.container, "ports", json!({"containerPort": port}));
+    pub fn port(mut self, port: impl IntoExpr<i64>) -> Self {
+        let p = self.obj.value(&port.into_expr());
+        push_map(&mut self.container, "ports", json!({"containerPort": p}));
         self
     }
 
@@ -437,7 +438,11 @@ impl<K: WorkloadKind> Workload<K> {
     }
 
     /// Resource requests (`cpu`, `memory` as quantities: "100m", "128Mi").
-    pub fn requests(mut self, cpu: &str, memory: &str) -> Self {
+    pub fn requests(mut self, cpu: impl IntoExpr<String>, memory: impl IntoExpr<String>) -> Self {
+        let (cpu, memory) = (
+            self.obj.value(&cpu.into_expr()),
+            self.obj.value(&memory.into_expr()),
+        );
         let r = self
             .container
             .entry("resources")
@@ -447,7 +452,11 @@ impl<K: WorkloadKind> Workload<K> {
     }
 
     /// Resource limits.
-    pub fn limits(mut self, cpu: &str, memory: &str) -> Self {
+    pub fn limits(mut self, cpu: impl IntoExpr<String>, memory: impl IntoExpr<String>) -> Self {
+        let (cpu, memory) = (
+            self.obj.value(&cpu.into_expr()),
+            self.obj.value(&memory.into_expr()),
+        );
         let r = self
             .container
             .entry("resources")
@@ -662,12 +671,17 @@ impl Service {
     }
 
     /// A port, forwarded to the same container port.
-    pub fn port(self, port: i32) -> Self {
-        self.port_to(port, port)
+    pub fn port(self, port: impl IntoExpr<i64>) -> Self {
+        let p = port.into_expr();
+        self.port_to(p.clone(), p)
     }
 
     /// A port forwarded to `target`.
-    pub fn port_to(mut self, port: i32, target: i32) -> Self {
+    pub fn port_to(mut self, port: impl IntoExpr<i64>, target: impl IntoExpr<i64>) -> Self {
+        let (port, target) = (
+            self.obj.value(&port.into_expr()),
+            self.obj.value(&target.into_expr()),
+        );
         self.obj.push(
             &["spec", "ports"],
             json!({"port": port, "targetPort": target}),

@@ -232,3 +232,45 @@ fn field_paths_are_checked_against_the_kubernetes_schema() {
     let e = g.to_rgd().unwrap_err().to_string();
     assert!(e.contains("hostnam"), "{e}");
 }
+
+#[test]
+fn ready_when_and_include_when_render_as_kro_expects() {
+    let g = ResourceGraph::<Spec, Status>::new("conds", "v1alpha1", "Conds").build(|g, spec| {
+        let d = g.add(
+            Deployment::new("web", "nginx")
+                .replicas(&spec.replicas)
+                .port(&spec.replicas)
+                .requests(&spec.name, "1Gi"),
+        );
+        let s = g.add(Service::new("web").selector("app", "web").port(80));
+        g.ready_when(&d, d.status().ready_replicas().eq(d.spec().replicas()));
+        g.include_when(&s, spec.replicas.gt(0) & spec.mode.eq(Mode::ReadWrite));
+        StatusExpr {
+            ready: d.status().ready_replicas().gt(0),
+            endpoint: s.spec().cluster_ip(),
+        }
+    });
+    let rgd = g.to_rgd().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rgd.resource("webDeployment").unwrap().ready_when,
+        ["${webDeployment.status.readyReplicas == webDeployment.spec.replicas}"]
+    );
+    assert_eq!(
+        rgd.resource("webService").unwrap().include_when,
+        ["${schema.spec.replicas > 0 && schema.spec.mode == \"READ_WRITE\"}"]
+    );
+    let t = rgd
+        .resource("webDeployment")
+        .unwrap()
+        .template
+        .clone()
+        .unwrap();
+    assert_eq!(
+        t["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        "${schema.spec.replicas}"
+    );
+    assert_eq!(
+        t["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+        "${schema.spec.name}"
+    );
+}
