@@ -6,6 +6,8 @@
 //! [`CelEngine`] is that contract; [`default_engine`] is the implementation on
 //! the `cel` crate. Nothing else in kroxide names the `cel` crate.
 
+pub mod library;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -155,6 +157,7 @@ impl CelRs {
         let _ = env.add_extension(cel::extensions::encoders);
         // cel-go (and so KRO) keeps the last entry of a repeated map key.
         env.set_error_on_duplicate_map_keys(false);
+        library::register(&mut env);
         CelRs { env: Arc::new(env) }
     }
 }
@@ -543,6 +546,40 @@ mod tests {
         // int + int works; uint + int would fail in CEL.
         let p = default_engine().compile("x.n - 50").unwrap();
         assert_eq!(p.eval(&vars).unwrap(), json!(-9));
+    }
+
+    #[test]
+    fn kro_functions_evaluate_through_cel() {
+        let vars = Vars::from([("schema".to_string(), json!({"spec": {"name": "web"}}))]);
+        let eval = |s: &str| default_engine().compile(s).unwrap().eval(&vars);
+        assert_eq!(
+            eval("random.seededString(10, \"test\")").unwrap(),
+            json!("x94x70hwx9")
+        );
+        assert_eq!(
+            eval("random.seededInt(30000, 32768, \"test\")").unwrap(),
+            json!(31525)
+        );
+        assert_eq!(
+            eval("json.unmarshal('{\"a\": [1, 2]}').a[1]").unwrap(),
+            json!(2.0)
+        );
+        assert_eq!(
+            eval("json.marshal({\"name\": schema.spec.name, \"b\": 1})").unwrap(),
+            json!("{\"b\":1,\"name\":\"web\"}")
+        );
+        // FNV-1a of "web", base64: computed by the algorithm's definition.
+        let fnv = crate::cel::library::fnv64a(b"web");
+        use base64::Engine as _;
+        let expected = base64::engine::general_purpose::STANDARD.encode(fnv);
+        assert_eq!(
+            eval("base64.encode(hash.fnv64a(schema.spec.name))").unwrap(),
+            json!(expected)
+        );
+        assert!(matches!(
+            eval("random.seededString(0, \"x\")"),
+            Err(EvalError::Failed(_))
+        ));
     }
 
     #[test]

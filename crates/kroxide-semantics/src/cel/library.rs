@@ -1,0 +1,219 @@
+//! KRO's own CEL functions, computed exactly as KRO computes them:
+//! `random.seededString`, `random.seededInt`, `hash.fnv64a/sha256/md5`,
+//! `json.marshal/unmarshal`.
+
+use cel::common::types::{DYN_TYPE, INT_TYPE, STRING_TYPE};
+use cel::common::value::{CowVal, Val};
+use cel::objects::{Key, Map};
+use cel::{Env, ExecutionError, Value};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Runs `f` on the evaluated arguments of a CEL call.
+fn call<'b, 'v>(
+    name: &str,
+    args: Vec<CowVal<'b, 'v>>,
+    f: fn(&[Value]) -> Result<Value, String>,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in &args {
+        let v: &dyn Val = a.as_ref();
+        vals.push(Value::try_from(v)?);
+    }
+    let out = f(&vals).map_err(|e| ExecutionError::function_error(name, e))?;
+    let boxed: Box<dyn Val> = Box::<dyn Val>::try_from(out)?;
+    Ok(CowVal::from(boxed))
+}
+
+macro_rules! overloads {
+    ($($fname:ident => $name:literal, $id:literal, [$($t:expr),*], $body:expr;)*) => {
+        $(
+            fn $fname<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+                call($name, args, $body)
+            }
+        )*
+        /// Registers KRO's functions on `env`.
+        pub fn register(env: &mut Env) {
+            $(
+                // Registration on a fresh env cannot collide.
+                let _ = env.add_overload($name, $id, vec![$($t),*], $fname);
+            )*
+        }
+    };
+}
+
+fn int(v: &Value, what: &str) -> Result<i64, String> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        _ => Err(format!("{what} must be an integer")),
+    }
+}
+
+fn string<'a>(v: &'a Value, what: &str) -> Result<&'a str, String> {
+    match v {
+        Value::String(s) => Ok(s.as_str()),
+        _ => Err(format!("{what} must be a string")),
+    }
+}
+
+const ALPHANUMERIC: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// KRO's `random.seededString(length, seed)`.
+pub fn seeded_string(n: i64, seed: &str) -> Result<String, String> {
+    if n <= 0 {
+        return Err("random.seededString length must be positive".into());
+    }
+    let n = n as usize;
+    let mut hash: Vec<u8> = Sha256::digest(seed.as_bytes()).to_vec();
+    let mut result: Vec<u8> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut start = (i * 4) % hash.len();
+        if start + 4 > hash.len() {
+            let mut h = Sha256::new();
+            h.update(&hash);
+            h.update(&result[..i]);
+            hash = h.finalize().to_vec();
+            start = 0;
+        }
+        let idx = u32::from_be_bytes([
+            hash[start],
+            hash[start + 1],
+            hash[start + 2],
+            hash[start + 3],
+        ]);
+        result.push(ALPHANUMERIC[(idx % ALPHANUMERIC.len() as u32) as usize]);
+    }
+    Ok(String::from_utf8(result).expect("ascii"))
+}
+
+/// KRO's `random.seededInt(min, max, seed)`: in `[min, max)`.
+pub fn seeded_int(min: i64, max: i64, seed: &str) -> Result<i64, String> {
+    if min >= max {
+        return Err("random.seededInt min must be less than max".into());
+    }
+    let h = Sha256::digest(seed.as_bytes());
+    let v = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+    let range = max.wrapping_sub(min) as u64;
+    Ok(min.wrapping_add((v % range) as i64))
+}
+
+/// FNV-1a, 64 bits.
+pub fn fnv64a(data: &[u8]) -> [u8; 8] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h.to_be_bytes()
+}
+
+/// CEL value to JSON the way Go's `json.Marshal` writes KRO's values
+/// (map keys sorted, bytes base64).
+fn to_json(v: &Value) -> Result<serde_json::Value, String> {
+    use base64::Engine as _;
+    Ok(match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::UInt(u) => serde_json::Value::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .ok_or("json.marshal cannot encode NaN or infinity")?,
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Bytes(b) => serde_json::Value::String(
+            base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
+        ),
+        Value::List(l) => {
+            serde_json::Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Value::Map(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
+            for (k, v) in m.map.iter() {
+                let key = match k {
+                    Key::String(s) => s.to_string(),
+                    Key::Int(i) => i.to_string(),
+                    Key::Uint(u) => u.to_string(),
+                    Key::Bool(b) => b.to_string(),
+                };
+                entries.push((key, to_json(v)?));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().collect())
+        }
+        other => return Err(format!("json.marshal cannot encode a {}", other.type_of())),
+    })
+}
+
+/// JSON to CEL as Go's `json.Unmarshal` into `any` gives it: every number is a double.
+fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(a) => Value::List(Arc::new(a.iter().map(from_json).collect())),
+        serde_json::Value::Object(o) => {
+            let m: HashMap<Key, Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), from_json(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(m) })
+        }
+    }
+}
+
+overloads! {
+    random_seeded_string => "random.seededString", "random.seededString_int_string", [INT_TYPE, STRING_TYPE], |a| {
+        let n = int(&a[0], "random.seededString length")?;
+        let s = string(&a[1], "random.seededString seed")?;
+        Ok(Value::String(Arc::new(seeded_string(n, s)?)))
+    };
+    random_seeded_int => "random.seededInt", "random.seededInt_int_int_string", [INT_TYPE, INT_TYPE, STRING_TYPE], |a| {
+        let min = int(&a[0], "random.seededInt min")?;
+        let max = int(&a[1], "random.seededInt max")?;
+        let s = string(&a[2], "random.seededInt seed")?;
+        Ok(Value::Int(seeded_int(min, max, s)?))
+    };
+    hash_fnv64a => "hash.fnv64a", "hash.fnv64a_string", [STRING_TYPE], |a| {
+        Ok(Value::Bytes(Arc::new(fnv64a(string(&a[0], "hash.fnv64a argument")?.as_bytes()).to_vec())))
+    };
+    hash_sha256 => "hash.sha256", "hash.sha256_string", [STRING_TYPE], |a| {
+        Ok(Value::Bytes(Arc::new(Sha256::digest(string(&a[0], "hash.sha256 argument")?.as_bytes()).to_vec())))
+    };
+    hash_md5 => "hash.md5", "hash.md5_string", [STRING_TYPE], |a| {
+        Ok(Value::Bytes(Arc::new(Md5::digest(string(&a[0], "hash.md5 argument")?.as_bytes()).to_vec())))
+    };
+    json_marshal => "json.marshal", "json.marshal_dyn", [DYN_TYPE], |a| {
+        let j = to_json(&a[0])?;
+        Ok(Value::String(Arc::new(serde_json::to_string(&j).map_err(|e| e.to_string())?)))
+    };
+    json_unmarshal => "json.unmarshal", "json.unmarshal_string", [STRING_TYPE], |a| {
+        let s = string(&a[0], "json.unmarshal argument")?;
+        let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("json.unmarshal failed to parse JSON: {e}"))?;
+        Ok(from_json(&v))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kro_known_values() {
+        assert_eq!(seeded_string(10, "test").unwrap(), "x94x70hwx9");
+        assert_eq!(seeded_int(30000, 32768, "test").unwrap(), 31525);
+        // Longer than one hash (8 chars per 32 bytes): the rehash path.
+        assert_eq!(seeded_string(20, "test").unwrap().len(), 20);
+        assert!(seeded_string(0, "x").is_err());
+        assert!(seeded_int(5, 5, "x").is_err());
+    }
+
+    #[test]
+    fn fnv_reference_vectors() {
+        // FNV-1a 64 of "" and "a" (reference values of the algorithm).
+        assert_eq!(u64::from_be_bytes(fnv64a(b"")), 0xcbf29ce484222325);
+        assert_eq!(u64::from_be_bytes(fnv64a(b"a")), 0xaf63dc4c8601ec8c);
+    }
+}
