@@ -40,6 +40,35 @@ pub enum Command {
         /// An RGD YAML file.
         file: PathBuf,
     },
+    /// Show what a deploy would apply, wave by wave, and the status KRO would report. No cluster.
+    Plan {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: PlanArgs,
+    },
+}
+
+/// Options of `plan`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// The instance (YAML or JSON): a full object or just its spec.
+    #[arg(long, short)]
+    pub instance: PathBuf,
+    /// Namespace of the instance when the file does not name one.
+    #[arg(long, short, default_value = "default")]
+    pub namespace: String,
+    /// Fill in what controllers would set (ready replicas, load balancer addresses...).
+    #[arg(long)]
+    pub assume_ready: bool,
+    /// Live objects, or `id: {status: ...}` maps, to evaluate against.
+    #[arg(long)]
+    pub observed: Option<PathBuf>,
+    /// Show Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
 }
 
 /// Output formats.
@@ -68,6 +97,11 @@ pub enum GraphCommand {
     Validate,
     /// Print the CustomResourceDefinition KRO would create for instances.
     Crd,
+    /// Show what a deploy would apply and the status KRO would report. No cluster.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+    },
 }
 
 /// Document formats.
@@ -145,6 +179,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
             }
             ExitCode::SUCCESS
         }
+        GraphCommand::Plan { args } => plan_cmd(&rgd, &args),
         GraphCommand::Crd => match instance_crd(&rgd) {
             Ok(c) => match kroxide_model::to_yaml(&c) {
                 Ok(y) => {
@@ -187,6 +222,20 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         } => validate_cmd(&files, order, output),
         Command::Crd { file } => crd_cmd(&file),
+        Command::Plan { file, args } => {
+            let Some(docs) = load_or_report(&file) else {
+                return ExitCode::from(1);
+            };
+            if docs.len() != 1 {
+                eprintln!(
+                    "error: {} holds {} ResourceGraphDefinitions; plan needs exactly one",
+                    file.display(),
+                    docs.len()
+                );
+                return ExitCode::from(2);
+            }
+            plan_cmd(&docs[0].rgd, &args)
+        }
     }
 }
 
@@ -263,6 +312,101 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn read_documents(path: &PathBuf) -> Result<Vec<serde_json::Value>, ExitCode> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read: {e}", path.display());
+            return Err(ExitCode::from(1));
+        }
+    };
+    match kroxide_model::load_documents(&path.display().to_string(), &text) {
+        Ok(d) => Ok(d.into_iter().map(|(v, _)| v).collect()),
+        Err(e) => {
+            report_load_error(&e);
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> ExitCode {
+    use kroxide_semantics::plan::{plan, Observed, PlanOptions};
+    let instance = match read_documents(&args.instance) {
+        Ok(mut d) if d.len() == 1 => d.remove(0),
+        Ok(d) => {
+            eprintln!(
+                "error: {}: expected one instance document, found {}",
+                args.instance.display(),
+                d.len()
+            );
+            return ExitCode::from(1);
+        }
+        Err(c) => return c,
+    };
+    let observed = match &args.observed {
+        Some(p) => match read_documents(p) {
+            Ok(d) => Observed::from_documents(d),
+            Err(c) => return c,
+        },
+        None => Observed::default(),
+    };
+    let opts = PlanOptions {
+        namespace: args.namespace.clone(),
+        assume_ready: args.assume_ready,
+        observed,
+    };
+    let mut p = match plan(rgd, &instance, &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.instance.display());
+            return ExitCode::from(1);
+        }
+    };
+    if !args.show_secrets {
+        for r in &mut p.resources {
+            for o in &mut r.objects {
+                mask_secret(o);
+            }
+        }
+    }
+    let text = match args.output {
+        Format::Yaml => kroxide_model::to_yaml(&p).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(&p)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(t) => print!("{t}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if p.resources
+        .iter()
+        .any(|r| r.action == kroxide_semantics::plan::Action::Fail)
+        || !p.errors.is_empty()
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Replaces the values of a Secret's `data` and `stringData`.
+pub fn mask_secret(o: &mut serde_json::Value) {
+    if o.get("kind").and_then(serde_json::Value::as_str) != Some("Secret") {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(serde_json::Value::Object(m)) = o.get_mut(field) {
+            for v in m.values_mut() {
+                *v = serde_json::Value::String("<redacted: use --show-secrets>".into());
+            }
+        }
     }
 }
 

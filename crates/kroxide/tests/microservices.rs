@@ -183,3 +183,116 @@ fn dev_and_prod_configurations_fit_the_instance_schema() {
         assert_eq!(typed.version, "1.0.0");
     }
 }
+
+mod plans {
+    use super::*;
+    use kroxide::semantics::plan::{plan, Action, Observed, PlanOptions};
+    use serde_json::{json, Value};
+
+    fn instance(f: &str) -> Value {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/microservices")
+            .join(f);
+        load_documents(f, &std::fs::read_to_string(p).unwrap())
+            .unwrap()
+            .remove(0)
+            .0
+    }
+
+    fn plan_with(f: &str, opts: PlanOptions) -> kroxide::semantics::plan::Plan {
+        plan(&microservices_app().to_rgd().unwrap(), &instance(f), &opts).unwrap()
+    }
+
+    fn object<'a>(p: &'a kroxide::semantics::plan::Plan, id: &str) -> &'a Value {
+        &p.resource(id).unwrap().objects[0]
+    }
+
+    #[test]
+    fn log_level_follows_the_environment() {
+        let dev = plan_with("dev.yaml", PlanOptions::default());
+        assert_eq!(object(&dev, "appConfig")["data"]["LOG_LEVEL"], "debug");
+        let prod = plan_with("prod.yaml", PlanOptions::default());
+        assert_eq!(object(&prod, "appConfig")["data"]["LOG_LEVEL"], "info");
+        assert_eq!(object(&prod, "productDeployment")["spec"]["replicas"], 5);
+        assert_eq!(
+            object(&prod, "ingress")["spec"]["rules"][0]["host"],
+            "api.mycompany.com"
+        );
+        for r in &prod.resources {
+            assert_eq!(r.action, Action::Apply, "{}: {:?}", r.id, r.reason);
+        }
+    }
+
+    #[test]
+    fn healthy_when_everything_is_ready() {
+        let p = plan_with(
+            "prod.yaml",
+            PlanOptions {
+                assume_ready: true,
+                ..PlanOptions::default()
+            },
+        );
+        assert_eq!(p.status["health"], "healthy");
+        assert_eq!(p.status["gatewayUrl"], "https://api.mycompany.com");
+        assert_eq!(p.status["services"]["user"]["ready"], true);
+        assert_eq!(
+            p.status["services"]["order"]["url"],
+            "http://order-service:3000"
+        );
+        assert!(p.pending.is_empty(), "{:?}", p.pending);
+    }
+
+    fn observed(user: i64, product: i64, order: i64) -> Observed {
+        Observed::from_documents([json!({
+            "userDeployment": {"status": {"readyReplicas": user}},
+            "productDeployment": {"status": {"readyReplicas": product}},
+            "orderDeployment": {"status": {"readyReplicas": order}},
+        })])
+    }
+
+    #[test]
+    fn degraded_when_only_the_user_service_is_ready() {
+        let p = plan_with(
+            "dev.yaml",
+            PlanOptions {
+                observed: observed(1, 0, 0),
+                ..PlanOptions::default()
+            },
+        );
+        assert_eq!(p.status["health"], "degraded");
+        assert_eq!(p.status["services"]["user"]["ready"], true);
+        assert_eq!(p.status["services"]["product"]["ready"], false);
+    }
+
+    #[test]
+    fn unhealthy_when_nothing_is_ready() {
+        let p = plan_with(
+            "dev.yaml",
+            PlanOptions {
+                observed: observed(0, 0, 0),
+                ..PlanOptions::default()
+            },
+        );
+        assert_eq!(p.status["health"], "unhealthy");
+    }
+
+    #[test]
+    fn without_live_data_status_that_needs_it_is_pending() {
+        let p = plan_with("dev.yaml", PlanOptions::default());
+        assert!(p.status.get("health").is_none(), "{}", p.status);
+        for f in [
+            "status.health",
+            "status.services.user.ready",
+            "status.services.product.ready",
+            "status.services.order.ready",
+        ] {
+            assert!(
+                p.pending.contains_key(f),
+                "{f} not pending: {:?}",
+                p.pending
+            );
+        }
+        // What needs no live data is computed.
+        assert_eq!(p.status["gatewayUrl"], "https://microservices-dev.local");
+    }
+}

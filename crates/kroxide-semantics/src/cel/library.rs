@@ -2,7 +2,7 @@
 //! `random.seededString`, `random.seededInt`, `hash.fnv64a/sha256/md5`,
 //! `json.marshal/unmarshal`.
 
-use cel::common::types::{DYN_TYPE, INT_TYPE, STRING_TYPE};
+use cel::common::types::{DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::objects::{Key, Map};
 use cel::{Env, ExecutionError, Value};
@@ -28,20 +28,88 @@ fn call<'b, 'v>(
 }
 
 macro_rules! overloads {
-    ($($fname:ident => $name:literal, $id:literal, [$($t:expr),*], $body:expr;)*) => {
+    (
+        global { $($fname:ident => $name:literal, $id:literal, [$($t:expr),*], $body:expr;)* }
+        member { $($mname:ident => $mcel:literal, $mid:literal, $target:expr, [$($mt:expr),*], $mbody:expr;)* }
+    ) => {
         $(
             fn $fname<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
                 call($name, args, $body)
             }
         )*
+        $(
+            fn $mname<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+                call($mcel, args, $mbody)
+            }
+        )*
         /// Registers KRO's functions on `env`.
         pub fn register(env: &mut Env) {
-            $(
-                // Registration on a fresh env cannot collide.
-                let _ = env.add_overload($name, $id, vec![$($t),*], $fname);
-            )*
+            // Registration on a fresh env cannot collide.
+            $( let _ = env.add_overload($name, $id, vec![$($t),*], $fname); )*
+            $( let _ = env.add_member_overload($mcel, $mid, $target, vec![$($mt),*], $mname); )*
         }
     };
+}
+
+fn list(v: &Value) -> Result<&[Value], String> {
+    match v {
+        Value::List(l) => Ok(l.as_slice()),
+        other => Err(format!("expected a list, got {}", other.type_of())),
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    use std::cmp::Ordering;
+    Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::UInt(x), Value::UInt(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Value::Int(x), Value::Float(y)) => (*x as f64).partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Value::Float(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => {
+            return Err(format!(
+                "cannot compare {} and {}",
+                a.type_of(),
+                b.type_of()
+            ))
+        }
+    })
+}
+
+/// Kubernetes' `lists` library: `sum()` of ints or doubles.
+fn list_sum(a: &[Value]) -> Result<Value, String> {
+    let l = list(&a[0])?;
+    let mut int: i64 = 0;
+    let mut float: Option<f64> = None;
+    for v in l {
+        match v {
+            Value::Int(i) => int = int.checked_add(*i).ok_or("sum overflows int")?,
+            Value::Float(f) => *float.get_or_insert(0.0) += f,
+            Value::UInt(u) => {
+                int = int
+                    .checked_add(i64::try_from(*u).map_err(|_| "sum overflows int")?)
+                    .ok_or("sum overflows int")?
+            }
+            other => return Err(format!("sum() needs numbers, got {}", other.type_of())),
+        }
+    }
+    Ok(match float {
+        Some(f) => Value::Float(f + int as f64),
+        None => Value::Int(int),
+    })
+}
+
+fn list_extreme(a: &[Value], want: std::cmp::Ordering, name: &str) -> Result<Value, String> {
+    let l = list(&a[0])?;
+    let mut best = l.first().ok_or(format!("{name}() of an empty list"))?;
+    for v in &l[1..] {
+        if compare(v, best)? == want {
+            best = v;
+        }
+    }
+    Ok(best.clone())
 }
 
 fn int(v: &Value, what: &str) -> Result<i64, String> {
@@ -165,6 +233,7 @@ fn from_json(v: &serde_json::Value) -> Value {
 }
 
 overloads! {
+    global {
     random_seeded_string => "random.seededString", "random.seededString_int_string", [INT_TYPE, STRING_TYPE], |a| {
         let n = int(&a[0], "random.seededString length")?;
         let s = string(&a[1], "random.seededString seed")?;
@@ -194,6 +263,53 @@ overloads! {
         let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("json.unmarshal failed to parse JSON: {e}"))?;
         Ok(from_json(&v))
     };
+    quantity_new => "quantity", "quantity_string", [STRING_TYPE], |a| {
+        crate::cel::quantity::make(string(&a[0], "quantity argument")?)
+    };
+    is_quantity => "isQuantity", "isQuantity_string", [STRING_TYPE], |a| {
+        Ok(Value::Bool(crate::cel::quantity::parse(string(&a[0], "isQuantity argument")?).is_some()))
+    };
+    }
+    member {
+    q_less => "isLessThan", "quantity_isLessThan", MAP_TYPE, [MAP_TYPE], |a| {
+        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])? < crate::cel::quantity::value_of(&a[1])?))
+    };
+    q_greater => "isGreaterThan", "quantity_isGreaterThan", MAP_TYPE, [MAP_TYPE], |a| {
+        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])? > crate::cel::quantity::value_of(&a[1])?))
+    };
+    q_compare => "compareTo", "quantity_compareTo", MAP_TYPE, [MAP_TYPE], |a| {
+        let (x, y) = (crate::cel::quantity::value_of(&a[0])?, crate::cel::quantity::value_of(&a[1])?);
+        Ok(Value::Int(if x < y { -1 } else if x > y { 1 } else { 0 }))
+    };
+    q_as_approx => "asApproximateFloat", "quantity_asApproximateFloat", MAP_TYPE, [], |a| {
+        Ok(Value::Float(crate::cel::quantity::value_of(&a[0])?))
+    };
+    q_as_int => "asInteger", "quantity_asInteger", MAP_TYPE, [], |a| {
+        let v = crate::cel::quantity::value_of(&a[0])?;
+        if v.fract() != 0.0 || v.abs() > 9.0e15 {
+            return Err("quantity is not an integer".into());
+        }
+        Ok(Value::Int(v as i64))
+    };
+    list_sum_m => "sum", "list_sum", LIST_TYPE, [], list_sum;
+    list_min_m => "min", "list_min", LIST_TYPE, [], |a| list_extreme(a, std::cmp::Ordering::Less, "min");
+    list_max_m => "max", "list_max", LIST_TYPE, [], |a| list_extreme(a, std::cmp::Ordering::Greater, "max");
+    list_is_sorted_m => "isSorted", "list_isSorted", LIST_TYPE, [], |a| {
+        let l = list(&a[0])?;
+        for w in l.windows(2) {
+            if compare(&w[0], &w[1])? == std::cmp::Ordering::Greater {
+                return Ok(Value::Bool(false));
+            }
+        }
+        Ok(Value::Bool(true))
+    };
+    list_index_of_m => "indexOf", "list_indexOf", LIST_TYPE, [DYN_TYPE], |a| {
+        Ok(Value::Int(list(&a[0])?.iter().position(|x| x == &a[1]).map_or(-1, |i| i as i64)))
+    };
+    list_last_index_of_m => "lastIndexOf", "list_lastIndexOf", LIST_TYPE, [DYN_TYPE], |a| {
+        Ok(Value::Int(list(&a[0])?.iter().rposition(|x| x == &a[1]).map_or(-1, |i| i as i64)))
+    };
+    }
 }
 
 #[cfg(test)]

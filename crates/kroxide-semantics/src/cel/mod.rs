@@ -7,6 +7,7 @@
 //! the `cel` crate. Nothing else in kroxide names the `cel` crate.
 
 pub mod library;
+pub mod quantity;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -220,7 +221,24 @@ impl Program for CelRsProgram {
         }
         match self.program.execute(&ctx) {
             Ok(v) => cel_to_json(&v),
-            Err(e) => Err(classify(&e.to_string())),
+            Err(e) => {
+                let msg = e.to_string();
+                // The same message names a missing variable (data not there
+                // yet) and a function this engine lacks (a failure).
+                if let Some(name) = msg
+                    .strip_prefix("Undeclared reference to '")
+                    .and_then(|r| r.strip_suffix('\''))
+                {
+                    if self.info.functions.contains(name)
+                        && !self.info.references.iter().any(|r| r.root == name)
+                    {
+                        return Err(EvalError::Failed(format!(
+                            "unsupported CEL function {name}"
+                        )));
+                    }
+                }
+                Err(classify(&msg))
+            }
         }
     }
 }

@@ -1,0 +1,118 @@
+//! Instances: validated and defaulted as the API server does for the
+//! instance CRD, before anything else happens.
+
+use crate::crd::{spec_schema, InstanceNames};
+use crate::openapi::{validate, Definitions, Options, UnknownFields};
+use kroxide_model::{FieldPath, ResourceGraphDefinition};
+use serde_json::{json, Value};
+
+/// Why an instance was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}", .problems.iter().map(|p| format!("{}: {}", p.0, p.1)).collect::<Vec<_>>().join("\n"))]
+pub struct InstanceError {
+    /// (path in the instance document, what is wrong and what was expected)
+    pub problems: Vec<(FieldPath, String)>,
+}
+
+/// Validates and defaults an instance of `rgd`. `raw` is the instance object
+/// (`apiVersion`, `kind`, `metadata`, `spec`), or just its spec when it has no
+/// `spec` key; `namespace` is used when the instance does not name one.
+///
+/// ```
+/// use serde_json::json;
+/// let rgd = &kroxide_model::load_str("x.yaml", r#"
+/// apiVersion: kro.run/v1alpha1
+/// kind: ResourceGraphDefinition
+/// metadata: {name: web}
+/// spec:
+///   schema: {apiVersion: v1alpha1, kind: WebApp, spec: {name: string | required=true, replicas: integer | default=2}}
+/// "#).unwrap()[0].rgd;
+/// let i = kroxide_semantics::instance::prepare(rgd, &json!({"spec": {"name": "a"}}), "dev").unwrap();
+/// assert_eq!(i["spec"]["replicas"], 2);
+/// assert_eq!(i["metadata"]["namespace"], "dev");
+/// let e = kroxide_semantics::instance::prepare(rgd, &json!({"spec": {"replicas": "x"}}), "dev").unwrap_err();
+/// assert_eq!(e.problems.len(), 2);
+/// ```
+pub fn prepare(
+    rgd: &ResourceGraphDefinition,
+    raw: &Value,
+    namespace: &str,
+) -> Result<Value, InstanceError> {
+    let names = InstanceNames::of(rgd);
+    let mut problems = Vec::new();
+    let mut obj = match raw {
+        Value::Object(m)
+            if m.contains_key("spec") || m.contains_key("apiVersion") || m.contains_key("kind") =>
+        {
+            raw.clone()
+        }
+        Value::Object(_) => json!({"spec": raw}),
+        Value::Null => json!({"spec": {}}),
+        other => {
+            return Err(InstanceError {
+                problems: vec![(
+                    FieldPath::root(),
+                    format!("expected an object, got {other}"),
+                )],
+            })
+        }
+    };
+    let api_version = names.api_version();
+    match obj.get("apiVersion").and_then(Value::as_str) {
+        None => obj["apiVersion"] = json!(api_version),
+        Some(a) if a == api_version => {}
+        Some(a) => problems.push((
+            FieldPath::root().key("apiVersion"),
+            format!("is {a}, expected {api_version}"),
+        )),
+    }
+    match obj.get("kind").and_then(Value::as_str) {
+        None => obj["kind"] = json!(names.kind),
+        Some(k) if k == names.kind => {}
+        Some(k) => problems.push((
+            FieldPath::root().key("kind"),
+            format!("is {k}, expected {}", names.kind),
+        )),
+    }
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    if obj["metadata"]
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
+        obj["metadata"]["name"] = json!(rgd.name());
+    }
+    if names.namespaced && obj["metadata"].get("namespace").is_none() {
+        obj["metadata"]["namespace"] = json!(namespace);
+    }
+    let schema = match spec_schema(rgd) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push((
+                FieldPath::root(),
+                format!("the graph's spec schema is invalid: {e}"),
+            ));
+            return Err(InstanceError { problems });
+        }
+    };
+    if obj.get("spec").is_none_or(Value::is_null) {
+        obj["spec"] = json!({});
+    }
+    let opts = Options {
+        unknown_fields: UnknownFields::Reject,
+        apply_defaults: true,
+        expressions: false,
+        cel_rules: true,
+    };
+    for v in validate(&mut obj["spec"], &schema, &Definitions::default(), opts) {
+        problems.push((FieldPath::root().key("spec").join(&v.path), v.message));
+    }
+    if problems.is_empty() {
+        Ok(obj)
+    } else {
+        Err(InstanceError { problems })
+    }
+}

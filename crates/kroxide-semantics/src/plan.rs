@@ -1,0 +1,591 @@
+//! `plan`: what KRO (or the direct engine) would do for one instance, with
+//! no cluster.
+//!
+//! The instance is validated and defaulted; then, in KRO's order, each
+//! resource's `includeWhen` is evaluated (false excludes it and everything
+//! that depends on it), its `forEach` expanded, and its template resolved
+//! against the instance and the objects of its dependencies. Status fields
+//! are evaluated last. Data that a cluster would provide (a Deployment's
+//! `readyReplicas`, a Service's `clusterIP`) comes from `--observed` objects
+//! or, with `assume_ready`, from what the kind's controller would write;
+//! without either, what needs it is reported pending, never guessed.
+
+use crate::cel::{default_engine, EvalError, Program, Vars};
+use crate::expr::{parse_string, StringValue};
+use crate::instance::{prepare, InstanceError};
+use crate::k8s::KubernetesApi;
+use crate::readiness::{assume_ready, kind_ready};
+use crate::validate::{validate, Diagnostic};
+use kroxide_model::{FieldNode, FieldTree, ResourceGraphDefinition};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// How to plan.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// Namespace of the instance when it does not name one.
+    pub namespace: String,
+    /// Fill in what controllers would set, as if every resource became ready.
+    pub assume_ready: bool,
+    /// Live objects (or just their status) to evaluate against.
+    pub observed: Observed,
+}
+
+/// Observed objects, by resource id or by kind and name.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    by_id: BTreeMap<String, Value>,
+    objects: Vec<Value>,
+}
+
+impl Observed {
+    /// From YAML documents: a Kubernetes object (matched by kind and name),
+    /// or a map from resource id to an object or to `{status: ...}`.
+    pub fn from_documents(docs: impl IntoIterator<Item = Value>) -> Self {
+        let mut o = Observed::default();
+        for d in docs {
+            if d.get("kind").is_some() {
+                o.objects.push(d);
+            } else if let Value::Object(m) = d {
+                for (k, v) in m {
+                    o.by_id.insert(k, v);
+                }
+            }
+        }
+        o
+    }
+
+    /// Observes `obj` as resource `id`.
+    pub fn insert(&mut self, id: &str, obj: Value) {
+        self.by_id.insert(id.to_string(), obj);
+    }
+
+    fn lookup(&self, id: &str, desired: &Value) -> Option<&Value> {
+        if let Some(v) = self.by_id.get(id) {
+            return Some(v);
+        }
+        let kind = desired.get("kind")?;
+        let name = desired.pointer("/metadata/name")?;
+        self.objects
+            .iter()
+            .find(|o| o.get("kind") == Some(kind) && o.pointer("/metadata/name") == Some(name))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.objects.is_empty()
+    }
+}
+
+/// What happens to a resource.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    /// Server-side apply these objects.
+    Apply,
+    /// Excluded by `includeWhen` (or a dependency was).
+    Skip,
+    /// An `externalRef`: read, never written.
+    Read,
+    /// Cannot be resolved yet: data a cluster would provide is missing.
+    Wait,
+    /// An expression failed: KRO would report an error.
+    Fail,
+}
+
+/// One resource of a plan.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedResource {
+    pub id: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether it would be ready (`readyWhen` or the kind's rule), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    /// The resolved objects (several for a `forEach` collection).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<Value>,
+}
+
+/// The plan for one instance.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The validated, defaulted instance.
+    pub instance: Value,
+    /// Apply waves (resource ids): each wave after the previous is ready.
+    pub waves: Vec<Vec<String>>,
+    /// Resources in KRO's order.
+    pub resources: Vec<PlannedResource>,
+    /// The status KRO would report (fields that cannot be computed yet are omitted).
+    pub status: Value,
+    /// Status fields not computable yet (KRO omits them), with why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, String>,
+    /// Status fields whose expressions failed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, String>,
+}
+
+impl Plan {
+    pub fn resource(&self, id: &str) -> Option<&PlannedResource> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+}
+
+/// Why no plan could be made.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("the resource graph is invalid:\n{}", .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Graph(Vec<Diagnostic>),
+    #[error("the instance is invalid:\n{}", .0.problems.iter().map(|(p, m)| format!("  {p}: {m}")).collect::<Vec<_>>().join("\n"))]
+    Instance(InstanceError),
+}
+
+/// Compiled expressions, shared across a plan.
+#[derive(Default)]
+struct Programs(Mutex<HashMap<String, Arc<dyn Program>>>);
+
+impl Programs {
+    fn get(&self, src: &str) -> Result<Arc<dyn Program>, EvalError> {
+        if let Some(p) = self.0.lock().ok().and_then(|m| m.get(src).cloned()) {
+            return Ok(p);
+        }
+        let p = default_engine()
+            .compile(src)
+            .map_err(|e| EvalError::Failed(format!("invalid CEL `{src}`: {e}")))?;
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(src.to_string(), p.clone());
+        }
+        Ok(p)
+    }
+
+    fn eval(&self, src: &str, vars: &Vars) -> Result<Value, EvalError> {
+        self.get(src)?.eval(vars)
+    }
+
+    /// A string value of a template: literal, standalone (typed) or template (string).
+    fn eval_string(&self, s: &str, vars: &Vars) -> Result<Value, EvalError> {
+        match parse_string(s).map_err(|e| EvalError::Failed(e.to_string()))? {
+            StringValue::Literal(l) => Ok(Value::String(l)),
+            StringValue::Standalone(e) => self.eval(&e, vars),
+            t @ StringValue::Template(_) => {
+                let v = self.eval(&t.to_cel().expect("template has expressions"), vars)?;
+                match v {
+                    Value::String(_) => Ok(v),
+                    other => Err(EvalError::Failed(format!(
+                        "string template `{s}` gave {other}, not a string"
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn resolve(&self, v: &Value, vars: &Vars) -> Result<Value, EvalError> {
+        Ok(match v {
+            Value::String(s) => self.eval_string(s, vars)?,
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|x| self.resolve(x, vars))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => {
+                let mut m = Map::new();
+                for (k, x) in o {
+                    let key = if k.contains("${") {
+                        match self.eval_string(k, vars)? {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        }
+                    } else {
+                        k.clone()
+                    };
+                    m.insert(key, self.resolve(x, vars)?);
+                }
+                Value::Object(m)
+            }
+            other => other.clone(),
+        })
+    }
+
+    fn condition(&self, s: &str, vars: &Vars) -> Result<bool, EvalError> {
+        match self.eval_string(s, vars)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(EvalError::Failed(format!(
+                "`{s}` gave {other}, expected a boolean"
+            ))),
+        }
+    }
+}
+
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(bv) => merge(bv, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+fn cartesian(dims: &[(String, Vec<Value>)]) -> Vec<Vec<(String, Value)>> {
+    let mut out: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for (name, values) in dims {
+        let mut next = Vec::new();
+        for combo in &out {
+            for v in values {
+                let mut c = combo.clone();
+                c.push((name.clone(), v.clone()));
+                next.push(c);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// Plans `rgd` for the instance `raw`.
+pub fn plan(
+    rgd: &ResourceGraphDefinition,
+    raw: &Value,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let v = validate(rgd);
+    if !v.is_valid() {
+        return Err(PlanError::Graph(v.errors().cloned().collect()));
+    }
+    let ns = if opts.namespace.is_empty() {
+        "default"
+    } else {
+        opts.namespace.as_str()
+    };
+    let mut instance = prepare(rgd, raw, ns).map_err(PlanError::Instance)?;
+    if opts.assume_ready && instance.pointer("/metadata/uid").is_none() {
+        let seed = format!(
+            "{}/{}",
+            instance["metadata"]["namespace"].as_str().unwrap_or(""),
+            instance["metadata"]["name"].as_str().unwrap_or("")
+        );
+        instance["metadata"]["uid"] = json!(crate::readiness::synthetic_uid(&seed));
+    }
+    let instance_ns = instance
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .map(String::from);
+    let graph = v.graph.expect("valid graphs have a graph");
+    let order = v.order.expect("valid graphs have an order");
+    let waves = graph.waves().unwrap_or_default();
+    let programs = Programs::default();
+    let api = KubernetesApi::embedded();
+
+    // What each resource looks like to the expressions of its dependents.
+    let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+    let mut excluded: BTreeSet<String> = BTreeSet::new();
+    let mut planned: Vec<PlannedResource> = Vec::new();
+
+    for id in &order {
+        let r = rgd.resource(id).expect("id from the graph");
+        let mut vars = Vars::new();
+        vars.insert("schema".into(), instance.clone());
+        for d in graph.dependencies(id) {
+            if let Some(o) = seen.get(d) {
+                vars.insert(d.to_string(), o.clone());
+            }
+        }
+        let mut pr = PlannedResource {
+            id: id.clone(),
+            action: Action::Apply,
+            reason: None,
+            ready: None,
+            objects: Vec::new(),
+        };
+        // A dependency that was excluded excludes this one too.
+        if let Some(d) = graph
+            .dependencies(id)
+            .into_iter()
+            .find(|d| excluded.contains(*d))
+        {
+            pr.action = Action::Skip;
+            pr.reason = Some(format!("depends on `{d}`, which is excluded"));
+            excluded.insert(id.clone());
+            planned.push(pr);
+            continue;
+        }
+        let mut include = Ok(true);
+        for c in &r.include_when {
+            match programs.condition(c, &vars) {
+                Ok(true) => {}
+                Ok(false) => {
+                    include = Ok(false);
+                    break;
+                }
+                Err(e) => {
+                    include = Err((c.clone(), e));
+                    break;
+                }
+            }
+        }
+        match include {
+            Ok(false) => {
+                pr.action = Action::Skip;
+                pr.reason = Some("includeWhen is false".into());
+                excluded.insert(id.clone());
+                planned.push(pr);
+                continue;
+            }
+            Err((c, e)) => {
+                pr.action = if matches!(e, EvalError::Pending(_)) {
+                    Action::Wait
+                } else {
+                    Action::Fail
+                };
+                pr.reason = Some(format!("includeWhen {c}: {e}"));
+                planned.push(pr);
+                continue;
+            }
+            Ok(true) => {}
+        }
+        if let Some(ext) = &r.external_ref {
+            pr.action = Action::Read;
+            let desired = json!({"apiVersion": ext.api_version, "kind": ext.kind, "metadata": {"name": ext.metadata.name}});
+            match opts.observed.lookup(id, &desired) {
+                Some(o) => {
+                    let mut obj = desired.clone();
+                    merge(&mut obj, o);
+                    pr.ready = Some(true);
+                    seen.insert(id.clone(), obj.clone());
+                    pr.objects.push(obj);
+                }
+                None => {
+                    pr.reason = Some("the external object is read from the cluster; supply it with --observed to plan its dependents".into());
+                }
+            }
+            planned.push(pr);
+            continue;
+        }
+        let template = r
+            .template
+            .as_ref()
+            .expect("validated: template or externalRef");
+        // forEach: one object per combination of the iterators' values.
+        let mut combos = vec![Vec::new()];
+        if !r.for_each.is_empty() {
+            let mut dims = Vec::new();
+            let mut failed = None;
+            for dim in &r.for_each {
+                for (name, expr) in dim {
+                    match programs.eval_string(expr, &vars) {
+                        Ok(Value::Array(a)) => dims.push((name.clone(), a)),
+                        Ok(Value::Null) => dims.push((name.clone(), Vec::new())),
+                        Ok(other) => {
+                            failed = Some((
+                                Action::Fail,
+                                format!("forEach {name}: {other} is not a list"),
+                            ))
+                        }
+                        Err(e) => {
+                            failed = Some((
+                                if matches!(e, EvalError::Pending(_)) {
+                                    Action::Wait
+                                } else {
+                                    Action::Fail
+                                },
+                                format!("forEach {name}: {e}"),
+                            ))
+                        }
+                    }
+                }
+            }
+            if let Some((a, why)) = failed {
+                pr.action = a;
+                pr.reason = Some(why);
+                planned.push(pr);
+                continue;
+            }
+            combos = cartesian(&dims);
+        }
+        let mut objects = Vec::new();
+        let mut problem = None;
+        for combo in &combos {
+            let mut v2 = vars.clone();
+            for (k, val) in combo {
+                v2.insert(k.clone(), val.clone());
+            }
+            match programs.resolve(template, &v2) {
+                Ok(mut obj) => {
+                    let (av, kind) = (
+                        obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                        obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+                    );
+                    let namespaced = api.kind(av, kind).map(|k| k.namespaced).unwrap_or(true);
+                    if namespaced && obj.pointer("/metadata/namespace").is_none() {
+                        if let Some(ns) = &instance_ns {
+                            obj["metadata"]["namespace"] = json!(ns);
+                        }
+                    }
+                    objects.push(obj);
+                }
+                Err(e) => {
+                    problem = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = problem {
+            pr.action = if matches!(e, EvalError::Pending(_)) {
+                Action::Wait
+            } else {
+                Action::Fail
+            };
+            pr.reason = Some(e.to_string());
+            planned.push(pr);
+            continue;
+        }
+        // Two objects with one identity is an error in KRO.
+        let mut ids = BTreeSet::new();
+        for o in &objects {
+            let key = format!(
+                "{}/{}/{}",
+                o["kind"],
+                o.pointer("/metadata/namespace").unwrap_or(&Value::Null),
+                o.pointer("/metadata/name").unwrap_or(&Value::Null)
+            );
+            if !ids.insert(key.clone()) {
+                pr.action = Action::Fail;
+                pr.reason = Some(format!(
+                    "forEach produced two objects with the same identity: {}",
+                    o.pointer("/metadata/name").unwrap_or(&Value::Null)
+                ));
+            }
+        }
+        // What dependents see: the desired object, merged with what a
+        // cluster reports (observed), or what it would report (assumed).
+        let live: Vec<Value> = objects
+            .iter()
+            .map(|o| {
+                let mut l = o.clone();
+                if let Some(obs) = opts.observed.lookup(id, o) {
+                    merge(&mut l, obs);
+                } else if opts.assume_ready {
+                    l = assume_ready(&l);
+                }
+                l
+            })
+            .collect();
+        let is_live = opts.assume_ready
+            || live
+                .iter()
+                .zip(&objects)
+                .any(|(l, o)| opts.observed.lookup(id, o).is_some() || l != o);
+        pr.ready = if is_live {
+            Some(readiness(&programs, r, id, &live))
+        } else {
+            None
+        };
+        let var = if r.for_each.is_empty() {
+            live.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(live)
+        };
+        seen.insert(id.clone(), var);
+        pr.objects = objects;
+        planned.push(pr);
+    }
+
+    // Status: every field, against everything seen.
+    let mut vars = Vars::new();
+    vars.insert("schema".into(), instance.clone());
+    for (k, v) in &seen {
+        vars.insert(k.clone(), v.clone());
+    }
+    let mut pending = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    let status = match &rgd.spec.schema.status {
+        Some(tree) => status_tree(&programs, tree, "status", &vars, &mut pending, &mut errors),
+        None => json!({}),
+    };
+    Ok(Plan {
+        instance,
+        waves,
+        resources: planned,
+        status,
+        pending,
+        errors,
+    })
+}
+
+fn readiness(programs: &Programs, r: &kroxide_model::Resource, id: &str, live: &[Value]) -> bool {
+    live.iter().all(|obj| {
+        if r.ready_when.is_empty() {
+            return kind_ready(obj).unwrap_or(true);
+        }
+        let mut vars = Vars::new();
+        vars.insert(id.to_string(), obj.clone());
+        vars.insert("each".into(), obj.clone());
+        r.ready_when
+            .iter()
+            .all(|c| programs.condition(c, &vars).unwrap_or(false))
+    })
+}
+
+fn status_tree(
+    programs: &Programs,
+    tree: &FieldTree,
+    path: &str,
+    vars: &Vars,
+    pending: &mut BTreeMap<String, String>,
+    errors: &mut BTreeMap<String, String>,
+) -> Value {
+    let mut out = Map::new();
+    for (k, v) in tree {
+        let p = format!("{path}.{k}");
+        match v {
+            FieldNode::Object(m) => {
+                let sub = status_tree(programs, m, &p, vars, pending, errors);
+                if sub.as_object().is_some_and(|o| !o.is_empty()) {
+                    out.insert(k.clone(), sub);
+                }
+            }
+            FieldNode::Leaf(s) => match programs.eval_string(s, vars) {
+                Ok(val) => {
+                    out.insert(k.clone(), val);
+                }
+                Err(EvalError::Pending(why)) => {
+                    pending.insert(p, why);
+                }
+                Err(EvalError::Failed(why)) => {
+                    errors.insert(p, why);
+                }
+            },
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cartesian_product() {
+        let c = cartesian(&[
+            ("a".into(), vec![json!(1), json!(2)]),
+            ("b".into(), vec![json!("x"), json!("y")]),
+        ]);
+        assert_eq!(c.len(), 4);
+        assert_eq!(
+            c[1],
+            vec![("a".to_string(), json!(1)), ("b".to_string(), json!("y"))]
+        );
+        assert!(cartesian(&[("a".into(), vec![])]).is_empty());
+    }
+}
