@@ -17,5 +17,6 @@ pub mod k8s;
 pub mod openapi;
 pub mod plan;
 pub mod readiness;
+pub mod redact;
 pub mod simpleschema;
 pub mod validate;

@@ -172,14 +172,23 @@ impl Programs {
         match parse_string(s).map_err(|e| EvalError::Failed(e.to_string()))? {
             StringValue::Literal(l) => Ok(Value::String(l)),
             StringValue::Standalone(e) => self.eval(&e, vars),
-            t @ StringValue::Template(_) => {
-                let v = self.eval(&t.to_cel().expect("template has expressions"), vars)?;
-                match v {
-                    Value::String(_) => Ok(v),
-                    other => Err(EvalError::Failed(format!(
-                        "string template `{s}` gave {other}, not a string"
-                    ))),
+            StringValue::Template(parts) => {
+                // KRO concatenates the parts; each must be a string.
+                let mut out = String::new();
+                for p in parts {
+                    match p {
+                        crate::expr::TemplatePart::Text(t) => out.push_str(&t),
+                        crate::expr::TemplatePart::Expr(e) => match self.eval(&e, vars)? {
+                            Value::String(v) => out.push_str(&v),
+                            other => {
+                                return Err(EvalError::Failed(format!(
+                                    "${{{e}}} in the string template {s:?} gave {other}, not a string: wrap it in string(...)"
+                                )))
+                            }
+                        },
+                    }
                 }
+                Ok(Value::String(out))
             }
         }
     }

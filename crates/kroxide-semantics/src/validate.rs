@@ -513,6 +513,29 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
     }
     if let Some(t) = &r.template {
         deps.extend(check_template(cx, id, &base.key("template"), t, &iterators));
+        // Each object of a collection needs its own name: every iterator
+        // must appear in metadata.name.
+        if !iterators.is_empty() {
+            let name = t
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let mut used = BTreeSet::new();
+            if let Ok(sv) = parse_string(name) {
+                for e in sv.expressions() {
+                    if let Ok(p) = default_engine().compile(e) {
+                        used.extend(p.info().roots().into_iter().map(String::from));
+                    }
+                }
+            }
+            for it in &iterators {
+                if !used.contains(it) {
+                    cx.push(Severity::Error, "foreach", Some(id), base.key("template").key("metadata").key("name"),
+                        format!("forEach iterator `{it}` is not used in metadata.name, so the collection's objects would collide"),
+                        Some(format!("include ${{{it}}} in the name")));
+                }
+            }
+        }
     }
     if let Some(e) = &r.external_ref {
         let p = base.key("externalRef").key("metadata");
@@ -797,6 +820,12 @@ fn check_string(
     deps: &mut BTreeSet<String>,
 ) -> Vec<Arc<dyn Program>> {
     let sv = match parse_string(s) {
+        Ok(StringValue::Literal(_)) if s.contains("${") => {
+            cx.push(Severity::Warning, "unterminated-expression", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                format!("{s:?} contains `${{` but no complete expression: KRO keeps it as literal text"),
+                Some("close the braces; inside the expression, put braces only in double-quoted strings (KRO does not skip single-quoted ones)".into()));
+            return Vec::new();
+        }
         Ok(v) => v,
         Err(e) => {
             cx.error(

@@ -366,10 +366,21 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
         }
     };
     if !args.show_secrets {
+        let mut redactor = kroxide_semantics::redact::Redactor::default();
+        redactor.learn(p.resources.iter().flat_map(|r| r.objects.iter()));
         for r in &mut p.resources {
             for o in &mut r.objects {
                 mask_secret(o);
+                redactor.redact_value(o);
             }
+            if let Some(reason) = &r.reason {
+                r.reason = Some(redactor.redact_str(reason));
+            }
+        }
+        redactor.redact_value(&mut p.instance);
+        redactor.redact_value(&mut p.status);
+        for v in p.pending.values_mut().chain(p.errors.values_mut()) {
+            *v = redactor.redact_str(v);
         }
     }
     let text = match args.output {
@@ -404,7 +415,7 @@ pub fn mask_secret(o: &mut serde_json::Value) {
     for field in ["data", "stringData"] {
         if let Some(serde_json::Value::Object(m)) = o.get_mut(field) {
             for v in m.values_mut() {
-                *v = serde_json::Value::String("<redacted: use --show-secrets>".into());
+                *v = serde_json::Value::String(kroxide_semantics::redact::MASK.into());
             }
         }
     }

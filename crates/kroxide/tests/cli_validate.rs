@@ -132,3 +132,116 @@ fn the_readme_example_rgd_is_valid() {
     );
     assert!(stdout.contains("wave 3: ingress"), "{stdout}");
 }
+
+fn example(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(p)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn plan_an_rgd_file_with_an_instance() {
+    let rgd = shared("kro/fixtures/chainsaw/check-multi-resource-rgd/rgd.yaml");
+    let inst = shared("kro/fixtures/chainsaw/check-multi-resource-rgd/instance.yaml");
+    let out = kroxide(&[
+        "plan",
+        &rgd,
+        "--instance",
+        &inst,
+        "-n",
+        "team-a",
+        "--assume-ready",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["instance"]["metadata"]["namespace"], "team-a");
+    assert_eq!(p["waves"][0][0], "configmap");
+    let hpa = p["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "autoscaler")
+        .unwrap();
+    assert_eq!(hpa["objects"][0]["spec"]["maxReplicas"], 5);
+    assert_eq!(hpa["objects"][0]["metadata"]["namespace"], "team-a");
+}
+
+#[test]
+fn plan_refuses_a_bad_instance_and_names_the_field() {
+    let rgd = shared("kro/fixtures/chainsaw/check-multi-resource-rgd/rgd.yaml");
+    let f = temp("bad-instance.yaml", "spec:\n  minReplicas: lots\n");
+    let out = kroxide(&["plan", &rgd, "--instance", f.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("spec.minReplicas: expected integer, got string \"lots\""),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn plan_masks_secret_values_unless_asked() {
+    let exe = env!("CARGO_BIN_EXE_kroxide");
+    let _ = exe;
+    let rgd = temp("secret-rgd.yaml", "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: s}\nspec:\n  schema: {apiVersion: v1alpha1, kind: S, spec: {password: string}}\n  resources:\n    - id: secret\n      template:\n        apiVersion: v1\n        kind: Secret\n        metadata: {name: s}\n        stringData: {password: \"${schema.spec.password}\"}\n");
+    let inst = temp(
+        "secret-instance.yaml",
+        "spec: {password: hunter2-very-secret}\n",
+    );
+    let out = kroxide(&[
+        "plan",
+        rgd.to_str().unwrap(),
+        "--instance",
+        inst.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!stdout.contains("hunter2-very-secret"), "{stdout}");
+    assert!(stdout.contains("redacted"), "{stdout}");
+    let out = kroxide(&[
+        "plan",
+        rgd.to_str().unwrap(),
+        "--instance",
+        inst.to_str().unwrap(),
+        "--show-secrets",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hunter2-very-secret"));
+}
+
+#[test]
+fn the_microservices_example_plans_from_the_cli() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "-q",
+            "--example",
+            "microservices",
+            "--",
+            "plan",
+            "--instance",
+            &example("microservices/prod.yaml"),
+            "--assume-ready",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("LOG_LEVEL: info"), "{stdout}");
+    assert!(stdout.contains("health: healthy"), "{stdout}");
+}
