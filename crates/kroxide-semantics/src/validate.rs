@@ -6,7 +6,10 @@
 //! the field path inside the RGD document, so callers can point at the
 //! source line.
 
-use crate::cel::{self, default_engine, ExprInfo, Program, FUNCTION_NAMESPACES, TYPE_IDENTIFIERS};
+use crate::cel::{
+    self, default_engine, CelType, ExprInfo, Program, Reference, TypeEnv, FUNCTION_NAMESPACES,
+    TYPE_IDENTIFIERS,
+};
 use crate::crd::{spec_schema, InstanceNames};
 use crate::dag::DependencyGraph;
 use crate::expr::{parse_string, StringValue};
@@ -254,6 +257,73 @@ impl Ctx<'_> {
         message: String,
     ) {
         self.push(Severity::Error, rule, resource, path, message, None);
+    }
+}
+
+/// The CEL type an OpenAPI schema gives its values.
+pub fn cel_type(s: &Schema, defs: &Definitions) -> CelType {
+    let s = defs.resolve(s);
+    if s.x_int_or_string == Some(true)
+        || matches!(
+            s.format.as_deref(),
+            Some("int-or-string") | Some("quantity")
+        )
+    {
+        return CelType::Dyn;
+    }
+    match s.type_.as_deref() {
+        Some("integer") => CelType::Int,
+        Some("number") => CelType::Double,
+        Some("string") => CelType::String,
+        Some("boolean") => CelType::Bool,
+        Some("array") => CelType::List(Box::new(
+            s.items
+                .as_ref()
+                .map(|i| cel_type(i, defs))
+                .unwrap_or(CelType::Dyn),
+        )),
+        Some("object") => match &s.additional_properties {
+            Some(openapi::AdditionalProperties::Schema(v)) if s.properties.is_none() => {
+                CelType::Map(Box::new(cel_type(v, defs)))
+            }
+            _ => CelType::Dyn,
+        },
+        _ => CelType::Dyn,
+    }
+}
+
+/// Field types of the schema and of built-in resources, for the checker.
+struct GraphTypes<'a> {
+    rgd: &'a ResourceGraphDefinition,
+    spec: Option<&'a Schema>,
+    api: &'static KubernetesApi,
+}
+
+impl TypeEnv for GraphTypes<'_> {
+    fn type_of(&self, r: &Reference) -> Option<CelType> {
+        if r.root == "schema" {
+            let (first, rest) = r.path.split_first()?;
+            return match first.as_str() {
+                "spec" => {
+                    let defs = Definitions::default();
+                    self.spec
+                        .and_then(|s| s.at(rest, &defs))
+                        .map(|s| cel_type(s, &defs))
+                }
+                "metadata" => match rest.first().map(String::as_str) {
+                    Some("name" | "namespace" | "uid") if rest.len() == 1 => Some(CelType::String),
+                    _ => None,
+                },
+                _ => None,
+            };
+        }
+        let res = self.rgd.resource(&r.root)?;
+        if !res.for_each.is_empty() {
+            return None;
+        }
+        let root = self.api.schema(res.api_version()?, res.kind()?)?;
+        root.at(&r.path, &self.api.definitions)
+            .map(|s| cel_type(s, &self.api.definitions))
     }
 }
 
@@ -713,9 +783,34 @@ fn check_template(
             "template has no metadata".into(),
         ),
     }
-    // Expressions everywhere in the template.
+    // Expressions everywhere in the template, typed against the field's
+    // schema when the kind is built in.
+    let kind_schema = match (api_version, kind) {
+        (Some(av), Some(k)) => cx.api.schema(av, k).cloned(),
+        _ => None,
+    };
+    let base_len = path.0.len();
     walk_strings(t, path, &mut |p, s| {
-        check_string(cx, id, p, s, Scope::Template { iterators }, None, &mut deps);
+        let rel: Vec<String> = p.0[base_len..]
+            .iter()
+            .map(|seg| match seg {
+                kroxide_model::PathSegment::Key(k) => k.clone(),
+                kroxide_model::PathSegment::Index(i) => i.to_string(),
+            })
+            .collect();
+        let expect = kind_schema
+            .as_ref()
+            .and_then(|ks| ks.at(&rel, &cx.api.definitions))
+            .cloned();
+        check_string(
+            cx,
+            id,
+            p,
+            s,
+            Scope::Template { iterators },
+            expect.as_ref(),
+            &mut deps,
+        );
     });
     // Fields of built-in kinds against the Kubernetes schema.
     if let (Some(av), Some(k)) = (api_version, kind) {
@@ -816,7 +911,7 @@ fn check_string(
     path: &FieldPath,
     s: &str,
     scope: Scope,
-    _expect: Option<&Schema>,
+    expect: Option<&Schema>,
     deps: &mut BTreeSet<String>,
 ) -> Vec<Arc<dyn Program>> {
     let sv = match parse_string(s) {
@@ -854,6 +949,37 @@ fn check_string(
             }
         };
         check_references(cx, id, path, e, p.info(), scope, deps);
+        let env = GraphTypes {
+            rgd: cx.rgd,
+            spec: cx.spec.as_ref(),
+            api: cx.api,
+        };
+        let (result, type_errors) = p.check(&env);
+        for t in type_errors {
+            cx.error(
+                "cel-type",
+                Some(id).filter(|_| scope != Scope::Status),
+                path.clone(),
+                format!("type error in ${{{e}}}: {t}"),
+            );
+        }
+        if let (Some(expect), StringValue::Standalone(_)) = (expect, &sv) {
+            let want = cel_type(expect, &cx.api.definitions);
+            let fits = matches!(want, CelType::Dyn)
+                || matches!(result, CelType::Dyn)
+                || want == result
+                || (want == CelType::Double && result == CelType::Int)
+                || (matches!(want, CelType::List(_)) && matches!(result, CelType::List(_)))
+                || (matches!(want, CelType::Map(_)) && matches!(result, CelType::Map(_)));
+            if !fits {
+                cx.error(
+                    "cel-type",
+                    Some(id),
+                    path.clone(),
+                    format!("${{{e}}} gives {result}, but this field expects {want}"),
+                );
+            }
+        }
         programs.push(p);
     }
     programs

@@ -20,7 +20,7 @@ fn tpl(t: &str) -> String {
     format!("      template: {t}\n")
 }
 
-const SCHEMA: &str = "{apiVersion: v1alpha1, kind: App, spec: {name: string, n: integer}}";
+const SCHEMA: &str = "{apiVersion: v1alpha1, kind: App, spec: {name: string, count: integer}}";
 
 struct Case {
     name: &'static str,
@@ -95,8 +95,8 @@ fn cases() -> Vec<Case> {
         c("nested expression", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: '${f(${x})}'}}"))), "expression", "nested expressions are not allowed", "spec.resources[0].template.metadata.name"),
         c("readyWhen other resource", doc(SCHEMA, &format!("{ok_res}{}", res("cm2", &format!("{}      readyWhen: ['${{cm.data.x == \"y\"}}']\n", tpl(CM))))), "ready-when", "may only refer to its own resource `cm2`, not `cm`", "spec.resources[1].readyWhen[0]"),
         c("readyWhen not standalone", doc(SCHEMA, &res("cm", &format!("{}      readyWhen: ['x ${{cm.data.a}}']\n", tpl(CM)))), "standalone", "readyWhen must be a single ${...} expression", "spec.resources[0].readyWhen[0]"),
-        c("includeWhen not standalone", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['schema.spec.n > 1']\n", tpl(CM)))), "standalone", "includeWhen must be a single ${...} expression", "spec.resources[0].includeWhen[0]"),
-        c("includeWhen unknown identifier", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['${{schem.spec.n > 1}}']\n", tpl(CM)))), "unknown-identifier", "unknown identifier `schem`", "spec.resources[0].includeWhen[0]"),
+        c("includeWhen not standalone", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['schema.spec.count > 1']\n", tpl(CM)))), "standalone", "includeWhen must be a single ${...} expression", "spec.resources[0].includeWhen[0]"),
+        c("includeWhen unknown identifier", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['${{schem.spec.count > 1}}']\n", tpl(CM)))), "unknown-identifier", "unknown identifier `schem`", "spec.resources[0].includeWhen[0]"),
         c("forEach bad iterator", doc(SCHEMA, &res("cm", &format!("{}      forEach: [{{My_Item: '${{[1, 2]}}'}}]\n", tpl(CM)))), "foreach", "iterator name `My_Item` is not valid", "spec.resources[0].forEach[0].My_Item"),
         c("forEach iterator is an id", doc(SCHEMA, &format!("{ok_res}{}", res("cm2", &format!("{}      forEach: [{{cm: '${{[1, 2]}}'}}]\n", tpl(CM))))), "foreach", "conflicts with a resource id", "spec.resources[1].forEach[0].cm"),
         c("forEach with externalRef", doc(SCHEMA, &res("cm", "      externalRef: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n      forEach: [{i: '${[1]}'}]\n")), "foreach", "cannot use externalRef with forEach", "spec.resources[0].forEach"),
@@ -106,11 +106,16 @@ fn cases() -> Vec<Case> {
         c("status unknown identifier", doc("{apiVersion: v1, kind: App, status: {x: '${deploy.status.readyReplicas}'}}", &ok_res), "unknown-identifier", "unknown identifier `deploy`", "spec.schema.status.x"),
         c("replicas wrong literal type", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("selector:", "replicas: two, selector:"))))), "kubernetes-schema", "expected integer, got string \"two\"", "spec.resources[0].template.spec.replicas"),
         c("unknown template field", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("selector:", "replicaz: 2, selector:"))))), "kubernetes-schema", "unknown field `replicaz` (did you mean `replicas`?)", "spec.resources[0].template.spec.replicaz"),
-        c("template string in integer", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("selector:", "replicas: '${schema.spec.n}0', selector:"))))), "kubernetes-schema", "a string template always gives a string, but this field expects integer", "spec.resources[0].template.spec.replicas"),
+        c("template string in integer", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("selector:", "replicas: '${schema.spec.count}0', selector:"))))), "kubernetes-schema", "a string template always gives a string, but this field expects integer", "spec.resources[0].template.spec.replicas"),
         c("image not a string", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("image: nginx", "image: 1"))))), "kubernetes-schema", "expected string, got integer 1", "spec.resources[0].template.spec.template.spec.containers[0].image"),
         c("unknown built-in kind", doc(SCHEMA, &res("d", &tpl("{apiVersion: apps/v1, kind: Deploymnt, metadata: {name: d}}"))), "kind", "`Deploymnt` is not a kind of apps/v1", "spec.resources[0].template.kind"),
         c("namespace on cluster-scoped", doc(SCHEMA, &res("ns", &tpl("{apiVersion: v1, kind: Namespace, metadata: {name: x, namespace: y}}"))), "namespace", "Namespace is cluster-scoped", "spec.resources[0].template.metadata.namespace"),
         c("externalRef without name", doc(SCHEMA, &res("cm", "      externalRef: {apiVersion: v1, kind: ConfigMap, metadata: {namespace: x}}\n")), "external-ref", "exactly one of name or selector", "spec.resources[0].externalRef.metadata"),
+        c("standalone of the wrong type", doc(SCHEMA, &res("d", &tpl(&deploy(&good_spec.replace("selector:", "replicas: '${schema.spec.name}', selector:"))))), "cel-type", "${schema.spec.name} gives string, but this field expects int", "spec.resources[0].template.spec.replicas"),
+        c("int plus string", doc(SCHEMA, &format!("{}{}", res("d", &tpl(&deploy(good_spec))), res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${string(d.spec.replicas + \"x\")}'}}")))), "cel-type", "no matching overload for '+' applied to (int, string)", "spec.resources[1].template.data.a"),
+        c("comparing int with string", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${schema.spec.count > \"3\" ? \"y\" : \"n\"}'}}"))), "cel-type", "no matching overload for '>' applied to (int, string)", "spec.resources[0].template.data.a"),
+        c("non-bool condition", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['${{schema.spec.name ? true : false}}']\n", tpl(CM)))), "cel-type", "a condition must be bool, got string", "spec.resources[0].includeWhen[0]"),
+        c("forEach iterator not in name", doc(SCHEMA, &res("cm", &format!("{}      forEach: [{{i: '${{[1, 2]}}'}}]\n", tpl(CM)))), "foreach", "iterator `i` is not used in metadata.name", "spec.resources[0].template.metadata.name"),
         c("rgd without name", doc(SCHEMA, &ok_res).replace("  name: bad\n", "  labels: {a: b}\n"), "name", "metadata.name is required", "metadata.name"),
     ]
 }

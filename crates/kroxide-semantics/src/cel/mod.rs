@@ -6,6 +6,7 @@
 //! [`CelEngine`] is that contract; [`default_engine`] is the implementation on
 //! the `cel` crate. Nothing else in kroxide names the `cel` crate.
 
+mod check;
 pub mod library;
 pub mod quantity;
 
@@ -92,11 +93,52 @@ pub enum EvalError {
 /// Variables for evaluation, by name.
 pub type Vars = BTreeMap<String, Value>;
 
+/// A static CEL type, as far as the checker tracks it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CelType {
+    Int,
+    Uint,
+    Double,
+    String,
+    Bool,
+    Bytes,
+    Null,
+    List(Box<CelType>),
+    Map(Box<CelType>),
+    /// Unknown until run time: compatible with everything.
+    Dyn,
+}
+
+impl fmt::Display for CelType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CelType::Int => f.write_str("int"),
+            CelType::Uint => f.write_str("uint"),
+            CelType::Double => f.write_str("double"),
+            CelType::String => f.write_str("string"),
+            CelType::Bool => f.write_str("bool"),
+            CelType::Bytes => f.write_str("bytes"),
+            CelType::Null => f.write_str("null"),
+            CelType::List(e) => write!(f, "list({e})"),
+            CelType::Map(v) => write!(f, "map(string, {v})"),
+            CelType::Dyn => f.write_str("dyn"),
+        }
+    }
+}
+
+/// The types of the variables an expression reads.
+pub trait TypeEnv {
+    /// The type at `r` (e.g. `schema.spec.replicas` → int), when known.
+    fn type_of(&self, r: &Reference) -> Option<CelType>;
+}
+
 /// A parsed, ready-to-run expression.
 pub trait Program: Send + Sync + fmt::Debug {
     fn source(&self) -> &str;
     fn info(&self) -> &ExprInfo;
     fn eval(&self, vars: &Vars) -> Result<Value, EvalError>;
+    /// Static type errors, given the variables' types, and the result type.
+    fn check(&self, env: &dyn TypeEnv) -> (CelType, Vec<String>);
 }
 
 /// The CEL implementation kroxide runs on.
@@ -111,7 +153,7 @@ pub const FUNCTION_NAMESPACES: &[&str] = &[
 ];
 
 /// Comprehension macros, whose first arguments name bound variables.
-const MACROS: &[&str] = &[
+pub(crate) const MACROS: &[&str] = &[
     "all",
     "exists",
     "exists_one",
@@ -208,6 +250,11 @@ impl fmt::Debug for CelRsProgram {
 }
 
 impl Program for CelRsProgram {
+    fn check(&self, env: &dyn TypeEnv) -> (CelType, Vec<String>) {
+        let mut errs = Vec::new();
+        let t = check::type_of(self.program.expression(), env, &mut Vec::new(), &mut errs);
+        (t, errs)
+    }
     fn source(&self) -> &str {
         &self.source
     }
@@ -420,7 +467,7 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
 
 /// `a.b["c"][0].d` → ("a", [b, c, 0, d]). When an index is not a literal, the
 /// chain stops there and the non-literal part is returned to be walked.
-fn chain(
+pub(crate) fn chain(
     e: &cel::parser::Expression,
 ) -> Option<(String, Vec<String>, Option<&cel::parser::Expression>)> {
     use cel::common::ast::{Expr, LiteralValue};
