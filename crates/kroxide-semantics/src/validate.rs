@@ -949,6 +949,13 @@ fn check_string(
             }
         };
         check_references(cx, id, path, e, p.info(), scope, deps);
+        for f in &p.info().functions {
+            if !default_engine().supports(f) {
+                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                    format!("unsupported CEL function {f} (in ${{{e}}})"),
+                    Some("kroxide cannot evaluate it yet; see README for the supported CEL functions".into()));
+            }
+        }
         let env = GraphTypes {
             rgd: cx.rgd,
             spec: cx.spec.as_ref(),

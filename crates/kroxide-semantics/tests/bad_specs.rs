@@ -221,11 +221,6 @@ fn bad_expressions_fail_their_resource_or_the_graph() {
             "division by zero",
         ),
         (
-            "unsupported function",
-            "${schema.spec.name.frobnicate()}",
-            "unsupported CEL function frobnicate",
-        ),
-        (
             "bad quantity",
             "${string(quantity('12x').isLessThan(quantity('1')))}",
             "invalid quantity",
@@ -263,6 +258,16 @@ fn bad_expressions_fail_their_resource_or_the_graph() {
             "`schema.spec.replicaz` is not a field of the spec schema",
         ),
         ("syntax error", "${schema.spec.name +}", "invalid CEL"),
+        (
+            "unsupported function",
+            "${schema.spec.name.frobnicate()}",
+            "unsupported CEL function frobnicate",
+        ),
+        (
+            "type error",
+            "${string(schema.spec.replicas + schema.spec.name)}",
+            "no matching overload for '+' applied to (int, string)",
+        ),
         (
             "unknown identifier",
             "${cfg.metadata.name}",

@@ -144,7 +144,110 @@ pub trait Program: Send + Sync + fmt::Debug {
 /// The CEL implementation kroxide runs on.
 pub trait CelEngine: Send + Sync {
     fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError>;
+    /// Whether `function` (as [`ExprInfo::functions`] names it) can run.
+    fn supports(&self, function: &str) -> bool;
 }
+
+/// The functions this engine runs (besides operators and macros); a test
+/// calls each of them, so the list cannot claim more than is there.
+pub const SUPPORTED_FUNCTIONS: &[&str] = &[
+    // standard library
+    "size",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bool",
+    "bytes",
+    "type",
+    "dyn",
+    "duration",
+    "timestamp",
+    "matches",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "has",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    // optionals
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "hasValue",
+    "value",
+    "orValue",
+    "or",
+    // strings extension
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "replace",
+    "split",
+    "substring",
+    "trim",
+    "join",
+    "strings.quote",
+    "reverse",
+    // lists extension
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "lists.range",
+    // math extension
+    "math.abs",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.trunc",
+    "math.sign",
+    "math.sqrt",
+    "math.isInf",
+    "math.isNaN",
+    "math.isFinite",
+    "math.bitAnd",
+    "math.bitOr",
+    "math.bitXor",
+    "math.bitNot",
+    "math.bitShiftLeft",
+    "math.bitShiftRight",
+    "greatest",
+    "least",
+    // encoders extension
+    "base64.encode",
+    "base64.decode",
+    // Kubernetes libraries (lists, quantity)
+    "sum",
+    "min",
+    "max",
+    "isSorted",
+    "quantity",
+    "isQuantity",
+    "isLessThan",
+    "isGreaterThan",
+    "compareTo",
+    "asApproximateFloat",
+    "asInteger",
+    // KRO's own
+    "random.seededString",
+    "random.seededInt",
+    "hash.fnv64a",
+    "hash.sha256",
+    "hash.md5",
+    "json.marshal",
+    "json.unmarshal",
+];
 
 /// Function namespaces: `random.seededString(...)` is a call, not a read of a
 /// variable `random`. Resource ids may not shadow them.
@@ -206,6 +309,14 @@ impl CelRs {
 }
 
 impl CelEngine for CelRs {
+    fn supports(&self, function: &str) -> bool {
+        function.starts_with('_')
+            || function.starts_with('@')
+            || function.ends_with('_')
+            || MACROS.contains(&function)
+            || SUPPORTED_FUNCTIONS.contains(&function)
+    }
+
     fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
         if source.trim().is_empty() {
             return Err(ParseError {
@@ -645,6 +756,123 @@ mod tests {
             eval("random.seededString(0, \"x\")"),
             Err(EvalError::Failed(_))
         ));
+    }
+
+    #[test]
+    fn every_listed_function_runs() {
+        let vars = Vars::from([
+            ("s".to_string(), json!("Hello, World")),
+            ("l".to_string(), json!([3, 1, 2])),
+        ]);
+        let calls = [
+            "size(s)",
+            "int('1')",
+            "uint(1)",
+            "double(1)",
+            "string(1)",
+            "bool('true')",
+            "bytes('a')",
+            "type(1) == int",
+            "dyn(1)",
+            "duration('1s')",
+            "timestamp('2026-01-01T00:00:00Z')",
+            "s.matches('H.*')",
+            "s.contains('W')",
+            "s.startsWith('H')",
+            "s.endsWith('d')",
+            "has({'a': 1}.a)",
+            "timestamp('2026-01-01T00:00:00Z').getFullYear()",
+            "timestamp('2026-01-01T00:00:00Z').getMonth()",
+            "timestamp('2026-01-01T00:00:00Z').getDayOfYear()",
+            "timestamp('2026-01-01T00:00:00Z').getDayOfMonth()",
+            "timestamp('2026-01-01T00:00:00Z').getDate()",
+            "timestamp('2026-01-01T00:00:00Z').getDayOfWeek()",
+            "timestamp('2026-01-01T00:00:00Z').getHours()",
+            "timestamp('2026-01-01T00:00:00Z').getMinutes()",
+            "timestamp('2026-01-01T00:00:00Z').getSeconds()",
+            "timestamp('2026-01-01T00:00:00Z').getMilliseconds()",
+            "optional.of(1).value()",
+            "optional.none().hasValue()",
+            "optional.ofNonZeroValue(0).orValue(2)",
+            "optional.none().or(optional.of(1)).value()",
+            "s.charAt(0)",
+            "s.indexOf('o')",
+            "s.lastIndexOf('o')",
+            "s.lowerAscii()",
+            "s.upperAscii()",
+            "s.replace('H', 'J')",
+            "s.split(',')",
+            "s.substring(1)",
+            "s.trim()",
+            "['a'].join(',')",
+            "strings.quote(s)",
+            "s.reverse()",
+            "l.slice(0, 1)",
+            "[[1]].flatten()",
+            "l.distinct()",
+            "l.sort()",
+            "lists.range(3)",
+            "math.abs(-1)",
+            "math.ceil(1.2)",
+            "math.floor(1.2)",
+            "math.round(1.2)",
+            "math.trunc(1.2)",
+            "math.sign(-2)",
+            "math.sqrt(4)",
+            "math.isInf(1.0)",
+            "math.isNaN(1.0)",
+            "math.isFinite(1.0)",
+            "math.bitAnd(1, 3)",
+            "math.bitOr(1, 2)",
+            "math.bitXor(1, 3)",
+            "math.bitNot(1)",
+            "math.bitShiftLeft(1, 2)",
+            "math.bitShiftRight(4, 1)",
+            "math.greatest(1, 2)",
+            "math.least(1, 2)",
+            "base64.encode(b'a')",
+            "base64.decode('YQ==')",
+            "l.sum()",
+            "l.min()",
+            "l.max()",
+            "l.isSorted()",
+            "quantity('1Gi')",
+            "isQuantity('1')",
+            "quantity('1').isLessThan(quantity('2'))",
+            "quantity('2').isGreaterThan(quantity('1'))",
+            "quantity('1').compareTo(quantity('2'))",
+            "quantity('1').asApproximateFloat()",
+            "quantity('1').asInteger()",
+            "random.seededString(3, 'x')",
+            "random.seededInt(1, 5, 'x')",
+            "hash.fnv64a('x')",
+            "hash.sha256('x')",
+            "hash.md5('x')",
+            "json.marshal(1)",
+            "json.unmarshal('1')",
+        ];
+        let mut covered = std::collections::BTreeSet::new();
+        for c in calls {
+            let p = default_engine()
+                .compile(c)
+                .unwrap_or_else(|e| panic!("{c}: {e}"));
+            if let Err(e) = p.eval(&vars) {
+                // bytes results are fine; only a missing function is a failure here.
+                assert!(
+                    !e.to_string().contains("unsupported") && !e.to_string().contains("Undeclared"),
+                    "{c}: {e}"
+                );
+            }
+            covered.extend(p.info().functions.iter().cloned());
+        }
+        for f in SUPPORTED_FUNCTIONS {
+            assert!(
+                covered.contains(*f) || ["has", "greatest", "least"].contains(f),
+                "{f} is listed but not exercised"
+            );
+        }
+        assert!(default_engine().supports("json.marshal"));
+        assert!(!default_engine().supports("url"));
     }
 
     #[test]
