@@ -6,6 +6,7 @@ use crate::handle::{Handle, Kind};
 use crate::resources::IntoResource;
 use crate::schema::{RefBase, Schema, SimpleType, Types};
 use kroxide_model::{FieldNode, Resource, ResourceGraphDefinition};
+use kroxide_semantics::plan::{plan, Plan, PlanError, PlanOptions};
 use kroxide_semantics::validate::{check_id, suggest_id, validate, Diagnostic, Severity};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -203,6 +204,35 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
             problems: vec![format!("cannot write YAML: {e}")],
             diagnostics: Vec::new(),
         })
+    }
+
+    /// What a deploy of this graph with `spec` would apply, and the status
+    /// KRO would report: see [`kroxide_semantics::plan`].
+    pub fn plan(&self, spec: &S, opts: &PlanOptions) -> Result<Plan, PlanError>
+    where
+        S: serde::Serialize,
+    {
+        let rgd = self.rgd.clone().map_err(|e| {
+            let mut d = e.diagnostics;
+            d.extend(e.problems.into_iter().map(|p| Diagnostic {
+                severity: Severity::Error,
+                rule: "dsl",
+                message: p,
+                resource: None,
+                path: kroxide_model::FieldPath::root(),
+                help: None,
+            }));
+            PlanError::Graph(d)
+        })?;
+        let spec = serde_json::to_value(spec).map_err(|e| {
+            PlanError::Instance(kroxide_semantics::instance::InstanceError {
+                problems: vec![(
+                    kroxide_model::FieldPath::root().key("spec"),
+                    format!("cannot serialize the spec: {e}"),
+                )],
+            })
+        })?;
+        plan(&rgd, &serde_json::json!({ "spec": spec }), opts)
     }
 
     /// Likely mistakes that do not make the graph invalid.

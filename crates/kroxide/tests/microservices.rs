@@ -208,6 +208,30 @@ mod plans {
     }
 
     #[test]
+    fn the_typed_spec_plans_from_rust() {
+        let dev: microservices::MicroservicesSpec =
+            serde_json::from_value(instance("dev.yaml")["spec"].clone()).unwrap();
+        let p = microservices_app()
+            .plan(
+                &dev,
+                &PlanOptions {
+                    namespace: "dev".into(),
+                    ..PlanOptions::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(object(&p, "appConfig")["data"]["LOG_LEVEL"], "debug");
+        assert_eq!(object(&p, "appConfig")["metadata"]["namespace"], "dev");
+        let mut bad = dev.clone();
+        bad.services.user.replicas = -1;
+        // The schema has no minimum here, so -1 is accepted as the spec allows it;
+        // a wrong type cannot even be written in Rust.
+        assert!(microservices_app()
+            .plan(&bad, &PlanOptions::default())
+            .is_ok());
+    }
+
+    #[test]
     fn log_level_follows_the_environment() {
         let dev = plan_with("dev.yaml", PlanOptions::default());
         assert_eq!(object(&dev, "appConfig")["data"]["LOG_LEVEL"], "debug");

@@ -263,6 +263,36 @@ overloads! {
         let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("json.unmarshal failed to parse JSON: {e}"))?;
         Ok(from_json(&v))
     };
+    lists_set => "lists.setAtIndex", "lists.setAtIndex_list_int_T", [LIST_TYPE, INT_TYPE, DYN_TYPE], |a| {
+        let l = list(&a[0])?;
+        let i = int(&a[1], "lists.setAtIndex index")?;
+        if i < 0 || i as usize >= l.len() {
+            return Err(format!("lists.setAtIndex: index {i} out of bounds [0, {})", l.len()));
+        }
+        let mut v = l.to_vec();
+        v[i as usize] = a[2].clone();
+        Ok(Value::List(Arc::new(v)))
+    };
+    lists_insert => "lists.insertAtIndex", "lists.insertAtIndex_list_int_T", [LIST_TYPE, INT_TYPE, DYN_TYPE], |a| {
+        let l = list(&a[0])?;
+        let i = int(&a[1], "lists.insertAtIndex index")?;
+        if i < 0 || i as usize > l.len() {
+            return Err(format!("lists.insertAtIndex: index {i} out of bounds [0, {}]", l.len()));
+        }
+        let mut v = l.to_vec();
+        v.insert(i as usize, a[2].clone());
+        Ok(Value::List(Arc::new(v)))
+    };
+    lists_remove => "lists.removeAtIndex", "lists.removeAtIndex_list_int", [LIST_TYPE, INT_TYPE], |a| {
+        let l = list(&a[0])?;
+        let i = int(&a[1], "lists.removeAtIndex index")?;
+        if i < 0 || i as usize >= l.len() {
+            return Err(format!("lists.removeAtIndex: index {i} out of bounds [0, {})", l.len()));
+        }
+        let mut v = l.to_vec();
+        v.remove(i as usize);
+        Ok(Value::List(Arc::new(v)))
+    };
     quantity_new => "quantity", "quantity_string", [STRING_TYPE], |a| {
         crate::cel::quantity::make(string(&a[0], "quantity argument")?)
     };
@@ -271,6 +301,19 @@ overloads! {
     };
     }
     member {
+    map_merge => "merge", "map_merge", MAP_TYPE, [MAP_TYPE], |a| {
+        // Keys of the argument overwrite keys of the receiver (KRO's maps library).
+        match (&a[0], &a[1]) {
+            (Value::Map(l), Value::Map(r)) => {
+                let mut m: HashMap<Key, Value> = (*l.map).clone();
+                for (k, v) in r.map.iter() {
+                    m.insert(k.clone(), v.clone());
+                }
+                Ok(Value::Map(Map { map: Arc::new(m) }))
+            }
+            _ => Err("merge needs two maps".into()),
+        }
+    };
     q_less => "isLessThan", "quantity_isLessThan", MAP_TYPE, [MAP_TYPE], |a| {
         Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])? < crate::cel::quantity::value_of(&a[1])?))
     };

@@ -247,6 +247,10 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "hash.md5",
     "json.marshal",
     "json.unmarshal",
+    "merge",
+    "lists.setAtIndex",
+    "lists.insertAtIndex",
+    "lists.removeAtIndex",
 ];
 
 /// Function namespaces: `random.seededString(...)` is a call, not a read of a
@@ -851,8 +855,14 @@ mod tests {
             "json.marshal(1)",
             "json.unmarshal('1')",
         ];
+        let kro_calls = [
+            "{'a': 1}.merge({'b': 2})",
+            "lists.setAtIndex(l, 0, 9)",
+            "lists.insertAtIndex(l, 3, 9)",
+            "lists.removeAtIndex(l, 0)",
+        ];
         let mut covered = std::collections::BTreeSet::new();
-        for c in calls {
+        for c in calls.iter().chain(kro_calls.iter()) {
             let p = default_engine()
                 .compile(c)
                 .unwrap_or_else(|e| panic!("{c}: {e}"));
