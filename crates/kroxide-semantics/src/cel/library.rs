@@ -2,6 +2,7 @@
 //! `random.seededString`, `random.seededInt`, `hash.fnv64a/sha256/md5`,
 //! `json.marshal/unmarshal`.
 
+use crate::cel::k8s_types as k8s;
 use cel::common::types::{DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::objects::{Key, Map};
@@ -296,6 +297,14 @@ overloads! {
     quantity_new => "quantity", "quantity_string", [STRING_TYPE], |a| {
         crate::cel::quantity::make(string(&a[0], "quantity argument")?)
     };
+    url_new => "url", "url_string", [STRING_TYPE], |a| k8s::parse_url(string(&a[0], "url argument")?);
+    is_url => "isURL", "isURL_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_url(string(&a[0], "isURL argument")?).is_ok()));
+    ip_new => "ip", "ip_string", [STRING_TYPE], |a| k8s::parse_ip(string(&a[0], "ip argument")?);
+    is_ip => "isIP", "isIP_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_ip(string(&a[0], "isIP argument")?).is_ok()));
+    cidr_new => "cidr", "cidr_string", [STRING_TYPE], |a| k8s::parse_cidr(string(&a[0], "cidr argument")?);
+    is_cidr => "isCIDR", "isCIDR_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_cidr(string(&a[0], "isCIDR argument")?).is_ok()));
+    semver_new => "semver", "semver_string", [STRING_TYPE], |a| k8s::parse_semver(string(&a[0], "semver argument")?);
+    is_semver => "isSemver", "isSemver_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::is_semver(string(&a[0], "isSemver argument")?)));
     is_quantity => "isQuantity", "isQuantity_string", [STRING_TYPE], |a| {
         Ok(Value::Bool(crate::cel::quantity::parse(string(&a[0], "isQuantity argument")?).is_some()))
     };
@@ -314,16 +323,42 @@ overloads! {
             _ => Err("merge needs two maps".into()),
         }
     };
-    q_less => "isLessThan", "quantity_isLessThan", MAP_TYPE, [MAP_TYPE], |a| {
-        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])? < crate::cel::quantity::value_of(&a[1])?))
+    q_less => "isLessThan", "k8s_isLessThan", MAP_TYPE, [MAP_TYPE], |a| {
+        Ok(Value::Bool(k8s::compare(&a[0], &a[1])? == std::cmp::Ordering::Less))
     };
-    q_greater => "isGreaterThan", "quantity_isGreaterThan", MAP_TYPE, [MAP_TYPE], |a| {
-        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])? > crate::cel::quantity::value_of(&a[1])?))
+    q_greater => "isGreaterThan", "k8s_isGreaterThan", MAP_TYPE, [MAP_TYPE], |a| {
+        Ok(Value::Bool(k8s::compare(&a[0], &a[1])? == std::cmp::Ordering::Greater))
     };
-    q_compare => "compareTo", "quantity_compareTo", MAP_TYPE, [MAP_TYPE], |a| {
-        let (x, y) = (crate::cel::quantity::value_of(&a[0])?, crate::cel::quantity::value_of(&a[1])?);
-        Ok(Value::Int(if x < y { -1 } else if x > y { 1 } else { 0 }))
+    q_compare => "compareTo", "k8s_compareTo", MAP_TYPE, [MAP_TYPE], |a| {
+        Ok(Value::Int(match k8s::compare(&a[0], &a[1])? {
+            std::cmp::Ordering::Less => -1,
+            std::cmp::Ordering::Equal => 0,
+            std::cmp::Ordering::Greater => 1,
+        }))
     };
+    url_scheme => "getScheme", "url_getScheme", MAP_TYPE, [], |a| k8s::url_get(&a[0], "scheme");
+    url_host => "getHost", "url_getHost", MAP_TYPE, [], |a| k8s::url_get(&a[0], "host");
+    url_hostname => "getHostname", "url_getHostname", MAP_TYPE, [], |a| k8s::url_get(&a[0], "hostname");
+    url_port => "getPort", "url_getPort", MAP_TYPE, [], |a| k8s::url_get(&a[0], "port");
+    url_path => "getEscapedPath", "url_getEscapedPath", MAP_TYPE, [], |a| k8s::url_get(&a[0], "path");
+    url_query => "getQuery", "url_getQuery", MAP_TYPE, [], |a| k8s::url_get(&a[0], "query");
+    ip_family => "family", "ip_family", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "family");
+    ip_unspecified => "isUnspecified", "ip_isUnspecified", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "isUnspecified");
+    ip_loopback => "isLoopback", "ip_isLoopback", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "isLoopback");
+    ip_llm => "isLinkLocalMulticast", "ip_isLinkLocalMulticast", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "isLinkLocalMulticast");
+    ip_llu => "isLinkLocalUnicast", "ip_isLinkLocalUnicast", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "isLinkLocalUnicast");
+    ip_global => "isGlobalUnicast", "ip_isGlobalUnicast", MAP_TYPE, [], |a| k8s::ip_method(&a[0], "isGlobalUnicast");
+    cidr_contains_ip_m => "containsIP", "cidr_containsIP", MAP_TYPE, [DYN_TYPE], |a| k8s::cidr_contains_ip(&a[0], &a[1]);
+    cidr_contains_cidr_m => "containsCIDR", "cidr_containsCIDR", MAP_TYPE, [DYN_TYPE], |a| k8s::cidr_contains_cidr(&a[0], &a[1]);
+    cidr_prefix => "prefixLength", "cidr_prefixLength", MAP_TYPE, [], |a| k8s::cidr_method(&a[0], "prefixLength");
+    cidr_ip => "ip", "cidr_ip", MAP_TYPE, [], |a| k8s::cidr_method(&a[0], "ip");
+    cidr_masked => "masked", "cidr_masked", MAP_TYPE, [], |a| k8s::cidr_method(&a[0], "masked");
+    semver_major => "major", "semver_major", MAP_TYPE, [], |a| k8s::semver_part(&a[0], 0);
+    semver_minor => "minor", "semver_minor", MAP_TYPE, [], |a| k8s::semver_part(&a[0], 1);
+    semver_patch => "patch", "semver_patch", MAP_TYPE, [], |a| k8s::semver_part(&a[0], 2);
+    re_find => "find", "string_find", STRING_TYPE, [STRING_TYPE], |a| k8s::find(string(&a[0], "find receiver")?, string(&a[1], "find pattern")?, None);
+    re_find_all => "findAll", "string_findAll", STRING_TYPE, [STRING_TYPE], |a| k8s::find(string(&a[0], "findAll receiver")?, string(&a[1], "findAll pattern")?, Some(-1));
+    re_find_all_n => "findAll", "string_findAll_int", STRING_TYPE, [STRING_TYPE, INT_TYPE], |a| k8s::find(string(&a[0], "findAll receiver")?, string(&a[1], "findAll pattern")?, Some(int(&a[2], "findAll limit")?));
     q_as_approx => "asApproximateFloat", "quantity_asApproximateFloat", MAP_TYPE, [], |a| {
         Ok(Value::Float(crate::cel::quantity::value_of(&a[0])?))
     };

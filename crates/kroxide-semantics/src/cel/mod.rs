@@ -7,6 +7,7 @@
 //! the `cel` crate. Nothing else in kroxide names the `cel` crate.
 
 mod check;
+mod k8s_types;
 pub mod library;
 pub mod quantity;
 
@@ -856,6 +857,33 @@ mod tests {
             "json.unmarshal('1')",
         ];
         let kro_calls = [
+            "url('https://a.b:8080/p?x=1').getScheme()",
+            "url('https://a.b:8080/p').getHost()",
+            "url('https://a.b:8080/p').getHostname()",
+            "url('https://a.b:8080/p').getPort()",
+            "url('https://a.b/p%20q').getEscapedPath()",
+            "url('https://a.b/?x=1&x=2').getQuery()",
+            "isURL('x')",
+            "ip('10.0.0.1').family()",
+            "ip('0.0.0.0').isUnspecified()",
+            "ip('127.0.0.1').isLoopback()",
+            "ip('224.0.0.1').isLinkLocalMulticast()",
+            "ip('169.254.1.1').isLinkLocalUnicast()",
+            "ip('8.8.8.8').isGlobalUnicast()",
+            "isIP('1.2.3.4')",
+            "cidr('10.0.0.0/8').containsIP('10.1.1.1')",
+            "cidr('10.0.0.0/8').containsCIDR('10.1.0.0/16')",
+            "cidr('10.0.0.0/8').prefixLength()",
+            "cidr('10.1.0.0/8').ip()",
+            "cidr('10.1.0.0/8').masked()",
+            "isCIDR('x')",
+            "semver('1.2.3').major()",
+            "semver('1.2.3').minor()",
+            "semver('1.2.3').patch()",
+            "isSemver('1.2.3')",
+            "semver('1.2.3').isLessThan(semver('1.10.0'))",
+            "'abc123'.find('[0-9]+')",
+            "'a1b2'.findAll('[0-9]')",
             "{'a': 1}.merge({'b': 2})",
             "lists.setAtIndex(l, 0, 9)",
             "lists.insertAtIndex(l, 3, 9)",
