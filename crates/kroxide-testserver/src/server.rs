@@ -239,6 +239,7 @@ async fn route(
             )
         }
         "/healthz" | "/readyz" | "/livez" => return Response::new(full("ok")),
+        "/openapi/v3" => return openapi_root(state),
         "/api" => {
             return json_response(
                 StatusCode::OK,
@@ -264,6 +265,9 @@ async fn route(
             );
         }
         _ => {}
+    }
+    if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+        return openapi_gv(state, gv.trim_end_matches('/'));
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     // Discovery of one group version.
@@ -432,6 +436,73 @@ async fn route(
 
 // The error is the HTTP response itself, returned to hyper as is.
 #[allow(clippy::result_large_err)]
+/// `/openapi/v3`: the group versions served (kubectl reads it to learn
+/// that the server validates fields itself).
+fn openapi_root(state: &Arc<State>) -> Response<Body> {
+    let types = state.types.read().expect("types lock");
+    let mut paths = Map::new();
+    for t in &types.types {
+        let gv = if t.group.is_empty() {
+            format!("api/{}", t.version)
+        } else {
+            format!("apis/{}/{}", t.group, t.version)
+        };
+        paths.insert(
+            gv.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={}", types.types.len())}),
+        );
+    }
+    json_response(StatusCode::OK, &json!({"paths": paths}))
+}
+
+/// One group version's OpenAPI document: the operations and their
+/// parameters (`fieldValidation`, `dryRun`, `fieldManager`), without schemas.
+fn openapi_gv(state: &Arc<State>, gv: &str) -> Response<Body> {
+    let types = state.types.read().expect("types lock");
+    let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
+        ["api", v] => (String::new(), v.to_string()),
+        ["apis", g, v] => (g.to_string(), v.to_string()),
+        _ => return status_error(404, "NotFound", "no such OpenAPI document", json!({})),
+    };
+    let params = json!([
+        {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+        {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+        {"name": "force", "in": "query", "schema": {"type": "boolean"}}
+    ]);
+    let mut paths = Map::new();
+    for t in types
+        .types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+    {
+        let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
+        let base = if t.group.is_empty() {
+            format!("/api/{}", t.version)
+        } else {
+            format!("/apis/{}/{}", t.group, t.version)
+        };
+        let coll = if t.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", t.plural)
+        } else {
+            format!("{base}/{}", t.plural)
+        };
+        let op = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {"200": {"description": "OK"}}});
+        paths.insert(coll.clone(), json!({"get": op("list"), "post": op("post")}));
+        paths.insert(format!("{coll}/{{name}}"), json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
+        if t.status_subresource {
+            paths.insert(
+                format!("{coll}/{{name}}/status"),
+                json!({"get": op("get"), "put": op("put"), "patch": op("patch")}),
+            );
+        }
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.36.0"}, "paths": paths, "components": {"schemas": {}}}),
+    )
+}
+
 fn parse_body(body: &Bytes, ct: &str) -> Result<Value, Response<Body>> {
     let text = std::str::from_utf8(body)
         .map_err(|_| status_error(400, "BadRequest", "body is not UTF-8", json!({})))?;
@@ -1036,7 +1107,20 @@ fn write(
         if let Some(m) = checked["metadata"].as_object_mut() {
             m.remove("managedFields");
         }
+        // A CRD schema need not declare apiVersion, kind and metadata: the
+        // API server always accepts them at the root.
+        let implicit = if rt.custom {
+            let m = checked.as_object_mut().expect("object");
+            ["apiVersion", "kind", "metadata"].map(|k| (k, m.remove(k)))
+        } else {
+            [("apiVersion", None), ("kind", None), ("metadata", None)]
+        };
         let errs = validate(&mut checked, schema, defs, opts);
+        for (k, v) in implicit {
+            if let Some(v) = v {
+                checked[k] = v;
+            }
+        }
         let errs: Vec<_> = errs
             .into_iter()
             .filter(|e| !e.path.to_string().starts_with("metadata"))
@@ -1101,7 +1185,19 @@ fn write(
             }
         }
     }
+    // Only kinds with a spec track generations (ConfigMaps do not).
+    let tracks_generation = rt.custom
+        || rt.schema.as_ref().is_some_and(|sc| {
+            let types = state.types.read().expect("types lock");
+            types
+                .builtin_defs
+                .resolve(sc)
+                .properties
+                .as_ref()
+                .is_some_and(|p| p.contains_key("spec"))
+        });
     let generation = match &live {
+        _ if !tracks_generation => 0,
         None => 1,
         Some(l) => {
             let g = l
@@ -1124,7 +1220,9 @@ fn write(
     };
     obj["metadata"]["uid"] = uid_v;
     obj["metadata"]["creationTimestamp"] = created;
-    obj["metadata"]["generation"] = json!(generation);
+    if tracks_generation {
+        obj["metadata"]["generation"] = json!(generation);
+    }
     let is_crd = rt.kind == "CustomResourceDefinition" && rt.group == "apiextensions.k8s.io";
     if is_crd && !dry_run {
         obj["status"] = json!({

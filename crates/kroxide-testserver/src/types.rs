@@ -39,7 +39,43 @@ impl ResourceType {
             "create", "delete", "get", "list", "patch", "update", "watch",
         ];
         verbs.sort();
-        json!({"name": self.plural, "singularName": self.kind.to_ascii_lowercase(), "namespaced": self.namespaced, "kind": self.kind, "verbs": verbs})
+        let mut r = json!({"name": self.plural, "singularName": self.kind.to_ascii_lowercase(), "namespaced": self.namespaced, "kind": self.kind, "verbs": verbs});
+        let short = short_names(&self.plural);
+        if !short.is_empty() && !self.custom {
+            r["shortNames"] = json!(short);
+        }
+        r
+    }
+}
+
+/// kubectl's short names for built-in resources.
+fn short_names(plural: &str) -> &'static [&'static str] {
+    match plural {
+        "configmaps" => &["cm"],
+        "deployments" => &["deploy"],
+        "services" => &["svc"],
+        "namespaces" => &["ns"],
+        "serviceaccounts" => &["sa"],
+        "persistentvolumeclaims" => &["pvc"],
+        "persistentvolumes" => &["pv"],
+        "ingresses" => &["ing"],
+        "horizontalpodautoscalers" => &["hpa"],
+        "daemonsets" => &["ds"],
+        "statefulsets" => &["sts"],
+        "cronjobs" => &["cj"],
+        "customresourcedefinitions" => &["crd", "crds"],
+        "networkpolicies" => &["netpol"],
+        "poddisruptionbudgets" => &["pdb"],
+        "pods" => &["po"],
+        "nodes" => &["no"],
+        "endpoints" => &["ep"],
+        "replicasets" => &["rs"],
+        "events" => &["ev"],
+        "limitranges" => &["limits"],
+        "resourcequotas" => &["quota"],
+        "storageclasses" => &["sc"],
+        "priorityclasses" => &["pc"],
+        _ => &[],
     }
 }
 
