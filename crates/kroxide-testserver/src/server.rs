@@ -434,8 +434,6 @@ async fn route(
     }
 }
 
-// The error is the HTTP response itself, returned to hyper as is.
-#[allow(clippy::result_large_err)]
 /// `/openapi/v3`: the group versions served (kubectl reads it to learn
 /// that the server validates fields itself).
 fn openapi_root(state: &Arc<State>) -> Response<Body> {
@@ -503,6 +501,8 @@ fn openapi_gv(state: &Arc<State>, gv: &str) -> Response<Body> {
     )
 }
 
+// The error is the HTTP response itself, returned to hyper as is.
+#[allow(clippy::result_large_err)]
 fn parse_body(body: &Bytes, ct: &str) -> Result<Value, Response<Body>> {
     let text = std::str::from_utf8(body)
         .map_err(|_| status_error(400, "BadRequest", "body is not UTF-8", json!({})))?;
