@@ -38,10 +38,14 @@
 //! ```
 
 mod apply;
+mod controllers;
+mod faults;
 mod server;
 mod store;
 mod types;
 
+pub use controllers::ControllerConfig;
+pub use faults::{Fault, FaultKind};
 pub use server::{LoggedRequest, State};
 
 use hyper::server::conn::http1;
@@ -71,6 +75,7 @@ impl TestServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new());
+        tokio::spawn(run_controllers(state.clone()));
         let st = state.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -146,6 +151,103 @@ impl TestServer {
         if let Ok(mut s) = self.state.store.lock() {
             s.compact_all();
         }
+    }
+}
+
+impl TestServer {
+    /// Changes how the simulated controllers behave.
+    pub fn controllers(&self, f: impl FnOnce(&mut ControllerConfig)) {
+        if let Ok(mut c) = self.state.controllers.lock() {
+            f(&mut c);
+        }
+    }
+
+    /// Makes the next `times` requests whose method is `verb` (or `*`) and
+    /// whose path contains `path_contains` fail with `kind`.
+    pub fn inject(&self, verb: &str, path_contains: &str, times: usize, kind: FaultKind) {
+        if let Ok(mut f) = self.state.faults.lock() {
+            f.push(Fault {
+                verb: verb.to_string(),
+                path_contains: path_contains.to_string(),
+                remaining: times,
+                kind,
+            });
+        }
+    }
+
+    /// Ends every open watch, as a dropped connection would.
+    pub fn drop_watches(&self) {
+        self.state
+            .watch_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Simulates an API server restart: open watches end and the watch
+    /// history is gone (resuming gets 410); with `keep_data` false the
+    /// store is empty afterwards too (custom types included).
+    pub fn restart(&self, keep_data: bool) {
+        self.drop_watches();
+        if let Ok(mut s) = self.state.store.lock() {
+            if !keep_data {
+                s.objects.clear();
+            }
+            s.compact_all();
+        }
+        if !keep_data {
+            if let Ok(mut t) = self.state.types.write() {
+                *t = types::Types::builtin();
+            }
+        }
+    }
+}
+
+/// Reacts to stored objects as the cluster's controllers would.
+async fn run_controllers(state: Arc<State>) {
+    let mut events = match state.store.lock() {
+        Ok(s) => s.events.subscribe(),
+        Err(_) => return,
+    };
+    loop {
+        let e = match events.recv().await {
+            Ok(e) => e,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        if e.kind == "DELETED" {
+            continue;
+        }
+        let cfg = match state.controllers.lock() {
+            Ok(c) => c.clone(),
+            Err(_) => continue,
+        };
+        if controllers::desired_status(&e.object, &cfg).is_none() {
+            continue;
+        }
+        let name = e
+            .object
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let key = (e.type_key.clone(), e.namespace.clone(), name);
+        let st = state.clone();
+        tokio::spawn(async move {
+            if !cfg.delay.is_zero() {
+                tokio::time::sleep(cfg.delay).await;
+            }
+            // Decide again on what is stored now (the spec may have changed).
+            let current = st
+                .store
+                .lock()
+                .ok()
+                .and_then(|s| s.objects.get(&key).cloned());
+            let cfg_now = st.controllers.lock().map(|c| c.clone()).unwrap_or(cfg);
+            if let Some(obj) = current {
+                if let Some(status) = controllers::desired_status(&obj, &cfg_now) {
+                    st.write_status(&key, status);
+                }
+            }
+        });
     }
 }
 

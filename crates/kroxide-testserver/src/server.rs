@@ -41,6 +41,10 @@ pub struct State {
     pub types: RwLock<Types>,
     pub log: Mutex<Vec<LoggedRequest>>,
     pub started: std::time::Instant,
+    pub controllers: Mutex<crate::controllers::ControllerConfig>,
+    pub faults: Mutex<Vec<crate::faults::Fault>>,
+    /// Bumped to end every open watch (a dropped connection or a restart).
+    pub watch_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl State {
@@ -50,7 +54,25 @@ impl State {
             types: RwLock::new(Types::builtin()),
             log: Mutex::new(Vec::new()),
             started: std::time::Instant::now(),
+            controllers: Mutex::new(Default::default()),
+            faults: Mutex::new(Vec::new()),
+            watch_epoch: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Writes `status` into a stored object as a controller would (a new
+    /// resourceVersion, a MODIFIED event), if it still exists.
+    pub fn write_status(&self, key: &crate::store::ObjectKey, status: Value) -> bool {
+        let mut store = self.store.lock().expect("store lock");
+        let Some(mut obj) = store.objects.get(key).cloned() else {
+            return false;
+        };
+        obj["status"] = status;
+        let rv = store.bump();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        store.objects.insert(key.clone(), obj.clone());
+        store.record("MODIFIED", &key.0, key.1.clone(), obj);
+        true
     }
 }
 
@@ -208,7 +230,15 @@ pub async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let resp = route(&state, &method, &path, &q, &content_type, &body).await;
+    let fault = crate::faults::take(&state, method.as_str(), &path);
+    let resp = match fault {
+        Some(crate::faults::FaultKind::Latency(d)) => {
+            tokio::time::sleep(d).await;
+            route(&state, &method, &path, &q, &content_type, &body).await
+        }
+        Some(f) => crate::faults::respond(f).await,
+        None => route(&state, &method, &path, &q, &content_type, &body).await,
+    };
     let entry = LoggedRequest {
         verb: method.to_string(),
         path: path.clone(),
@@ -704,6 +734,7 @@ fn watch(
         ))))
     };
     let state2 = state.clone();
+    let epoch = state.watch_epoch.load(std::sync::atomic::Ordering::SeqCst);
     tokio::spawn(async move {
         match initial {
             Err(()) => {
@@ -722,9 +753,15 @@ fn watch(
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
+                _ = poll.tick() => {
+                    if state2.watch_epoch.load(std::sync::atomic::Ordering::SeqCst) != epoch {
+                        return;
+                    }
+                }
                 _ = tick.tick(), if bookmarks => {
                     let rv = state2.store.lock().map(|s| s.resource_version).unwrap_or(last);
                     let bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
@@ -1211,6 +1248,9 @@ fn write(
             }
         }
     };
+    if live.is_none() && !rt.custom {
+        crate::controllers::on_create(&mut obj, store.resource_version);
+    }
     let (uid_v, created) = match &live {
         Some(l) => (
             l["metadata"]["uid"].clone(),
