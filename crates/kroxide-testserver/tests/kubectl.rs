@@ -120,6 +120,9 @@ async fn kubectl_apply_get_diff_dry_run_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_status_subresource_and_wait() {
     let server = TestServer::start().await.unwrap();
+    // The simulated controllers are off: only kubectl's status patch makes
+    // the Deployment Available.
+    server.controllers(|c| c.enabled = false);
     let k = Kubectl::new(&server, "wait");
     let dep = k.file("dep.yaml", DEPLOY);
     tokio::task::spawn_blocking(move || {
@@ -193,6 +196,37 @@ async fn kubectl_creates_a_crd_then_its_custom_resource() {
             String::from_utf8_lossy(&out.stderr).contains("spec.size"),
             "{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_waits_for_the_simulated_controller() {
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| c.delay = std::time::Duration::from_millis(500));
+    let k = Kubectl::new(&server, "controller");
+    let dep = k.file("dep.yaml", DEPLOY);
+    tokio::task::spawn_blocking(move || {
+        k.ok(&["apply", "--server-side", "-f", &dep]);
+        assert!(k
+            .ok(&[
+                "wait",
+                "--for=condition=Available",
+                "deployment/web",
+                "--timeout=10s"
+            ])
+            .contains("condition met"));
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.status.readyReplicas}"
+            ]),
+            "1"
         );
     })
     .await
