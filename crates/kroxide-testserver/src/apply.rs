@@ -6,6 +6,15 @@
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Joins path segments; keys may hold dots (`kro.run/owned`), so paths use a
+/// control character that cannot occur in a key.
+const SEP: char = '\u{1f}';
+
+/// A path for messages: `metadata.labels.kro.run/owned`.
+pub fn display(path: &str) -> String {
+    path.replace(SEP, ".")
+}
+
 /// Leaf paths of a JSON object (lists and scalars are leaves).
 pub fn leaf_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match v {
@@ -14,7 +23,7 @@ pub fn leaf_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
                 let p = if prefix.is_empty() {
                     k.clone()
                 } else {
-                    format!("{prefix}.{k}")
+                    format!("{prefix}{SEP}{k}")
                 };
                 leaf_paths(x, &p, out);
             }
@@ -29,14 +38,14 @@ pub fn leaf_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 
 fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = v;
-    for seg in path.split('.') {
+    for seg in path.split(SEP) {
         cur = cur.get(seg)?;
     }
     Some(cur)
 }
 
 fn set(v: &mut Value, path: &str, x: Value) {
-    let segs: Vec<&str> = path.split('.').collect();
+    let segs: Vec<&str> = path.split(SEP).collect();
     let mut cur = v;
     for (i, s) in segs.iter().enumerate() {
         if !cur.is_object() {
@@ -52,7 +61,7 @@ fn set(v: &mut Value, path: &str, x: Value) {
 }
 
 fn remove(v: &mut Value, path: &str) {
-    let segs: Vec<&str> = path.split('.').collect();
+    let segs: Vec<&str> = path.split(SEP).collect();
     fn go(v: &mut Value, segs: &[&str]) {
         let Some(m) = v.as_object_mut() else { return };
         if segs.len() == 1 {
@@ -103,7 +112,7 @@ fn fields_to_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
             let p = if prefix.is_empty() {
                 name.to_string()
             } else {
-                format!("{prefix}.{name}")
+                format!("{prefix}{SEP}{name}")
             };
             fields_to_paths(x, &p, out);
         }
@@ -113,8 +122,8 @@ fn fields_to_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 fn paths_to_fields(paths: &BTreeSet<String>) -> Value {
     let mut root = json!({});
     for p in paths {
-        let fp: Vec<String> = p.split('.').map(|s| format!("f:{s}")).collect();
-        set(&mut root, &fp.join("."), json!({}));
+        let fp: Vec<String> = p.split(SEP).map(|s| format!("f:{s}")).collect();
+        set(&mut root, &fp.join(&SEP.to_string()), json!({}));
     }
     root
 }
@@ -145,6 +154,8 @@ pub fn write_owners(
 
 /// Fields no manager owns (identity and server-set metadata).
 fn unmanaged(path: &str) -> bool {
+    let path = display(path);
+    let path = path.as_str();
     matches!(
         path,
         "apiVersion" | "kind" | "metadata.name" | "metadata.namespace"
@@ -184,7 +195,7 @@ pub fn apply(
             for (m, f) in &owners {
                 if m != manager && f.contains(p) {
                     conflicts.push(Conflict {
-                        field: p.clone(),
+                        field: display(p),
                         manager: m.clone(),
                     });
                 }
@@ -197,7 +208,7 @@ pub fn apply(
     // With force, ownership of conflicting fields moves to this manager.
     for c in &conflicts {
         if let Some(f) = owners.get_mut(&c.manager) {
-            f.remove(&c.field);
+            f.retain(|p| display(p) != c.field);
         }
     }
     // Fields this manager owned and no longer sends are removed, unless
@@ -257,6 +268,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_with_dots_stay_keys() {
+        let c = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"kro.run/owned": "true"}}});
+        let (o, own) = apply(None, &c, "m", false).unwrap();
+        assert_eq!(o["metadata"]["labels"]["kro.run/owned"], "true");
+        let mut live = o.clone();
+        write_owners(&mut live, &own, &BTreeMap::new(), "t");
+        assert_eq!(owners_of(&live), own, "managedFields round-trip");
+    }
+
+    #[test]
     fn apply_sets_owns_removes_and_conflicts() {
         let c1 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"x": "1", "y": "2"}});
         let (o1, own) = apply(None, &c1, "kroxide", false).unwrap();
@@ -279,7 +300,8 @@ mod tests {
         );
         let (o3, own3) = apply(Some(&live), &c3, "other", true).unwrap();
         assert_eq!(o3["data"]["x"], "9");
-        assert!(own3["other"].contains("data.x") && !own3["kroxide"].contains("data.x"));
+        let dx = format!("data{SEP}x");
+        assert!(own3["other"].contains(&dx) && !own3["kroxide"].contains(&dx));
         // Setting the same value is shared, not a conflict.
         assert!(apply(Some(&live), &c1, "third", false).is_ok());
     }

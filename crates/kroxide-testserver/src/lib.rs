@@ -40,6 +40,7 @@
 mod apply;
 mod controllers;
 mod faults;
+mod kro;
 mod server;
 mod store;
 mod types;
@@ -76,6 +77,7 @@ impl TestServer {
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new());
         tokio::spawn(run_controllers(state.clone()));
+        tokio::spawn(kro::run(state.clone()));
         let st = state.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -172,6 +174,21 @@ impl TestServer {
                 remaining: times,
                 kind,
             });
+        }
+    }
+
+    /// Installs (or removes) the simulated KRO: the ResourceGraphDefinition
+    /// API becomes servable and RGDs and their instances are reconciled.
+    pub fn install_kro(&self, on: bool) {
+        self.state
+            .kro
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut t) = self.state.types.write() {
+            t.types
+                .retain(|x| !(x.group == "kro.run" && x.plural == "resourcegraphdefinitions"));
+            if on {
+                t.types.push(kro::rgd_type());
+            }
         }
     }
 

@@ -45,6 +45,8 @@ pub struct State {
     pub faults: Mutex<Vec<crate::faults::Fault>>,
     /// Bumped to end every open watch (a dropped connection or a restart).
     pub watch_epoch: std::sync::atomic::AtomicU64,
+    /// Whether the KRO simulator runs (a cluster with KRO installed).
+    pub kro: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -57,6 +59,7 @@ impl State {
             controllers: Mutex::new(Default::default()),
             faults: Mutex::new(Vec::new()),
             watch_epoch: std::sync::atomic::AtomicU64::new(0),
+            kro: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -103,7 +106,7 @@ pub fn status_error(code: u16, reason: &str, message: &str, details: Value) -> R
     )
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -807,7 +810,7 @@ impl futures_core::Stream for RxStream {
     }
 }
 
-enum Write {
+pub(crate) enum Write {
     Create(Value),
     Replace(Value, bool),
     Apply(Value, bool),
@@ -911,7 +914,7 @@ fn spec_part(o: &Value) -> Value {
     v
 }
 
-fn write(
+pub(crate) fn write(
     state: &Arc<State>,
     rt: &ResourceType,
     ns: Option<&str>,
@@ -1312,7 +1315,7 @@ fn write(
 static EMPTY_DEFS: std::sync::LazyLock<Definitions> =
     std::sync::LazyLock::new(Definitions::default);
 
-fn delete(
+pub(crate) fn delete(
     state: &Arc<State>,
     rt: &ResourceType,
     ns: Option<&str>,
