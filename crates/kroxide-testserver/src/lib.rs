@@ -76,6 +76,7 @@ impl TestServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::new());
+        seed_namespaces(&state);
         tokio::spawn(run_controllers(state.clone()));
         tokio::spawn(kro::run(state.clone()));
         let st = state.clone();
@@ -215,6 +216,28 @@ impl TestServer {
                 *t = types::Types::builtin();
             }
         }
+    }
+}
+
+/// The namespaces every cluster starts with.
+fn seed_namespaces(state: &Arc<State>) {
+    let rt = state
+        .types
+        .read()
+        .ok()
+        .and_then(|t| t.by_kind("v1", "Namespace").cloned());
+    let Some(rt) = rt else { return };
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let obj =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let _ = server::write(
+            state,
+            &rt,
+            None,
+            None,
+            server::Write::Create(obj),
+            &Default::default(),
+        );
     }
 }
 

@@ -333,3 +333,36 @@ async fn dropped_watches_and_restarts() {
     server.restart(false);
     assert!(api.get_opt("a").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn statefulsets_and_daemonsets_become_ready() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
+    let server = TestServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let pp = PatchParams::apply("t");
+    let pod = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}});
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    sts.patch("db", &pp, &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "x"}}, "template": pod}}))).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        await_condition(sts.clone(), "db", |s: Option<&StatefulSet>| {
+            s.and_then(|s| s.status.as_ref())
+                .is_some_and(|s| s.ready_replicas == Some(2) && s.current_replicas == Some(2))
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
+    ds.patch("agent", &pp, &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"}, "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": pod}}))).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        await_condition(ds.clone(), "agent", |d: Option<&DaemonSet>| {
+            d.and_then(|d| d.status.as_ref())
+                .is_some_and(|s| s.number_ready == 1 && s.desired_number_scheduled == 1)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+}
