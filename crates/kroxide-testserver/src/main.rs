@@ -5,6 +5,7 @@ async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let mut kubeconfig = None;
     let mut addr = "127.0.0.1:0".to_string();
+    let mut kro = false;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -16,8 +17,12 @@ async fn main() -> std::process::ExitCode {
                 addr = args[i + 1].clone();
                 i += 2;
             }
+            "--kro" => {
+                kro = true;
+                i += 1;
+            }
             "-h" | "--help" => {
-                println!("usage: kroxide-testserver --kubeconfig FILE [--listen 127.0.0.1:PORT]\n\nServes an in-memory Kubernetes API for tests until stopped, and writes a kubeconfig for it.");
+                println!("usage: kroxide-testserver --kubeconfig FILE [--listen 127.0.0.1:PORT] [--kro]\n\nServes an in-memory Kubernetes API for tests until stopped, and writes a kubeconfig for it.\n--kro installs the simulated KRO controller (ResourceGraphDefinitions and their instances).");
                 return std::process::ExitCode::SUCCESS;
             }
             other => {
@@ -37,6 +42,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    server.install_kro(kro);
     if let Err(e) = server.write_kubeconfig(&kubeconfig) {
         eprintln!("error: cannot write {kubeconfig}: {e}");
         return std::process::ExitCode::from(1);
