@@ -153,23 +153,19 @@ impl RolloutStatusRef {
     }
 }
 
-impl Handle<crate::resources::Deployment> {
-    pub fn spec(&self) -> ReplicasSpecRef {
-        ReplicasSpecRef(self.id.clone())
-    }
-    pub fn status(&self) -> RolloutStatusRef {
-        RolloutStatusRef(self.id.clone())
-    }
+macro_rules! rollout_handle {
+    ($($k:ty),*) => {$(
+        impl Handle<$k> {
+            pub fn spec(&self) -> ReplicasSpecRef {
+                ReplicasSpecRef(self.id.clone())
+            }
+            pub fn status(&self) -> RolloutStatusRef {
+                RolloutStatusRef(self.id.clone())
+            }
+        }
+    )*};
 }
-
-impl Handle<crate::resources::StatefulSet> {
-    pub fn spec(&self) -> ReplicasSpecRef {
-        ReplicasSpecRef(self.id.clone())
-    }
-    pub fn status(&self) -> RolloutStatusRef {
-        RolloutStatusRef(self.id.clone())
-    }
-}
+rollout_handle!(crate::resources::Deployment, crate::resources::StatefulSet);
 
 impl Handle<crate::resources::DaemonSet> {
     pub fn number_ready(&self) -> Expr<i64> {

@@ -157,33 +157,24 @@ impl<T: Schema> Schema for Vec<T> {
     }
 }
 
-impl<T: Schema> Schema for BTreeMap<String, T> {
-    type Ref = Expr<BTreeMap<String, T>>;
-    type Exprs = Expr<BTreeMap<String, T>>;
-    fn simple_type(types: &mut Types) -> SimpleType {
-        SimpleType::Leaf(format!("map[string]{}", element::<T>(types)))
-    }
-    fn reference(base: &RefBase) -> Self::Ref {
-        base.expr()
-    }
-    fn status_node(e: &Self::Exprs) -> FieldNode {
-        status_leaf(e)
-    }
+macro_rules! map_schema {
+    ($($m:ident),*) => {$(
+        impl<T: Schema> Schema for $m<String, T> {
+            type Ref = Expr<BTreeMap<String, T>>;
+            type Exprs = Expr<BTreeMap<String, T>>;
+            fn simple_type(types: &mut Types) -> SimpleType {
+                SimpleType::Leaf(format!("map[string]{}", element::<T>(types)))
+            }
+            fn reference(base: &RefBase) -> Self::Ref {
+                base.expr()
+            }
+            fn status_node(e: &Self::Exprs) -> FieldNode {
+                status_leaf(e)
+            }
+        }
+    )*};
 }
-
-impl<T: Schema> Schema for HashMap<String, T> {
-    type Ref = Expr<BTreeMap<String, T>>;
-    type Exprs = Expr<BTreeMap<String, T>>;
-    fn simple_type(types: &mut Types) -> SimpleType {
-        SimpleType::Leaf(format!("map[string]{}", element::<T>(types)))
-    }
-    fn reference(base: &RefBase) -> Self::Ref {
-        base.expr()
-    }
-    fn status_node(e: &Self::Exprs) -> FieldNode {
-        status_leaf(e)
-    }
-}
+map_schema!(BTreeMap, HashMap);
 
 impl<T: Schema> Schema for Option<T> {
     type Ref = T::Ref;

@@ -421,39 +421,27 @@ async fn route(
                     ),
                     Err(e) => e,
                 }
-            } else if ct.starts_with("application/json-patch+json") {
-                match serde_json::from_slice::<Value>(body) {
-                    Ok(p) => write(
-                        state,
-                        &rt,
-                        t.namespace.as_deref(),
-                        Some(n),
-                        Write::JsonPatch(p, status),
-                        q,
-                    ),
-                    Err(e) => status_error(
-                        400,
-                        "BadRequest",
-                        &format!("invalid JSON patch: {e}"),
-                        json!({}),
-                    ),
-                }
             } else {
+                // JSON patch, or JSON merge patch (also used for strategic merge patch).
+                let json_patch = ct.starts_with("application/json-patch+json");
                 match serde_json::from_slice::<Value>(body) {
-                    Ok(p) => write(
-                        state,
-                        &rt,
-                        t.namespace.as_deref(),
-                        Some(n),
-                        Write::MergePatch(p, status),
-                        q,
-                    ),
-                    Err(e) => status_error(
-                        400,
-                        "BadRequest",
-                        &format!("invalid merge patch: {e}"),
-                        json!({}),
-                    ),
+                    Ok(p) => {
+                        let w = if json_patch {
+                            Write::JsonPatch(p, status)
+                        } else {
+                            Write::MergePatch(p, status)
+                        };
+                        write(state, &rt, t.namespace.as_deref(), Some(n), w, q)
+                    }
+                    Err(e) => {
+                        let what = if json_patch { "JSON" } else { "merge" };
+                        status_error(
+                            400,
+                            "BadRequest",
+                            &format!("invalid {what} patch: {e}"),
+                            json!({}),
+                        )
+                    }
                 }
             }
         }
