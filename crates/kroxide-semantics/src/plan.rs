@@ -532,6 +532,12 @@ pub fn plan(
     })
 }
 
+/// Whether the live objects of resource `r` are ready: its `readyWhen`
+/// expressions if it has any, else its kind's rule.
+pub fn is_ready(r: &kroxide_model::Resource, live: &[Value]) -> bool {
+    readiness(&Programs::default(), r, &r.id, live)
+}
+
 fn readiness(programs: &Programs, r: &kroxide_model::Resource, id: &str, live: &[Value]) -> bool {
     live.iter().all(|obj| {
         if r.ready_when.is_empty() {

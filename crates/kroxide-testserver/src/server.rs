@@ -950,6 +950,18 @@ pub(crate) fn write(
     }
     let key = key_of(rt, ns.as_deref(), &obj_name);
     let live = store.objects.get(&key).cloned();
+    // As on a real server, a namespaced object needs its namespace to exist.
+    if let (Some(n), None) = (&ns, &live) {
+        let ns_key = ("v1/namespaces".to_string(), None, n.clone());
+        if !store.objects.contains_key(&ns_key) {
+            return status_error(
+                404,
+                "NotFound",
+                &format!("namespaces \"{n}\" not found"),
+                json!({"name": n, "kind": "namespaces"}),
+            );
+        }
+    }
     let mut operation = "Update";
     let (mut obj, status_only) = match w {
         Write::Create(o) => {

@@ -47,6 +47,44 @@ pub enum Command {
         #[command(flatten)]
         args: PlanArgs,
     },
+    /// Deploy directly, without KRO: validate, dry-run, apply wave by wave, wait, report status.
+    Deploy {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: DeployArgs,
+    },
+}
+
+/// Options of `deploy`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeployArgs {
+    /// The instance (YAML or JSON): a full object or just its spec.
+    #[arg(long, short)]
+    pub instance: PathBuf,
+    /// Namespace of the instance and its namespaced resources.
+    #[arg(long, short, default_value = "default")]
+    pub namespace: String,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Seconds one resource may take to become ready.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Take over fields that other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Create the namespace if it does not exist.
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// Show Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
 }
 
 /// Options of `plan`.
@@ -101,6 +139,11 @@ pub enum GraphCommand {
     Plan {
         #[command(flatten)]
         args: PlanArgs,
+    },
+    /// Deploy directly, without KRO.
+    Deploy {
+        #[command(flatten)]
+        args: DeployArgs,
     },
 }
 
@@ -180,6 +223,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
             ExitCode::SUCCESS
         }
         GraphCommand::Plan { args } => plan_cmd(&rgd, &args),
+        GraphCommand::Deploy { args } => deploy_cmd(&rgd, &args),
         GraphCommand::Crd => match instance_crd(&rgd) {
             Ok(c) => match kroxide_model::to_yaml(&c) {
                 Ok(y) => {
@@ -222,6 +266,20 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         } => validate_cmd(&files, order, output),
         Command::Crd { file } => crd_cmd(&file),
+        Command::Deploy { file, args } => {
+            let Some(docs) = load_or_report(&file) else {
+                return ExitCode::from(1);
+            };
+            if docs.len() != 1 {
+                eprintln!(
+                    "error: {} holds {} ResourceGraphDefinitions; deploy needs exactly one",
+                    file.display(),
+                    docs.len()
+                );
+                return ExitCode::from(2);
+            }
+            deploy_cmd(&docs[0].rgd, &args)
+        }
         Command::Plan { file, args } => {
             let Some(docs) = load_or_report(&file) else {
                 return ExitCode::from(1);
@@ -405,6 +463,110 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
     } else {
         ExitCode::SUCCESS
     }
+}
+
+async fn kube_client(
+    kubeconfig: Option<&PathBuf>,
+    context: Option<&String>,
+) -> Result<kube::Client, String> {
+    let opts = kube::config::KubeConfigOptions {
+        context: context.cloned(),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| format!("kubeconfig: {e}"))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configured (set KUBECONFIG or --kubeconfig): {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("cannot create a client: {e}"))
+}
+
+fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {
+    use kroxide_engine::{DeployOptions, DirectEngine};
+    let instance = match read_documents(&args.instance) {
+        Ok(mut d) if d.len() == 1 => d.remove(0),
+        Ok(d) => {
+            eprintln!(
+                "error: {}: expected one instance document, found {}",
+                args.instance.display(),
+                d.len()
+            );
+            return ExitCode::from(1);
+        }
+        Err(c) => return c,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async {
+        let client = match kube_client(args.kubeconfig.as_ref(), args.context.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let opts = DeployOptions {
+            namespace: args.namespace.clone(),
+            resource_timeout: std::time::Duration::from_secs(args.timeout),
+            force_conflicts: args.force_conflicts,
+            create_namespace: args.create_namespace,
+        };
+        eprintln!("deploying {} to namespace {}", rgd.name(), args.namespace);
+        match DirectEngine::new(client)
+            .deploy(rgd, &instance, &opts)
+            .await
+        {
+            Ok(report) => {
+                for (i, w) in report
+                    .waves
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| !w.is_empty())
+                {
+                    eprintln!("  wave {}: {} ready", i + 1, w.join(", "));
+                }
+                let mut status = report.status().clone();
+                if !args.show_secrets {
+                    let mut redactor = kroxide_semantics::redact::Redactor::default();
+                    redactor.learn(report.live.values().flatten());
+                    redactor.redact_value(&mut status);
+                }
+                let text = match args.output {
+                    Format::Yaml => kroxide_model::to_yaml(&status).map_err(|e| e.to_string()),
+                    Format::Json => serde_json::to_string_pretty(&status)
+                        .map(|s| s + "\n")
+                        .map_err(|e| e.to_string()),
+                };
+                match text {
+                    Ok(t) => print!("{t}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
 }
 
 /// Replaces the values of a Secret's `data` and `stringData`.

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod prelude;
 
 pub use kroxide_dsl as dsl;
+pub use kroxide_engine as engine;
 pub use kroxide_model as model;
 pub use kroxide_semantics as semantics;
 
