@@ -184,14 +184,16 @@ macro_rules! simple_resource {
 #[derive(Clone, Debug)]
 pub struct Probe(Value);
 
-/// An HTTP GET probe on `path` and `port`.
-pub fn http_get(path: &str, port: i32) -> Probe {
-    Probe(json!({"httpGet": {"path": path, "port": port}}))
+/// An HTTP GET probe on `path` and `port` (literals or expressions).
+pub fn http_get(path: impl IntoExpr<String>, port: impl IntoExpr<i64>) -> Probe {
+    Probe(
+        json!({"httpGet": {"path": path.into_expr().to_field_value(), "port": port.into_expr().to_field_value()}}),
+    )
 }
 
 /// A TCP socket probe on `port`.
-pub fn tcp_socket(port: i32) -> Probe {
-    Probe(json!({"tcpSocket": {"port": port}}))
+pub fn tcp_socket(port: impl IntoExpr<i64>) -> Probe {
+    Probe(json!({"tcpSocket": {"port": port.into_expr().to_field_value()}}))
 }
 
 impl Probe {
@@ -477,7 +479,8 @@ impl<K: WorkloadKind> Workload<K> {
         self
     }
 
-    fn mount_volume(mut self, volume: Value, vol_name: String, path: &str) -> Self {
+    fn mount_volume(mut self, volume: Value, vol_name: String, path: Expr<String>) -> Self {
+        let path = self.obj.value(&path);
         if !self
             .volumes
             .iter()
@@ -494,21 +497,28 @@ impl<K: WorkloadKind> Workload<K> {
     }
 
     /// Mounts a ConfigMap of the graph at `path`.
-    pub fn mount(mut self, config: &Handle<ConfigMap>, path: &str) -> Self {
+    pub fn mount(mut self, config: &Handle<ConfigMap>, path: impl IntoExpr<String>) -> Self {
+        let path = path.into_expr();
         let vol = volume_name(config.literal_name(), config.id());
         let n = self.obj.value(&config.name());
         self.mount_volume(json!({"name": vol, "configMap": {"name": n}}), vol, path)
     }
 
     /// Mounts a Secret of the graph at `path`.
-    pub fn mount_secret(mut self, secret: &Handle<Secret>, path: &str) -> Self {
+    pub fn mount_secret(mut self, secret: &Handle<Secret>, path: impl IntoExpr<String>) -> Self {
+        let path = path.into_expr();
         let vol = volume_name(secret.literal_name(), secret.id());
         let n = self.obj.value(&secret.name());
         self.mount_volume(json!({"name": vol, "secret": {"secretName": n}}), vol, path)
     }
 
     /// Mounts a PersistentVolumeClaim of the graph at `path`.
-    pub fn mount_claim(mut self, claim: &Handle<PersistentVolumeClaim>, path: &str) -> Self {
+    pub fn mount_claim(
+        mut self,
+        claim: &Handle<PersistentVolumeClaim>,
+        path: impl IntoExpr<String>,
+    ) -> Self {
+        let path = path.into_expr();
         let vol = volume_name(claim.literal_name(), claim.id());
         let n = self.obj.value(&claim.name());
         self.mount_volume(
@@ -519,10 +529,11 @@ impl<K: WorkloadKind> Workload<K> {
     }
 
     /// Mounts only this key of the last mounted volume (`subPath`).
-    pub fn sub_path(mut self, sub: &str) -> Self {
+    pub fn sub_path(mut self, sub: impl IntoExpr<String>) -> Self {
+        let sub = self.obj.value(&sub.into_expr());
         if let Some(Value::Array(m)) = self.container.get_mut("volumeMounts") {
             if let Some(last) = m.last_mut() {
-                last["subPath"] = json!(sub);
+                last["subPath"] = sub;
             }
         }
         self
@@ -825,11 +836,13 @@ impl Ingress {
     pub fn route(
         mut self,
         host: impl IntoExpr<String>,
-        path: &str,
+        path: impl IntoExpr<String>,
         svc: &Handle<Service>,
-        port: i32,
+        port: impl IntoExpr<i64>,
     ) -> Self {
         let h = self.obj.value(&host.into_expr());
+        let path = self.obj.value(&path.into_expr());
+        let port = self.obj.value(&port.into_expr());
         let n = self.obj.value(&svc.name());
         let rule = json!({"host": h, "http": {"paths": [{"path": path, "pathType": self.path_type, "backend": {"service": {"name": n, "port": {"number": port}}}}]}});
         self.obj.push(&["spec", "rules"], rule);
@@ -837,8 +850,9 @@ impl Ingress {
     }
 
     /// `ingressClassName`.
-    pub fn class(mut self, name: &str) -> Self {
-        self.obj.set(&["spec", "ingressClassName"], json!(name));
+    pub fn class(mut self, name: impl IntoExpr<String>) -> Self {
+        let e = name.into_expr();
+        self.obj.set_expr(&["spec", "ingressClassName"], &e);
         self
     }
 
@@ -900,6 +914,7 @@ impl PersistentVolumeClaim {
         PersistentVolumeClaim { obj }
     }
     pub fn access_mode(mut self, mode: &str) -> Self {
+        // An enum of the Kubernetes API: a literal, checked by the schema.
         self.obj.set(&["spec", "accessModes"], json!([mode]));
         self
     }

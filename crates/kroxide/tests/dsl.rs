@@ -234,6 +234,62 @@ fn field_paths_are_checked_against_the_kubernetes_schema() {
 }
 
 #[test]
+fn probes_mounts_and_routes_take_expressions_too() {
+    let g = ResourceGraph::<Spec, Status>::new("exprs", "v1alpha1", "Exprs").build(|g, spec| {
+        let cm = g.add(ConfigMap::new("cfg").data("k", "v"));
+        let d = g.add(
+            Deployment::new("web", "nginx")
+                .port(&spec.replicas)
+                .liveness(http_get(template!("/{}/health", spec.name), &spec.replicas))
+                .mount(&cm, template!("/etc/{}", spec.name))
+                .sub_path(&spec.name),
+        );
+        let s = g.add(Service::exposing(&d).port(80));
+        g.add(Ingress::new("web").class(&spec.name).route(
+            "a.example.com",
+            template!("/{}", spec.name),
+            &s,
+            &spec.replicas,
+        ));
+        StatusExpr {
+            ready: d.status().ready_replicas().gt(0),
+            endpoint: s.name(),
+        }
+    });
+    let rgd = g.to_rgd().unwrap_or_else(|e| panic!("{e}"));
+    let c = &rgd
+        .resource("webDeployment")
+        .unwrap()
+        .template
+        .as_ref()
+        .unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"],
+        "/${schema.spec.name}/health"
+    );
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["port"],
+        "${schema.spec.replicas}"
+    );
+    assert_eq!(
+        c["volumeMounts"][0]["mountPath"],
+        "/etc/${schema.spec.name}"
+    );
+    assert_eq!(c["volumeMounts"][0]["subPath"], "${schema.spec.name}");
+    let ing = rgd
+        .resource("webIngress")
+        .unwrap()
+        .template
+        .as_ref()
+        .unwrap();
+    assert_eq!(ing["spec"]["ingressClassName"], "${schema.spec.name}");
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"],
+        "${schema.spec.replicas}"
+    );
+}
+
+#[test]
 fn ready_when_and_include_when_render_as_kro_expects() {
     let g = ResourceGraph::<Spec, Status>::new("conds", "v1alpha1", "Conds").build(|g, spec| {
         let d = g.add(
