@@ -61,6 +61,7 @@ impl fmt::Display for Lint {
 pub struct Graph {
     resources: Vec<Resource>,
     problems: Vec<String>,
+    ids: std::collections::HashSet<String>,
 }
 
 impl Graph {
@@ -89,7 +90,7 @@ impl Graph {
             let s = suggest_id(&id);
             self.problems.push(format!("{why}; try `{s}`"));
         }
-        if self.resources.iter().any(|r| r.id == id) {
+        if !self.ids.insert(id.clone()) {
             self.problems.push(format!(
                 "two resources have the id `{id}`: give one an explicit id with `add_as`"
             ));

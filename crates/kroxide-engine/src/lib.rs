@@ -258,6 +258,7 @@ impl DirectEngine {
         // A server-side dry run of every object that can be resolved now.
         let mut dry = PatchParams::apply(FIELD_MANAGER).dry_run();
         dry.force = opts.force_conflicts;
+        let mut dry_runs = Vec::new();
         for r in first.resources.iter().filter(|r| r.action == Action::Apply) {
             let k = &kinds[&r.id];
             for o in &r.objects {
@@ -272,24 +273,29 @@ impl DirectEngine {
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
                     .map(String::from);
-                if let Err(e) = self
-                    .api(k, ns.as_deref())
-                    .patch(&name, &dry, &Patch::Apply(&o))
-                    .await
-                {
-                    let message = match &e {
-                        kube::Error::Api(s) => s.message.clone(),
-                        other => other.to_string(),
-                    };
-                    return Err(DeployError::DryRun {
-                        id: r.id.clone(),
-                        kind: k.resource.kind.clone(),
-                        name,
-                        message,
-                    });
-                }
+                let api = self.api(k, ns.as_deref());
+                let dry = dry.clone();
+                let (id, kind) = (r.id.clone(), k.resource.kind.clone());
+                dry_runs.push(async move {
+                    match api.patch(&name, &dry, &Patch::Apply(&o)).await {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            let message = match &e {
+                                kube::Error::Api(s) => s.message.clone(),
+                                other => other.to_string(),
+                            };
+                            Err(DeployError::DryRun {
+                                id,
+                                kind,
+                                name,
+                                message,
+                            })
+                        }
+                    }
+                });
             }
         }
+        try_join_all(dry_runs).await?;
         // 2. Apply wave by wave.
         let mut pp = PatchParams::apply(FIELD_MANAGER);
         pp.force = opts.force_conflicts;

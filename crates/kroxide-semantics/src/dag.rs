@@ -7,13 +7,14 @@
 //! apply.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// Resources and their dependencies.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DependencyGraph {
     ids: Vec<String>,
     deps: Vec<BTreeSet<usize>>,
+    by_id: HashMap<String, usize>,
 }
 
 /// A dependency cycle, as a path that ends where it starts.
@@ -26,11 +27,15 @@ impl DependencyGraph {
     pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
         let ids: Vec<String> = ids.into_iter().collect();
         let deps = vec![BTreeSet::new(); ids.len()];
-        DependencyGraph { ids, deps }
+        let mut by_id = HashMap::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            by_id.entry(id.clone()).or_insert(i);
+        }
+        DependencyGraph { ids, deps, by_id }
     }
 
     fn index(&self, id: &str) -> Option<usize> {
-        self.ids.iter().position(|x| x == id)
+        self.by_id.get(id).copied()
     }
 
     /// Records that `from` depends on `on`. Unknown ids and self edges are ignored.

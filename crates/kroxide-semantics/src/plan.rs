@@ -301,8 +301,14 @@ pub fn plan(
     let mut excluded: BTreeSet<String> = BTreeSet::new();
     let mut planned: Vec<PlannedResource> = Vec::new();
 
+    let by_id: std::collections::HashMap<&str, &kroxide_model::Resource> = rgd
+        .spec
+        .resources
+        .iter()
+        .map(|r| (r.id.as_str(), r))
+        .collect();
     for id in &order {
-        let r = rgd.resource(id).expect("id from the graph");
+        let r = by_id[id.as_str()];
         let mut vars = Vars::new();
         vars.insert("schema".into(), instance.clone());
         for d in graph.dependencies(id) {

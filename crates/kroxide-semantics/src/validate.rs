@@ -223,6 +223,8 @@ pub fn suggest_id(s: &str) -> String {
 
 struct Ctx<'a> {
     rgd: &'a ResourceGraphDefinition,
+    /// Resource position by id (large graphs look ids up often).
+    index: std::collections::HashMap<&'a str, usize>,
     out: Vec<Diagnostic>,
     ids: BTreeSet<String>,
     spec: Option<Schema>,
@@ -295,6 +297,7 @@ pub fn cel_type(s: &Schema, defs: &Definitions) -> CelType {
 /// Field types of the schema and of built-in resources, for the checker.
 struct GraphTypes<'a> {
     rgd: &'a ResourceGraphDefinition,
+    index: &'a std::collections::HashMap<&'a str, usize>,
     spec: Option<&'a Schema>,
     api: &'static KubernetesApi,
 }
@@ -317,7 +320,7 @@ impl TypeEnv for GraphTypes<'_> {
                 _ => None,
             };
         }
-        let res = self.rgd.resource(&r.root)?;
+        let res = &self.rgd.spec.resources[*self.index.get(r.root.as_str())?];
         if !res.for_each.is_empty() {
             return None;
         }
@@ -361,6 +364,14 @@ enum Scope<'a> {
 pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
     let mut cx = Ctx {
         rgd,
+        index: rgd
+            .spec
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .rev()
+            .collect(),
         out: Vec::new(),
         ids: rgd.spec.resources.iter().map(|r| r.id.clone()).collect(),
         spec: None,
@@ -958,6 +969,7 @@ fn check_string(
         }
         let env = GraphTypes {
             rgd: cx.rgd,
+            index: &cx.index,
             spec: cx.spec.as_ref(),
             api: cx.api,
         };
@@ -1122,7 +1134,7 @@ fn check_resource_ref(
     target: &str,
     p: &[String],
 ) {
-    let Some(r) = cx.rgd.resource(target) else {
+    let Some(r) = cx.index.get(target).map(|i| &cx.rgd.spec.resources[*i]) else {
         return;
     };
     // Collections are lists of objects; their fields are not checked here.

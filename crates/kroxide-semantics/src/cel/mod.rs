@@ -379,8 +379,17 @@ impl Program for CelRsProgram {
     }
     fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
         let mut ctx = cel::Context::with_env(self.env.clone());
-        for (k, v) in vars {
-            ctx.add_variable_from_value(k.as_str(), json_to_cel(v));
+        // Only the variables the expression reads: converting every object of
+        // a large graph for each expression would make evaluation quadratic.
+        let mut added: Vec<&str> = Vec::new();
+        for r in &self.info.references {
+            if added.contains(&r.root.as_str()) {
+                continue;
+            }
+            if let Some(v) = vars.get(&r.root) {
+                ctx.add_variable_from_value(r.root.as_str(), json_to_cel(v));
+                added.push(&r.root);
+            }
         }
         match self.program.execute(&ctx) {
             Ok(v) => cel_to_json(&v),

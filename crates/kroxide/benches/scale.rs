@@ -1,0 +1,345 @@
+//! kroxide's benchmarks: graph build + render, plan, whole-process runs,
+//! direct deploy against the test API server (with serial and parallel
+//! server-side-apply loops in the same run), and readiness latency.
+//!
+//! `scripts/bench.sh` runs it and writes BENCHMARKS.md. Numbers are medians
+//! of repeated runs on the machine that ran it.
+
+use futures::future::join_all;
+use kroxide::dsl::schema::{RefBase, SimpleType, Types};
+use kroxide::engine::{DeployOptions, DirectEngine};
+use kroxide::model::{FieldNode, FieldTree};
+use kroxide::prelude::*;
+use kroxide::semantics::plan::PlanOptions;
+use kroxide_testserver::TestServer;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::Discovery;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- memory
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        CURRENT.fetch_sub(l.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn reset_peak() -> usize {
+    let c = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(c, Ordering::Relaxed);
+    c
+}
+
+// ---------------------------------------------------------------- the synthetic graph
+
+#[derive(Schema, Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchSpec {
+    pub image: String,
+    pub replicas: i32,
+}
+
+/// A status with one field per service (written by hand: the number of
+/// fields is known only at run time).
+pub struct ManyStatus;
+
+impl kroxide::dsl::Schema for ManyStatus {
+    type Ref = ();
+    type Exprs = Vec<(String, Expr<bool>)>;
+    fn simple_type(_: &mut Types) -> SimpleType {
+        SimpleType::Object(FieldTree::new())
+    }
+    fn reference(_: &RefBase) {}
+    fn status_node(e: &Self::Exprs) -> FieldNode {
+        FieldNode::Object(
+            e.iter()
+                .map(|(k, v)| (k.clone(), kroxide::dsl::schema::status_leaf(v)))
+                .collect(),
+        )
+    }
+}
+
+/// `resources` resources: services of ConfigMap + Deployment + Service.
+fn graph(resources: usize) -> ResourceGraph<BenchSpec, ManyStatus> {
+    let services = resources.div_ceil(3);
+    ResourceGraph::<BenchSpec, ManyStatus>::new("bench", "v1alpha1", "Bench").build(|g, spec| {
+        let mut status = Vec::new();
+        for i in 0..services {
+            let cm = g.add_as(
+                &format!("cm{i}"),
+                ConfigMap::new(format!("svc-{i}-config")).data("IMAGE", &spec.image),
+            );
+            let d = g.add_as(
+                &format!("deploy{i}"),
+                Deployment::new(format!("svc-{i}"), &spec.image)
+                    .replicas(&spec.replicas)
+                    .port(8080)
+                    .env_from(&cm),
+            );
+            g.add_as(&format!("svc{i}"), Service::exposing(&d).port(8080));
+            status.push((
+                format!("svc{i}Ready"),
+                d.status().ready_replicas().eq(d.spec().replicas()),
+            ));
+        }
+        status
+    })
+}
+
+fn spec() -> BenchSpec {
+    BenchSpec {
+        image: "nginx:1.27".into(),
+        replicas: 1,
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn repeat(times: usize, mut f: impl FnMut()) -> Duration {
+    median(
+        (0..times)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------- main
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick {
+        &[10, 100]
+    } else {
+        &[10, 100, 1000, 10000]
+    };
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\nProduced by `scripts/bench.sh` (`cargo bench -p kroxide --bench scale`): medians of repeated runs, release build.\n\n");
+    md.push_str(&format!(
+        "Machine: {} cores, {}; {}.\n\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        mem_total(),
+        rustc_version()
+    ));
+
+    md.push_str("## 1. Graph build + RGD render (DSL → validated RGD → YAML)\n\nEach service is a ConfigMap, a Deployment reading it, and a Service; status has one expression per service.\n\n| resources | build + render | per resource | peak memory |\n| ---: | ---: | ---: | ---: |\n");
+    for &n in sizes {
+        let runs = if n >= 10000 { 3 } else { 7 };
+        let base = reset_peak();
+        let t = repeat(runs, || {
+            let yaml = graph(n).to_rgd_yaml().unwrap();
+            std::hint::black_box(yaml);
+        });
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        md.push_str(&format!(
+            "| {n} | {} | {:.1} µs | {:.1} MiB |\n",
+            ms(t),
+            t.as_secs_f64() * 1e6 / n as f64,
+            peak as f64 / 1048576.0
+        ));
+        eprintln!("render {n}: {}", ms(t));
+    }
+
+    md.push_str("\n## 2. Plan of the same graphs for one instance (CEL evaluation included, `--assume-ready`)\n\n| resources | plan | per resource |\n| ---: | ---: | ---: |\n");
+    for &n in sizes {
+        let g = graph(n);
+        let runs = if n >= 10000 { 3 } else { 7 };
+        let opts = PlanOptions {
+            assume_ready: true,
+            ..PlanOptions::default()
+        };
+        let t = repeat(runs, || {
+            let p = g.plan(&spec(), &opts).unwrap();
+            std::hint::black_box(p);
+        });
+        md.push_str(&format!(
+            "| {n} | {} | {:.1} µs |\n",
+            ms(t),
+            t.as_secs_f64() * 1e6 / n as f64
+        ));
+        eprintln!("plan {n}: {}", ms(t));
+    }
+
+    md.push_str("\n## 3. Whole process: the microservices example\n\n");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/release/examples/microservices");
+    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/microservices/dev.yaml");
+    if example.exists() {
+        md.push_str("| command | wall time |\n| --- | ---: |\n");
+        for args in [
+            vec!["render"],
+            vec!["plan", "--instance", dev.to_str().unwrap()],
+        ] {
+            let t = repeat(21, || {
+                let out = std::process::Command::new(&example)
+                    .args(&args)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+            });
+            md.push_str(&format!("| `microservices {}` | {} |\n", args[0], ms(t)));
+            eprintln!("process {}: {}", args[0], ms(t));
+        }
+    } else {
+        md.push_str("(skipped: build the example in release first — `scripts/bench.sh` does)\n");
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        md.push_str("\n## 4. Direct deploy against the test API server (zero readiness delay)\n\nIn the same run, the same manifests applied by a serial server-side-apply loop and by a fully parallel one (each on a fresh server).\n\n| resources | kroxide deploy | requests per resource | serial SSA | parallel SSA | deploy / parallel | serial / deploy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        let deploy_sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
+        for &n in deploy_sizes {
+            let g = graph(n);
+            let rgd = g.to_rgd().unwrap();
+            let inst = serde_json::json!({"spec": {"image": "nginx:1.27", "replicas": 1}});
+            let manifests: Vec<serde_json::Value> = g.plan(&spec(), &PlanOptions::default()).unwrap().resources.iter().flat_map(|r| r.objects.clone()).collect();
+            let server = TestServer::start().await.unwrap();
+            let engine = DirectEngine::new(server.client().unwrap());
+            let t = Instant::now();
+            engine.deploy(&rgd, &inst, &DeployOptions::default()).await.unwrap();
+            let deploy = t.elapsed();
+            let requests = server.requests().len() as f64 / manifests.len() as f64;
+            let serial = ssa(&manifests, false).await;
+            let parallel = ssa(&manifests, true).await;
+            md.push_str(&format!(
+                "| {} | {} | {:.2} | {} | {} | {:.2}× | {:.2}× |\n",
+                manifests.len(),
+                ms(deploy),
+                requests,
+                ms(serial),
+                ms(parallel),
+                deploy.as_secs_f64() / parallel.as_secs_f64(),
+                serial.as_secs_f64() / deploy.as_secs_f64()
+            ));
+            eprintln!("deploy {n}: {} (serial {}, parallel {})", ms(deploy), ms(serial), ms(parallel));
+        }
+
+        md.push_str("\n## 5. Readiness detection latency\n\nOne Deployment; the simulated controller marks it ready after a delay D. Latency = deploy time with delay D − deploy time with no delay − D (median of 9).\n\n");
+        let one = graph(3);
+        let rgd = one.to_rgd().unwrap();
+        let inst = serde_json::json!({"spec": {"image": "nginx:1.27", "replicas": 1}});
+        let mut lat = Vec::new();
+        for _ in 0..9 {
+            let mut times = Vec::new();
+            for delay in [Duration::ZERO, Duration::from_millis(200)] {
+                let server = TestServer::start().await.unwrap();
+                server.controllers(|c| c.delay = delay);
+                let engine = DirectEngine::new(server.client().unwrap());
+                let t = Instant::now();
+                engine.deploy(&rgd, &inst, &DeployOptions::default()).await.unwrap();
+                times.push(t.elapsed());
+            }
+            lat.push(times[1].saturating_sub(times[0]).saturating_sub(Duration::from_millis(200)));
+        }
+        let l = median(lat);
+        md.push_str(&format!("Median latency from the status flip to the engine moving on: **{}**.\n", ms(l)));
+        eprintln!("readiness latency: {}", ms(l));
+    });
+
+    md.push_str("\n## Targets (issue 8)\n\n1,000-resource build + render ≤ 20 ms, 10,000 ≤ 250 ms; microservices whole-process render ≤ 20 ms; direct deploy ≤ 1.1× parallel SSA and ≥ 5× faster than serial at 1,000 resources; readiness seen within 100 ms. Compare with the tables above; the notes in the issue say where a target is missed and what limits it.\n");
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
+    if !quick {
+        std::fs::write(&out, md).unwrap();
+        eprintln!("wrote {}", out.display());
+    } else {
+        print!("{md}");
+    }
+}
+
+/// Applies `manifests` with server-side apply to a fresh server, one at a
+/// time or all at once.
+async fn ssa(manifests: &[serde_json::Value], parallel: bool) -> Duration {
+    let server = TestServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let discovery = Discovery::new(client.clone()).run().await.unwrap();
+    let pp = PatchParams::apply("bench");
+    let apis: Vec<(Api<DynamicObject>, String, &serde_json::Value)> = manifests
+        .iter()
+        .map(|m| {
+            let av = m["apiVersion"].as_str().unwrap();
+            let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
+            let (ar, _) = discovery
+                .resolve_gvk(&kube::core::GroupVersionKind::gvk(
+                    g,
+                    v,
+                    m["kind"].as_str().unwrap(),
+                ))
+                .unwrap();
+            (
+                Api::namespaced_with(client.clone(), "default", &ar),
+                m["metadata"]["name"].as_str().unwrap().to_string(),
+                m,
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    if parallel {
+        let futs = apis.iter().map(|(api, name, m)| {
+            let pp = pp.clone();
+            async move { api.patch(name, &pp, &Patch::Apply(*m)).await }
+        });
+        for r in join_all(futs).await {
+            r.unwrap();
+        }
+    } else {
+        for (api, name, m) in &apis {
+            api.patch(name, &pp, &Patch::Apply(*m)).await.unwrap();
+        }
+    }
+    t.elapsed()
+}
+
+fn mem_total() -> String {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| format!("{:.0} GiB memory", kb / 1048576.0))
+        .unwrap_or_else(|| "unknown memory".into())
+}
+
+fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
