@@ -52,6 +52,133 @@ macro_rules! overloads {
     };
 }
 
+fn optional(v: Option<Value>) -> Value {
+    Value::Opaque(Arc::new(match v {
+        Some(x) => cel::objects::OptionalValue::of(x),
+        None => cel::objects::OptionalValue::none(),
+    }))
+}
+
+/// How `%s` shows a value (cel-go's string conversion).
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        Value::List(l) => format!("[{}]", l.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Value::Map(m) => {
+            let mut e: Vec<String> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        match k {
+                            Key::String(s) => s.to_string(),
+                            Key::Int(i) => i.to_string(),
+                            Key::Uint(u) => u.to_string(),
+                            Key::Bool(b) => b.to_string(),
+                        },
+                        show(v)
+                    )
+                })
+                .collect();
+            e.sort();
+            format!("{{{}}}", e.join(", "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// cel-go's `string.format(list)`: `%s %d %f %.Nf %e %x %X %o %b %%`.
+fn format_string(fmt: &str, args: &[Value]) -> Result<Value, String> {
+    let mut out = String::new();
+    let mut it = fmt.chars().peekable();
+    let mut next = 0usize;
+    let mut arg = |i: &mut usize| -> Result<Value, String> {
+        let v = args
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| format!("format: not enough arguments for {fmt:?}"))?;
+        *i += 1;
+        Ok(v)
+    };
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut precision: Option<usize> = None;
+        if it.peek() == Some(&'.') {
+            it.next();
+            let mut digits = String::new();
+            while let Some(d) = it.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                it.next();
+            }
+            precision = digits.parse().ok();
+        }
+        let verb = it.next().ok_or("format: a lone % at the end")?;
+        let num = |v: &Value| -> Result<f64, String> {
+            match v {
+                Value::Int(i) => Ok(*i as f64),
+                Value::UInt(u) => Ok(*u as f64),
+                Value::Float(f) => Ok(*f),
+                other => Err(format!(
+                    "format: %{verb} needs a number, got {}",
+                    other.type_of()
+                )),
+            }
+        };
+        match verb {
+            '%' => out.push('%'),
+            's' => out.push_str(&show(&arg(&mut next)?)),
+            'd' => match arg(&mut next)? {
+                Value::Int(i) => out.push_str(&i.to_string()),
+                Value::UInt(u) => out.push_str(&u.to_string()),
+                other => {
+                    return Err(format!(
+                        "format: %d needs an integer, got {}",
+                        other.type_of()
+                    ))
+                }
+            },
+            'f' => out.push_str(&format!(
+                "{:.*}",
+                precision.unwrap_or(6),
+                num(&arg(&mut next)?)?
+            )),
+            'e' => out.push_str(&format!(
+                "{:.*e}",
+                precision.unwrap_or(6),
+                num(&arg(&mut next)?)?
+            )),
+            'x' | 'X' | 'o' | 'b' => {
+                let v = arg(&mut next)?;
+                let s = match (&v, verb) {
+                    (Value::Int(i), 'x') => format!("{i:x}"),
+                    (Value::Int(i), 'X') => format!("{i:X}"),
+                    (Value::Int(i), 'o') => format!("{i:o}"),
+                    (Value::Int(i), 'b') => format!("{i:b}"),
+                    (Value::UInt(u), 'x') => format!("{u:x}"),
+                    (Value::UInt(u), 'X') => format!("{u:X}"),
+                    (Value::UInt(u), 'o') => format!("{u:o}"),
+                    (Value::UInt(u), 'b') => format!("{u:b}"),
+                    (Value::String(t), 'x') => t.bytes().map(|b| format!("{b:02x}")).collect(),
+                    (Value::String(t), 'X') => t.bytes().map(|b| format!("{b:02X}")).collect(),
+                    _ => return Err(format!("format: %{verb} cannot show a {}", v.type_of())),
+                };
+                out.push_str(&s);
+            }
+            other => return Err(format!("format: unknown verb %{other}")),
+        }
+    }
+    Ok(Value::String(Arc::new(out)))
+}
+
 fn list(v: &Value) -> Result<&[Value], String> {
     match v {
         Value::List(l) => Ok(l.as_slice()),
@@ -368,6 +495,17 @@ overloads! {
             return Err("quantity is not an integer".into());
         }
         Ok(Value::Int(v as i64))
+    };
+    list_first => "first", "list_first", LIST_TYPE, [], |a| {
+        let l = list(&a[0])?;
+        Ok(optional(l.first().cloned()))
+    };
+    list_last => "last", "list_last", LIST_TYPE, [], |a| {
+        let l = list(&a[0])?;
+        Ok(optional(l.last().cloned()))
+    };
+    string_format => "format", "string_format_list", STRING_TYPE, [LIST_TYPE], |a| {
+        format_string(string(&a[0], "format receiver")?, list(&a[1])?)
     };
     list_sum_m => "sum", "list_sum", LIST_TYPE, [], list_sum;
     list_min_m => "min", "list_min", LIST_TYPE, [], |a| list_extreme(a, std::cmp::Ordering::Less, "min");

@@ -866,6 +866,9 @@ mod tests {
             "json.unmarshal('1')",
         ];
         let kro_calls = [
+            "l.first()",
+            "l.last()",
+            "'%s-%d'.format(['a', 1])",
             "url('https://a.b:8080/p?x=1').getScheme()",
             "url('https://a.b:8080/p').getHost()",
             "url('https://a.b:8080/p').getHostname()",
