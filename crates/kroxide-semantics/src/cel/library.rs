@@ -98,7 +98,7 @@ fn format_string(fmt: &str, args: &[Value]) -> Result<Value, String> {
     let mut out = String::new();
     let mut it = fmt.chars().peekable();
     let mut next = 0usize;
-    let mut arg = |i: &mut usize| -> Result<Value, String> {
+    let arg = |i: &mut usize| -> Result<Value, String> {
         let v = args
             .get(*i)
             .cloned()
