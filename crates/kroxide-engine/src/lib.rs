@@ -12,6 +12,8 @@
 //! Every applied object carries labels naming the graph and the instance, so
 //! other processes can find what a deploy owns.
 
+pub mod kro;
+
 use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, Plan, PlanError, PlanOptions};

@@ -170,6 +170,42 @@ fn rgd_for(state: &Arc<State>, api_version: &str, kind: &str) -> Option<Resource
 pub fn reconcile_instance(state: &Arc<State>, instance: &Value) {
     let api_version = instance["apiVersion"].as_str().unwrap_or("");
     let kind = instance["kind"].as_str().unwrap_or("");
+    // Work on what is stored now: an event may be stale (the instance
+    // changed, or was deleted and must not get its children back).
+    let Some(inst_rt0) = state
+        .types
+        .read()
+        .expect("types lock")
+        .by_kind(api_version, kind)
+        .cloned()
+    else {
+        return;
+    };
+    let key = (
+        inst_rt0.key(),
+        if inst_rt0.namespaced {
+            instance
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(String::from)
+        } else {
+            None
+        },
+        instance
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+    );
+    let Some(current) = state
+        .store
+        .lock()
+        .ok()
+        .and_then(|s| s.objects.get(&key).cloned())
+    else {
+        return;
+    };
+    let instance = &current;
     let Some(rgd) = rgd_for(state, api_version, kind) else {
         return;
     };

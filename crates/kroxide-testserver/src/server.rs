@@ -1289,6 +1289,26 @@ pub(crate) fn write(
         };
         return json_response(code, &obj);
     }
+    // The garbage collector removes objects whose owners are all gone.
+    if let Some(Value::Array(refs)) = obj.pointer("/metadata/ownerReferences") {
+        let uids: Vec<&Value> = refs.iter().filter_map(|r| r.get("uid")).collect();
+        let owner_alive = uids.is_empty()
+            || store.objects.values().any(|o| {
+                o.pointer("/metadata/uid")
+                    .is_some_and(|u| uids.contains(&u))
+            });
+        if !owner_alive {
+            return status_error(
+                404,
+                "NotFound",
+                &format!(
+                    "the owner of {} \"{obj_name}\" no longer exists; it was garbage collected",
+                    rt.kind
+                ),
+                json!({"name": obj_name}),
+            );
+        }
+    }
     let rv = store.bump();
     obj["metadata"]["resourceVersion"] = json!(rv.to_string());
     store.objects.insert(key.clone(), obj.clone());

@@ -77,9 +77,15 @@ pub struct DeployArgs {
     /// Take over fields that other field managers own.
     #[arg(long)]
     pub force_conflicts: bool,
-    /// Create the namespace if it does not exist.
+    /// Create the namespace if it does not exist (KRO mode always creates it).
     #[arg(long)]
     pub create_namespace: bool,
+    /// `direct` applies the resources from here; `kro` hands the graph to a KRO controller.
+    #[arg(long, value_enum, default_value_t = Mode::Direct)]
+    pub mode: Mode,
+    /// KRO mode: apply schema changes that may break existing instances.
+    #[arg(long)]
+    pub allow_breaking_changes: bool,
     /// Show Secret values instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -145,6 +151,13 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: DeployArgs,
     },
+}
+
+/// Deployment modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Direct,
+    Kro,
 }
 
 /// Document formats.
@@ -529,6 +542,37 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
             force_conflicts: args.force_conflicts,
             create_namespace: args.create_namespace,
         };
+        if args.mode == Mode::Kro {
+            eprintln!(
+                "deploying {} through KRO to namespace {}",
+                rgd.name(),
+                args.namespace
+            );
+            let kopts = kroxide_engine::kro::KroOptions {
+                namespace: args.namespace.clone(),
+                timeout: std::time::Duration::from_secs(args.timeout),
+                allow_breaking_changes: args.allow_breaking_changes,
+            };
+            return match kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts).await {
+                Ok(status) => {
+                    let text = match args.output {
+                        Format::Yaml => kroxide_model::to_yaml(&status).map_err(|e| e.to_string()),
+                        Format::Json => serde_json::to_string_pretty(&status)
+                            .map(|s| s + "\n")
+                            .map_err(|e| e.to_string()),
+                    };
+                    match text {
+                        Ok(t) => print!("{t}"),
+                        Err(e) => eprintln!("error: {e}"),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         eprintln!("deploying {} to namespace {}", rgd.name(), args.namespace);
         match DirectEngine::new(client)
             .deploy(rgd, &instance, &opts)

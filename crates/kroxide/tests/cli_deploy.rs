@@ -95,3 +95,44 @@ async fn deploy_without_a_reachable_cluster_fails_clearly() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_through_kro_from_the_cli() {
+    let server = TestServer::start().await.unwrap();
+    server.install_kro(true);
+    let dir = std::env::temp_dir().join(format!("kroxide-cli-kro-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
+    let rgd = example("rgds/webapp.yaml");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_kroxide"))
+            .args([
+                "deploy",
+                &rgd,
+                "--mode",
+                "kro",
+                "--instance",
+                inst.to_str().unwrap(),
+                "-n",
+                "apps",
+                "--kubeconfig",
+                kc.to_str().unwrap(),
+                "-o",
+                "json",
+                "--timeout",
+                "10",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["state"], "ACTIVE", "{status}");
+    assert_eq!(status["ready"], true);
+}

@@ -1,0 +1,483 @@
+//! KRO mode: deploy through a KRO controller running in the cluster.
+//!
+//! The RGD is server-side applied and must become `Active`; the instance CRD
+//! must be Established with the current spec fields (applying to a stale CRD
+//! silently prunes fields); then the instance is applied and must become
+//! `ACTIVE` with Ready true; its status is read back. Before an existing RGD
+//! is updated, its schema is compared with the new one and breaking changes
+//! are refused unless allowed.
+
+use crate::{DeployError, FIELD_MANAGER};
+use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::crd::{spec_schema, InstanceNames};
+use kroxide_semantics::openapi::Schema;
+use kroxide_semantics::plan::{plan, PlanOptions};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiResource, Discovery};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Why a KRO-mode deploy stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum KroError {
+    #[error("KRO is not installed in this cluster (it serves no kro.run/v1alpha1 ResourceGraphDefinition); install KRO, or deploy without it: kroxide deploy (direct mode)")]
+    NotInstalled,
+    #[error("KRO refused the ResourceGraphDefinition `{name}`: {message}")]
+    Inactive { name: String, message: String },
+    #[error("breaking changes to the schema of `{name}` (existing instances may no longer fit):\n{}\nrerun with --allow-breaking-changes to apply them anyway", .changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
+    Breaking { name: String, changes: Vec<String> },
+    #[error("timed out after {seconds}s waiting for {what}")]
+    Timeout { what: String, seconds: u64 },
+    #[error("the instance `{name}` failed: {message}")]
+    InstanceError { name: String, message: String },
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error("the API server refused {what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// How to deploy through KRO.
+#[derive(Clone, Debug)]
+pub struct KroOptions {
+    pub namespace: String,
+    pub timeout: Duration,
+    /// Apply schema changes that may break existing instances.
+    pub allow_breaking_changes: bool,
+}
+
+impl Default for KroOptions {
+    fn default() -> Self {
+        KroOptions {
+            namespace: "default".into(),
+            timeout: Duration::from_secs(300),
+            allow_breaking_changes: false,
+        }
+    }
+}
+
+fn rgd_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kro.run", "v1alpha1", "ResourceGraphDefinition"),
+        "resourcegraphdefinitions",
+    )
+}
+
+/// Changes from `old` to `new` that can break existing instances: removed
+/// fields, changed types, new required fields.
+pub fn breaking_changes(old: &Schema, new: &Schema, path: &str, out: &mut Vec<String>) {
+    if old.type_ != new.type_ && old.type_.is_some() {
+        out.push(format!(
+            "{path}: type changed from {} to {}",
+            old.type_name(),
+            new.type_name()
+        ));
+        return;
+    }
+    let empty = Default::default();
+    let old_props = old.properties.as_ref().unwrap_or(&empty);
+    let new_props = new.properties.as_ref().unwrap_or(&empty);
+    for (k, o) in old_props {
+        let p = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        match new_props.get(k) {
+            None => out.push(format!("{p}: field removed")),
+            Some(n) => breaking_changes(o, n, &p, out),
+        }
+    }
+    let old_req: Vec<&String> = old.required.iter().flatten().collect();
+    for r in new.required.iter().flatten() {
+        if !old_req.contains(&r) {
+            let p = if path.is_empty() {
+                r.clone()
+            } else {
+                format!("{path}.{r}")
+            };
+            out.push(format!("{p}: new required field"));
+        }
+    }
+    if let (Some(o), Some(n)) = (&old.items, &new.items) {
+        breaking_changes(o, n, &format!("{path}[]"), out);
+    }
+}
+
+/// Deploys through KRO; returns the instance's status as KRO reports it.
+pub async fn deploy(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    instance: &Value,
+    opts: &KroOptions,
+) -> Result<Value, KroError> {
+    // Validate everything first: nothing is written for bad input.
+    let popts = PlanOptions {
+        namespace: opts.namespace.clone(),
+        ..PlanOptions::default()
+    };
+    let prepared = plan(rgd, instance, &popts)
+        .map_err(DeployError::from)?
+        .instance;
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(DeployError::Discovery)?;
+    if discovery
+        .resolve_gvk(&GroupVersionKind::gvk(
+            "kro.run",
+            "v1alpha1",
+            "ResourceGraphDefinition",
+        ))
+        .is_none()
+    {
+        return Err(KroError::NotInstalled);
+    }
+    let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
+    let name = rgd.name().to_string();
+    let new_spec = spec_schema(rgd).map_err(|e| KroError::Inactive {
+        name: name.clone(),
+        message: e.to_string(),
+    })?;
+    let mut to_apply = serde_json::to_value(rgd).unwrap_or(Value::Null);
+    if let Some(existing) = rgds.get_opt(&name).await.map_err(|source| KroError::Api {
+        what: format!("reading ResourceGraphDefinition {name}"),
+        source,
+    })? {
+        let old: Option<ResourceGraphDefinition> =
+            serde_json::from_value(serde_json::to_value(&existing).unwrap_or(Value::Null)).ok();
+        if let Some(old_spec) = old.as_ref().and_then(|o| spec_schema(o).ok()) {
+            let mut changes = Vec::new();
+            breaking_changes(&old_spec, &new_spec, "spec", &mut changes);
+            if !changes.is_empty() && !opts.allow_breaking_changes {
+                return Err(KroError::Breaking { name, changes });
+            }
+            if !changes.is_empty() {
+                to_apply["metadata"]["annotations"]["kro.run/allow-breaking-changes"] =
+                    json!("true");
+            }
+        }
+    }
+    // Namespaces the graph needs exist before the instance, not in the RGD.
+    let namespaces: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "Namespace"),
+            "namespaces",
+        ),
+    );
+    if namespaces
+        .get_opt(&opts.namespace)
+        .await
+        .map_err(|source| KroError::Api {
+            what: "reading the namespace".into(),
+            source,
+        })?
+        .is_none()
+    {
+        let ns =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": opts.namespace}});
+        namespaces
+            .patch(
+                &opts.namespace,
+                &PatchParams::apply(FIELD_MANAGER),
+                &Patch::Apply(&ns),
+            )
+            .await
+            .map_err(|source| KroError::Api {
+                what: format!("creating namespace {}", opts.namespace),
+                source,
+            })?;
+    }
+    rgds.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER),
+        &Patch::Apply(&to_apply),
+    )
+    .await
+    .map_err(|source| KroError::Api {
+        what: format!("ResourceGraphDefinition {name}"),
+        source,
+    })?;
+    // Wait until KRO accepts the graph (or says why not).
+    let rgd_state = |o: Option<&DynamicObject>| {
+        o.and_then(|o| o.data.pointer("/status/state"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| s == "Active" || s == "Inactive")
+    };
+    let accepted = wait(
+        rgds.clone(),
+        &name,
+        rgd_state,
+        opts.timeout,
+        "the ResourceGraphDefinition to become Active",
+    )
+    .await?;
+    if accepted
+        .data
+        .pointer("/status/state")
+        .and_then(Value::as_str)
+        == Some("Inactive")
+    {
+        let message = accepted
+            .data
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "GraphAccepted"))
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or("no reason given")
+            .to_string();
+        return Err(KroError::Inactive { name, message });
+    }
+    // The instance CRD must be Established with the current spec fields.
+    let names = InstanceNames::of(rgd);
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    let mut want: Vec<String> = new_spec
+        .properties
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    want.sort();
+    let mut want_required: Vec<String> = new_spec.required.clone().unwrap_or_default();
+    want_required.sort();
+    let version = names.version.clone();
+    let current_crd = move |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| {
+            let established = o
+                .data
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                });
+            let props = o
+                .data
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .and_then(|vs| vs.iter().find(|v| v["name"] == version.as_str()))
+                .and_then(|v| v.pointer("/schema/openAPIV3Schema/properties/spec/properties"))
+                .and_then(Value::as_object);
+            let required: Vec<String> = o
+                .data
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .and_then(|vs| vs.iter().find(|v| v["name"] == version.as_str()))
+                .and_then(|v| v.pointer("/schema/openAPIV3Schema/properties/spec/required"))
+                .and_then(Value::as_array)
+                .map(|r| {
+                    let mut r: Vec<String> = r
+                        .iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect();
+                    r.sort();
+                    r
+                })
+                .unwrap_or_default();
+            // Exactly the current fields and requirements: a stale CRD would
+            // prune new fields or still require removed ones.
+            let same_fields = props.is_some_and(|p| {
+                let mut have: Vec<&String> = p.keys().collect();
+                have.sort();
+                have == want.iter().collect::<Vec<_>>()
+            });
+            established && same_fields && required == want_required
+        })
+    };
+    wait(
+        crds,
+        &names.crd_name(),
+        current_crd,
+        opts.timeout,
+        "the instance CRD to be Established with the current schema",
+    )
+    .await?;
+    // The instance.
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
+        &names.plural,
+    );
+    let instances: Api<DynamicObject> = if names.namespaced {
+        Api::namespaced_with(client.clone(), &opts.namespace, &ar)
+    } else {
+        Api::all_with(client.clone(), &ar)
+    };
+    let iname = prepared
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut inst = prepared.clone();
+    if let Some(m) = inst.as_object_mut() {
+        m.remove("status");
+    }
+    instances
+        .patch(
+            &iname,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&inst),
+        )
+        .await
+        .map_err(|source| KroError::Api {
+            what: format!("instance {iname}"),
+            source,
+        })?;
+    let settled = |o: Option<&DynamicObject>| {
+        o.is_some_and(|o| {
+            let state = o.data.pointer("/status/state").and_then(Value::as_str);
+            let ready = o
+                .data
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                });
+            (state == Some("ACTIVE") && ready) || state == Some("ERROR")
+        })
+    };
+    let done = wait(
+        instances,
+        &iname,
+        settled,
+        opts.timeout,
+        &format!("instance {iname} to become ACTIVE"),
+    )
+    .await?;
+    let status = done.data.get("status").cloned().unwrap_or(Value::Null);
+    if status.get("state").and_then(Value::as_str) == Some("ERROR") {
+        let message = status
+            .pointer("/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or("")
+            .to_string();
+        return Err(KroError::InstanceError {
+            name: iname,
+            message,
+        });
+    }
+    Ok(status)
+}
+
+/// Deletes an instance (KRO removes its children) and, when asked and no
+/// instance is left, the RGD.
+pub async fn delete(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    instance_name: &str,
+    namespace: &str,
+    delete_definition: bool,
+) -> Result<(), KroError> {
+    let names = InstanceNames::of(rgd);
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
+        &names.plural,
+    );
+    let instances: Api<DynamicObject> = if names.namespaced {
+        Api::namespaced_with(client.clone(), namespace, &ar)
+    } else {
+        Api::all_with(client.clone(), &ar)
+    };
+    match instances
+        .delete(instance_name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(source) => {
+            return Err(KroError::Api {
+                what: format!("deleting instance {instance_name}"),
+                source,
+            })
+        }
+    }
+    // Wait until KRO has removed the children.
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(DeployError::Discovery)?;
+    let selector = format!("kro.run/instance-name={instance_name}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for r in &rgd.spec.resources {
+        let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
+            continue;
+        };
+        let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
+        let Some((res, _)) = discovery.resolve_gvk(&GroupVersionKind::gvk(g, v, k)) else {
+            continue;
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &res);
+        loop {
+            let left = api
+                .list(&kube::api::ListParams::default().labels(&selector))
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(0);
+            if left == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(KroError::Timeout {
+                    what: format!("KRO to remove the {k} objects of {instance_name}"),
+                    seconds: 60,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    if delete_definition {
+        let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let left = all
+            .list(&Default::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if left == 0 {
+            let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
+            match rgds.delete(rgd.name(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(source) => {
+                    return Err(KroError::Api {
+                        what: format!("deleting ResourceGraphDefinition {}", rgd.name()),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn wait(
+    api: Api<DynamicObject>,
+    name: &str,
+    cond: impl Fn(Option<&DynamicObject>) -> bool + Send + 'static,
+    timeout: Duration,
+    what: &str,
+) -> Result<DynamicObject, KroError> {
+    match tokio::time::timeout(
+        timeout,
+        kube::runtime::wait::await_condition(api, name, cond),
+    )
+    .await
+    {
+        Ok(Ok(Some(o))) => Ok(o),
+        _ => Err(KroError::Timeout {
+            what: what.to_string(),
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
