@@ -332,18 +332,22 @@ pub async fn deploy(
             what: format!("instance {iname}"),
             source,
         })?;
+    // Only a verdict about the current generation counts: an ERROR from a
+    // reconcile of the previous spec is stale.
     let settled = |o: Option<&DynamicObject>| {
         o.is_some_and(|o| {
+            let generation = o.metadata.generation.unwrap_or(0);
             let state = o.data.pointer("/status/state").and_then(Value::as_str);
             let ready = o
                 .data
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                });
-            (state == Some("ACTIVE") && ready) || state == Some("ERROR")
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+            let current = ready
+                .and_then(|c| c["observedGeneration"].as_i64())
+                .is_none_or(|g| g >= generation);
+            let is_ready = ready.is_some_and(|c| c["status"] == "True");
+            current && ((state == Some("ACTIVE") && is_ready) || state == Some("ERROR"))
         })
     };
     let done = wait(

@@ -183,6 +183,29 @@ impl DirectEngine {
         }
     }
 
+    /// An object ready to apply: labelled, with its name and the API to write it through.
+    fn target(
+        &self,
+        k: &Kind,
+        o: &Value,
+        id: &str,
+        labels: &dyn Fn(&mut Value, &str),
+    ) -> (Value, String, Api<DynamicObject>) {
+        let mut o = o.clone();
+        labels(&mut o, id);
+        let name = o
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ns = o
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(String::from);
+        let api = self.api(k, ns.as_deref());
+        (o, name, api)
+    }
+
     /// Deploys `rgd` for `instance`; see the crate documentation.
     pub async fn deploy(
         &self,
@@ -264,18 +287,7 @@ impl DirectEngine {
         for r in first.resources.iter().filter(|r| r.action == Action::Apply) {
             let k = &kinds[&r.id];
             for o in &r.objects {
-                let mut o = o.clone();
-                labels(&mut o, &r.id);
-                let name = o
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let ns = o
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                let api = self.api(k, ns.as_deref());
+                let (o, name, api) = self.target(k, o, &r.id, &labels);
                 let dry = dry.clone();
                 let (id, kind) = (r.id.clone(), k.resource.kind.clone());
                 dry_runs.push(async move {
@@ -338,18 +350,7 @@ impl DirectEngine {
                 this_wave.push(id.clone());
                 let k = &kinds[id];
                 for o in &r.objects {
-                    let mut o = o.clone();
-                    labels(&mut o, id);
-                    let name = o
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    let ns = o
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(String::from);
-                    let api = self.api(k, ns.as_deref());
+                    let (o, name, api) = self.target(k, o, id, &labels);
                     let pp = pp.clone();
                     let id = id.clone();
                     jobs.push(async move {

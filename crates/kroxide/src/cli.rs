@@ -193,24 +193,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         }
     };
     match cmd {
-        GraphCommand::Render { output } => {
-            let text = match output {
-                Format::Yaml => kroxide_model::to_yaml(&rgd).map_err(|e| e.to_string()),
-                Format::Json => serde_json::to_string_pretty(&rgd)
-                    .map(|s| s + "\n")
-                    .map_err(|e| e.to_string()),
-            };
-            match text {
-                Ok(t) => {
-                    print!("{t}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        GraphCommand::Render { output } => print_doc(&rgd, output),
         GraphCommand::Validate => {
             let v = validate(&rgd);
             let notes = v
@@ -454,18 +437,8 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
             *v = redactor.redact_str(v);
         }
     }
-    let text = match args.output {
-        Format::Yaml => kroxide_model::to_yaml(&p).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(&p)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-    };
-    match text {
-        Ok(t) => print!("{t}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    if print_doc(&p, args.output) != ExitCode::SUCCESS {
+        return ExitCode::from(1);
     }
     if p.resources
         .iter()
@@ -554,19 +527,7 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
                 allow_breaking_changes: args.allow_breaking_changes,
             };
             return match kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts).await {
-                Ok(status) => {
-                    let text = match args.output {
-                        Format::Yaml => kroxide_model::to_yaml(&status).map_err(|e| e.to_string()),
-                        Format::Json => serde_json::to_string_pretty(&status)
-                            .map(|s| s + "\n")
-                            .map_err(|e| e.to_string()),
-                    };
-                    match text {
-                        Ok(t) => print!("{t}"),
-                        Err(e) => eprintln!("error: {e}"),
-                    }
-                    ExitCode::SUCCESS
-                }
+                Ok(status) => print_doc(&status, args.output),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(1)
@@ -593,17 +554,7 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
                     redactor.learn(report.live.values().flatten());
                     redactor.redact_value(&mut status);
                 }
-                let text = match args.output {
-                    Format::Yaml => kroxide_model::to_yaml(&status).map_err(|e| e.to_string()),
-                    Format::Json => serde_json::to_string_pretty(&status)
-                        .map(|s| s + "\n")
-                        .map_err(|e| e.to_string()),
-                };
-                match text {
-                    Ok(t) => print!("{t}"),
-                    Err(e) => eprintln!("error: {e}"),
-                }
-                ExitCode::SUCCESS
+                print_doc(&status, args.output)
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -611,6 +562,26 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
             }
         }
     })
+}
+
+/// Prints a document as YAML or JSON on stdout.
+fn print_doc<T: serde::Serialize>(doc: &T, format: Format) -> ExitCode {
+    let text = match format {
+        Format::Yaml => kroxide_model::to_yaml(doc).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(doc)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Replaces the values of a Secret's `data` and `stringData`.
