@@ -262,35 +262,29 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         } => validate_cmd(&files, order, output),
         Command::Crd { file } => crd_cmd(&file),
-        Command::Deploy { file, args } => {
-            let Some(docs) = load_or_report(&file) else {
-                return ExitCode::from(1);
-            };
-            if docs.len() != 1 {
-                eprintln!(
-                    "error: {} holds {} ResourceGraphDefinitions; deploy needs exactly one",
-                    file.display(),
-                    docs.len()
-                );
-                return ExitCode::from(2);
-            }
-            deploy_cmd(&docs[0].rgd, &args)
-        }
-        Command::Plan { file, args } => {
-            let Some(docs) = load_or_report(&file) else {
-                return ExitCode::from(1);
-            };
-            if docs.len() != 1 {
-                eprintln!(
-                    "error: {} holds {} ResourceGraphDefinitions; plan needs exactly one",
-                    file.display(),
-                    docs.len()
-                );
-                return ExitCode::from(2);
-            }
-            plan_cmd(&docs[0].rgd, &args)
-        }
+        Command::Deploy { file, args } => match load_one(&file, "deploy") {
+            Ok(d) => deploy_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Plan { file, args } => match load_one(&file, "plan") {
+            Ok(d) => plan_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
     }
+}
+
+/// The one RGD of `file`, for commands that act on a single graph.
+fn load_one(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
+    let mut docs = load_or_report(file).ok_or(ExitCode::from(1))?;
+    if docs.len() != 1 {
+        eprintln!(
+            "error: {} holds {} ResourceGraphDefinitions; {verb} needs exactly one",
+            file.display(),
+            docs.len()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(docs.remove(0))
 }
 
 fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
