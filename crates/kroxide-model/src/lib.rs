@@ -48,7 +48,7 @@ pub use rgd::{
     ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn, Resource,
     ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
 };
-pub use source::{FieldPath, PathSegment, SourceFile, SourceLocation};
+pub use source::{FieldPath, LoadWarning, PathSegment, SourceFile, SourceLocation};
 pub use yaml::{load_documents, load_file, load_str, to_yaml, to_yaml_multi, LoadedRgd};
 
 /// Re-exported so users of the model need not depend on `k8s-openapi` directly.

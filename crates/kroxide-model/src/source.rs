@@ -152,6 +152,18 @@ pub struct SourceFile {
     pub name: String,
     pub text: Arc<str>,
     locations: HashMap<FieldPath, SourceLocation>,
+    warnings: Vec<LoadWarning>,
+}
+
+/// What the YAML reader accepted but a reader of the file may not expect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadWarning {
+    /// Stable name: `duplicate-key` or `boolean-key`.
+    pub rule: &'static str,
+    /// The field the warning is about.
+    pub path: FieldPath,
+    pub location: Option<SourceLocation>,
+    pub message: String,
 }
 
 impl SourceFile {
@@ -160,7 +172,17 @@ impl SourceFile {
             name: name.to_string(),
             text,
             locations: HashMap::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    pub(crate) fn warn(&mut self, warning: LoadWarning) {
+        self.warnings.push(warning);
+    }
+
+    /// Warnings from reading this document, in file order.
+    pub fn warnings(&self) -> &[LoadWarning] {
+        &self.warnings
     }
 
     pub(crate) fn insert(&mut self, path: FieldPath, loc: SourceLocation) {

@@ -8,7 +8,7 @@
 
 use crate::error::LoadError;
 use crate::rgd::{ResourceGraphDefinition, API_VERSION, KIND};
-use crate::source::{FieldPath, SourceFile, SourceLocation};
+use crate::source::{FieldPath, LoadWarning, SourceFile, SourceLocation};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
@@ -188,13 +188,37 @@ fn to_json(node: &Spanned<Node>, path: &FieldPath, src: &mut SourceFile, text: &
         Node::Map(entries) => {
             let mut m = Map::new();
             for (k, v) in entries {
-                let child = path.key(k.value.0.clone());
+                let name = &k.value.name;
+                let child = path.key(name.clone());
+                let here = to_location(&k.referenced, text);
+                if k.value.from_bool {
+                    src.warn(LoadWarning {
+                        rule: "boolean-key",
+                        path: child.clone(),
+                        location: here,
+                        message: format!(
+                            "this key is read as the boolean `{name}` (YAML 1.1, as kubectl reads it); quote it if a string was meant"
+                        ),
+                    });
+                }
+                if m.contains_key(name) {
+                    // Reported at the first occurrence: that is the value lost.
+                    let again = here.map_or(String::new(), |l| format!(" on line {}", l.line));
+                    src.warn(LoadWarning {
+                        rule: "duplicate-key",
+                        path: child.clone(),
+                        location: src.locate_exact(&child).or(here),
+                        message: format!(
+                            "key `{name}` is given again{again}; the last value is kept (as the API server does) and this one is ignored"
+                        ),
+                    });
+                }
                 // Point map entries at their key: that is where a reader looks.
-                if let Some(l) = to_location(&k.referenced, text) {
+                if let Some(l) = here {
                     src.insert(child.clone(), l);
                 }
                 let value = to_json(v, &child, src, text);
-                m.insert(k.value.0.clone(), value);
+                m.insert(name.clone(), value);
             }
             Value::Object(m)
         }
@@ -216,7 +240,20 @@ enum Node {
 
 /// A mapping key; YAML allows any scalar, Kubernetes wants strings.
 #[derive(Debug)]
-struct Key(String);
+struct Key {
+    name: String,
+    /// The key was a plain scalar read as a boolean (`on`, `yes`, `n`...).
+    from_bool: bool,
+}
+
+impl Key {
+    fn plain(name: String) -> Self {
+        Key {
+            name,
+            from_bool: false,
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -227,22 +264,25 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("a scalar mapping key")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
+                Ok(Key::plain(v.to_string()))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
+                Ok(Key {
+                    name: v.to_string(),
+                    from_bool: true,
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
+                Ok(Key::plain(v.to_string()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
+                Ok(Key::plain(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
+                Ok(Key::plain(v.to_string()))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
-                Ok(Key("null".to_string()))
+                Ok(Key::plain("null".to_string()))
             }
         }
         d.deserialize_any(V)

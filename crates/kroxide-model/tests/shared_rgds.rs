@@ -158,3 +158,50 @@ fn source_map_points_at_fields() {
     let line = text.lines().nth(loc.line as usize - 1).unwrap();
     assert!(line.trim_start().starts_with("kind:"), "{line}");
 }
+
+#[test]
+fn the_repeated_selector_in_upstream_core_dns_is_warned_about() {
+    let docs = load_file(shared().join("kro/examples/core-dns/core-dns.yaml")).unwrap();
+    let warnings = docs[0].source.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!(w.rule, "duplicate-key");
+    assert_eq!(
+        w.path,
+        FieldPath::parse("spec.resources[4].template.spec.selector")
+    );
+    // Reported where the value that is lost stands, naming where it is given again.
+    assert_eq!(w.location.unwrap().line, 154);
+    assert!(w.message.contains("again on line 169"), "{}", w.message);
+}
+
+#[test]
+fn keys_read_as_booleans_are_warned_about_and_quoted_ones_are_not() {
+    let text = "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: b}\nspec:\n  schema:\n    apiVersion: v1alpha1\n    kind: B\n    spec:\n      on: boolean\n      \"yes\": string\n";
+    let docs = load_str("b.yaml", text).unwrap();
+    let warnings = docs[0].source.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].rule, "boolean-key");
+    assert_eq!(warnings[0].path, FieldPath::parse("spec.schema.spec.true"));
+    assert_eq!(warnings[0].location.unwrap().line, 9);
+    // The field itself is kept under the name kubectl would give it.
+    assert!(docs[0].raw["spec"]["schema"]["spec"]["true"].is_string());
+    assert!(docs[0].raw["spec"]["schema"]["spec"]["yes"].is_string());
+}
+
+#[test]
+fn clean_upstream_files_have_no_load_warnings() {
+    for f in rgd_files() {
+        if f.ends_with("core-dns/core-dns.yaml") {
+            continue;
+        }
+        for d in load_file(&f).unwrap() {
+            assert!(
+                d.source.warnings().is_empty(),
+                "{}: {:?}",
+                f.display(),
+                d.source.warnings()
+            );
+        }
+    }
+}

@@ -93,6 +93,23 @@ impl Validation {
     }
 }
 
+/// The YAML reader's warnings about one document (repeated keys, keys read
+/// as booleans) as diagnostics, so that they are reported like the rest.
+pub fn load_warnings(source: &kroxide_model::SourceFile) -> Vec<Diagnostic> {
+    source
+        .warnings()
+        .iter()
+        .map(|w| Diagnostic {
+            severity: Severity::Warning,
+            rule: w.rule,
+            message: w.message.clone(),
+            resource: None,
+            path: w.path.clone(),
+            help: None,
+        })
+        .collect()
+}
+
 /// KRO's reserved words: no resource id or iterator may be one.
 pub const RESERVED_IDS: &[&str] = &[
     "apiVersion",

@@ -7,7 +7,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use kroxide_model::{load_file, LoadError, LoadedRgd, SourceFile};
 use kroxide_semantics::crd::instance_crd;
-use kroxide_semantics::validate::{validate, Diagnostic, Severity};
+use kroxide_semantics::validate::{load_warnings, validate, Diagnostic, Severity};
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use std::io::Write;
 use std::path::PathBuf;
@@ -284,7 +284,11 @@ fn load_one(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
         );
         return Err(ExitCode::from(2));
     }
-    Ok(docs.remove(0))
+    let d = docs.remove(0);
+    for w in load_warnings(&d.source) {
+        report_diagnostic(&w, &d.source);
+    }
+    Ok(d)
 }
 
 fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
@@ -306,7 +310,8 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
             continue;
         };
         for d in docs {
-            let v = validate(&d.rgd);
+            let mut v = validate(&d.rgd);
+            v.diagnostics.splice(0..0, load_warnings(&d.source));
             let errors = v.errors().count();
             failed |= errors > 0;
             if output == Output::Json {

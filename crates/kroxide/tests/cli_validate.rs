@@ -67,6 +67,39 @@ fn invalid_files_exit_one_with_file_line_and_field() {
 }
 
 #[test]
+fn yaml_surprises_are_warnings_that_do_not_fail_validation() {
+    let f = temp(
+        "dupkey.yaml",
+        "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: d}\nspec:\n  schema: {apiVersion: v1alpha1, kind: D}\n  resources:\n    - id: cm\n      template:\n        apiVersion: v1\n        kind: ConfigMap\n        metadata:\n          name: first\n          name: second\n",
+    );
+    let out = kroxide(&["validate", "-o", "json", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v[0]["diagnostics"][0];
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["rule"], "duplicate-key");
+    assert_eq!(d["path"], "spec.resources[0].template.metadata.name");
+    assert_eq!(d["line"], 12);
+    // plan shows the same warning before its output, and uses the last value.
+    let i = temp(
+        "dupkey-instance.yaml",
+        "apiVersion: kro.run/v1alpha1\nkind: D\nmetadata: {name: x}\nspec: {}\n",
+    );
+    let out = kroxide(&[
+        "plan",
+        f.to_str().unwrap(),
+        "--instance",
+        i.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("key `name` is given again on line 13"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: second"));
+}
+
+#[test]
 fn json_output_for_machines() {
     let f = temp("bad2.yaml", "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: b}\nspec:\n  schema: {apiVersion: v1alpha1, kind: app}\n");
     let out = kroxide(&["validate", "-o", "json", f.to_str().unwrap()]);
