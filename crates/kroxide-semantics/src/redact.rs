@@ -3,6 +3,7 @@
 //! planned objects, the echoed instance, status, logs, diffs and errors.
 
 use base64::Engine as _;
+use kroxide_model::ResourceGraphDefinition;
 use serde_json::Value;
 
 /// What a masked value is replaced with.
@@ -39,6 +40,40 @@ impl Redactor {
             }
         }
         // Longest first, so a value is never partly masked by a shorter one.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
+    }
+
+    /// Learns the instance values that feed a Secret: whatever the
+    /// `data`/`stringData` of a Secret template reads from `schema.spec`.
+    /// Used where no Secret was rendered to learn from, e.g. to mask an
+    /// instance validation error that echoes a password.
+    pub fn learn_secret_inputs(&mut self, rgd: &ResourceGraphDefinition, instance: &Value) {
+        let Some(spec) = instance.get("spec") else {
+            return;
+        };
+        let templates = rgd
+            .spec
+            .resources
+            .iter()
+            .filter_map(|r| r.template.as_ref());
+        for t in templates.filter(|t| t.get("kind").and_then(Value::as_str) == Some("Secret")) {
+            let mut texts = Vec::new();
+            for field in ["data", "stringData"] {
+                if let Some(v) = t.get(field) {
+                    string_leaves(v, &mut texts);
+                }
+            }
+            for text in texts {
+                for path in spec_paths(text) {
+                    if let Some(v) = lookup(spec, &path) {
+                        let mut values = Vec::new();
+                        string_leaves(v, &mut values);
+                        values.iter().for_each(|s| self.add(s));
+                    }
+                }
+            }
+        }
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         self.secrets.dedup();
     }
@@ -90,10 +125,96 @@ impl Redactor {
     }
 }
 
+fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| string_leaves(x, out)),
+        Value::Object(m) => m.values().for_each(|x| string_leaves(x, out)),
+        _ => {}
+    }
+}
+
+/// The dotted paths after each `schema.spec.` in `text`.
+fn spec_paths(text: &str) -> Vec<Vec<&str>> {
+    const PREFIX: &str = "schema.spec.";
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(PREFIX) {
+        rest = &rest[i + PREFIX.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let path: Vec<&str> = rest[..end].split('.').filter(|s| !s.is_empty()).collect();
+        if !path.is_empty() {
+            out.push(path);
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The value at `path` under `spec`, or at its deepest existing prefix (a
+/// method call such as `.size()` ends the walk); None if even the first
+/// step is missing.
+fn lookup<'a>(spec: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = spec.get(path.first()?)?;
+    for key in &path[1..] {
+        match cur.get(key) {
+            Some(next) => cur = next,
+            None => break,
+        }
+    }
+    Some(cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn learns_the_instance_values_that_feed_secrets() {
+        let text = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: s}
+spec:
+  schema: {apiVersion: v1alpha1, kind: S}
+  resources:
+    - id: creds
+      template:
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: creds}
+        stringData:
+          password: ${schema.spec.db.password}
+          token: "${schema.spec.tokens[0]}"
+          size: ${string(schema.spec.apiKey.size())}
+    - id: cm
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: cm}
+        data: {user: "${schema.spec.db.user}"}
+"#;
+        let rgd = kroxide_model::load_str("s.yaml", text)
+            .unwrap()
+            .remove(0)
+            .rgd;
+        let instance = json!({"spec": {
+            "db": {"password": "hunter22", "user": "admin-user"},
+            "tokens": ["tok-one", "tok-two"],
+            "apiKey": "key-1234",
+        }});
+        let mut r = Redactor::default();
+        r.learn_secret_inputs(&rgd, &instance);
+        let msg =
+            "spec.db.password: \"hunter22\" does not match; tok-two, key-1234; user admin-user";
+        assert_eq!(
+            r.redact_str(msg),
+            format!("spec.db.password: \"{MASK}\" does not match; {MASK}, {MASK}; user admin-user")
+        );
+    }
 
     #[test]
     fn masks_values_everywhere() {

@@ -414,7 +414,8 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
     let mut p = match plan(rgd, &instance, &opts) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {}: {e}", args.instance.display());
+            let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+            eprintln!("error: {}: {msg}", args.instance.display());
             return ExitCode::from(1);
         }
     };
@@ -556,11 +557,28 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
                 print_doc(&status, args.output)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                eprintln!("error: {msg}");
                 ExitCode::from(1)
             }
         }
     })
+}
+
+/// `message` with the instance values that feed Secrets masked: an error
+/// can come before any Secret is rendered, and may echo such a value.
+fn redact_inputs(
+    rgd: &kroxide_model::ResourceGraphDefinition,
+    instance: &serde_json::Value,
+    show_secrets: bool,
+    message: &str,
+) -> String {
+    if show_secrets {
+        return message.to_string();
+    }
+    let mut redactor = kroxide_semantics::redact::Redactor::default();
+    redactor.learn_secret_inputs(rgd, instance);
+    redactor.redact_str(message)
 }
 
 /// Prints a document as YAML or JSON on stdout.

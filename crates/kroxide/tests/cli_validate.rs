@@ -223,6 +223,24 @@ fn plan_refuses_a_bad_instance_and_names_the_field() {
 }
 
 #[test]
+fn an_instance_error_does_not_echo_a_value_bound_for_a_secret() {
+    let rgd = temp("secret-pattern-rgd.yaml", "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: s}\nspec:\n  schema: {apiVersion: v1alpha1, kind: S, spec: {password: 'string | pattern=\"^[a-z]+$\"'}}\n  resources:\n    - id: secret\n      template:\n        apiVersion: v1\n        kind: Secret\n        metadata: {name: s}\n        stringData: {password: \"${schema.spec.password}\"}\n");
+    let inst = temp(
+        "secret-pattern-instance.yaml",
+        "spec: {password: Hunter2-Secret}\n",
+    );
+    let (rgd, inst) = (rgd.to_str().unwrap(), inst.to_str().unwrap());
+    let out = kroxide(&["plan", rgd, "--instance", inst]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("spec.password"), "{stderr}");
+    assert!(stderr.contains("does not match the pattern"), "{stderr}");
+    assert!(!stderr.contains("Hunter2-Secret"), "{stderr}");
+    let out = kroxide(&["plan", rgd, "--instance", inst, "--show-secrets"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Hunter2-Secret"));
+}
+
+#[test]
 fn plan_masks_secret_values_unless_asked() {
     let exe = env!("CARGO_BIN_EXE_kroxide");
     let _ = exe;
