@@ -39,9 +39,7 @@ impl Redactor {
                 }
             }
         }
-        // Longest first, so a value is never partly masked by a shorter one.
-        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        self.secrets.dedup();
+        self.settle();
     }
 
     /// Learns the instance values that feed a Secret: whatever the
@@ -74,6 +72,11 @@ impl Redactor {
                 }
             }
         }
+        self.settle();
+    }
+
+    /// Longest first, so a value is never partly masked by a shorter one.
+    fn settle(&mut self) {
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         self.secrets.dedup();
     }

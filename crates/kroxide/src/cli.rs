@@ -529,7 +529,8 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
             return match kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts).await {
                 Ok(status) => print_doc(&status, args.output),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                    eprintln!("error: {msg}");
                     ExitCode::from(1)
                 }
             };

@@ -238,6 +238,29 @@ fn an_instance_error_does_not_echo_a_value_bound_for_a_secret() {
     assert!(!stderr.contains("Hunter2-Secret"), "{stderr}");
     let out = kroxide(&["plan", rgd, "--instance", inst, "--show-secrets"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Hunter2-Secret"));
+    // Both deploy modes check the instance before the first request, and
+    // mask the same way (the kubeconfig points at a closed port).
+    let kc = temp("secret-pattern-kubeconfig", "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {}}]\n");
+    for mode in ["direct", "kro"] {
+        let args = [
+            "deploy",
+            rgd,
+            "--instance",
+            inst,
+            "--mode",
+            mode,
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+        ];
+        let out = kroxide(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("does not match the pattern"),
+            "{mode}: {stderr}"
+        );
+        assert!(!stderr.contains("Hunter2-Secret"), "{mode}: {stderr}");
+    }
 }
 
 #[test]
