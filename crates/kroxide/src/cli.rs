@@ -514,6 +514,7 @@ fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -
             resource_timeout: std::time::Duration::from_secs(args.timeout),
             force_conflicts: args.force_conflicts,
             create_namespace: args.create_namespace,
+            ..DeployOptions::default()
         };
         if args.mode == Mode::Kro {
             eprintln!(

@@ -1,35 +1,63 @@
 //! The direct engine deploys the microservices example to the test API
 //! server, through the real kube client.
 
-#[allow(dead_code)]
-#[path = "../../../examples/microservices.rs"]
-mod microservices;
+mod scenarios;
 
-use kroxide::engine::{DeployError, DeployOptions, DirectEngine, GRAPH_LABEL};
-use kroxide::model::load_documents;
-use kroxide_testserver::TestServer;
-use microservices::microservices_app;
-use serde_json::Value;
-use std::path::Path;
+use kroxide::engine::{DeployError, DeployOptions, DirectEngine, Event, GRAPH_LABEL};
+use kroxide_testserver::{FaultKind, TestServer};
+use scenarios::{example as instance, microservices::microservices_app, Cluster};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn instance(f: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/microservices")
-        .join(f);
-    load_documents(f, &std::fs::read_to_string(p).unwrap())
-        .unwrap()
-        .remove(0)
-        .0
-}
 
 fn opts() -> DeployOptions {
     DeployOptions {
         namespace: "dev".into(),
         resource_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(2),
         create_namespace: true,
         ..DeployOptions::default()
     }
+}
+
+async fn cluster() -> (TestServer, Cluster) {
+    let server = TestServer::start().await.unwrap();
+    let c = Cluster {
+        client: server.client().unwrap(),
+        namespace: "dev".into(),
+        timeout: Duration::from_secs(10),
+    };
+    (server, c)
+}
+
+#[tokio::test]
+async fn scenario_deploy_redeploy_scale_status() {
+    let (_server, c) = cluster().await;
+    scenarios::deploy_redeploy_scale_status(&c).await;
+}
+
+#[tokio::test]
+async fn scenario_delete_removes_everything() {
+    let (_server, c) = cluster().await;
+    scenarios::delete_removes_everything(&c).await;
+}
+
+#[tokio::test]
+async fn scenario_excluded_resource_is_pruned() {
+    let (_server, c) = cluster().await;
+    scenarios::excluded_resource_is_pruned(&c).await;
+}
+
+#[tokio::test]
+async fn scenario_foreign_objects_are_left_alone() {
+    let (_server, c) = cluster().await;
+    scenarios::foreign_objects_are_left_alone(&c).await;
+}
+
+#[tokio::test]
+async fn scenario_concurrent_deploys_do_not_corrupt_the_inventory() {
+    let (_server, c) = cluster().await;
+    scenarios::concurrent_deploys_do_not_corrupt_the_inventory(&c).await;
 }
 
 #[tokio::test]
@@ -90,41 +118,6 @@ async fn deploys_dev_in_waves_and_reports_healthy() {
 }
 
 #[tokio::test]
-async fn an_unchanged_redeploy_changes_nothing_and_prod_scales() {
-    let server = TestServer::start().await.unwrap();
-    let engine = DirectEngine::new(server.client().unwrap());
-    let rgd = microservices_app().to_rgd().unwrap();
-    engine
-        .deploy(&rgd, &instance("dev.yaml"), &opts())
-        .await
-        .unwrap();
-    // Let the simulated controllers finish writing status.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let snapshot = || server.state().store.lock().unwrap().objects.clone();
-    let before = snapshot();
-    server.clear_log();
-    engine
-        .deploy(&rgd, &instance("dev.yaml"), &opts())
-        .await
-        .unwrap();
-    assert_eq!(
-        before,
-        snapshot(),
-        "an unchanged redeploy changed an object"
-    );
-    assert!(
-        server.writes().iter().all(|w| w.verb == "PATCH"),
-        "only idempotent applies"
-    );
-    let mut prod = instance("prod.yaml");
-    prod["metadata"]["name"] = instance("dev.yaml")["metadata"]["name"].clone();
-    let third = engine.deploy(&rgd, &prod, &opts()).await.unwrap();
-    assert_eq!(third.live["productDeployment"][0]["spec"]["replicas"], 5);
-    assert_eq!(third.live["appConfig"][0]["data"]["LOG_LEVEL"], "info");
-    assert_eq!(third.status()["health"], "healthy");
-}
-
-#[tokio::test]
 async fn a_bad_spec_writes_nothing() {
     let server = TestServer::start().await.unwrap();
     let engine = DirectEngine::new(server.client().unwrap());
@@ -177,4 +170,459 @@ async fn a_missing_namespace_is_refused_unless_created() {
         "{err}"
     );
     assert!(server.writes().is_empty());
+}
+
+/// Events collected from a run.
+fn recorder() -> (kroxide::engine::Progress, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (
+        kroxide::engine::Progress::new(move |e| sink.lock().unwrap().push(e.clone())),
+        events,
+    )
+}
+
+#[tokio::test]
+async fn progress_reports_waves_objects_and_readiness_in_order() {
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| c.delay = Duration::from_millis(30));
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    let (progress, events) = recorder();
+    let o = DeployOptions { progress, ..opts() };
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &o)
+        .await
+        .unwrap();
+    let events = events.lock().unwrap().clone();
+    assert!(
+        matches!(events[0], Event::Validated { resources: 12, .. }),
+        "{events:?}"
+    );
+    let applied = events
+        .iter()
+        .filter(|e| matches!(e, Event::Applied { changed: true, .. }))
+        .count();
+    assert_eq!(applied, 12);
+    // A wave starts only after every resource of the previous one is ready.
+    let mut pending: Vec<String> = Vec::new();
+    for e in &events {
+        match e {
+            Event::WaveStarted { ids, .. } => {
+                assert!(
+                    pending.is_empty(),
+                    "wave started while {pending:?} not ready"
+                );
+                pending = ids.clone();
+            }
+            Event::Ready { id } => pending.retain(|p| p != id),
+            _ => {}
+        }
+    }
+    assert!(pending.is_empty());
+    // Deployments report replica counts while they roll out.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Waiting { total, .. } if *total > 0)),
+        "{events:?}"
+    );
+    // Events never carry object contents.
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains("LOG_LEVEL") && !text.contains("password"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn delete_goes_in_reverse_waves_each_gone_before_the_next() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    let report = engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    server.clear_log();
+    engine
+        .delete(rgd.name(), "microservices-dev", &opts())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deletes: Vec<String> = server
+        .writes()
+        .iter()
+        .filter(|w| w.verb == "DELETE")
+        .map(|w| w.path.clone())
+        .collect();
+    let at = |suffix: &str| {
+        deletes
+            .iter()
+            .position(|p| p.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} not deleted: {deletes:?}"))
+    };
+    // The ingress reads the gateway Service, which reads its Deployment, which reads config.
+    assert!(at("/ingresses/microservices-ingress") < at("/services/api-gateway"));
+    assert!(at("/deployments/user-service") < at("/configmaps/app-config"));
+    assert!(at("/deployments/user-service") < at("/secrets/db-secrets"));
+    // The inventory goes last.
+    assert!(deletes
+        .last()
+        .unwrap()
+        .contains("/secrets/kroxide.microservices-app."));
+    assert_eq!(
+        deletes.len(),
+        report.live.values().map(Vec::len).sum::<usize>() + 1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_deploy_rolls_back_when_asked_and_reports_states_otherwise() {
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| {
+        c.stuck.insert("Deployment/dev/order-service".into());
+    });
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    // Without rollback: the state of every resource is reported, objects stay.
+    let (progress, events) = recorder();
+    let o = DeployOptions {
+        resource_timeout: Duration::from_millis(400),
+        progress,
+        ..opts()
+    };
+    let err = engine
+        .deploy(&rgd, &instance("dev.yaml"), &o)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DeployError::NotReady { ref id, .. } if id == "orderDeployment"),
+        "{err}"
+    );
+    let states: Vec<(String, String)> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::State { id, state } => Some((id.clone(), state.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.len(), 12, "{states:?}");
+    assert!(states.contains(&("orderDeployment".into(), "applied, not ready".into())));
+    assert!(states.contains(&("appConfig".into(), "ready".into())));
+    let cms = Cluster {
+        client: server.client().unwrap(),
+        namespace: "dev".into(),
+        timeout: Duration::from_secs(1),
+    };
+    assert!(cms
+        .configmaps()
+        .get_opt("app-config")
+        .await
+        .unwrap()
+        .is_some());
+
+    // With rollback, on a second instance that changes app-config's owner... use a fresh
+    // namespace: everything this run created is deleted again.
+    let o = DeployOptions {
+        namespace: "rb".into(),
+        resource_timeout: Duration::from_millis(400),
+        rollback_on_failure: true,
+        ..opts()
+    };
+    server.controllers(|c| {
+        c.stuck.insert("Deployment/rb/order-service".into());
+    });
+    let err = engine
+        .deploy(&rgd, &instance("dev.yaml"), &o)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeployError::NotReady { .. }), "{err}");
+    let rb = Cluster {
+        client: server.client().unwrap(),
+        namespace: "rb".into(),
+        timeout: Duration::from_secs(1),
+    };
+    assert!(
+        rb.versions(rgd.name()).await.is_empty(),
+        "{:?}",
+        rb.versions(rgd.name()).await
+    );
+    let invs = engine.instances(rgd.name(), &o).await.unwrap();
+    assert!(
+        invs.iter()
+            .all(|i| i.objects.is_empty() && i.lock.is_none()),
+        "{invs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_restores_the_previous_version_of_what_it_changed() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    // prod flips LOG_LEVEL, then gets stuck on a Deployment.
+    server.controllers(|c| {
+        c.stuck.insert("Deployment/dev/product-service".into());
+    });
+    let mut prod = instance("prod.yaml");
+    prod["metadata"]["name"] = json!("microservices-dev");
+    let o = DeployOptions {
+        resource_timeout: Duration::from_millis(400),
+        rollback_on_failure: true,
+        ..opts()
+    };
+    engine.deploy(&rgd, &prod, &o).await.unwrap_err();
+    let c = Cluster {
+        client: server.client().unwrap(),
+        namespace: "dev".into(),
+        timeout: Duration::from_secs(1),
+    };
+    let cm = c.configmaps().get("app-config").await.unwrap();
+    assert_eq!(cm.data["data"]["LOG_LEVEL"], "debug", "not restored");
+    assert_eq!(c.versions(rgd.name()).await.len(), 12);
+}
+
+#[tokio::test]
+async fn diff_shows_what_would_change_with_secrets_masked() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    // Before anything exists, everything is new.
+    let (diffs, unresolved) = engine
+        .diff(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    assert!(diffs.iter().all(|d| d.live.is_none()));
+    assert!(
+        !diffs.is_empty() && diffs.len() + unresolved.len() >= 7,
+        "{unresolved:?}"
+    );
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    server.clear_log();
+    let (same, _) = engine
+        .diff(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    assert_eq!(same.len(), 12);
+    let text = kroxide::engine::render_diff(&same, false);
+    assert_eq!(text, "", "an unchanged instance shows a diff");
+    assert!(
+        server.writes().iter().all(|w| w.dry_run),
+        "diff wrote something"
+    );
+    let mut prod = instance("prod.yaml");
+    prod["metadata"]["name"] = json!("microservices-dev");
+    let (changed, _) = engine.diff(&rgd, &prod, &opts()).await.unwrap();
+    let text = kroxide::engine::render_diff(&changed, false);
+    assert!(
+        text.contains("-  LOG_LEVEL: debug") && text.contains("+  LOG_LEVEL: info"),
+        "{text}"
+    );
+    assert!(text.contains("+  replicas: 5"), "{text}");
+    let secret_values: Vec<String> = ["dev.yaml", "prod.yaml"]
+        .iter()
+        .flat_map(|f| {
+            let i = instance(f);
+            i["spec"]["database"]
+                .as_object()
+                .map(|m| {
+                    m.values()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .filter(|v| v.len() > 3)
+        .collect();
+    for v in &secret_values {
+        assert!(
+            !text.contains(v.as_str()) || v == "postgres",
+            "secret value {v} in diff"
+        );
+    }
+}
+
+/// Deploys with `fault` armed, then (if it failed) once more; the end state
+/// must be the full healthy application, and an object that belongs to
+/// someone else must be untouched.
+async fn converges(
+    server: &Arc<TestServer>,
+    first_timeout: Duration,
+    arm: impl FnOnce(&Arc<TestServer>),
+) {
+    let c = Cluster {
+        client: server.client().unwrap(),
+        namespace: "dev".into(),
+        timeout: Duration::from_secs(10),
+    };
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    // Someone else's ConfigMap in the same namespace.
+    engine
+        .deploy(
+            &scenarios::webapp_rgd(),
+            &json!({"metadata": {"name": "other"}, "spec": {"name": "other", "replicas": 1}}),
+            &opts(),
+        )
+        .await
+        .unwrap();
+    let theirs: kube::api::DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs"}, "data": {"k": "v"}})).unwrap();
+    c.configmaps()
+        .create(&Default::default(), &theirs)
+        .await
+        .unwrap();
+    let theirs_rv = c
+        .configmaps()
+        .get("theirs")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    arm(server);
+    let o = DeployOptions {
+        resource_timeout: first_timeout,
+        ..opts()
+    };
+    let first = engine.deploy(&rgd, &instance("dev.yaml"), &o).await;
+    let report = match first {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("first run stopped: {e}; running again");
+            DirectEngine::new(server.client().unwrap())
+                .deploy(&rgd, &instance("dev.yaml"), &opts())
+                .await
+                .unwrap_or_else(|e| panic!("a re-run did not converge: {e}"))
+        }
+    };
+    assert_eq!(report.status()["health"], "healthy", "{}", report.status());
+    let live = c.versions(rgd.name()).await;
+    for object in [
+        "ConfigMap/app-config",
+        "ConfigMap/gateway-config",
+        "Secret/db-secrets",
+        "Deployment/api-gateway",
+        "Deployment/user-service",
+        "Deployment/product-service",
+        "Deployment/order-service",
+        "Service/api-gateway",
+        "Service/user-service",
+        "Service/product-service",
+        "Service/order-service",
+        "Ingress/microservices-ingress",
+    ] {
+        assert!(
+            live.contains_key(object),
+            "{object} missing after convergence: {live:?}"
+        );
+    }
+    assert_eq!(live.len(), 12);
+    if let Some(t) = c.configmaps().get_opt("theirs").await.unwrap() {
+        assert_eq!(
+            t.metadata.resource_version, theirs_rv,
+            "someone else's ConfigMap was changed"
+        );
+        assert!(t.metadata.labels.is_none());
+    }
+}
+
+#[tokio::test]
+async fn converges_through_500s() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    converges(&server, Duration::from_secs(10), |s| {
+        s.inject("PATCH", "/deployments/", 3, FaultKind::ServerError);
+        s.inject("GET", "/secrets/", 2, FaultKind::ServerError);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn converges_through_429_with_retry_after() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    converges(&server, Duration::from_secs(10), |s| {
+        s.inject(
+            "PATCH",
+            "/services/",
+            2,
+            FaultKind::TooManyRequests { retry_after: 1 },
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn converges_through_409_conflicts() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    converges(&server, Duration::from_secs(10), |s| {
+        s.inject("PATCH", "/configmaps/", 2, FaultKind::Conflict);
+        s.inject("PUT", "/secrets/kroxide.", 1, FaultKind::Conflict);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn converges_through_a_request_that_never_answers() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    converges(&server, Duration::from_secs(10), |s| {
+        s.inject(
+            "PATCH",
+            "/deployments/user-service",
+            1,
+            FaultKind::Hang(Duration::from_secs(30)),
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn converges_through_dropped_watches() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    server.controllers(|c| c.delay = Duration::from_millis(400));
+    converges(&server, Duration::from_secs(10), |s| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                s.drop_watches();
+            }
+        });
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn converges_through_a_restart_that_keeps_data() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    server.controllers(|c| c.delay = Duration::from_millis(300));
+    converges(&server, Duration::from_secs(10), |s| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            s.restart(true);
+        });
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_restart_that_loses_data_stops_the_run_and_a_rerun_converges() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    server.controllers(|c| c.delay = Duration::from_millis(300));
+    converges(&server, Duration::from_secs(2), |s| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            s.restart(false);
+        });
+    })
+    .await;
 }

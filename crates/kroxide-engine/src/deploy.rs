@@ -1,0 +1,661 @@
+//! `deploy`: check everything, lock the instance, apply wave by wave, wait
+//! for readiness, prune, unlock. See the crate documentation for the order
+//! of events and what is checked before the first write.
+
+use crate::inventory::{self, Inventory, Lock, ObjectRef, Store};
+use crate::progress::{Event, ResourceState};
+use crate::retry::retry;
+use crate::{
+    k8s_namespace, name_ns, not_owned, resolve, DeployError, DeployOptions, DeployReport,
+    DirectEngine, Kind, FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
+};
+use futures::future::{join_all, try_join_all};
+use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::plan::{is_ready, plan, Action, Observed, Plan, PlanOptions};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a deploy's lock lasts before another run may take it over; a
+/// running deploy renews it at every wave.
+const LOCK_TTL: Duration = Duration::from_secs(600);
+
+type Key = (String, String, Option<String>, String);
+
+/// What this run has written, for rollback and for the inventory.
+#[derive(Default)]
+struct Run {
+    /// Objects applied, with the version that existed before (None: created).
+    applied: Vec<(ObjectRef, Option<Value>)>,
+    /// The live object before this run, for every object checked.
+    prior: BTreeMap<Key, Option<Value>>,
+    states: BTreeMap<String, ResourceState>,
+}
+
+/// One object about to be applied.
+struct Target {
+    oref: ObjectRef,
+    object: Value,
+    api: Api<DynamicObject>,
+}
+
+impl DirectEngine {
+    fn target(
+        &self,
+        k: &Kind,
+        o: &Value,
+        id: &str,
+        wave: usize,
+        graph: &str,
+        instance: &str,
+    ) -> Target {
+        let mut o = o.clone();
+        o["metadata"]["labels"][GRAPH_LABEL] = json!(graph);
+        o["metadata"]["labels"][INSTANCE_LABEL] = json!(instance);
+        o["metadata"]["labels"][RESOURCE_LABEL] = json!(id);
+        let (name, ns) = name_ns(&o);
+        let api = self.api(k, ns.as_deref());
+        let namespace = match k.caps.scope {
+            kube::discovery::Scope::Namespaced => ns.or_else(|| Some(api.namespace()?.to_string())),
+            kube::discovery::Scope::Cluster => None,
+        };
+        Target {
+            oref: ObjectRef {
+                wave,
+                id: id.to_string(),
+                api_version: k.resource.api_version.clone(),
+                kind: k.resource.kind.clone(),
+                namespace,
+                name,
+            },
+            object: o,
+            api,
+        }
+    }
+
+    /// Reads the live version of each target not read yet and fails, before
+    /// any write, if one exists and is not this instance's.
+    async fn check_owned(
+        &self,
+        targets: &[Target],
+        run: &mut Run,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> Result<(), DeployError> {
+        let unread: Vec<&Target> = targets
+            .iter()
+            .filter(|t| !run.prior.contains_key(&t.oref.key()))
+            .collect();
+        let reads = unread.iter().map(|t| async move {
+            retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
+                .await
+                .map(|o| o.and_then(|d| serde_json::to_value(d).ok()))
+                .map_err(|source| DeployError::Api {
+                    id: t.oref.id.clone(),
+                    source,
+                })
+        });
+        let lives = try_join_all(reads).await?;
+        let mut problems = Vec::new();
+        for (t, live) in unread.into_iter().zip(lives) {
+            if let Some(why) = live.as_ref().and_then(|l| not_owned(l, graph, instance)) {
+                if !opts.adopt {
+                    problems.push(format!(
+                        "{} (resource `{}`): {why}",
+                        t.oref.display(),
+                        t.oref.id
+                    ));
+                }
+            }
+            run.prior.insert(t.oref.key(), live);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DeployError::NotOwned { objects: problems })
+        }
+    }
+
+    /// Deploys `rgd` for `instance`; see the crate documentation.
+    pub async fn deploy(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &Value,
+        opts: &DeployOptions,
+    ) -> Result<DeployReport, DeployError> {
+        let popts = PlanOptions {
+            namespace: opts.namespace.clone(),
+            ..PlanOptions::default()
+        };
+        // 1. Validate everything before the first write.
+        let first = plan(rgd, instance, &popts)?;
+        if let Some(r) = first.resources.iter().find(|r| r.action == Action::Fail) {
+            return Err(DeployError::Failed {
+                id: r.id.clone(),
+                reason: r.reason.clone().unwrap_or_default(),
+            });
+        }
+        let discovery = self.discover(opts).await?;
+        let mut kinds: BTreeMap<String, Kind> = BTreeMap::new();
+        for r in &rgd.spec.resources {
+            let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
+                continue;
+            };
+            match resolve(&discovery, av, k) {
+                Some(kind) => {
+                    kinds.insert(r.id.clone(), kind);
+                }
+                None => {
+                    return Err(DeployError::UnknownKind {
+                        id: r.id.clone(),
+                        api_version: av.to_string(),
+                        kind: k.to_string(),
+                    })
+                }
+            }
+        }
+        let graph = rgd.name().to_string();
+        let instance_name = first
+            .instance
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespaces: Api<k8s_namespace::Namespace> = Api::all(self.client.clone());
+        let ns_exists = retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
+            .await
+            .map_err(DeployError::Discovery)?
+            .is_some();
+        if !ns_exists && !opts.create_namespace {
+            return Err(DeployError::NoNamespace(opts.namespace.clone()));
+        }
+        let store = Store::new(
+            &self.client,
+            &opts.namespace,
+            &graph,
+            &instance_name,
+            opts.request_timeout,
+        );
+        let old = if ns_exists { store.read().await? } else { None };
+        if let (Some(inv), false) = (&old, opts.break_lock) {
+            store.check_lock(inv, &self.holder)?;
+        }
+        let wave_of: BTreeMap<&str, usize> = first
+            .waves
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| w.iter().map(move |id| (id.as_str(), i)))
+            .collect();
+        let known: Vec<Target> = first
+            .resources
+            .iter()
+            .filter(|r| r.action == Action::Apply)
+            .flat_map(|r| {
+                let k = &kinds[&r.id];
+                let wave = wave_of.get(r.id.as_str()).copied().unwrap_or(0);
+                r.objects
+                    .iter()
+                    .map(|o| self.target(k, o, &r.id, wave, &graph, &instance_name))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut run = Run::default();
+        self.check_owned(&known, &mut run, &graph, &instance_name, opts)
+            .await?;
+        // A server-side dry run of every object that can be resolved now
+        // (objects in a namespace still to be created cannot be dry-run: the
+        // offline schema check stands in for it).
+        let mut dry = PatchParams::apply(FIELD_MANAGER).dry_run();
+        dry.force = opts.force_conflicts;
+        let dry_runs = known
+            .iter()
+            .filter(|t| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
+            .map(|t| {
+                let dry = dry.clone();
+                async move {
+                    let patch = Patch::Apply(&t.object);
+                    retry(opts.request_timeout, || {
+                        t.api.patch(&t.oref.name, &dry, &patch)
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| DeployError::DryRun {
+                        id: t.oref.id.clone(),
+                        kind: t.oref.kind.clone(),
+                        name: t.oref.name.clone(),
+                        message: match &e {
+                            kube::Error::Api(s) => s.message.clone(),
+                            other => other.to_string(),
+                        },
+                    })
+                }
+            });
+        try_join_all(dry_runs).await?;
+        opts.progress.emit(Event::Validated {
+            resources: first.resources.len(),
+            objects: known.len(),
+        });
+
+        // 2. The first write: the namespace, then the inventory with our lock.
+        if !ns_exists {
+            let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": opts.namespace, "labels": {GRAPH_LABEL: graph}}});
+            let (pp, patch) = (PatchParams::apply(FIELD_MANAGER), Patch::Apply(&ns));
+            retry(opts.request_timeout, || {
+                namespaces.patch(&opts.namespace, &pp, &patch)
+            })
+            .await
+            .map_err(|source| DeployError::Api {
+                id: "namespace".into(),
+                source,
+            })?;
+        }
+        let old_objects = old.as_ref().map(|i| i.objects.clone()).unwrap_or_default();
+        let mut inv = old.unwrap_or_else(|| Inventory {
+            graph: graph.clone(),
+            ..Inventory::default()
+        });
+        inv.instance = json!({
+            "apiVersion": first.instance.get("apiVersion"),
+            "kind": first.instance.get("kind"),
+            "metadata": {"name": instance_name, "namespace": opts.namespace},
+            "spec": first.instance.get("spec"),
+        });
+        inv.objects.extend(known.iter().map(|t| t.oref.clone()));
+        self.lock(&store, &mut inv).await?;
+
+        let outcome = self
+            .apply_waves(
+                rgd,
+                instance,
+                &first,
+                &kinds,
+                &graph,
+                &instance_name,
+                opts,
+                &store,
+                &mut inv,
+                &mut run,
+            )
+            .await;
+        match outcome {
+            Ok((waves, live, observed)) => {
+                // 3. Prune what the graph no longer has, then unlock.
+                let keep: BTreeSet<Key> = run.applied.iter().map(|(o, _)| o.key()).collect();
+                let stale: Vec<ObjectRef> = old_objects
+                    .iter()
+                    .filter(|o| !keep.contains(&o.key()))
+                    .cloned()
+                    .collect();
+                let (pruned, skipped) = if opts.prune {
+                    self.delete_objects(&discovery, &stale, &graph, &instance_name, opts, false)
+                        .await
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                // Kept: what could not be pruned yet (a later run retries); not
+                // kept: what turned out not to be ours.
+                let left: Vec<ObjectRef> = stale
+                    .into_iter()
+                    .filter(|o| !pruned.contains(o) && !skipped.contains(o))
+                    .collect();
+                inv.objects = run.applied.iter().map(|(o, _)| o.clone()).collect();
+                inv.objects.extend(left);
+                inv.lock = None;
+                store.write(&mut inv).await?;
+                // 4. Status on the live objects.
+                let last = plan(rgd, instance, &PlanOptions { observed, ..popts })?;
+                Ok(DeployReport {
+                    waves,
+                    live,
+                    pruned,
+                    plan: last,
+                })
+            }
+            Err(e) => {
+                if opts.rollback_on_failure {
+                    let kept = self.rollback(&run, opts).await;
+                    inv.objects = old_objects;
+                    inv.objects.extend(kept);
+                } else {
+                    inv.objects
+                        .extend(run.applied.iter().map(|(o, _)| o.clone()));
+                }
+                for r in &first.resources {
+                    let state =
+                        run.states
+                            .get(&r.id)
+                            .copied()
+                            .unwrap_or(if r.action == Action::Skip {
+                                ResourceState::Excluded
+                            } else {
+                                ResourceState::NotApplied
+                            });
+                    if state != ResourceState::Excluded || opts.rollback_on_failure {
+                        opts.progress.emit(Event::State {
+                            id: r.id.clone(),
+                            state: if opts.rollback_on_failure && state != ResourceState::Excluded {
+                                ResourceState::NotApplied
+                            } else {
+                                state
+                            },
+                        });
+                    }
+                }
+                inv.lock = None;
+                if let Err(unlock) = store.write(&mut inv).await {
+                    tracing::warn!(error = %unlock, "could not release the instance lock");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes (or renews) the instance lock by writing the inventory.
+    async fn lock(&self, store: &Store, inv: &mut Inventory) -> Result<(), DeployError> {
+        inv.lock = Some(Lock {
+            holder: self.holder.clone(),
+            expires: inventory::now() + LOCK_TTL.as_secs(),
+        });
+        store.write(inv).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_waves(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &Value,
+        first: &Plan,
+        kinds: &BTreeMap<String, Kind>,
+        graph: &str,
+        instance_name: &str,
+        opts: &DeployOptions,
+        store: &Store,
+        inv: &mut Inventory,
+        run: &mut Run,
+    ) -> Result<(Vec<Vec<String>>, BTreeMap<String, Vec<Value>>, Observed), DeployError> {
+        let mut pp = PatchParams::apply(FIELD_MANAGER);
+        pp.force = opts.force_conflicts;
+        let mut observed = Observed::default();
+        let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut applied_waves = Vec::new();
+        let waves = first.waves.len();
+        for (wave, ids) in first.waves.iter().enumerate() {
+            // Resolve the wave against what the cluster now holds.
+            let current = if wave == 0 {
+                first.clone()
+            } else {
+                plan(
+                    rgd,
+                    instance,
+                    &PlanOptions {
+                        namespace: opts.namespace.clone(),
+                        observed: observed.clone(),
+                        ..PlanOptions::default()
+                    },
+                )?
+            };
+            let mut this_wave = Vec::new();
+            let mut targets = Vec::new();
+            for id in ids {
+                let Some(r) = current.resource(id) else {
+                    continue;
+                };
+                match r.action {
+                    Action::Skip => {
+                        run.states.insert(id.clone(), ResourceState::Excluded);
+                        continue;
+                    }
+                    Action::Read => continue,
+                    Action::Fail => {
+                        return Err(DeployError::Failed {
+                            id: id.clone(),
+                            reason: r.reason.clone().unwrap_or_default(),
+                        })
+                    }
+                    Action::Wait => {
+                        return Err(DeployError::NotReady {
+                            id: id.clone(),
+                            seconds: 0,
+                            detail: r.reason.clone(),
+                        })
+                    }
+                    Action::Apply => {}
+                }
+                this_wave.push(id.clone());
+                for o in &r.objects {
+                    targets.push(self.target(&kinds[id], o, id, wave, graph, instance_name));
+                }
+            }
+            opts.progress.emit(Event::WaveStarted {
+                wave: wave + 1,
+                waves,
+                ids: this_wave.clone(),
+            });
+            // Objects whose names were only known now: check them, record them, renew the lock.
+            self.check_owned(&targets, run, graph, instance_name, opts)
+                .await?;
+            let before = inv.objects.len();
+            inv.objects.extend(targets.iter().map(|t| t.oref.clone()));
+            if wave > 0 || inv.objects.len() != before {
+                self.lock(store, inv).await?;
+            }
+            let writes = targets.iter().map(|t| {
+                let pp = pp.clone();
+                async move {
+                    let patch = Patch::Apply(&t.object);
+                    retry(opts.request_timeout, || {
+                        t.api.patch(&t.oref.name, &pp, &patch)
+                    })
+                    .await
+                    .map_err(|source| DeployError::Api {
+                        id: t.oref.id.clone(),
+                        source,
+                    })
+                }
+            });
+            let results = join_all(writes).await;
+            let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            let mut failure = None;
+            for (t, result) in targets.iter().zip(results) {
+                match result {
+                    Ok(obj) => {
+                        let prior = run.prior.get(&t.oref.key()).cloned().flatten();
+                        let changed = match prior
+                            .as_ref()
+                            .and_then(|p| p.pointer("/metadata/resourceVersion"))
+                            .and_then(Value::as_str)
+                        {
+                            Some(rv) => obj.metadata.resource_version.as_deref() != Some(rv),
+                            None => true,
+                        };
+                        opts.progress.emit(Event::Applied {
+                            id: t.oref.id.clone(),
+                            kind: t.oref.kind.clone(),
+                            name: t.oref.name.clone(),
+                            changed,
+                        });
+                        run.applied.push((t.oref.clone(), prior));
+                        run.states.insert(t.oref.id.clone(), ResourceState::Applied);
+                        fresh
+                            .entry(t.oref.id.clone())
+                            .or_default()
+                            .push(serde_json::to_value(&obj).unwrap_or(Value::Null));
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            // Wait until every resource of the wave is ready.
+            let waits = fresh
+                .iter()
+                .map(|(id, objs)| self.wait_ready(rgd, id, objs.clone(), &kinds[id], opts));
+            let ready = try_join_all(waits).await?;
+            for (id, objs) in ready {
+                if let Some(one) = objs.first() {
+                    observed.insert(&id, one.clone());
+                }
+                run.states.insert(id.clone(), ResourceState::Ready);
+                opts.progress.emit(Event::Ready { id: id.clone() });
+                live.insert(id, objs);
+            }
+            applied_waves.push(this_wave);
+        }
+        Ok((applied_waves, live, observed))
+    }
+
+    /// Undoes a failed run: deletes what it created, restores what it changed.
+    /// Returns the objects it could not undo (they stay in the inventory).
+    async fn rollback(&self, run: &Run, opts: &DeployOptions) -> Vec<ObjectRef> {
+        let mut kept = Vec::new();
+        let discovery = match self.discover(opts).await {
+            Ok(d) => d,
+            Err(_) => return run.applied.iter().map(|(o, _)| o.clone()).collect(),
+        };
+        for (oref, prior) in run.applied.iter().rev() {
+            let Some(k) = resolve(&discovery, &oref.api_version, &oref.kind) else {
+                kept.push(oref.clone());
+                continue;
+            };
+            let api = self.api(&k, oref.namespace.as_deref());
+            let (dp, pp) = (
+                kube::api::DeleteParams::background(),
+                kube::api::PostParams::default(),
+            );
+            let done = match prior {
+                None => retry(opts.request_timeout, || api.delete(&oref.name, &dp))
+                    .await
+                    .map(|_| ())
+                    .or_else(|e| match e {
+                        kube::Error::Api(s) if s.code == 404 => Ok(()),
+                        e => Err(e),
+                    }),
+                Some(prev) => {
+                    let result = async {
+                        let now = retry(opts.request_timeout, || api.get(&oref.name)).await?;
+                        let mut restore: DynamicObject = serde_json::from_value(prev.clone())
+                            .map_err(kube::Error::SerdeError)?;
+                        restore.metadata.resource_version = now.metadata.resource_version;
+                        restore.metadata.managed_fields = None;
+                        retry(opts.request_timeout, || {
+                            api.replace(&oref.name, &pp, &restore)
+                        })
+                        .await
+                        .map(|_| ())
+                    };
+                    result.await
+                }
+            };
+            match done {
+                Ok(()) => opts.progress.emit(Event::RolledBack {
+                    kind: oref.kind.clone(),
+                    name: oref.name.clone(),
+                    deleted: prior.is_none(),
+                }),
+                Err(e) => {
+                    tracing::warn!(object = %oref.display(), error = %e, "rollback failed");
+                    kept.push(oref.clone());
+                }
+            }
+        }
+        kept
+    }
+
+    /// Watches the objects of one resource until they are ready.
+    async fn wait_ready(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        id: &str,
+        objs: Vec<Value>,
+        k: &Kind,
+        opts: &DeployOptions,
+    ) -> Result<(String, Vec<Value>), DeployError> {
+        let r = rgd.resource(id).expect("resource of the graph").clone();
+        if is_ready(&r, &objs) {
+            return Ok((id.to_string(), objs));
+        }
+        let timeout = opts.resource_timeout;
+        let not_ready = |detail: Option<String>| DeployError::NotReady {
+            id: id.to_string(),
+            seconds: timeout.as_secs(),
+            detail,
+        };
+        let mut out = Vec::new();
+        for o in objs {
+            let (name, ns) = name_ns(&o);
+            let api = self.api(k, ns.as_deref());
+            let last_count = Mutex::new(None);
+            let cond = |obj: Option<&DynamicObject>| {
+                let Some(v) = obj.and_then(|d| serde_json::to_value(d).ok()) else {
+                    return false;
+                };
+                let ready = is_ready(&r, std::slice::from_ref(&v));
+                if !ready {
+                    if let Some(count) = replica_count(&v) {
+                        let mut last = last_count.lock().unwrap_or_else(|p| p.into_inner());
+                        if *last != Some(count) {
+                            *last = Some(count);
+                            opts.progress.emit(Event::Waiting {
+                                id: id.to_string(),
+                                ready: count.0,
+                                total: count.1,
+                            });
+                        }
+                    }
+                }
+                ready
+            };
+            // A watch that fails (dropped connection, server restart) is
+            // started again until the resource's time is up.
+            let watch = async {
+                loop {
+                    match kube::runtime::wait::await_condition(api.clone(), &name, &cond).await {
+                        Ok(found) => return found,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "watch failed; watching again");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            };
+            match tokio::time::timeout(timeout, watch).await {
+                Ok(Some(obj)) => out.push(serde_json::to_value(&obj).unwrap_or(Value::Null)),
+                Ok(None) => {
+                    return Err(not_ready(Some(format!("{name} was deleted while waiting"))))
+                }
+                Err(_) => {
+                    let detail = last_count
+                        .lock()
+                        .ok()
+                        .and_then(|c| *c)
+                        .map(|(r, t)| format!("{r}/{t} replicas ready"));
+                    return Err(not_ready(detail));
+                }
+            }
+        }
+        Ok((id.to_string(), out))
+    }
+}
+
+/// Ready and desired replicas of a workload, when it has them.
+fn replica_count(o: &Value) -> Option<(u64, u64)> {
+    let total = o
+        .pointer("/spec/replicas")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            o.pointer("/status/desiredNumberScheduled")
+                .and_then(Value::as_u64)
+        })?;
+    let ready = o
+        .pointer("/status/readyReplicas")
+        .or_else(|| o.pointer("/status/numberReady"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Some((ready, total))
+}

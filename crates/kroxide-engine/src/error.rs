@@ -1,0 +1,73 @@
+//! Why an engine operation stopped. Every variant that can happen before the
+//! first write says so ("nothing was applied"), so a user knows the cluster
+//! is untouched.
+
+use kroxide_semantics::plan::PlanError;
+
+/// Why a deploy, delete, status or diff stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The graph or the instance is invalid: nothing was written.
+    #[error("{0}")]
+    Invalid(#[from] PlanError),
+    /// The cluster does not serve a kind the graph uses: nothing was written.
+    #[error(
+        "the cluster does not serve {api_version} {kind} (resource `{id}`); nothing was applied"
+    )]
+    UnknownKind {
+        id: String,
+        api_version: String,
+        kind: String,
+    },
+    /// The server refused an object in the dry run: nothing was written.
+    #[error("the server refused resource `{id}` ({kind} {name}) in a dry run: {message}; nothing was applied")]
+    DryRun {
+        id: String,
+        kind: String,
+        name: String,
+        message: String,
+    },
+    /// An expression failed while deploying.
+    #[error("resource `{id}` failed: {reason}")]
+    Failed { id: String, reason: String },
+    /// A resource did not become ready in time.
+    #[error("resource `{id}` was not ready after {seconds}s{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    NotReady {
+        id: String,
+        seconds: u64,
+        detail: Option<String>,
+    },
+    /// The cluster answered with an error.
+    #[error("resource `{id}`: the API server refused the request: {source}")]
+    Api {
+        id: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cannot reach the cluster: {0}")]
+    Discovery(#[source] kube::Error),
+    /// The target namespace does not exist: nothing was written.
+    #[error("namespace `{0}` does not exist; create it, or pass --create-namespace")]
+    NoNamespace(String),
+    /// Objects the graph would write exist and are not this instance's.
+    #[error("refusing to change objects that this instance does not own (nothing was applied):\n{}\npass --adopt to take them over", .objects.iter().map(|o| format!("  - {o}")).collect::<Vec<_>>().join("\n"))]
+    NotOwned { objects: Vec<String> },
+    /// Another run holds the instance's lock.
+    #[error("instance `{instance}` is being changed by {holder}{}; nothing was applied. Wait for it to finish, or pass --break-lock if it died", if *.expires_in > 0 { format!(" (its lock expires in {}s)", .expires_in) } else { String::new() })]
+    Locked {
+        instance: String,
+        holder: String,
+        expires_in: u64,
+    },
+    /// The inventory object exists but cannot be used.
+    #[error("inventory Secret `{name}` cannot be used: {message}")]
+    Inventory { name: String, message: String },
+    /// `status`/`delete` of an instance that has no inventory.
+    #[error("instance `{instance}` of graph `{graph}` was never deployed to namespace `{namespace}` by kroxide (no inventory Secret `{inventory}`)")]
+    NotDeployed {
+        graph: String,
+        instance: String,
+        namespace: String,
+        inventory: String,
+    },
+}

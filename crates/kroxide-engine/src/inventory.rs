@@ -1,0 +1,351 @@
+//! The inventory: what one instance of a graph owns in the cluster.
+//!
+//! Like Helm's release Secrets and kubectl's ApplySet parent, each instance
+//! has one object in its namespace listing every object kroxide applied for
+//! it, so `status`, `delete` and pruning work from any process, later. It is a
+//! Secret (type `kroxide.dev/inventory`) because it also keeps the instance's
+//! spec, which may hold values bound for Secrets.
+//!
+//! It is also the lock that keeps two runs from deploying the same instance
+//! at once: a run writes its holder id and an expiry into it with an
+//! optimistic-concurrency update (resourceVersion precondition), and clears
+//! them when done. A lock past its expiry (the holder died) is taken over.
+
+use crate::retry::retry;
+use crate::{DeployError, GRAPH_LABEL, INSTANCE_LABEL};
+use base64::Engine as _;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::core::{DynamicObject, ObjectMeta};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Label marking inventory Secrets (value: the format version).
+pub const INVENTORY_LABEL: &str = "kroxide.dev/inventory";
+/// The Secret `type` of inventories.
+pub const INVENTORY_TYPE: &str = "kroxide.dev/inventory";
+const DATA_KEY: &str = "inventory";
+
+/// One object kroxide applied for an instance.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Apply wave (0-based): `delete` goes from the last wave to the first.
+    pub wave: usize,
+    /// Resource id in the graph.
+    pub id: String,
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// The same object, whatever wave or id it was applied as.
+    pub fn key(&self) -> (String, String, Option<String>, String) {
+        (
+            self.api_version.clone(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
+
+    /// `Kind/name` (with the namespace when it has one), for messages.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{} in {ns}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// Who holds the deploy lock of an instance, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    pub holder: String,
+    /// Seconds since the Unix epoch.
+    pub expires: u64,
+}
+
+/// What an instance owns.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// The graph (RGD name).
+    pub graph: String,
+    /// The instance as last deployed: apiVersion, kind, metadata.name and
+    /// namespace, spec.
+    pub instance: Value,
+    /// Every object applied for it (a superset while a deploy runs).
+    pub objects: BTreeSet<ObjectRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+    /// The Secret's resourceVersion when read.
+    #[serde(skip)]
+    pub resource_version: Option<String>,
+}
+
+/// The inventory Secret's name for an instance.
+pub fn secret_name(graph: &str, instance: &str) -> String {
+    format!("kroxide.{graph}.{instance}")
+}
+
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// An id for this process's runs, shown to a second run that finds the lock held.
+pub(crate) fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{host} pid {} #{nanos:08x}", std::process::id())
+}
+
+/// Reads, locks and writes one instance's inventory.
+pub(crate) struct Store {
+    api: Api<DynamicObject>,
+    graph: String,
+    instance: String,
+    timeout: Duration,
+}
+
+fn secret_resource() -> kube::discovery::ApiResource {
+    kube::discovery::ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+    }
+}
+
+impl Store {
+    pub(crate) fn new(
+        client: &kube::Client,
+        namespace: &str,
+        graph: &str,
+        instance: &str,
+        timeout: Duration,
+    ) -> Self {
+        Store {
+            api: Api::namespaced_with(client.clone(), namespace, &secret_resource()),
+            graph: graph.to_string(),
+            instance: instance.to_string(),
+            timeout,
+        }
+    }
+
+    fn name(&self) -> String {
+        secret_name(&self.graph, &self.instance)
+    }
+
+    fn error(&self, source: kube::Error) -> DeployError {
+        DeployError::Api {
+            id: format!("inventory {}", self.name()),
+            source,
+        }
+    }
+
+    /// The inventory, if this instance was ever deployed.
+    pub(crate) async fn read(&self) -> Result<Option<Inventory>, DeployError> {
+        let name = self.name();
+        let secret = retry(self.timeout, || self.api.get_opt(&name))
+            .await
+            .map_err(|e| self.error(e))?;
+        let Some(secret) = secret else {
+            return Ok(None);
+        };
+        let text = secret
+            .data
+            .pointer(&format!("/data/{DATA_KEY}"))
+            .and_then(Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        let mut inv: Inventory = text
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .ok_or_else(|| DeployError::Inventory {
+                name: name.clone(),
+                message: "it is not a kroxide inventory (no readable `inventory` entry); delete it or pick another instance name".into(),
+            })?;
+        if inv.graph != self.graph {
+            return Err(DeployError::Inventory {
+                name,
+                message: format!("it belongs to graph `{}`", inv.graph),
+            });
+        }
+        inv.resource_version = secret.metadata.resource_version.clone();
+        Ok(Some(inv))
+    }
+
+    fn to_secret(&self, inv: &Inventory) -> Result<DynamicObject, DeployError> {
+        let text = serde_json::to_vec(inv).map_err(|e| DeployError::Inventory {
+            name: self.name(),
+            message: e.to_string(),
+        })?;
+        let mut obj = DynamicObject::new(&self.name(), &secret_resource());
+        obj.metadata = ObjectMeta {
+            name: Some(self.name()),
+            resource_version: inv.resource_version.clone(),
+            labels: Some(
+                [
+                    (INVENTORY_LABEL.to_string(), "v1".to_string()),
+                    (GRAPH_LABEL.to_string(), self.graph.clone()),
+                    (INSTANCE_LABEL.to_string(), self.instance.clone()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        };
+        obj.data = json!({
+            "type": INVENTORY_TYPE,
+            "data": {DATA_KEY: base64::engine::general_purpose::STANDARD.encode(text)},
+        });
+        Ok(obj)
+    }
+
+    /// Writes `inv`: creates it, or replaces the version that was read (a
+    /// concurrent change makes this fail with [`DeployError::Locked`]).
+    pub(crate) async fn write(&self, inv: &mut Inventory) -> Result<(), DeployError> {
+        let secret = self.to_secret(inv)?;
+        let pp = PostParams::default();
+        let result = match &inv.resource_version {
+            None => retry(self.timeout, || self.api.create(&pp, &secret)).await,
+            Some(_) => {
+                let name = self.name();
+                retry(self.timeout, || self.api.replace(&name, &pp, &secret)).await
+            }
+        };
+        match result {
+            Ok(written) => {
+                inv.resource_version = written.metadata.resource_version;
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => Err(DeployError::Locked {
+                instance: self.instance.clone(),
+                holder: "another kroxide run (it changed the inventory first)".into(),
+                expires_in: 0,
+            }),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Fails if a live lock other than `holder`'s is set.
+    pub(crate) fn check_lock(&self, inv: &Inventory, holder: &str) -> Result<(), DeployError> {
+        match &inv.lock {
+            Some(l) if l.holder != holder && l.expires > now() => Err(DeployError::Locked {
+                instance: self.instance.clone(),
+                holder: l.holder.clone(),
+                expires_in: l.expires - now(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes the inventory (after everything it lists is gone).
+    pub(crate) async fn delete(&self) -> Result<(), DeployError> {
+        let name = self.name();
+        let dp = DeleteParams::default();
+        match retry(self.timeout, || self.api.delete(&name, &dp)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Every inventory of this store's graph in the namespace.
+    pub(crate) async fn list(&self) -> Result<Vec<Inventory>, DeployError> {
+        let lp = kube::api::ListParams::default()
+            .labels(&format!("{INVENTORY_LABEL},{GRAPH_LABEL}={}", self.graph));
+        let list = retry(self.timeout, || self.api.list(&lp))
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for s in list.items {
+            let Some(instance) = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(INSTANCE_LABEL))
+            else {
+                continue;
+            };
+            let one = Store {
+                api: self.api.clone(),
+                graph: self.graph.clone(),
+                instance: instance.clone(),
+                timeout: self.timeout,
+            };
+            if let Ok(Some(inv)) = one.read().await {
+                out.push(inv);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_orders_by_wave_first() {
+        let r = |wave, name: &str| ObjectRef {
+            wave,
+            id: name.into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("dev".into()),
+            name: name.into(),
+        };
+        let set: BTreeSet<_> = [r(2, "a"), r(0, "z"), r(1, "m")].into();
+        let names: Vec<_> = set.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["z", "m", "a"]);
+        assert_eq!(r(0, "z").display(), "ConfigMap/z in dev");
+    }
+
+    #[test]
+    fn an_expired_lock_is_free_and_a_live_one_names_its_holder() {
+        let client_free = Inventory {
+            lock: Some(Lock {
+                holder: "other".into(),
+                expires: now().saturating_sub(1),
+            }),
+            ..Inventory::default()
+        };
+        let live = Inventory {
+            lock: Some(Lock {
+                holder: "host pid 7".into(),
+                expires: now() + 60,
+            }),
+            ..Inventory::default()
+        };
+        // The checks need no server: build a store on a client that is never called.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+            let client = kube::Client::try_from(config).unwrap();
+            let store = Store::new(&client, "dev", "g", "i", Duration::from_secs(1));
+            assert!(store.check_lock(&client_free, "me").is_ok());
+            let err = store.check_lock(&live, "me").unwrap_err().to_string();
+            assert!(err.contains("host pid 7"), "{err}");
+            assert!(store.check_lock(&live, "host pid 7").is_ok());
+        });
+    }
+}

@@ -1,0 +1,524 @@
+//! Read-only operations: `status` (the status expressions recomputed on the
+//! live objects, from any process) and `diff` (what a deploy would change,
+//! from a server-side dry run against the live objects).
+
+use crate::inventory::{ObjectRef, Store};
+use crate::progress::ResourceState;
+use crate::retry::retry;
+use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
+use crate::{GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL};
+use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions};
+use kroxide_semantics::redact::{Redactor, MASK};
+use kube::api::{Patch, PatchParams};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where one resource of a deployed instance stands.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    pub id: String,
+    pub kind: String,
+    /// Names of its live objects.
+    pub names: Vec<String>,
+    pub state: ResourceState,
+}
+
+/// The status of a deployed instance.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub instance: String,
+    /// The status expressions evaluated on the live objects.
+    pub status: Value,
+    /// Status fields that cannot be computed yet, with why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, String>,
+    pub resources: Vec<ResourceStatus>,
+    /// Whether every resource that should exist is ready.
+    pub ready: bool,
+}
+
+/// One object as it is and as a deploy would make it.
+#[derive(Clone, Debug)]
+pub struct ObjectDiff {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// The live object (None: a deploy would create it).
+    pub live: Option<Value>,
+    /// What the server would hold after the apply (None: a deploy would prune it).
+    pub desired: Option<Value>,
+}
+
+impl DirectEngine {
+    /// Recomputes the status of a deployed instance from the live objects.
+    pub async fn status(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> Result<StatusReport, DeployError> {
+        let store = Store::new(
+            &self.client,
+            &opts.namespace,
+            rgd.name(),
+            instance,
+            opts.request_timeout,
+        );
+        let inv = store
+            .read()
+            .await?
+            .ok_or_else(|| DeployError::NotDeployed {
+                graph: rgd.name().to_string(),
+                instance: instance.to_string(),
+                namespace: opts.namespace.clone(),
+                inventory: crate::inventory::secret_name(rgd.name(), instance),
+            })?;
+        let discovery = self.discover(opts).await?;
+        let live = self.read_live(&discovery, &inv.objects, opts).await?;
+        let mut observed = Observed::default();
+        for (id, objs) in &live {
+            if let Some(one) = objs.first() {
+                observed.insert(id, one.clone());
+            }
+        }
+        let p = plan(
+            rgd,
+            &inv.instance,
+            &PlanOptions {
+                namespace: opts.namespace.clone(),
+                observed,
+                ..PlanOptions::default()
+            },
+        )?;
+        let mut resources = Vec::new();
+        for r in &p.resources {
+            let objs = live.get(&r.id).cloned().unwrap_or_default();
+            let state = match (&r.action, objs.is_empty()) {
+                (Action::Skip, _) => ResourceState::Excluded,
+                (_, true) => ResourceState::NotApplied,
+                (_, false) => match rgd.resource(&r.id) {
+                    Some(res) if is_ready(res, &objs) => ResourceState::Ready,
+                    _ => ResourceState::Applied,
+                },
+            };
+            let kind = rgd
+                .resource(&r.id)
+                .and_then(|x| x.kind())
+                .unwrap_or("")
+                .to_string();
+            if r.action == Action::Read {
+                continue;
+            }
+            resources.push(ResourceStatus {
+                id: r.id.clone(),
+                kind,
+                names: objs.iter().map(|o| name_ns(o).0).collect(),
+                state,
+            });
+        }
+        let ready = resources
+            .iter()
+            .all(|r| matches!(r.state, ResourceState::Ready | ResourceState::Excluded));
+        Ok(StatusReport {
+            instance: instance.to_string(),
+            status: p.status,
+            pending: p.pending,
+            resources,
+            ready,
+        })
+    }
+
+    /// The instances of `graph` deployed by kroxide in the namespace, from
+    /// their inventories (the lock shows a deploy in progress).
+    pub async fn instances(
+        &self,
+        graph: &str,
+        opts: &DeployOptions,
+    ) -> Result<Vec<crate::Inventory>, DeployError> {
+        Store::new(
+            &self.client,
+            &opts.namespace,
+            graph,
+            "",
+            opts.request_timeout,
+        )
+        .list()
+        .await
+    }
+
+    /// The live objects listed in an inventory, by resource id.
+    async fn read_live(
+        &self,
+        discovery: &kube::discovery::Discovery,
+        objects: &BTreeSet<ObjectRef>,
+        opts: &DeployOptions,
+    ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
+        let reads = objects.iter().map(|o| async move {
+            let Some(k) = resolve(discovery, &o.api_version, &o.kind) else {
+                return Ok((o.id.clone(), None));
+            };
+            let api = self.api(&k, o.namespace.as_deref());
+            retry(opts.request_timeout, || api.get_opt(&o.name))
+                .await
+                .map(|l| (o.id.clone(), l.and_then(|d| serde_json::to_value(d).ok())))
+                .map_err(|source| DeployError::Api {
+                    id: o.id.clone(),
+                    source,
+                })
+        });
+        let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for (id, obj) in futures::future::try_join_all(reads).await? {
+            if let Some(obj) = obj {
+                live.entry(id).or_default().push(obj);
+            }
+        }
+        Ok(live)
+    }
+
+    /// What deploying `instance` would change: every object the graph
+    /// resolves to (using live objects for references between resources),
+    /// as the server would hold it after the apply (a server-side dry run),
+    /// next to the live version; plus objects a deploy would prune. Returns
+    /// also the resources that cannot be resolved yet, with why.
+    pub async fn diff(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &Value,
+        opts: &DeployOptions,
+    ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
+        let discovery = self.discover(opts).await?;
+        let popts = PlanOptions {
+            namespace: opts.namespace.clone(),
+            ..PlanOptions::default()
+        };
+        let mut current = plan(rgd, instance, &popts)?;
+        let graph = rgd.name().to_string();
+        let instance_name = current
+            .instance
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        // Resolve as far as the live objects allow: each round may unlock the next wave.
+        let mut live: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+        for _ in 0..=current.waves.len() {
+            let mut observed = Observed::default();
+            let mut grew = false;
+            for r in current
+                .resources
+                .iter()
+                .filter(|r| r.action == Action::Apply)
+            {
+                let Some(k) = rgd
+                    .resource(&r.id)
+                    .and_then(|x| Some((x.api_version()?, x.kind()?)))
+                    .and_then(|(av, kind)| resolve(&discovery, av, kind))
+                else {
+                    return Err(DeployError::UnknownKind {
+                        id: r.id.clone(),
+                        api_version: rgd
+                            .resource(&r.id)
+                            .and_then(|x| x.api_version())
+                            .unwrap_or("")
+                            .into(),
+                        kind: rgd
+                            .resource(&r.id)
+                            .and_then(|x| x.kind())
+                            .unwrap_or("")
+                            .into(),
+                    });
+                };
+                for o in &r.objects {
+                    let (name, ns) = name_ns(o);
+                    let key = (r.id.clone(), name.clone());
+                    if !live.contains_key(&key) {
+                        let api = self.api(&k, ns.as_deref().or(Some(&opts.namespace)));
+                        let l = retry(opts.request_timeout, || api.get_opt(&name))
+                            .await
+                            .map_err(|source| DeployError::Api {
+                                id: r.id.clone(),
+                                source,
+                            })?;
+                        live.insert(key.clone(), l.and_then(|d| serde_json::to_value(d).ok()));
+                        grew = true;
+                    }
+                    if let Some(Some(l)) = live.get(&key) {
+                        observed.insert(&r.id, l.clone());
+                    }
+                }
+            }
+            if !grew {
+                break;
+            }
+            current = plan(
+                rgd,
+                instance,
+                &PlanOptions {
+                    observed,
+                    ..popts.clone()
+                },
+            )?;
+        }
+        let mut dry = PatchParams::apply(FIELD_MANAGER).dry_run();
+        dry.force = opts.force_conflicts;
+        // Objects in a namespace that does not exist yet cannot be dry-run:
+        // they are shown as rendered.
+        let namespaces: kube::Api<crate::k8s_namespace::Namespace> =
+            kube::Api::all(self.client.clone());
+        let ns_exists = retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
+            .await
+            .map_err(DeployError::Discovery)?
+            .is_some();
+        let mut out = Vec::new();
+        let mut unresolved = BTreeMap::new();
+        let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+        for r in &current.resources {
+            match r.action {
+                Action::Apply => {}
+                Action::Wait | Action::Fail => {
+                    unresolved.insert(r.id.clone(), r.reason.clone().unwrap_or_default());
+                    continue;
+                }
+                Action::Skip | Action::Read => continue,
+            }
+            let res = rgd.resource(&r.id);
+            let Some(k) = res
+                .and_then(|x| Some((x.api_version()?, x.kind()?)))
+                .and_then(|(av, kind)| resolve(&discovery, av, kind))
+            else {
+                continue;
+            };
+            for o in &r.objects {
+                let mut o = o.clone();
+                o["metadata"]["labels"][GRAPH_LABEL] = json!(graph);
+                o["metadata"]["labels"][INSTANCE_LABEL] = json!(instance_name);
+                o["metadata"]["labels"][RESOURCE_LABEL] = json!(r.id);
+                let (name, ns) = name_ns(&o);
+                let api = self.api(&k, ns.as_deref().or(Some(&opts.namespace)));
+                let patch = Patch::Apply(&o);
+                let in_missing_ns = !ns_exists && api.namespace() == Some(opts.namespace.as_str());
+                let desired = async {
+                    if in_missing_ns {
+                        return serde_json::from_value(o.clone()).map_err(kube::Error::SerdeError);
+                    }
+                    retry(opts.request_timeout, || api.patch(&name, &dry, &patch)).await
+                }
+                .await
+                .map_err(|e| DeployError::DryRun {
+                    id: r.id.clone(),
+                    kind: k.resource.kind.clone(),
+                    name: name.clone(),
+                    message: match &e {
+                        kube::Error::Api(s) => s.message.clone(),
+                        other => other.to_string(),
+                    },
+                })?;
+                planned.insert((k.resource.kind.clone(), name.clone()));
+                out.push(ObjectDiff {
+                    id: r.id.clone(),
+                    kind: k.resource.kind.clone(),
+                    name: name.clone(),
+                    namespace: api.namespace().map(String::from),
+                    live: live.get(&(r.id.clone(), name)).cloned().flatten(),
+                    desired: serde_json::to_value(desired).ok(),
+                });
+            }
+        }
+        // What a deploy would prune.
+        let store = Store::new(
+            &self.client,
+            &opts.namespace,
+            &graph,
+            &instance_name,
+            opts.request_timeout,
+        );
+        if let Some(inv) = store.read().await? {
+            let stale: BTreeSet<ObjectRef> = inv
+                .objects
+                .into_iter()
+                .filter(|o| !planned.contains(&(o.kind.clone(), o.name.clone())))
+                .collect();
+            for (id, objs) in self.read_live(&discovery, &stale, opts).await? {
+                for l in objs {
+                    let (name, namespace) = name_ns(&l);
+                    out.push(ObjectDiff {
+                        id: id.clone(),
+                        kind: l["kind"].as_str().unwrap_or("").to_string(),
+                        name,
+                        namespace,
+                        live: Some(l),
+                        desired: None,
+                    });
+                }
+            }
+        }
+        Ok((out, unresolved))
+    }
+}
+
+/// The fields a diff leaves out: server bookkeeping that changes on every write.
+fn normalize(o: &Value) -> Value {
+    let mut o = o.clone();
+    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+        ] {
+            m.remove(k);
+        }
+    }
+    o
+}
+
+/// Masks Secret values: equal values become `***`, changed ones
+/// `*** (before)` / `*** (after)`, as `kubectl diff` does.
+fn mask_pair(live: &mut Option<Value>, desired: &mut Option<Value>) {
+    let is_secret = |o: &Option<Value>| {
+        o.as_ref()
+            .and_then(|v| v.get("kind"))
+            .and_then(Value::as_str)
+            == Some("Secret")
+    };
+    if !is_secret(live) && !is_secret(desired) {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        let before = live.as_ref().and_then(|l| l.get(field)).cloned();
+        let after = desired.as_ref().and_then(|d| d.get(field)).cloned();
+        let mask = |side: &mut Option<Value>, other: &Option<Value>, tag: &str| {
+            if let Some(Value::Object(m)) = side.as_mut().and_then(|s| s.get_mut(field)) {
+                for (k, v) in m.iter_mut() {
+                    let same = other.as_ref().and_then(|o| o.get(k)) == Some(v);
+                    *v = Value::String(if same {
+                        MASK.to_string()
+                    } else {
+                        format!("{MASK} ({tag})")
+                    });
+                }
+            }
+        };
+        mask(live, &after, "before");
+        mask(desired, &before, "after");
+    }
+}
+
+/// A unified diff of `diffs` (empty when nothing would change). Secret values
+/// are masked, and so is any Secret value that shows up in another object,
+/// unless `show_secrets`.
+pub fn render_diff(diffs: &[ObjectDiff], show_secrets: bool) -> String {
+    let mut redactor = Redactor::default();
+    if !show_secrets {
+        redactor.learn(
+            diffs
+                .iter()
+                .flat_map(|d| d.live.iter().chain(d.desired.iter())),
+        );
+    }
+    let mut out = String::new();
+    for d in diffs {
+        let mut live = d.live.as_ref().map(normalize);
+        let mut desired = d.desired.as_ref().map(normalize);
+        if !show_secrets {
+            mask_pair(&mut live, &mut desired);
+            for v in live.iter_mut().chain(desired.iter_mut()) {
+                redactor.redact_value(v);
+            }
+        }
+        let text = |v: &Option<Value>| {
+            v.as_ref()
+                .map(|v| kroxide_model::to_yaml(v).unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let (before, after) = (text(&live), text(&desired));
+        if before == after {
+            continue;
+        }
+        let place = match &d.namespace {
+            Some(ns) => format!("{}/{}/{}", d.kind, ns, d.name),
+            None => format!("{}/{}", d.kind, d.name),
+        };
+        let header = match (&d.live, &d.desired) {
+            (None, _) => format!("{place} ({}, new)", d.id),
+            (_, None) => format!("{place} ({}, would be pruned)", d.id),
+            _ => format!("{place} ({})", d.id),
+        };
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("live {header}"), &format!("desired {header}"))
+                .to_string(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(pw: &str, user: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "resourceVersion": "7"}, "stringData": {"password": pw, "user": user}})
+    }
+
+    #[test]
+    fn a_changed_secret_shows_which_key_changed_but_no_value() {
+        let d = ObjectDiff {
+            id: "dbSecret".into(),
+            kind: "Secret".into(),
+            name: "db".into(),
+            namespace: Some("dev".into()),
+            live: Some(secret("old-pass-1", "admin")),
+            desired: Some(secret("new-pass-2", "admin")),
+        };
+        let text = render_diff(std::slice::from_ref(&d), false);
+        assert!(text.contains("-  password: '*** (before)'"), "{text}");
+        assert!(text.contains("+  password: '*** (after)'"), "{text}");
+        assert!(
+            !text.contains("old-pass-1") && !text.contains("new-pass-2"),
+            "{text}"
+        );
+        assert!(!text.contains("admin"), "{text}");
+        assert!(!text.contains("resourceVersion"), "{text}");
+        let shown = render_diff(&[d], true);
+        assert!(shown.contains("new-pass-2"), "{shown}");
+    }
+
+    #[test]
+    fn identical_objects_give_no_diff_and_new_ones_show_everything() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "resourceVersion": "1"}, "data": {"a": "1"}});
+        let mut newer = cm.clone();
+        newer["metadata"]["resourceVersion"] = json!("2");
+        let same = ObjectDiff {
+            id: "c".into(),
+            kind: "ConfigMap".into(),
+            name: "c".into(),
+            namespace: None,
+            live: Some(cm.clone()),
+            desired: Some(newer),
+        };
+        assert_eq!(render_diff(&[same], false), "");
+        let new = ObjectDiff {
+            live: None,
+            desired: Some(cm),
+            id: "c".into(),
+            kind: "ConfigMap".into(),
+            name: "c".into(),
+            namespace: None,
+        };
+        let text = render_diff(&[new], false);
+        assert!(
+            text.contains("ConfigMap/c (c, new)") && text.contains("+  a: '1'"),
+            "{text}"
+        );
+    }
+}

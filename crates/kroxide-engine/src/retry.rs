@@ -1,0 +1,125 @@
+//! Retries for API calls that failed for a reason that goes away.
+//!
+//! kube's client already retries 429/503/504 (honouring `Retry-After`); this
+//! adds what a deploy also meets on a flaky cluster: 500s, a 409 that is not a
+//! field-manager conflict (an optimistic-lock race inside the server), refused
+//! or dropped connections, and requests that never answer (each attempt is
+//! bounded by a timeout, which kube does not set by default).
+
+use std::future::Future;
+use std::time::Duration;
+
+/// How many attempts a request gets in all.
+const ATTEMPTS: u32 = 6;
+/// The first pause; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const MAX_PAUSE: Duration = Duration::from_secs(3);
+
+/// Whether `e` may succeed if the same request is sent again.
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => match s.code {
+            429 | 500 | 502 | 503 | 504 => true,
+            // Server-side apply reports field ownership conflicts as 409
+            // "Apply failed with N conflicts": resending changes nothing.
+            409 => !s.message.starts_with("Apply failed") && s.reason != "AlreadyExists",
+            _ => false,
+        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or runs out of attempts;
+/// each attempt may take `timeout` at most.
+pub async fn retry<T, F, Fut>(timeout: Duration, mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut pause = FIRST_PAUSE;
+    let mut attempt = 1;
+    loop {
+        let result = match tokio::time::timeout(timeout, call()).await {
+            Ok(r) => r,
+            Err(_) => Err(kube::Error::Service(
+                format!("no answer within {}s", timeout.as_secs_f32()).into(),
+            )),
+        };
+        match result {
+            Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
+                tracing::debug!(attempt, error = %e, "retrying after a transient error");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn api_error(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure(message, reason).with_code(code),
+        ))
+    }
+
+    #[test]
+    fn field_conflicts_and_client_errors_are_final() {
+        assert!(!is_transient(&api_error(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"
+        )));
+        assert!(!is_transient(&api_error(409, "AlreadyExists", "exists")));
+        assert!(!is_transient(&api_error(422, "Invalid", "bad")));
+        assert!(!is_transient(&api_error(404, "NotFound", "gone")));
+        assert!(is_transient(&api_error(500, "InternalError", "boom")));
+        assert!(is_transient(&api_error(
+            409,
+            "Conflict",
+            "the object has been modified"
+        )));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_success_then_stops() {
+        let calls = AtomicU32::new(0);
+        let r = retry(Duration::from_secs(1), || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(api_error(500, "InternalError", "boom"))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_request_times_out_and_a_final_error_is_not_retried() {
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retry(Duration::from_millis(50), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::pending().await
+        })
+        .await;
+        assert!(r.unwrap_err().to_string().contains("no answer"));
+        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS);
+
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retry(Duration::from_secs(1), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(api_error(422, "Invalid", "bad"))
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}

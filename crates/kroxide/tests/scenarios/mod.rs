@@ -1,0 +1,306 @@
+//! Direct-engine scenarios that need nothing but a cluster: CI runs them
+//! against the in-process test API server (deploy_direct.rs), and the e2e
+//! suite (e2e.rs) runs the same functions against a real cluster named by
+//! `KROXIDE_E2E_KUBECONFIG`. They observe the cluster only through the kube
+//! client, never through the test server's internals.
+
+#![allow(dead_code)]
+
+#[path = "../../../../examples/microservices.rs"]
+pub mod microservices;
+
+use kroxide::engine::{DeployError, DeployOptions, DirectEngine, ResourceState, GRAPH_LABEL};
+use kroxide::model::{load_documents, load_file, ResourceGraphDefinition};
+use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A cluster and the namespace a scenario may use (it may not exist yet).
+pub struct Cluster {
+    pub client: kube::Client,
+    pub namespace: String,
+    /// How long a resource may take to become ready there.
+    pub timeout: Duration,
+}
+
+impl Cluster {
+    pub fn engine(&self) -> DirectEngine {
+        DirectEngine::new(self.client.clone())
+    }
+
+    pub fn opts(&self) -> DeployOptions {
+        DeployOptions {
+            namespace: self.namespace.clone(),
+            resource_timeout: self.timeout,
+            create_namespace: true,
+            ..DeployOptions::default()
+        }
+    }
+
+    fn api(&self, api_version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let ar = ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        Api::namespaced_with(self.client.clone(), &self.namespace, &ar)
+    }
+
+    pub fn configmaps(&self) -> Api<DynamicObject> {
+        self.api("v1", "ConfigMap", "configmaps")
+    }
+
+    /// resourceVersion of every object labelled with `graph`, by kind/name.
+    pub async fn versions(&self, graph: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (av, kind, plural) in [
+            ("v1", "ConfigMap", "configmaps"),
+            ("v1", "Secret", "secrets"),
+            ("v1", "Service", "services"),
+            ("apps/v1", "Deployment", "deployments"),
+            ("networking.k8s.io/v1", "Ingress", "ingresses"),
+        ] {
+            let lp = ListParams::default().labels(&format!("{GRAPH_LABEL}={graph}"));
+            let items = self.api(av, kind, plural).list(&lp).await.unwrap().items;
+            // The inventory is kroxide's bookkeeping, not part of the application.
+            for o in items.into_iter().filter(|o| {
+                !o.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(kroxide::engine::inventory::INVENTORY_LABEL))
+            }) {
+                out.insert(
+                    format!("{kind}/{}", o.metadata.name.clone().unwrap_or_default()),
+                    o.metadata.resource_version.clone().unwrap_or_default(),
+                );
+            }
+        }
+        out
+    }
+}
+
+pub fn example(f: &str) -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/microservices")
+        .join(f);
+    load_documents(f, &std::fs::read_to_string(p).unwrap())
+        .unwrap()
+        .remove(0)
+        .0
+}
+
+pub fn microservices_rgd() -> ResourceGraphDefinition {
+    microservices::microservices_app().to_rgd().unwrap()
+}
+
+pub fn webapp_rgd() -> ResourceGraphDefinition {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rgds/webapp.yaml");
+    load_file(p).unwrap().remove(0).rgd
+}
+
+fn inventory_name(c: &Cluster, graph: &str, instance: &str) -> (Api<DynamicObject>, String) {
+    (
+        c.api("v1", "Secret", "secrets"),
+        kroxide::engine::inventory::secret_name(graph, instance),
+    )
+}
+
+/// dev.yaml deploys, healthy; prod.yaml then scales and flips LOG_LEVEL; an
+/// unchanged redeploy changes no object; `status` from another engine agrees.
+pub async fn deploy_redeploy_scale_status(c: &Cluster) {
+    let rgd = microservices_rgd();
+    let dev = example("dev.yaml");
+    let report = c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
+    assert_eq!(report.status()["health"], "healthy", "{}", report.status());
+    assert_eq!(report.live["appConfig"][0]["data"]["LOG_LEVEL"], "debug");
+    assert_eq!(report.live.len(), 12);
+
+    // Controllers may still be writing status; wait until versions settle.
+    let mut before = c.versions(rgd.name()).await;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = c.versions(rgd.name()).await;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
+    assert_eq!(
+        before,
+        c.versions(rgd.name()).await,
+        "an unchanged redeploy changed an object"
+    );
+
+    // Another process computes the same status from the live objects.
+    let name = dev["metadata"]["name"].as_str().unwrap();
+    let status = c.engine().status(&rgd, name, &c.opts()).await.unwrap();
+    assert_eq!(status.status["health"], "healthy", "{:?}", status);
+    assert!(status.ready);
+    assert!(status
+        .resources
+        .iter()
+        .all(|r| r.state == ResourceState::Ready));
+
+    let mut prod = example("prod.yaml");
+    prod["metadata"]["name"] = dev["metadata"]["name"].clone();
+    let third = c.engine().deploy(&rgd, &prod, &c.opts()).await.unwrap();
+    assert_eq!(third.live["productDeployment"][0]["spec"]["replicas"], 5);
+    assert_eq!(third.live["appConfig"][0]["data"]["LOG_LEVEL"], "info");
+    assert_eq!(third.status()["health"], "healthy");
+}
+
+/// `delete` removes every object and the inventory; a second delete is a no-op.
+pub async fn delete_removes_everything(c: &Cluster) {
+    let rgd = microservices_rgd();
+    let dev = example("dev.yaml");
+    let name = dev["metadata"]["name"].as_str().unwrap();
+    c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
+    assert_eq!(c.versions(rgd.name()).await.len(), 12);
+    let report = c
+        .engine()
+        .delete(rgd.name(), name, &c.opts())
+        .await
+        .unwrap();
+    assert_eq!(report.deleted.len(), 12, "{report:?}");
+    assert!(c.versions(rgd.name()).await.is_empty());
+    let (secrets, inv) = inventory_name(c, rgd.name(), name);
+    assert!(
+        secrets.get_opt(&inv).await.unwrap().is_none(),
+        "inventory left"
+    );
+    let again = c
+        .engine()
+        .delete(rgd.name(), name, &c.opts())
+        .await
+        .unwrap();
+    assert!(!again.found && again.deleted.is_empty());
+    let err = c.engine().status(&rgd, name, &c.opts()).await.unwrap_err();
+    assert!(matches!(err, DeployError::NotDeployed { .. }), "{err}");
+}
+
+/// A resource whose includeWhen turns false is pruned by the next deploy.
+pub async fn excluded_resource_is_pruned(c: &Cluster) {
+    let rgd = webapp_rgd();
+    let mut inst = json!({"apiVersion": "kro.run/v1alpha1", "kind": "WebApp", "metadata": {"name": "shop"}, "spec": {"name": "shop", "replicas": 1, "ingress": {"enabled": true}}});
+    c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    assert!(c.versions("webapp").await.contains_key("Ingress/shop"));
+    inst["spec"]["ingress"]["enabled"] = json!(false);
+    let report = c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    assert_eq!(report.pruned.len(), 1, "{:?}", report.pruned);
+    assert_eq!(report.pruned[0].kind, "Ingress");
+    let left = c.versions("webapp").await;
+    assert!(!left.contains_key("Ingress/shop"), "{left:?}");
+    assert!(left.contains_key("Deployment/shop") && left.contains_key("Service/shop"));
+    c.engine()
+        .delete("webapp", "shop", &c.opts())
+        .await
+        .unwrap();
+}
+
+/// An object with the name the graph wants, not created by kroxide, stops the
+/// deploy before any write and is never changed or deleted, unless adopted.
+pub async fn foreign_objects_are_left_alone(c: &Cluster) {
+    let rgd = microservices_rgd();
+    let dev = example("dev.yaml");
+    let name = dev["metadata"]["name"].as_str().unwrap();
+    // The namespace must exist for the foreign object.
+    c.engine()
+        .deploy(
+            &webapp_rgd(),
+            &json!({"metadata": {"name": "ns-maker"}, "spec": {"name": "ns-maker", "replicas": 1}}),
+            &c.opts(),
+        )
+        .await
+        .unwrap();
+    let foreign: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app-config", "namespace": c.namespace},
+        "data": {"owner": "someone else"}
+    }))
+    .unwrap();
+    c.configmaps()
+        .create(&PostParams::default(), &foreign)
+        .await
+        .unwrap();
+    let err = c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DeployError::NotOwned { .. }), "{msg}");
+    assert!(
+        msg.contains("ConfigMap/app-config")
+            && msg.contains("not created by kroxide")
+            && msg.contains("--adopt"),
+        "{msg}"
+    );
+    assert!(
+        c.versions(rgd.name()).await.is_empty(),
+        "something was applied"
+    );
+    let cm = c.configmaps().get("app-config").await.unwrap();
+    assert_eq!(cm.data["data"], json!({"owner": "someone else"}));
+    // Deleting the instance (nothing deployed) does not touch it either.
+    c.engine()
+        .delete(rgd.name(), name, &c.opts())
+        .await
+        .unwrap();
+    assert!(c
+        .configmaps()
+        .get_opt("app-config")
+        .await
+        .unwrap()
+        .is_some());
+    // Adopted on request.
+    let adopt = DeployOptions {
+        adopt: true,
+        ..c.opts()
+    };
+    c.engine().deploy(&rgd, &dev, &adopt).await.unwrap();
+    let cm = c.configmaps().get("app-config").await.unwrap();
+    assert_eq!(cm.data["data"]["LOG_LEVEL"], "debug");
+    c.engine()
+        .delete(rgd.name(), name, &c.opts())
+        .await
+        .unwrap();
+    c.engine()
+        .delete("webapp", "ns-maker", &c.opts())
+        .await
+        .unwrap();
+}
+
+/// Two deploys of the same instance at once: one fails with a clear lock
+/// message or both finish one after the other; the inventory stays whole.
+pub async fn concurrent_deploys_do_not_corrupt_the_inventory(c: &Cluster) {
+    let rgd = microservices_rgd();
+    let dev = example("dev.yaml");
+    let name = dev["metadata"]["name"].as_str().unwrap();
+    // The namespace first, so both runs race on the inventory, not on it.
+    c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
+    let (a, b) = (c.engine(), c.engine());
+    let o = c.opts();
+    let (ra, rb) = tokio::join!(a.deploy(&rgd, &dev, &o), b.deploy(&rgd, &dev, &o));
+    let results = [ra, rb];
+    assert!(results.iter().any(|r| r.is_ok()), "neither deploy finished");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, DeployError::Locked { .. }), "{e}");
+            assert!(e.to_string().contains("is being changed by"), "{e}");
+        }
+    }
+    let status = c.engine().status(&rgd, name, &c.opts()).await.unwrap();
+    assert_eq!(status.resources.len(), 12);
+    assert!(status.ready);
+    let invs = c.engine().instances(rgd.name(), &c.opts()).await.unwrap();
+    assert_eq!(invs.len(), 1);
+    assert!(invs[0].lock.is_none(), "lock left behind");
+    assert_eq!(invs[0].objects.len(), 12);
+    c.engine()
+        .delete(rgd.name(), name, &c.opts())
+        .await
+        .unwrap();
+}
