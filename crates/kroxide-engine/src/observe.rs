@@ -378,8 +378,8 @@ fn normalize(o: &Value) -> Value {
     o
 }
 
-/// Masks Secret values: equal values become `***`, changed ones
-/// `*** (before)` / `*** (after)`, as `kubectl diff` does.
+/// Masks Secret values: equal values become the mask, changed ones the mask
+/// with `(before)` / `(after)`, as `kubectl diff` does.
 fn mask_pair(live: &mut Option<Value>, desired: &mut Option<Value>) {
     let is_secret = |o: &Option<Value>| {
         o.as_ref()
@@ -481,8 +481,9 @@ mod tests {
             desired: Some(secret("new-pass-2", "admin")),
         };
         let text = render_diff(std::slice::from_ref(&d), false);
-        assert!(text.contains("-  password: '*** (before)'"), "{text}");
-        assert!(text.contains("+  password: '*** (after)'"), "{text}");
+        assert!(text.contains(&format!("-  password: \"{MASK} (before)\"")), "{text}");
+        assert!(text.contains(&format!("+  password: \"{MASK} (after)\"")), "{text}");
+        assert!(text.contains(&format!("   user: \"{MASK}\"")), "{text}");
         assert!(
             !text.contains("old-pass-1") && !text.contains("new-pass-2"),
             "{text}"
@@ -517,7 +518,7 @@ mod tests {
         };
         let text = render_diff(&[new], false);
         assert!(
-            text.contains("ConfigMap/c (c, new)") && text.contains("+  a: '1'"),
+            text.contains("ConfigMap/c (c, new)") && text.contains("+  a: \"1\""),
             "{text}"
         );
     }
