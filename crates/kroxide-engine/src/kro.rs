@@ -27,6 +27,8 @@ pub enum KroError {
     Inactive { name: String, message: String },
     #[error("breaking changes to the schema of `{name}` (existing instances may no longer fit):\n{}\nrerun with --allow-breaking-changes to apply them anyway", .changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n"))]
     Breaking { name: String, changes: Vec<String> },
+    #[error("the cluster has no instance kind for `{name}`: is the ResourceGraphDefinition deployed through KRO (kroxide deploy --mode kro)?")]
+    NotInstalledFor { name: String },
     #[error("timed out after {seconds}s waiting for {what}")]
     Timeout { what: String, seconds: u64 },
     #[error("the instance `{name}` failed: {message}")]
@@ -375,6 +377,16 @@ pub async fn deploy(
     Ok(status)
 }
 
+/// What a KRO-mode delete did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KroDeleteReport {
+    /// The ResourceGraphDefinition was deleted too.
+    pub definition_deleted: bool,
+    /// Instances of the graph still there (in any namespace), which kept the
+    /// definition when its deletion was asked for.
+    pub instances_left: usize,
+}
+
 /// Deletes an instance (KRO removes its children) and, when asked and no
 /// instance is left, the RGD.
 pub async fn delete(
@@ -383,7 +395,8 @@ pub async fn delete(
     instance_name: &str,
     namespace: &str,
     delete_definition: bool,
-) -> Result<(), KroError> {
+) -> Result<KroDeleteReport, KroError> {
+    let mut report = KroDeleteReport::default();
     let names = InstanceNames::of(rgd);
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
@@ -448,7 +461,9 @@ pub async fn delete(
             .await
             .map(|l| l.items.len())
             .unwrap_or(0);
+        report.instances_left = left;
         if left == 0 {
+            report.definition_deleted = true;
             let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
             match rgds.delete(rgd.name(), &DeleteParams::default()).await {
                 Ok(_) => {}
@@ -462,8 +477,132 @@ pub async fn delete(
             }
         }
     }
-    Ok(())
+    Ok(report)
 }
+
+fn instance_api(client: &kube::Client, rgd: &ResourceGraphDefinition, namespace: Option<&str>) -> Api<DynamicObject> {
+    let names = InstanceNames::of(rgd);
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
+        &names.plural,
+    );
+    match (names.namespaced, namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    }
+}
+
+/// One instance of a graph as KRO reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// KRO's `status.state` (`ACTIVE`, `IN_PROGRESS`, `FAILED`, ...).
+    pub state: String,
+    /// The `Ready` condition is true.
+    pub ready: bool,
+}
+
+fn summary(o: &DynamicObject) -> InstanceSummary {
+    let status = o.data.get("status");
+    InstanceSummary {
+        name: o.metadata.name.clone().unwrap_or_default(),
+        namespace: o.metadata.namespace.clone(),
+        state: status
+            .and_then(|s| s.get("state"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        ready: status
+            .and_then(|s| s.get("conditions"))
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            }),
+    }
+}
+
+/// The status of an instance as KRO last wrote it (state, conditions and the
+/// graph's status fields).
+pub async fn status(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    instance_name: &str,
+    namespace: &str,
+) -> Result<Value, KroError> {
+    let api = instance_api(client, rgd, Some(namespace));
+    match api.get_opt(instance_name).await {
+        Ok(Some(o)) => Ok(o.data.get("status").cloned().unwrap_or(json!({}))),
+        Ok(None) => Err(KroError::InstanceError {
+            name: instance_name.to_string(),
+            message: format!(
+                "no {} `{instance_name}` in namespace `{namespace}`",
+                InstanceNames::of(rgd).kind
+            ),
+        }),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(KroError::NotInstalledFor {
+            name: rgd.name().to_string(),
+        }),
+        Err(source) => Err(KroError::Api {
+            what: format!("reading instance {instance_name}"),
+            source,
+        }),
+    }
+}
+
+/// The instances of `rgd` (in `namespace`, or everywhere), with their state.
+pub async fn instances(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    namespace: Option<&str>,
+) -> Result<Vec<InstanceSummary>, KroError> {
+    let api = instance_api(client, rgd, namespace);
+    match api.list(&Default::default()).await {
+        Ok(l) => Ok(l.items.iter().map(summary).collect()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(KroError::NotInstalledFor {
+            name: rgd.name().to_string(),
+        }),
+        Err(source) => Err(KroError::Api {
+            what: format!("listing instances of {}", rgd.name()),
+            source,
+        }),
+    }
+}
+
+/// KRO's version, when the cluster shows it: the `app.kubernetes.io/version`
+/// label, or the image tag, of the Deployment labelled
+/// `app.kubernetes.io/name=kro` (as KRO's Helm chart installs it).
+pub async fn version(client: &kube::Client) -> Option<String> {
+    let deployments: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+            "deployments",
+        ),
+    );
+    let list = deployments
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/name=kro"))
+        .await
+        .ok()?;
+    let d = list.items.first()?;
+    if let Some(v) = d
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("app.kubernetes.io/version"))
+    {
+        return Some(v.clone());
+    }
+    d.data
+        .pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .and_then(|i| i.rsplit_once(':'))
+        .map(|(_, tag)| tag.to_string())
+}
+
 
 async fn wait(
     api: Api<DynamicObject>,

@@ -39,6 +39,12 @@ pub struct StatusReport {
     pub resources: Vec<ResourceStatus>,
     /// Whether every resource that should exist is ready.
     pub ready: bool,
+    /// The instance as last deployed (from the inventory; may hold secret values).
+    #[serde(skip)]
+    pub deployed: Value,
+    /// The live objects, by resource id (may hold secret values).
+    #[serde(skip)]
+    pub live: BTreeMap<String, Vec<Value>>,
 }
 
 /// One object as it is and as a deploy would make it.
@@ -130,6 +136,8 @@ impl DirectEngine {
             pending: p.pending,
             resources,
             ready,
+            deployed: inv.instance,
+            live,
         })
     }
 

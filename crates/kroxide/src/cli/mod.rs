@@ -4,6 +4,11 @@
 //! offending text underlined); exit code 1 means invalid input, 2 a usage
 //! error (clap's convention), 0 success.
 
+mod cluster;
+mod progress;
+
+pub use cluster::{ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, InstancesArgs, StatusArgs};
+
 use clap::{Parser, Subcommand, ValueEnum};
 use kroxide_model::{load_file, LoadError, LoadedRgd, SourceFile};
 use kroxide_semantics::crd::instance_crd;
@@ -54,43 +59,34 @@ pub enum Command {
         #[command(flatten)]
         args: DeployArgs,
     },
-}
-
-/// Options of `deploy`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct DeployArgs {
-    /// The instance (YAML or JSON): a full object or just its spec.
-    #[arg(long, short)]
-    pub instance: PathBuf,
-    /// Namespace of the instance and its namespaced resources.
-    #[arg(long, short, default_value = "default")]
-    pub namespace: String,
-    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
-    /// Seconds one resource may take to become ready.
-    #[arg(long, default_value_t = 300)]
-    pub timeout: u64,
-    /// Take over fields that other field managers own.
-    #[arg(long)]
-    pub force_conflicts: bool,
-    /// Create the namespace if it does not exist (KRO mode always creates it).
-    #[arg(long)]
-    pub create_namespace: bool,
-    /// `direct` applies the resources from here; `kro` hands the graph to a KRO controller.
-    #[arg(long, value_enum, default_value_t = Mode::Direct)]
-    pub mode: Mode,
-    /// KRO mode: apply schema changes that may break existing instances.
-    #[arg(long)]
-    pub allow_breaking_changes: bool,
-    /// Show Secret values instead of masking them.
-    #[arg(long)]
-    pub show_secrets: bool,
-    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
-    pub output: Format,
+    /// Show what a deploy would change in the cluster (server-side dry run), as a unified diff.
+    Diff {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: DiffArgs,
+    },
+    /// Recompute a deployed instance's status from the live objects.
+    Status {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: StatusArgs,
+    },
+    /// Delete a deployed instance: its objects in reverse waves, then its inventory.
+    Delete {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: DeleteArgs,
+    },
+    /// List the deployed instances of a graph and their state.
+    Instances {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: InstancesArgs,
+    },
 }
 
 /// Options of `plan`.
@@ -146,10 +142,30 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: PlanArgs,
     },
-    /// Deploy directly, without KRO.
+    /// Deploy (directly, or through KRO with --mode kro).
     Deploy {
         #[command(flatten)]
         args: DeployArgs,
+    },
+    /// Show what a deploy would change in the cluster, as a unified diff.
+    Diff {
+        #[command(flatten)]
+        args: DiffArgs,
+    },
+    /// Recompute a deployed instance's status from the live objects.
+    Status {
+        #[command(flatten)]
+        args: StatusArgs,
+    },
+    /// Delete a deployed instance.
+    Delete {
+        #[command(flatten)]
+        args: DeleteArgs,
+    },
+    /// List the deployed instances of this graph.
+    Instances {
+        #[command(flatten)]
+        args: InstancesArgs,
     },
 }
 
@@ -219,7 +235,11 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
             ExitCode::SUCCESS
         }
         GraphCommand::Plan { args } => plan_cmd(&rgd, &args),
-        GraphCommand::Deploy { args } => deploy_cmd(&rgd, &args),
+        GraphCommand::Deploy { args } => cluster::deploy_cmd(&rgd, &args),
+        GraphCommand::Diff { args } => cluster::diff_cmd(&rgd, &args),
+        GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
+        GraphCommand::Delete { args } => cluster::delete_cmd(&rgd, &args),
+        GraphCommand::Instances { args } => cluster::instances_cmd(&rgd, &args),
         GraphCommand::Crd => match instance_crd(&rgd) {
             Ok(c) => match kroxide_model::to_yaml(&c) {
                 Ok(y) => {
@@ -263,7 +283,23 @@ pub fn run(cli: Cli) -> ExitCode {
         } => validate_cmd(&files, order, output),
         Command::Crd { file } => crd_cmd(&file),
         Command::Deploy { file, args } => match load_one(&file, "deploy") {
-            Ok(d) => deploy_cmd(&d.rgd, &args),
+            Ok(d) => cluster::deploy_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Diff { file, args } => match load_one(&file, "diff") {
+            Ok(d) => cluster::diff_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Status { file, args } => match load_one(&file, "status") {
+            Ok(d) => cluster::status_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Delete { file, args } => match load_one(&file, "delete") {
+            Ok(d) => cluster::delete_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Instances { file, args } => match load_one(&file, "instances") {
+            Ok(d) => cluster::instances_cmd(&d.rgd, &args),
             Err(code) => code,
         },
         Command::Plan { file, args } => match load_one(&file, "plan") {
@@ -368,7 +404,7 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
     }
 }
 
-fn read_documents(path: &PathBuf) -> Result<Vec<serde_json::Value>, ExitCode> {
+pub(crate) fn read_documents(path: &PathBuf) -> Result<Vec<serde_json::Value>, ExitCode> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -451,125 +487,9 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
     }
 }
 
-async fn kube_client(
-    kubeconfig: Option<&PathBuf>,
-    context: Option<&String>,
-) -> Result<kube::Client, String> {
-    let opts = kube::config::KubeConfigOptions {
-        context: context.cloned(),
-        ..Default::default()
-    };
-    let config = match kubeconfig {
-        Some(p) => {
-            let kc = kube::config::Kubeconfig::read_from(p)
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &opts)
-                .await
-                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
-        }
-        None if context.is_some() => kube::Config::from_kubeconfig(&opts)
-            .await
-            .map_err(|e| format!("kubeconfig: {e}"))?,
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no cluster configured (set KUBECONFIG or --kubeconfig): {e}"))?,
-    };
-    kube::Client::try_from(config).map_err(|e| format!("cannot create a client: {e}"))
-}
-
-fn deploy_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {
-    use kroxide_engine::{DeployOptions, DirectEngine};
-    let instance = match read_documents(&args.instance) {
-        Ok(mut d) if d.len() == 1 => d.remove(0),
-        Ok(d) => {
-            eprintln!(
-                "error: {}: expected one instance document, found {}",
-                args.instance.display(),
-                d.len()
-            );
-            return ExitCode::from(1);
-        }
-        Err(c) => return c,
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    rt.block_on(async {
-        let client = match kube_client(args.kubeconfig.as_ref(), args.context.as_ref()).await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        let opts = DeployOptions {
-            namespace: args.namespace.clone(),
-            resource_timeout: std::time::Duration::from_secs(args.timeout),
-            force_conflicts: args.force_conflicts,
-            create_namespace: args.create_namespace,
-            ..DeployOptions::default()
-        };
-        if args.mode == Mode::Kro {
-            eprintln!(
-                "deploying {} through KRO to namespace {}",
-                rgd.name(),
-                args.namespace
-            );
-            let kopts = kroxide_engine::kro::KroOptions {
-                namespace: args.namespace.clone(),
-                timeout: std::time::Duration::from_secs(args.timeout),
-                allow_breaking_changes: args.allow_breaking_changes,
-            };
-            return match kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts).await {
-                Ok(status) => print_doc(&status, args.output),
-                Err(e) => {
-                    let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
-                    eprintln!("error: {msg}");
-                    ExitCode::from(1)
-                }
-            };
-        }
-        eprintln!("deploying {} to namespace {}", rgd.name(), args.namespace);
-        match DirectEngine::new(client)
-            .deploy(rgd, &instance, &opts)
-            .await
-        {
-            Ok(report) => {
-                for (i, w) in report
-                    .waves
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, w)| !w.is_empty())
-                {
-                    eprintln!("  wave {}: {} ready", i + 1, w.join(", "));
-                }
-                let mut status = report.status().clone();
-                if !args.show_secrets {
-                    let mut redactor = kroxide_semantics::redact::Redactor::default();
-                    redactor.learn(report.live.values().flatten());
-                    redactor.redact_value(&mut status);
-                }
-                print_doc(&status, args.output)
-            }
-            Err(e) => {
-                let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
-                eprintln!("error: {msg}");
-                ExitCode::from(1)
-            }
-        }
-    })
-}
-
 /// `message` with the instance values that feed Secrets masked: an error
 /// can come before any Secret is rendered, and may echo such a value.
-fn redact_inputs(
+pub(crate) fn redact_inputs(
     rgd: &kroxide_model::ResourceGraphDefinition,
     instance: &serde_json::Value,
     show_secrets: bool,
@@ -584,7 +504,7 @@ fn redact_inputs(
 }
 
 /// Prints a document as YAML or JSON on stdout.
-fn print_doc<T: serde::Serialize>(doc: &T, format: Format) -> ExitCode {
+pub(crate) fn print_doc<T: serde::Serialize>(doc: &T, format: Format) -> ExitCode {
     let text = match format {
         Format::Yaml => kroxide_model::to_yaml(doc).map_err(|e| e.to_string()),
         Format::Json => serde_json::to_string_pretty(doc)

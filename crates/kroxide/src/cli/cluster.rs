@@ -1,0 +1,559 @@
+//! The commands that talk to a cluster: `deploy`, `diff`, `status`,
+//! `delete` and `instances`, in direct mode (kroxide's engine) or KRO mode.
+//! Exit codes: 0 success, 1 failure, 2 usage; `diff` follows `kubectl diff`
+//! (0 no differences, 1 differences, 2 error); 130 after Ctrl-C.
+
+use super::progress::{Display, Style};
+use super::{print_doc, read_documents, redact_inputs, Format, Mode};
+use kroxide_engine::{DeployOptions, DirectEngine};
+use kroxide_model::ResourceGraphDefinition;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Where the cluster is and how to reach it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Namespace of the instance and its namespaced resources.
+    #[arg(long, short, default_value = "default")]
+    pub namespace: String,
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// `direct` works from here; `kro` hands the graph to a KRO controller.
+    #[arg(long, value_enum, default_value_t = Mode::Direct)]
+    pub mode: Mode,
+    /// Seconds one resource may take to become ready (or to go away).
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// Which instance: its file, or just its name.
+#[derive(clap::Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct WhichInstance {
+    /// The instance file it was deployed from.
+    #[arg(long, short)]
+    pub instance: Option<PathBuf>,
+    /// The instance's name (metadata.name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Options of `deploy`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeployArgs {
+    /// The instance (YAML or JSON): a full object or just its spec.
+    #[arg(long, short)]
+    pub instance: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Take over fields that other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Create the namespace if it does not exist (KRO mode always creates it).
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// Take over objects that exist but were not created for this instance.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Keep objects of an earlier deploy that the graph no longer has.
+    #[arg(long)]
+    pub no_prune: bool,
+    /// On failure, delete what this run created and restore what it changed.
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+    /// Deploy even though another run's lock is set (when that run died).
+    #[arg(long)]
+    pub break_lock: bool,
+    /// KRO mode: apply schema changes that may break existing instances.
+    #[arg(long)]
+    pub allow_breaking_changes: bool,
+    /// Show Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Format of the status printed at the end (JSON also makes progress JSON lines on stderr).
+    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
+}
+
+/// Options of `diff`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The instance (YAML or JSON): a full object or just its spec.
+    #[arg(long, short)]
+    pub instance: PathBuf,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Show Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+/// Options of `status`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub which: WhichInstance,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Show Secret values instead of masking them.
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
+}
+
+/// Options of `delete`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub which: WhichInstance,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// KRO mode: also delete the ResourceGraphDefinition when no instance of it is left.
+    #[arg(long)]
+    pub delete_definition: bool,
+    /// Delete even though another run's lock is set (when that run died).
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Progress as JSON lines on stderr.
+    #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+    pub output: Format,
+}
+
+/// Options of `instances`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InstancesArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// KRO mode: list instances in every namespace.
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    #[arg(long, short, value_enum)]
+    pub output: Option<Format>,
+}
+
+async fn kube_client(args: &ClusterArgs) -> Result<kube::Client, String> {
+    let opts = kube::config::KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(p) => {
+            let kc = kube::config::Kubeconfig::read_from(p)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", p.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", p.display()))?
+        }
+        None if args.context.is_some() => kube::Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| format!("kubeconfig: {e}"))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no cluster configured (set KUBECONFIG or --kubeconfig): {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("cannot create a client: {e}"))
+}
+
+/// Runs `body` with a client for `args` on a fresh runtime.
+fn with_client<F, Fut>(args: &ClusterArgs, body: F) -> ExitCode
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async {
+        match kube_client(args).await {
+            Ok(c) => body(c).await,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+fn one_instance(path: &PathBuf) -> Result<Value, ExitCode> {
+    match read_documents(path) {
+        Ok(mut d) if d.len() == 1 => Ok(d.remove(0)),
+        Ok(d) => {
+            eprintln!(
+                "error: {}: expected one instance document, found {}",
+                path.display(),
+                d.len()
+            );
+            Err(ExitCode::from(1))
+        }
+        Err(c) => Err(c),
+    }
+}
+
+/// The name an instance gets (its metadata.name, else the graph's name, as KRO).
+fn instance_name(rgd: &ResourceGraphDefinition, instance: &Value) -> String {
+    instance
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or(rgd.name())
+        .to_string()
+}
+
+fn which_name(rgd: &ResourceGraphDefinition, which: &WhichInstance) -> Result<String, ExitCode> {
+    match (&which.name, &which.instance) {
+        (Some(n), _) => Ok(n.clone()),
+        (None, Some(p)) => one_instance(p).map(|i| instance_name(rgd, &i)),
+        (None, None) => Err(ExitCode::from(2)),
+    }
+}
+
+fn engine_options(c: &ClusterArgs) -> DeployOptions {
+    DeployOptions {
+        namespace: c.namespace.clone(),
+        resource_timeout: Duration::from_secs(c.timeout),
+        ..DeployOptions::default()
+    }
+}
+
+/// Masks Secret values that `status` may repeat (a status field can read a Secret).
+fn redact_status(status: &mut Value, live: impl IntoIterator<Item = Value>, show: bool) {
+    if !show {
+        let mut redactor = kroxide_semantics::redact::Redactor::default();
+        let objs: Vec<Value> = live.into_iter().collect();
+        redactor.learn(objs.iter());
+        redactor.redact_value(status);
+    }
+}
+
+pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {
+    let instance = match one_instance(&args.instance) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let display = Display::new(Style::pick(args.output == Format::Json));
+    with_client(&args.cluster, |client| async move {
+        if args.cluster.mode == Mode::Kro {
+            let version = kroxide_engine::kro::version(&client).await;
+            display.note(&format!(
+                "deploying {} through KRO{} to namespace {}",
+                rgd.name(),
+                version.map(|v| format!(" {v}")).unwrap_or_default(),
+                args.cluster.namespace
+            ));
+            let kopts = kroxide_engine::kro::KroOptions {
+                namespace: args.cluster.namespace.clone(),
+                timeout: Duration::from_secs(args.cluster.timeout),
+                allow_breaking_changes: args.allow_breaking_changes,
+            };
+            let run = kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts);
+            return tokio::select! {
+                r = run => match r {
+                    Ok(mut status) => {
+                        redact_status(&mut status, [], args.show_secrets);
+                        print_doc(&status, args.output)
+                    }
+                    Err(e) => {
+                        let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                        eprintln!("error: {msg}");
+                        ExitCode::from(1)
+                    }
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("interrupted; what was applied stays, and KRO keeps reconciling it");
+                    ExitCode::from(130)
+                }
+            };
+        }
+        let engine = DirectEngine::new(client);
+        let opts = DeployOptions {
+            force_conflicts: args.force_conflicts,
+            create_namespace: args.create_namespace,
+            adopt: args.adopt,
+            prune: !args.no_prune,
+            rollback_on_failure: args.rollback_on_failure,
+            break_lock: args.break_lock,
+            progress: display.progress(),
+            ..engine_options(&args.cluster)
+        };
+        display.note(&format!(
+            "deploying {} to namespace {}",
+            rgd.name(),
+            args.cluster.namespace
+        ));
+        let result = tokio::select! {
+            r = engine.deploy(rgd, &instance, &opts) => r,
+            _ = tokio::signal::ctrl_c() => {
+                display.finish();
+                eprintln!("interrupted: releasing the instance lock; applied objects stay and are listed in the inventory, so a re-run converges");
+                let name = instance_name(rgd, &instance);
+                if let Err(e) = engine.release_lock(rgd.name(), &name, &opts).await {
+                    eprintln!("warning: could not release the lock: {e}");
+                }
+                return ExitCode::from(130);
+            }
+        };
+        display.finish();
+        match result {
+            Ok(report) => {
+                for (i, w) in report.waves.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
+                    eprintln!("  wave {}: {} ready", i + 1, w.join(", "));
+                }
+                for p in &report.pruned {
+                    eprintln!("  pruned {}", p.display());
+                }
+                let mut status = report.status().clone();
+                redact_status(
+                    &mut status,
+                    report.live.values().flatten().cloned(),
+                    args.show_secrets,
+                );
+                print_doc(&status, args.output)
+            }
+            Err(e) => {
+                let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                eprintln!("error: {msg}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
+    if args.cluster.mode == Mode::Kro {
+        eprintln!("error: diff works in direct mode only (KRO renders the objects in the cluster)");
+        return ExitCode::from(2);
+    }
+    let instance = match one_instance(&args.instance) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    with_client(&args.cluster, |client| async move {
+        let engine = DirectEngine::new(client);
+        match engine.diff(rgd, &instance, &engine_options(&args.cluster)).await {
+            Ok((diffs, unresolved)) => {
+                let text = kroxide_engine::render_diff(&diffs, args.show_secrets);
+                print!("{text}");
+                for (id, why) in &unresolved {
+                    let why = redact_inputs(rgd, &instance, args.show_secrets, why);
+                    eprintln!("note: {id} cannot be resolved before deploy: {why}");
+                }
+                if text.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                eprintln!("error: {msg}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode {
+    let name = match which_name(rgd, &args.which) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    with_client(&args.cluster, |client| async move {
+        if args.cluster.mode == Mode::Kro {
+            return match kroxide_engine::kro::status(&client, rgd, &name, &args.cluster.namespace)
+                .await
+            {
+                Ok(mut status) => {
+                    // KRO's status may repeat Secret values: mask those the instance feeds to Secrets.
+                    if !args.show_secrets {
+                        let text = serde_json::to_string(&status).unwrap_or_default();
+                        let masked = match &args.which.instance {
+                            Some(p) => match one_instance(p) {
+                                Ok(i) => redact_inputs(rgd, &i, false, &text),
+                                Err(_) => text,
+                            },
+                            None => text,
+                        };
+                        status = serde_json::from_str(&masked).unwrap_or(status);
+                    }
+                    print_doc(&status, args.output)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        let engine = DirectEngine::new(client);
+        match engine.status(rgd, &name, &engine_options(&args.cluster)).await {
+            Ok(mut report) => {
+                if !args.show_secrets {
+                    let mut redactor = kroxide_semantics::redact::Redactor::default();
+                    redactor.learn_secret_inputs(rgd, &report.deployed);
+                    redactor.learn(report.live.values().flatten());
+                    redactor.redact_value(&mut report.status);
+                }
+                for r in &report.resources {
+                    eprintln!("  {:<24} {:<12} {}", r.id, r.kind, r.state);
+                }
+                let code = print_doc(&report.status, args.output);
+                if code != ExitCode::SUCCESS || !report.ready {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode {
+    let name = match which_name(rgd, &args.which) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    let display = Display::new(Style::pick(args.output == Format::Json));
+    with_client(&args.cluster, |client| async move {
+        if args.cluster.mode == Mode::Kro {
+            return match kroxide_engine::kro::delete(
+                &client,
+                rgd,
+                &name,
+                &args.cluster.namespace,
+                args.delete_definition,
+            )
+            .await
+            {
+                Ok(r) => {
+                    display.note(&format!("deleted instance {name}; KRO removed its resources"));
+                    if r.definition_deleted {
+                        display.note(&format!("deleted ResourceGraphDefinition {}", rgd.name()));
+                    } else if args.delete_definition {
+                        display.note(&format!(
+                            "kept ResourceGraphDefinition {}: {} instance(s) of it are left",
+                            rgd.name(),
+                            r.instances_left
+                        ));
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        if args.delete_definition {
+            eprintln!("error: --delete-definition applies to --mode kro only (direct mode installs no definition)");
+            return ExitCode::from(2);
+        }
+        let engine = DirectEngine::new(client);
+        let opts = DeployOptions {
+            break_lock: args.break_lock,
+            progress: display.progress(),
+            ..engine_options(&args.cluster)
+        };
+        let result = engine.delete(rgd.name(), &name, &opts).await;
+        display.finish();
+        match result {
+            Ok(r) if !r.found => {
+                eprintln!(
+                    "instance {name} of {} is not deployed in namespace {}; nothing to delete",
+                    rgd.name(),
+                    args.cluster.namespace
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(r) => {
+                eprintln!(
+                    "deleted instance {name}: {} objects{}",
+                    r.deleted.len(),
+                    if r.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} left alone (not kroxide's any more)", r.skipped.len())
+                    }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> ExitCode {
+    with_client(&args.cluster, |client| async move {
+        let rows: Vec<Value> = if args.cluster.mode == Mode::Kro {
+            let ns = (!args.all_namespaces).then_some(args.cluster.namespace.as_str());
+            match kroxide_engine::kro::instances(&client, rgd, ns).await {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|i| serde_json::to_value(i).unwrap_or_default())
+                    .collect(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            let engine = DirectEngine::new(client);
+            match engine.instances(rgd.name(), &engine_options(&args.cluster)).await {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|inv| {
+                        serde_json::json!({
+                            "name": inv.instance.pointer("/metadata/name"),
+                            "namespace": args.cluster.namespace,
+                            "objects": inv.objects.len(),
+                            "state": if inv.lock.is_some() { "DEPLOYING" } else { "DEPLOYED" },
+                            "lockedBy": inv.lock.map(|l| l.holder),
+                        })
+                    })
+                    .collect(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        if let Some(format) = args.output {
+            return print_doc(&rows, format);
+        }
+        let col = |r: &Value, k: &str| match &r[k] {
+            Value::String(s) => s.clone(),
+            Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+        let extra = if args.cluster.mode == Mode::Kro { "ready" } else { "objects" };
+        println!("{:<32} {:<20} {:<12} {}", "NAME", "NAMESPACE", "STATE", extra.to_uppercase());
+        for r in &rows {
+            println!(
+                "{:<32} {:<20} {:<12} {}",
+                col(r, "name"),
+                col(r, "namespace"),
+                col(r, "state"),
+                col(r, extra)
+            );
+        }
+        ExitCode::SUCCESS
+    })
+}

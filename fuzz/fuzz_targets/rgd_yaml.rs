@@ -1,0 +1,16 @@
+//! The RGD YAML loader (span tree, duplicate keys, multi-document) and, on
+//! what loads, the offline validator.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = kroxide_model::load_documents("fuzz.yaml", s);
+    if let Ok(rgds) = kroxide_model::load_str("fuzz.yaml", s) {
+        for r in rgds {
+            let _ = kroxide_semantics::validate::validate(&r.rgd);
+        }
+    }
+});
