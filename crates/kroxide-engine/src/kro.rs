@@ -480,7 +480,11 @@ pub async fn delete(
     Ok(report)
 }
 
-fn instance_api(client: &kube::Client, rgd: &ResourceGraphDefinition, namespace: Option<&str>) -> Api<DynamicObject> {
+fn instance_api(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
     let names = InstanceNames::of(rgd);
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
@@ -602,7 +606,6 @@ pub async fn version(client: &kube::Client) -> Option<String> {
         .and_then(|i| i.rsplit_once(':'))
         .map(|(_, tag)| tag.to_string())
 }
-
 
 async fn wait(
     api: Api<DynamicObject>,

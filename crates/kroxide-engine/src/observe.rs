@@ -489,8 +489,14 @@ mod tests {
             desired: Some(secret("new-pass-2", "admin")),
         };
         let text = render_diff(std::slice::from_ref(&d), false);
-        assert!(text.contains(&format!("-  password: \"{MASK} (before)\"")), "{text}");
-        assert!(text.contains(&format!("+  password: \"{MASK} (after)\"")), "{text}");
+        assert!(
+            text.contains(&format!("-  password: \"{MASK} (before)\"")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("+  password: \"{MASK} (after)\"")),
+            "{text}"
+        );
         assert!(text.contains(&format!("   user: \"{MASK}\"")), "{text}");
         assert!(
             !text.contains("old-pass-1") && !text.contains("new-pass-2"),

@@ -136,3 +136,291 @@ async fn deploy_through_kro_from_the_cli() {
     assert_eq!(status["state"], "ACTIVE", "{status}");
     assert_eq!(status["ready"], true);
 }
+
+/// Runs the kroxide binary off the async runtime.
+async fn kroxide(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_kroxide"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_status_diff_instances_delete_from_the_cli() {
+    let server = TestServer::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("kroxide-cli-life-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let kc = kc.display().to_string();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(
+        &inst,
+        "metadata: {name: hello}\nspec:\n  name: hello\n  replicas: 2\n",
+    )
+    .unwrap();
+    let inst = inst.display().to_string();
+    let rgd = example("rgds/webapp.yaml");
+    let with = |extra: &[&str]| {
+        let mut a = strings(extra);
+        a.splice(1..1, [rgd.clone()]);
+        a.extend(strings(&["-n", "web", "--kubeconfig", &kc]));
+        a
+    };
+
+    // Deploy with JSON progress: every stderr line is an event.
+    let out = kroxide(with(&[
+        "deploy",
+        "--instance",
+        &inst,
+        "--create-namespace",
+        "-o",
+        "json",
+    ]))
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["event"] == "waveStarted"),
+        "{stderr}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "ready" && e["id"] == "deployment"),
+        "{stderr}"
+    );
+
+    // Status from a new process.
+    let out = kroxide(with(&["status", "--name", "hello", "-o", "json"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["ready"], true, "{status}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deployment"));
+
+    // Instances.
+    let out = kroxide(with(&["instances"])).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("hello") && l.contains("DEPLOYED")),
+        "{table}"
+    );
+
+    // Diff: nothing, then a change (exit codes as kubectl diff).
+    let out = kroxide(with(&["diff", "--instance", &inst])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    std::fs::write(
+        &inst,
+        "metadata: {name: hello}\nspec:\n  name: hello\n  replicas: 3\n",
+    )
+    .unwrap();
+    let out = kroxide(with(&["diff", "--instance", &inst])).await;
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{diff}");
+    assert!(
+        diff.contains("-  replicas: 2") && diff.contains("+  replicas: 3"),
+        "{diff}"
+    );
+
+    // Delete, twice.
+    let out = kroxide(with(&["delete", "--name", "hello"])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("deleted instance hello: 2 objects"),
+        "{stderr}"
+    );
+    let out = kroxide(with(&["delete", "--name", "hello"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to delete"));
+    let out = kroxide(with(&["status", "--name", "hello"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was never deployed"));
+    // Usage: an instance is named one way only.
+    let out = kroxide(with(&["status", "--name", "a", "--instance", &inst])).await;
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_and_a_rerun_converges() {
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| {
+        c.stuck.insert("Deployment/web/hello".into());
+    });
+    let dir = std::env::temp_dir().join(format!("kroxide-cli-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
+    let args = strings(&[
+        "deploy",
+        &example("rgds/webapp.yaml"),
+        "--instance",
+        inst.to_str().unwrap(),
+        "-n",
+        "web",
+        "--create-namespace",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+    ]);
+    let child = Command::new(env!("CARGO_BIN_EXE_kroxide"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the deploy holds the lock and waits for the stuck Deployment.
+    let locked = || {
+        server
+            .state()
+            .store
+            .lock()
+            .unwrap()
+            .objects
+            .iter()
+            .any(|((_, _, name), o)| name == "hello" && o["kind"] == "Deployment")
+    };
+    for _ in 0..200 {
+        if locked() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(locked(), "the deploy never got to its Deployment");
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    // The lock is released: a re-run is not refused, and converges once the rollout can finish.
+    // (The stuck rollout gets a new spec, so the simulated controller acts on it again.)
+    server.controllers(|c| c.stuck.clear());
+    std::fs::write(
+        &inst,
+        "metadata: {name: hello}\nspec:\n  name: hello\n  replicas: 1\n",
+    )
+    .unwrap();
+    let mut args = args;
+    args.extend(strings(&["--timeout", "20"]));
+    let out = kroxide(args).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kro_mode_status_instances_version_and_delete_definition() {
+    let server = TestServer::start().await.unwrap();
+    server.install_kro(true);
+    let client = server.client().unwrap();
+    // KRO as its Helm chart installs it, so its version can be reported.
+    let deployments: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kube::discovery::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("apps", "v1", "Deployment"),
+            "deployments",
+        ),
+    );
+    let kro_deploy: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "kro", "namespace": "default", "labels": {"app.kubernetes.io/name": "kro", "app.kubernetes.io/version": "0.9.3"}},
+        "spec": {"selector": {"matchLabels": {"app": "kro"}}, "template": {"metadata": {"labels": {"app": "kro"}}, "spec": {"containers": [{"name": "kro", "image": "registry.k8s.io/kro/kro:v0.9.3"}]}}}
+    }))
+    .unwrap();
+    deployments
+        .create(&Default::default(), &kro_deploy)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("kroxide-cli-kro2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let kc = kc.display().to_string();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
+    let inst = inst.display().to_string();
+    let rgd = example("rgds/webapp.yaml");
+    let with = |extra: &[&str]| {
+        let mut a = strings(extra);
+        a.splice(1..1, [rgd.clone()]);
+        a.extend(strings(&[
+            "-n",
+            "apps",
+            "--kubeconfig",
+            &kc,
+            "--mode",
+            "kro",
+            "--timeout",
+            "10",
+        ]));
+        a
+    };
+    let out = kroxide(with(&["deploy", "--instance", &inst])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("through KRO 0.9.3"), "{stderr}");
+    let out = kroxide(with(&["status", "--name", "hello", "-o", "json"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["state"], "ACTIVE", "{status}");
+    let out = kroxide(with(&["instances", "-o", "json"])).await;
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "hello", "{list}");
+    assert_eq!(list[0]["state"], "ACTIVE");
+    assert_eq!(list[0]["ready"], true);
+    let out = kroxide(with(&["delete", "--name", "hello", "--delete-definition"])).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("deleted ResourceGraphDefinition webapp"),
+        "{stderr}"
+    );
+    let rgds: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        client,
+        &kube::discovery::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("kro.run", "v1alpha1", "ResourceGraphDefinition"),
+            "resourcegraphdefinitions",
+        ),
+    );
+    assert!(rgds.get_opt("webapp").await.unwrap().is_none());
+}

@@ -308,7 +308,12 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
         display.finish();
         match result {
             Ok(report) => {
-                for (i, w) in report.waves.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
+                for (i, w) in report
+                    .waves
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| !w.is_empty())
+                {
                     eprintln!("  wave {}: {} ready", i + 1, w.join(", "));
                 }
                 for p in &report.pruned {
@@ -342,7 +347,10 @@ pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
     };
     with_client(&args.cluster, |client| async move {
         let engine = DirectEngine::new(client);
-        match engine.diff(rgd, &instance, &engine_options(&args.cluster)).await {
+        match engine
+            .diff(rgd, &instance, &engine_options(&args.cluster))
+            .await
+        {
             Ok((diffs, unresolved)) => {
                 let text = kroxide_engine::render_diff(&diffs, args.show_secrets);
                 print!("{text}");
@@ -397,7 +405,10 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
             };
         }
         let engine = DirectEngine::new(client);
-        match engine.status(rgd, &name, &engine_options(&args.cluster)).await {
+        match engine
+            .status(rgd, &name, &engine_options(&args.cluster))
+            .await
+        {
             Ok(mut report) => {
                 if !args.show_secrets {
                     let mut redactor = kroxide_semantics::redact::Redactor::default();
@@ -441,7 +452,9 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
             .await
             {
                 Ok(r) => {
-                    display.note(&format!("deleted instance {name}; KRO removed its resources"));
+                    display.note(&format!(
+                        "deleted instance {name}; KRO removed its resources"
+                    ));
                     if r.definition_deleted {
                         display.note(&format!("deleted ResourceGraphDefinition {}", rgd.name()));
                     } else if args.delete_definition {
@@ -516,7 +529,10 @@ pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> Exi
             }
         } else {
             let engine = DirectEngine::new(client);
-            match engine.instances(rgd.name(), &engine_options(&args.cluster)).await {
+            match engine
+                .instances(rgd.name(), &engine_options(&args.cluster))
+                .await
+            {
                 Ok(list) => list
                     .into_iter()
                     .map(|inv| {
@@ -543,8 +559,18 @@ pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> Exi
             Value::Null => "-".into(),
             other => other.to_string(),
         };
-        let extra = if args.cluster.mode == Mode::Kro { "ready" } else { "objects" };
-        println!("{:<32} {:<20} {:<12} {}", "NAME", "NAMESPACE", "STATE", extra.to_uppercase());
+        let extra = if args.cluster.mode == Mode::Kro {
+            "ready"
+        } else {
+            "objects"
+        };
+        println!(
+            "{:<32} {:<20} {:<12} {}",
+            "NAME",
+            "NAMESPACE",
+            "STATE",
+            extra.to_uppercase()
+        );
         for r in &rows {
             println!(
                 "{:<32} {:<20} {:<12} {}",
