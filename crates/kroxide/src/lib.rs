@@ -28,6 +28,7 @@
 //! ```
 
 pub mod cli;
+pub mod factory;
 pub mod prelude;
 
 pub use kroxide_dsl as dsl;
@@ -35,6 +36,7 @@ pub use kroxide_engine as engine;
 pub use kroxide_model as model;
 pub use kroxide_semantics as semantics;
 
+pub use factory::{Factory, FactoryError, GraphFactory, Mode};
 pub use kroxide_dsl::template;
 /// Re-exported so `#[derive(Serialize, Deserialize)]` works with only `kroxide` in scope.
 pub use serde;

@@ -20,13 +20,19 @@ fn opts() -> DeployOptions {
     }
 }
 
+/// The scenarios' view of the test server, in namespace `ns`.
+fn local(server: &TestServer, ns: &str) -> Cluster {
+    Cluster {
+        client: server.client().unwrap(),
+        namespace: ns.into(),
+        timeout: Duration::from_secs(10),
+        image: None,
+    }
+}
+
 async fn cluster() -> (TestServer, Cluster) {
     let server = TestServer::start().await.unwrap();
-    let c = Cluster {
-        client: server.client().unwrap(),
-        namespace: "dev".into(),
-        timeout: Duration::from_secs(10),
-    };
+    let c = local(&server, "dev");
     (server, c)
 }
 
@@ -311,11 +317,7 @@ async fn a_failed_deploy_rolls_back_when_asked_and_reports_states_otherwise() {
     assert_eq!(states.len(), 12, "{states:?}");
     assert!(states.contains(&("orderDeployment".into(), "applied, not ready".into())));
     assert!(states.contains(&("appConfig".into(), "ready".into())));
-    let cms = Cluster {
-        client: server.client().unwrap(),
-        namespace: "dev".into(),
-        timeout: Duration::from_secs(1),
-    };
+    let cms = local(&server, "dev");
     assert!(cms
         .configmaps()
         .get_opt("app-config")
@@ -339,11 +341,7 @@ async fn a_failed_deploy_rolls_back_when_asked_and_reports_states_otherwise() {
         .await
         .unwrap_err();
     assert!(matches!(err, DeployError::NotReady { .. }), "{err}");
-    let rb = Cluster {
-        client: server.client().unwrap(),
-        namespace: "rb".into(),
-        timeout: Duration::from_secs(1),
-    };
+    let rb = local(&server, "rb");
     assert!(
         rb.versions(rgd.name()).await.is_empty(),
         "{:?}",
@@ -378,11 +376,7 @@ async fn a_rollback_restores_the_previous_version_of_what_it_changed() {
         ..opts()
     };
     engine.deploy(&rgd, &prod, &o).await.unwrap_err();
-    let c = Cluster {
-        client: server.client().unwrap(),
-        namespace: "dev".into(),
-        timeout: Duration::from_secs(1),
-    };
+    let c = local(&server, "dev");
     let cm = c.configmaps().get("app-config").await.unwrap();
     assert_eq!(cm.data["data"]["LOG_LEVEL"], "debug", "not restored");
     assert_eq!(c.versions(rgd.name()).await.len(), 12);
@@ -460,11 +454,7 @@ async fn converges(
     first_timeout: Duration,
     arm: impl FnOnce(&Arc<TestServer>),
 ) {
-    let c = Cluster {
-        client: server.client().unwrap(),
-        namespace: "dev".into(),
-        timeout: Duration::from_secs(10),
-    };
+    let c = local(&server, "dev");
     let engine = DirectEngine::new(server.client().unwrap());
     let rgd = microservices_app().to_rgd().unwrap();
     // Someone else's ConfigMap in the same namespace.

@@ -169,12 +169,7 @@ pub enum GraphCommand {
     },
 }
 
-/// Deployment modes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
-    Direct,
-    Kro,
-}
+pub use crate::factory::Mode;
 
 /// Document formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -24,6 +24,9 @@ pub struct Cluster {
     pub namespace: String,
     /// How long a resource may take to become ready there.
     pub timeout: Duration,
+    /// An image to run instead of the example's (which exist only as names):
+    /// on a real cluster it must answer `/health` and `/ready` on port 3000.
+    pub image: Option<String>,
 }
 
 impl Cluster {
@@ -95,6 +98,31 @@ pub fn example(f: &str) -> Value {
         .0
 }
 
+/// The example instance `f`, with the cluster's image override applied.
+pub fn instance_for(c: &Cluster, f: &str) -> Value {
+    let mut v = example(f);
+    if let Some(image) = &c.image {
+        replace_images(&mut v["spec"], image);
+    }
+    v
+}
+
+fn replace_images(v: &mut Value, image: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "image" {
+                    *x = json!(image);
+                } else {
+                    replace_images(x, image);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_images(x, image)),
+        _ => {}
+    }
+}
+
 pub fn microservices_rgd() -> ResourceGraphDefinition {
     microservices::microservices_app().to_rgd().unwrap()
 }
@@ -115,7 +143,7 @@ fn inventory_name(c: &Cluster, graph: &str, instance: &str) -> (Api<DynamicObjec
 /// unchanged redeploy changes no object; `status` from another engine agrees.
 pub async fn deploy_redeploy_scale_status(c: &Cluster) {
     let rgd = microservices_rgd();
-    let dev = example("dev.yaml");
+    let dev = instance_for(c, "dev.yaml");
     let report = c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
     assert_eq!(report.status()["health"], "healthy", "{}", report.status());
     assert_eq!(report.live["appConfig"][0]["data"]["LOG_LEVEL"], "debug");
@@ -148,7 +176,7 @@ pub async fn deploy_redeploy_scale_status(c: &Cluster) {
         .iter()
         .all(|r| r.state == ResourceState::Ready));
 
-    let mut prod = example("prod.yaml");
+    let mut prod = instance_for(c, "prod.yaml");
     prod["metadata"]["name"] = dev["metadata"]["name"].clone();
     let third = c.engine().deploy(&rgd, &prod, &c.opts()).await.unwrap();
     assert_eq!(third.live["productDeployment"][0]["spec"]["replicas"], 5);
@@ -159,7 +187,7 @@ pub async fn deploy_redeploy_scale_status(c: &Cluster) {
 /// `delete` removes every object and the inventory; a second delete is a no-op.
 pub async fn delete_removes_everything(c: &Cluster) {
     let rgd = microservices_rgd();
-    let dev = example("dev.yaml");
+    let dev = instance_for(c, "dev.yaml");
     let name = dev["metadata"]["name"].as_str().unwrap();
     c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();
     assert_eq!(c.versions(rgd.name()).await.len(), 12);
@@ -208,7 +236,7 @@ pub async fn excluded_resource_is_pruned(c: &Cluster) {
 /// deploy before any write and is never changed or deleted, unless adopted.
 pub async fn foreign_objects_are_left_alone(c: &Cluster) {
     let rgd = microservices_rgd();
-    let dev = example("dev.yaml");
+    let dev = instance_for(c, "dev.yaml");
     let name = dev["metadata"]["name"].as_str().unwrap();
     // The namespace must exist for the foreign object.
     c.engine()
@@ -277,7 +305,7 @@ pub async fn foreign_objects_are_left_alone(c: &Cluster) {
 /// message or both finish one after the other; the inventory stays whole.
 pub async fn concurrent_deploys_do_not_corrupt_the_inventory(c: &Cluster) {
     let rgd = microservices_rgd();
-    let dev = example("dev.yaml");
+    let dev = instance_for(c, "dev.yaml");
     let name = dev["metadata"]["name"].as_str().unwrap();
     // The namespace first, so both runs race on the inventory, not on it.
     c.engine().deploy(&rgd, &dev, &c.opts()).await.unwrap();

@@ -1,0 +1,67 @@
+//! `graph.factory(mode)`: the typed Rust deploy API, in both modes, against
+//! the test API server (with its KRO simulator for KRO mode).
+
+#[allow(dead_code)]
+#[path = "../../../examples/microservices.rs"]
+mod microservices;
+
+use kroxide::engine::DeployError;
+use kroxide::prelude::*;
+use kroxide::FactoryError;
+use kroxide_testserver::TestServer;
+use microservices::{microservices_app, Health, MicroservicesSpec};
+use std::path::Path;
+use std::time::Duration;
+
+fn spec(f: &str) -> MicroservicesSpec {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/microservices")
+        .join(f);
+    let doc = kroxide::model::load_documents(f, &std::fs::read_to_string(p).unwrap())
+        .unwrap()
+        .remove(0)
+        .0;
+    serde_json::from_value(doc["spec"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn direct_mode_deploys_reads_status_and_deletes_with_types() {
+    let server = TestServer::start().await.unwrap();
+    let app = microservices_app();
+    let factory = || {
+        app.factory(Mode::Direct)
+            .client(server.client().unwrap())
+            .namespace("dev")
+            .instance_name("shop")
+            .timeout(Duration::from_secs(10))
+    };
+    let status = factory().deploy(&spec("dev.yaml")).await.unwrap();
+    assert_eq!(status.health, Health::Healthy);
+    assert!(status.services.user.ready);
+    let again = factory().status().await.unwrap();
+    assert_eq!(again.health, Health::Healthy);
+    factory().delete().await.unwrap();
+    let err = factory().status().await.unwrap_err();
+    assert!(
+        matches!(err, FactoryError::Direct(DeployError::NotDeployed { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kro_mode_deploys_reads_status_and_deletes_with_types() {
+    let server = TestServer::start().await.unwrap();
+    server.install_kro(true);
+    let app = microservices_app();
+    let factory = || {
+        app.factory(Mode::Kro)
+            .client(server.client().unwrap())
+            .namespace("prod")
+            .timeout(Duration::from_secs(10))
+    };
+    let status = factory().deploy(&spec("prod.yaml")).await.unwrap();
+    assert_eq!(status.health, Health::Healthy);
+    assert_eq!(factory().status().await.unwrap().health, Health::Healthy);
+    factory().delete().await.unwrap();
+    assert!(factory().status().await.is_err());
+}
