@@ -454,7 +454,7 @@ async fn converges(
     first_timeout: Duration,
     arm: impl FnOnce(&Arc<TestServer>),
 ) {
-    let c = local(&server, "dev");
+    let c = local(server, "dev");
     let engine = DirectEngine::new(server.client().unwrap());
     let rgd = microservices_app().to_rgd().unwrap();
     // Someone else's ConfigMap in the same namespace.
