@@ -529,6 +529,29 @@ fn summary(o: &DynamicObject) -> InstanceSummary {
     }
 }
 
+/// Fails unless the cluster serves KRO and the graph's instance kind.
+async fn served(client: &kube::Client, rgd: &ResourceGraphDefinition) -> Result<(), KroError> {
+    let discovery = Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(DeployError::Discovery)?;
+    let names = InstanceNames::of(rgd);
+    let has = |g: &str, v: &str, k: &str| {
+        discovery
+            .resolve_gvk(&GroupVersionKind::gvk(g, v, k))
+            .is_some()
+    };
+    if !has("kro.run", "v1alpha1", "ResourceGraphDefinition") {
+        return Err(KroError::NotInstalled);
+    }
+    if !has(&names.group, &names.version, &names.kind) {
+        return Err(KroError::NotInstalledFor {
+            name: rgd.name().to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The status of an instance as KRO last wrote it (state, conditions and the
 /// graph's status fields).
 pub async fn status(
@@ -537,6 +560,7 @@ pub async fn status(
     instance_name: &str,
     namespace: &str,
 ) -> Result<Value, KroError> {
+    served(client, rgd).await?;
     let api = instance_api(client, rgd, Some(namespace));
     match api.get_opt(instance_name).await {
         Ok(Some(o)) => Ok(o.data.get("status").cloned().unwrap_or(json!({}))),
@@ -563,6 +587,7 @@ pub async fn instances(
     rgd: &ResourceGraphDefinition,
     namespace: Option<&str>,
 ) -> Result<Vec<InstanceSummary>, KroError> {
+    served(client, rgd).await?;
     let api = instance_api(client, rgd, namespace);
     match api.list(&Default::default()).await {
         Ok(l) => Ok(l.items.iter().map(summary).collect()),

@@ -14,6 +14,30 @@ pub struct InstanceError {
     pub problems: Vec<(FieldPath, String)>,
 }
 
+/// Why `name` is not a valid object name (a lowercase RFC 1123 subdomain,
+/// as the API server requires for most kinds), if it is not.
+pub fn name_problem(name: &str) -> Option<String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.is_empty() {
+        Some("is empty".into())
+    } else if name.len() > 253 {
+        Some(format!(
+            "is {} characters long, at most 253 are allowed",
+            name.len()
+        ))
+    } else if !name.chars().all(ok_char)
+        || !alnum(name.chars().next())
+        || !alnum(name.chars().last())
+    {
+        Some(format!(
+            "{name:?} is not a valid name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Validates and defaults an instance of `rgd`. `raw` is the instance object
 /// (`apiVersion`, `kind`, `metadata`, `spec`), or just its spec when it has no
 /// `spec` key; `namespace` is used when the instance does not name one.
@@ -84,6 +108,9 @@ pub fn prepare(
         .is_empty()
     {
         obj["metadata"]["name"] = json!(rgd.name());
+    }
+    if let Some(why) = obj["metadata"]["name"].as_str().and_then(name_problem) {
+        problems.push((FieldPath::root().key("metadata").key("name"), why));
     }
     if names.namespaced && obj["metadata"].get("namespace").is_none() {
         obj["metadata"]["namespace"] = json!(namespace);

@@ -482,6 +482,20 @@ pub fn plan(
                 ));
             }
         }
+        // The API server refuses objects whose name is not a DNS subdomain.
+        for o in &objects {
+            let name = o.pointer("/metadata/name").and_then(Value::as_str);
+            let generated = o.pointer("/metadata/generateName").is_some();
+            let why = match name {
+                Some(n) => crate::instance::name_problem(n),
+                None if generated => None,
+                None => Some("has no metadata.name".into()),
+            };
+            if let Some(why) = why {
+                pr.action = Action::Fail;
+                pr.reason = Some(format!("metadata.name {why}"));
+            }
+        }
         // What dependents see: the desired object, merged with what a
         // cluster reports (observed), or what it would report (assumed).
         let live: Vec<Value> = objects

@@ -950,6 +950,20 @@ pub(crate) fn write(
     }
     let key = key_of(rt, ns.as_deref(), &obj_name);
     let live = store.objects.get(&key).cloned();
+    // As on a real server, a new object's name must be a DNS subdomain.
+    if live.is_none() {
+        if let Some(why) = kroxide_semantics::instance::name_problem(&obj_name) {
+            return status_error(
+                422,
+                "Invalid",
+                &format!(
+                    "{} \"{obj_name}\" is invalid: metadata.name: Invalid value: {why}",
+                    rt.kind
+                ),
+                json!({"name": obj_name, "kind": rt.kind}),
+            );
+        }
+    }
     // As on a real server, a namespaced object needs its namespace to exist.
     if let (Some(n), None) = (&ns, &live) {
         let ns_key = ("v1/namespaces".to_string(), None, n.clone());

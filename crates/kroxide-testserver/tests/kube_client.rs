@@ -391,3 +391,33 @@ async fn deleting_an_owner_cascades() {
     api.delete("owner", &DeleteParams::default()).await.unwrap();
     assert!(api.get_opt("child").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_name_that_is_not_a_dns_subdomain_is_refused_as_by_the_api_server() {
+    let server = TestServer::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), "default");
+    for bad in ["Upper", "under_score", "-dash", "dot."] {
+        let err = api
+            .patch(
+                bad,
+                &PatchParams::apply("t"),
+                &Patch::Apply(cm(bad, json!({}))),
+            )
+            .await
+            .unwrap_err();
+        match err {
+            kube::Error::Api(s) => {
+                assert_eq!(s.code, 422, "{bad}");
+                assert!(s.message.contains("RFC 1123"), "{}", s.message);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    api.patch(
+        "fine.name-1",
+        &PatchParams::apply("t"),
+        &Patch::Apply(cm("fine.name-1", json!({}))),
+    )
+    .await
+    .unwrap();
+}

@@ -277,31 +277,50 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         } => validate_cmd(&files, order, output),
         Command::Crd { file } => crd_cmd(&file),
-        Command::Deploy { file, args } => match load_one(&file, "deploy") {
+        Command::Deploy { file, args } => match load_valid(&file, "deploy") {
             Ok(d) => cluster::deploy_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Diff { file, args } => match load_one(&file, "diff") {
+        Command::Diff { file, args } => match load_valid(&file, "diff") {
             Ok(d) => cluster::diff_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Status { file, args } => match load_one(&file, "status") {
+        Command::Status { file, args } => match load_valid(&file, "status") {
             Ok(d) => cluster::status_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Delete { file, args } => match load_one(&file, "delete") {
+        Command::Delete { file, args } => match load_valid(&file, "delete") {
             Ok(d) => cluster::delete_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Instances { file, args } => match load_one(&file, "instances") {
+        Command::Instances { file, args } => match load_valid(&file, "instances") {
             Ok(d) => cluster::instances_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Plan { file, args } => match load_one(&file, "plan") {
+        Command::Plan { file, args } => match load_valid(&file, "plan") {
             Ok(d) => plan_cmd(&d.rgd, &args),
             Err(code) => code,
         },
     }
+}
+
+/// The one RGD of `file`, checked by the offline validator: errors are
+/// reported with file, line and column (before anything reaches a cluster).
+fn load_valid(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
+    let d = load_one(file, verb)?;
+    let v = validate(&d.rgd);
+    let errors: Vec<&Diagnostic> = v
+        .diagnostics
+        .iter()
+        .filter(|x| x.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return Ok(d);
+    }
+    for e in errors {
+        report_diagnostic(e, &d.source);
+    }
+    Err(ExitCode::from(1))
 }
 
 /// The one RGD of `file`, for commands that act on a single graph.
