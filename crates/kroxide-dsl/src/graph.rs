@@ -330,6 +330,18 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
             );
         }
     }
+    // Pod templates by each of their labels, so a selector is checked against
+    // the templates that share one of its labels, not against all of them.
+    let mut by_label: std::collections::HashMap<(&str, &str), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, p) in pods.iter().enumerate() {
+        for (k, v) in p {
+            by_label
+                .entry((k.as_str(), v.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
     let mut out = Vec::new();
     for r in &rgd.spec.resources {
         let Some(t) = &r.template else { continue };
@@ -346,9 +358,12 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
         if sel.is_empty() || sel.values().any(|v| v.contains("${")) {
             continue;
         }
-        let matched = pods.iter().any(|p| {
-            sel.iter()
-                .all(|(k, v)| p.get(*k).map(String::as_str) == Some(*v))
+        let (k0, v0) = sel.iter().next().map(|(k, v)| (*k, *v)).unwrap_or_default();
+        let matched = by_label.get(&(k0, v0)).is_some_and(|candidates| {
+            candidates.iter().any(|&i| {
+                sel.iter()
+                    .all(|(k, v)| pods[i].get(*k).map(String::as_str) == Some(*v))
+            })
         });
         if !matched {
             let shown: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -24,6 +24,10 @@ const LOCK_TTL: Duration = Duration::from_secs(600);
 
 type Key = (String, String, Option<String>, String);
 
+/// From this many objects of one kind in one namespace, existing objects are
+/// listed at once rather than read one by one.
+const LIST_THRESHOLD: usize = 4;
+
 /// What this run has written, for rollback and for the inventory.
 #[derive(Default)]
 struct Run {
@@ -89,14 +93,68 @@ impl DirectEngine {
             .iter()
             .filter(|t| !run.prior.contains_key(&t.oref.key()))
             .collect();
-        let reads = unread.iter().map(|t| async move {
-            retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
-                .await
-                .map(|o| o.and_then(|d| serde_json::to_value(d).ok()))
-                .map_err(|source| DeployError::Api {
-                    id: t.oref.id.clone(),
-                    source,
-                })
+        // Many objects of one kind in one namespace: one LIST instead of a GET each.
+        let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Target>> = BTreeMap::new();
+        for t in &unread {
+            let o = &t.oref;
+            groups
+                .entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone()))
+                .or_default()
+                .push(t);
+        }
+        let mut listed: BTreeMap<(String, String, Option<String>, String), Option<Value>> =
+            BTreeMap::new();
+        let lists = groups
+            .iter()
+            .filter(|(_, ts)| ts.len() >= LIST_THRESHOLD)
+            .map(|((av, kind, ns), ts)| async move {
+                let lp = kube::api::ListParams::default();
+                let list = retry(opts.request_timeout, || ts[0].api.list(&lp))
+                    .await
+                    .map_err(|source| DeployError::Api {
+                        id: ts[0].oref.id.clone(),
+                        source,
+                    })?;
+                let types = kube::core::TypeMeta {
+                    api_version: av.clone(),
+                    kind: kind.clone(),
+                };
+                let by_name: BTreeMap<String, Value> = list
+                    .items
+                    .into_iter()
+                    .filter_map(|mut d| {
+                        d.types = Some(types.clone());
+                        Some((d.metadata.name.clone()?, serde_json::to_value(d).ok()?))
+                    })
+                    .collect();
+                Ok::<_, DeployError>(
+                    ts.iter()
+                        .map(|t| {
+                            (
+                                (av.clone(), kind.clone(), ns.clone(), t.oref.name.clone()),
+                                by_name.get(&t.oref.name).cloned(),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            });
+        for found in try_join_all(lists).await? {
+            listed.extend(found);
+        }
+        let reads = unread.iter().map(|t| {
+            let known = listed.get(&t.oref.key()).cloned();
+            async move {
+                if let Some(live) = known {
+                    return Ok(live);
+                }
+                retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
+                    .await
+                    .map(|o| o.and_then(|d| serde_json::to_value(d).ok()))
+                    .map_err(|source| DeployError::Api {
+                        id: t.oref.id.clone(),
+                        source,
+                    })
+            }
         });
         let lives = try_join_all(reads).await?;
         let mut problems = Vec::new();

@@ -852,7 +852,7 @@ fn check_template(
                     format!("{k} is cluster-scoped and must not set metadata.namespace"),
                 );
             }
-            let schema = cx.api.schema(av, k).expect("kind has a schema").clone();
+            let schema = cx.api.schema(av, k).expect("kind has a schema");
             let mut v = t.clone();
             let opts = Options {
                 unknown_fields: UnknownFields::Reject,
@@ -860,7 +860,7 @@ fn check_template(
                 expressions: true,
                 cel_rules: false,
             };
-            let violations = openapi::validate(&mut v, &schema, &cx.api.definitions, opts);
+            let violations = openapi::validate(&mut v, schema, &cx.api.definitions, opts);
             for viol in violations {
                 // Required fields may be filled by defaulting; KRO leaves them to the API server.
                 if viol.message.starts_with("required field") && viol.path.0.len() <= 2 {

@@ -134,8 +134,44 @@ fn repeat(times: usize, mut f: impl FnMut()) -> Duration {
 
 // ---------------------------------------------------------------- main
 
+/// Times the parts of build + render for one graph size.
+fn breakdown(n: usize) {
+    let total = repeat(9, || {
+        std::hint::black_box(graph(n).to_rgd_yaml().unwrap());
+    });
+    let built = repeat(9, || {
+        std::hint::black_box(graph(n));
+    });
+    let g = graph(n);
+    let rgd = g.to_rgd().unwrap();
+    let validation = repeat(9, || {
+        std::hint::black_box(validate(&rgd));
+    });
+    let yaml = repeat(9, || {
+        std::hint::black_box(kroxide::model::to_yaml(&rgd).unwrap());
+    });
+    println!(
+        "{n} resources: build+render {}, build (incl. validation) {}, validation alone {}, YAML {}",
+        ms(total),
+        ms(built),
+        ms(validation),
+        ms(yaml)
+    );
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    // `--breakdown N`: where build + render of an N-resource graph spends its time.
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--breakdown")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        breakdown(n);
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let sizes: &[usize] = if quick {
         &[10, 100]
     } else {

@@ -616,3 +616,35 @@ async fn a_restart_that_loses_data_stops_the_run_and_a_rerun_converges() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_foreign_object_found_by_listing_its_kind_also_stops_the_deploy() {
+    // Four Deployments in one namespace are read with one LIST, not four GETs.
+    let server = TestServer::start().await.unwrap();
+    let c = local(&server, "dev");
+    let engine = DirectEngine::new(server.client().unwrap());
+    engine
+        .deploy(&scenarios::webapp_rgd(), &json!({"metadata": {"name": "user-service"}, "spec": {"name": "user-service", "replicas": 1}}), &opts())
+        .await
+        .unwrap();
+    server.clear_log();
+    let rgd = microservices_app().to_rgd().unwrap();
+    let err = engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Deployment/user-service in dev")
+            && msg.contains("belongs to instance `user-service` of graph `webapp`"),
+        "{msg}"
+    );
+    assert!(server.writes().is_empty(), "{:?}", server.writes());
+    let gets = server
+        .requests()
+        .iter()
+        .filter(|r| r.verb == "GET" && r.path.contains("/deployments/"))
+        .count();
+    assert_eq!(gets, 0, "Deployments were read one by one");
+    assert_eq!(c.versions("microservices-app").await.len(), 0);
+}

@@ -323,6 +323,119 @@ impl CelEngine for CelRs {
     }
 
     fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
+        // Most `${}` expressions are plain field paths; the CEL crate's ANTLR
+        // parser is the slowest part of validating a graph, and a path's
+        // references and type need no parse. It is compiled for real only if
+        // it is evaluated.
+        if let Some(reference) = simple_path(source) {
+            return Ok(Arc::new(PathProgram {
+                source: source.to_string(),
+                info: ExprInfo {
+                    references: vec![reference.clone()],
+                    functions: BTreeSet::new(),
+                    result: TypeHint::Field(reference),
+                },
+                env: self.env.clone(),
+                compiled: OnceLock::new(),
+            }));
+        }
+        self.compile_full(source)
+    }
+}
+
+/// CEL's reserved words: never a plain identifier.
+const RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// `a.b.c` (identifiers only, no spaces inside, no reserved words) as a reference.
+fn simple_path(source: &str) -> Option<Reference> {
+    let s = source.trim();
+    let mut parts = s.split('.');
+    let ident = |p: &str| {
+        let mut cs = p.chars();
+        cs.next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !RESERVED.contains(&p)
+    };
+    let root = parts.next().filter(|r| ident(r))?;
+    let mut path = Vec::new();
+    for p in parts {
+        if !ident(p) {
+            return None;
+        }
+        path.push(p.to_string());
+    }
+    Some(Reference {
+        root: root.to_string(),
+        path,
+    })
+}
+
+/// A plain field path: known without parsing, compiled on first evaluation.
+struct PathProgram {
+    source: String,
+    info: ExprInfo,
+    env: Arc<cel::Env>,
+    compiled: OnceLock<Result<Arc<dyn Program>, String>>,
+}
+
+impl fmt::Debug for PathProgram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Program({:?})", self.source)
+    }
+}
+
+impl Program for PathProgram {
+    fn source(&self) -> &str {
+        &self.source
+    }
+    fn info(&self) -> &ExprInfo {
+        &self.info
+    }
+    fn check(&self, env: &dyn TypeEnv) -> (CelType, Vec<String>) {
+        let r = &self.info.references[0];
+        (env.type_of(r).unwrap_or(CelType::Dyn), Vec::new())
+    }
+    fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
+        let compiled = self.compiled.get_or_init(|| {
+            CelRs {
+                env: self.env.clone(),
+            }
+            .compile_full(&self.source)
+            .map_err(|e| e.message)
+        });
+        match compiled {
+            Ok(p) => p.eval(vars),
+            Err(e) => Err(EvalError::Failed(e.clone())),
+        }
+    }
+}
+
+impl CelRs {
+    /// Parses `source` with the CEL crate.
+    fn compile_full(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
         if source.trim().is_empty() {
             return Err(ParseError {
                 message: "empty expression".into(),
@@ -682,6 +795,44 @@ mod tests {
 
     fn refs(s: &str) -> Vec<String> {
         info(s).references.iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn a_plain_path_is_known_without_parsing_and_agrees_with_the_parser() {
+        struct Env;
+        impl TypeEnv for Env {
+            fn type_of(&self, r: &Reference) -> Option<CelType> {
+                (r.to_string() == "schema.spec.replicas").then_some(CelType::Int)
+            }
+        }
+        let engine = CelRs::new();
+        for src in [
+            "schema.spec.replicas",
+            " schema.spec.name ",
+            "deployment.status.readyReplicas",
+            "x",
+            "a_b.c1._d",
+        ] {
+            let fast = engine.compile(src).unwrap();
+            let full = engine.compile_full(src).unwrap();
+            assert_eq!(fast.info(), full.info(), "{src}");
+            assert_eq!(fast.check(&Env), full.check(&Env), "{src}");
+            let vars = Vars::from([
+                (
+                    "schema".to_string(),
+                    serde_json::json!({"spec": {"replicas": 3, "name": "n"}}),
+                ),
+                ("x".to_string(), serde_json::json!(1)),
+            ]);
+            assert_eq!(fast.eval(&vars), full.eval(&vars), "{src}");
+        }
+        // Not plain paths: parsed (and reserved words are not identifiers).
+        for src in [
+            "a.in", "true", "a..b", "a.b()", "a[0]", "a .b", "1a.b", "a.b-c",
+        ] {
+            assert!(simple_path(src).is_none(), "{src}");
+        }
+        assert!(engine.compile("a..b").is_err());
     }
 
     #[test]
