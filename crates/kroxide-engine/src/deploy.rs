@@ -9,7 +9,7 @@ use crate::{
     k8s_namespace, name_ns, not_owned, resolve, DeployError, DeployOptions, DeployReport,
     DirectEngine, Kind, FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
 };
-use futures::future::{join_all, try_join_all};
+use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, Plan, PlanOptions};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -23,6 +23,21 @@ use std::time::Duration;
 const LOCK_TTL: Duration = Duration::from_secs(600);
 
 type Key = (String, String, Option<String>, String);
+
+/// At most this many requests of one step (reads, dry runs, applies) are in
+/// flight at once, so a large graph does not open a connection per object.
+const CONCURRENCY: usize = 64;
+
+/// Runs `futs` with at most [`CONCURRENCY`] at a time; results in order.
+async fn bounded<T, F: std::future::Future<Output = T>>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<T> {
+    use futures::StreamExt;
+    futures::stream::iter(futs)
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
 
 /// From this many objects of one kind in one namespace, existing objects are
 /// listed at once rather than read one by one.
@@ -156,7 +171,10 @@ impl DirectEngine {
                     })
             }
         });
-        let lives = try_join_all(reads).await?;
+        let lives = bounded(reads)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         let mut problems = Vec::new();
         for (t, live) in unread.into_iter().zip(lives) {
             if let Some(why) = live.as_ref().and_then(|l| not_owned(l, graph, instance)) {
@@ -291,7 +309,10 @@ impl DirectEngine {
                     })
                 }
             });
-        try_join_all(dry_runs).await?;
+        bounded(dry_runs)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         opts.progress.emit(Event::Validated {
             resources: first.resources.len(),
             objects: known.len(),
@@ -324,20 +345,28 @@ impl DirectEngine {
         inv.objects.extend(known.iter().map(|t| t.oref.clone()));
         self.lock(&store, &mut inv).await?;
 
-        let outcome = self
-            .apply_waves(
-                rgd,
-                instance,
-                &first,
-                &kinds,
-                &graph,
-                &instance_name,
-                opts,
-                &store,
-                &mut inv,
-                &mut run,
-            )
-            .await;
+        let waves = self.apply_waves(
+            rgd,
+            instance,
+            &first,
+            &kinds,
+            &graph,
+            &instance_name,
+            opts,
+            &store,
+            &mut inv,
+            &mut run,
+        );
+        let outcome = match opts.overall_timeout {
+            Some(limit) => {
+                tokio::time::timeout(limit, waves)
+                    .await
+                    .unwrap_or(Err(DeployError::Deadline {
+                        seconds: limit.as_secs(),
+                    }))
+            }
+            None => waves.await,
+        };
         match outcome {
             Ok((waves, live, observed)) => {
                 // 3. Prune what the graph no longer has, then unlock.
@@ -514,7 +543,7 @@ impl DirectEngine {
                     })
                 }
             });
-            let results = join_all(writes).await;
+            let results = bounded(writes).await;
             let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             let mut failure = None;
             for (t, result) in targets.iter().zip(results) {

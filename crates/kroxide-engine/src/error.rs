@@ -37,6 +37,9 @@ pub enum DeployError {
         seconds: u64,
         detail: Option<String>,
     },
+    /// The whole deploy took longer than its overall timeout.
+    #[error("the deploy did not finish within {seconds}s (the overall timeout)")]
+    Deadline { seconds: u64 },
     /// The cluster answered with an error.
     #[error("resource `{id}`: the API server refused the request: {source}")]
     Api {

@@ -110,6 +110,22 @@ pub fn breaking_changes(old: &Schema, new: &Schema, path: &str, out: &mut Vec<St
     }
 }
 
+/// Whether KRO has decided about an RGD: `Inactive`, or `Active` with the
+/// graph accepted, the instance kind ready and its controller running.
+fn rgd_settled(rgd: &Value) -> bool {
+    let conditions = rgd.pointer("/status/conditions").and_then(Value::as_array);
+    let holds = |t: &str| {
+        conditions.is_some_and(|c| c.iter().any(|x| x["type"] == t && x["status"] == "True"))
+    };
+    match rgd.pointer("/status/state").and_then(Value::as_str) {
+        Some("Inactive") => true,
+        Some("Active") => ["GraphAccepted", "KindReady", "ControllerReady"]
+            .iter()
+            .all(|t| holds(t)),
+        _ => false,
+    }
+}
+
 /// Deploys through KRO; returns the instance's status as KRO reports it.
 pub async fn deploy(
     client: &kube::Client,
@@ -207,9 +223,8 @@ pub async fn deploy(
     })?;
     // Wait until KRO accepts the graph (or says why not).
     let rgd_state = |o: Option<&DynamicObject>| {
-        o.and_then(|o| o.data.pointer("/status/state"))
-            .and_then(Value::as_str)
-            .is_some_and(|s| s == "Active" || s == "Inactive")
+        o.and_then(|o| serde_json::to_value(o).ok())
+            .is_some_and(|v| rgd_settled(&v))
     };
     let accepted = wait(
         rgds.clone(),
@@ -650,5 +665,32 @@ async fn wait(
             what: what.to_string(),
             seconds: timeout.as_secs(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rgd(state: &str, true_conditions: &[&str]) -> Value {
+        let conditions: Vec<Value> = ["GraphAccepted", "KindReady", "ControllerReady"]
+            .iter()
+            .map(|t| json!({"type": t, "status": if true_conditions.contains(t) { "True" } else { "False" }}))
+            .collect();
+        json!({"status": {"state": state, "conditions": conditions}})
+    }
+
+    #[test]
+    fn active_counts_only_with_all_three_conditions_and_inactive_ends_the_wait() {
+        let all = ["GraphAccepted", "KindReady", "ControllerReady"];
+        assert!(rgd_settled(&rgd("Active", &all)));
+        assert!(!rgd_settled(&rgd(
+            "Active",
+            &["GraphAccepted", "KindReady"]
+        )));
+        assert!(!rgd_settled(&rgd("Active", &[])));
+        assert!(rgd_settled(&rgd("Inactive", &[])));
+        assert!(!rgd_settled(&json!({"status": {}})));
+        assert!(!rgd_settled(&json!({})));
     }
 }

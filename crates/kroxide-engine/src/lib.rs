@@ -101,6 +101,8 @@ pub struct DeployOptions {
     pub namespace: String,
     /// How long one resource may take to become ready (or to go away, on delete).
     pub resource_timeout: Duration,
+    /// How long the whole deploy may take (None: only per-resource timeouts).
+    pub overall_timeout: Option<Duration>,
     /// How long one API request may take before it is retried.
     pub request_timeout: Duration,
     /// Take over fields owned by other managers.
@@ -124,6 +126,7 @@ impl Default for DeployOptions {
         DeployOptions {
             namespace: "default".into(),
             resource_timeout: Duration::from_secs(300),
+            overall_timeout: None,
             request_timeout: Duration::from_secs(30),
             force_conflicts: false,
             create_namespace: false,

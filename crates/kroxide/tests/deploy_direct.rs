@@ -648,3 +648,96 @@ async fn a_foreign_object_found_by_listing_its_kind_also_stops_the_deploy() {
     assert_eq!(gets, 0, "Deployments were read one by one");
     assert_eq!(c.versions("microservices-app").await.len(), 0);
 }
+
+#[tokio::test]
+async fn status_goes_from_pending_to_healthy_and_reports_stuck_deployments() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| c.delay = Duration::from_millis(500));
+    let engine = DirectEngine::new(server.client().unwrap());
+    let watcher = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    let done = AtomicBool::new(false);
+    let deploy = async {
+        let r = engine.deploy(&rgd, &instance("dev.yaml"), &opts()).await;
+        done.store(true, Ordering::SeqCst);
+        r
+    };
+    // Another process's view while the Deployments roll out.
+    let observe = async {
+        let mut seen = Vec::new();
+        while !done.load(Ordering::SeqCst) {
+            if let Ok(s) = watcher.status(&rgd, "microservices-dev", &opts()).await {
+                seen.push(s.status["health"].clone());
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        seen
+    };
+    let (deployed, seen) = tokio::join!(deploy, observe);
+    deployed.unwrap();
+    assert!(
+        seen.iter().any(|h| h != "healthy"),
+        "never seen before ready: {seen:?}"
+    );
+    let now = watcher
+        .status(&rgd, "microservices-dev", &opts())
+        .await
+        .unwrap();
+    assert_eq!(now.status["health"], "healthy");
+
+    // One backend stuck: degraded; every backend stuck: unhealthy.
+    for (ns, stuck, health) in [
+        ("partly", vec!["order-service"], "degraded"),
+        (
+            "fully",
+            vec!["user-service", "product-service", "order-service"],
+            "unhealthy",
+        ),
+    ] {
+        server.controllers(|c| {
+            c.delay = Duration::ZERO;
+            for s in &stuck {
+                c.stuck.insert(format!("Deployment/{ns}/{s}"));
+            }
+        });
+        let o = DeployOptions {
+            namespace: ns.into(),
+            resource_timeout: Duration::from_millis(500),
+            ..opts()
+        };
+        engine
+            .deploy(&rgd, &instance("dev.yaml"), &o)
+            .await
+            .unwrap_err();
+        // A stuck rollout reports no readyReplicas (as a real cluster does for
+        // 0): the status expressions that read it are pending, as in KRO.
+        let s = watcher.status(&rgd, "microservices-dev", &o).await.unwrap();
+        assert!(
+            s.pending.contains_key("status.health"),
+            "{ns}: {:?}",
+            s.pending
+        );
+        // The controller reports the rollout stuck at 0 ready replicas.
+        for name in &stuck {
+            let key = (
+                "apps/v1/deployments".to_string(),
+                Some(ns.to_string()),
+                name.to_string(),
+            );
+            assert!(server.state().write_status(
+                &key,
+                json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 0, "updatedReplicas": 2, "availableReplicas": 0})
+            ));
+        }
+        let s = watcher.status(&rgd, "microservices-dev", &o).await.unwrap();
+        assert_eq!(s.status["health"], health, "{ns}: {}", s.status);
+        assert!(!s.ready);
+        let order = s
+            .resources
+            .iter()
+            .find(|r| r.id == "orderDeployment")
+            .unwrap();
+        assert_eq!(order.state, kroxide::engine::ResourceState::Applied);
+    }
+}

@@ -55,6 +55,9 @@ pub struct DeployArgs {
     /// Take over fields that other field managers own.
     #[arg(long)]
     pub force_conflicts: bool,
+    /// Seconds the whole deploy may take (default: no limit beyond --timeout per resource).
+    #[arg(long)]
+    pub overall_timeout: Option<u64>,
     /// Create the namespace if it does not exist (KRO mode always creates it).
     #[arg(long)]
     pub create_namespace: bool,
@@ -285,6 +288,7 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
             prune: !args.no_prune,
             rollback_on_failure: args.rollback_on_failure,
             break_lock: args.break_lock,
+            overall_timeout: args.overall_timeout.map(Duration::from_secs),
             progress: display.progress(),
             ..engine_options(&args.cluster)
         };
