@@ -526,7 +526,13 @@ impl DirectEngine {
                 .await?;
             let before = inv.objects.len();
             inv.objects.extend(targets.iter().map(|t| t.oref.clone()));
-            if wave > 0 || inv.objects.len() != before {
+            // Written again when it lists new objects, or when the lock is past
+            // half its time (a long deploy keeps it).
+            let half_gone = inv
+                .lock
+                .as_ref()
+                .is_some_and(|l| l.expires < inventory::now() + LOCK_TTL.as_secs() / 2);
+            if inv.objects.len() != before || half_gone {
                 self.lock(store, inv).await?;
             }
             let writes = targets.iter().map(|t| {
@@ -580,16 +586,15 @@ impl DirectEngine {
                 return Err(e);
             }
             // Wait until every resource of the wave is ready.
-            let waits = fresh
-                .iter()
-                .map(|(id, objs)| self.wait_ready(rgd, id, objs.clone(), &kinds[id], opts));
-            let ready = try_join_all(waits).await?;
+            let ready = {
+                let run_lock = Mutex::new(&mut *run);
+                self.wait_wave(rgd, &fresh, kinds, graph, instance_name, opts, &run_lock)
+                    .await?
+            };
             for (id, objs) in ready {
                 if let Some(one) = objs.first() {
                     observed.insert(&id, one.clone());
                 }
-                run.states.insert(id.clone(), ResourceState::Ready);
-                opts.progress.emit(Event::Ready { id: id.clone() });
                 live.insert(id, objs);
             }
             applied_waves.push(this_wave);
@@ -654,79 +659,130 @@ impl DirectEngine {
         kept
     }
 
-    /// Watches the objects of one resource until they are ready.
-    async fn wait_ready(
+    /// Waits until every object of a wave is ready: one watch per kind and
+    /// namespace (selected by the graph and instance labels), not one per
+    /// object. Each resource is reported ready as soon as all its objects are;
+    /// a resource not ready within the resource timeout stops the wave.
+    #[allow(clippy::too_many_arguments)]
+    async fn wait_wave(
         &self,
         rgd: &ResourceGraphDefinition,
-        id: &str,
-        objs: Vec<Value>,
-        k: &Kind,
+        fresh: &BTreeMap<String, Vec<Value>>,
+        kinds: &BTreeMap<String, Kind>,
+        graph: &str,
+        instance: &str,
         opts: &DeployOptions,
-    ) -> Result<(String, Vec<Value>), DeployError> {
-        let r = rgd.resource(id).expect("resource of the graph").clone();
-        if is_ready(&r, &objs) {
-            return Ok((id.to_string(), objs));
-        }
-        let timeout = opts.resource_timeout;
-        let not_ready = |detail: Option<String>| DeployError::NotReady {
-            id: id.to_string(),
-            seconds: timeout.as_secs(),
-            detail,
-        };
-        let mut out = Vec::new();
-        for o in objs {
-            let (name, ns) = name_ns(&o);
-            let api = self.api(k, ns.as_deref());
-            let last_count = Mutex::new(None);
-            let cond = |obj: Option<&DynamicObject>| {
-                let Some(v) = obj.and_then(|d| serde_json::to_value(d).ok()) else {
-                    return false;
-                };
-                let ready = is_ready(&r, std::slice::from_ref(&v));
-                if !ready {
-                    if let Some(count) = replica_count(&v) {
-                        let mut last = last_count.lock().unwrap_or_else(|p| p.into_inner());
-                        if *last != Some(count) {
-                            *last = Some(count);
-                            opts.progress.emit(Event::Waiting {
-                                id: id.to_string(),
-                                ready: count.0,
-                                total: count.1,
-                            });
-                        }
-                    }
-                }
-                ready
-            };
-            // A watch that fails (dropped connection, server restart) is
-            // started again until the resource's time is up.
-            let watch = async {
-                loop {
-                    match kube::runtime::wait::await_condition(api.clone(), &name, &cond).await {
-                        Ok(found) => return found,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "watch failed; watching again");
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                    }
-                }
-            };
-            match tokio::time::timeout(timeout, watch).await {
-                Ok(Some(obj)) => out.push(serde_json::to_value(&obj).unwrap_or(Value::Null)),
-                Ok(None) => {
-                    return Err(not_ready(Some(format!("{name} was deleted while waiting"))))
-                }
-                Err(_) => {
-                    let detail = last_count
-                        .lock()
-                        .ok()
-                        .and_then(|c| *c)
-                        .map(|(r, t)| format!("{r}/{t} replicas ready"));
-                    return Err(not_ready(detail));
-                }
+        run: &Mutex<&mut Run>,
+    ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
+        use futures::StreamExt;
+        use kube::runtime::{watcher, WatchStreamExt};
+        let mut done: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        // (kind, namespace) -> object name -> resource id
+        let mut groups: BTreeMap<(String, Option<String>), BTreeMap<String, String>> =
+            BTreeMap::new();
+        let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
+        for (id, objs) in fresh {
+            let r = rgd.resource(id).expect("resource of the graph");
+            if is_ready(r, objs) {
+                done.insert(id.clone(), objs.clone());
+                continue;
+            }
+            remaining.insert(id.clone(), objs.len());
+            for o in objs {
+                let (name, ns) = name_ns(o);
+                groups
+                    .entry((
+                        kinds[id].resource.plural.clone() + "." + &kinds[id].resource.group,
+                        ns,
+                    ))
+                    .or_default()
+                    .insert(name, id.clone());
             }
         }
-        Ok((id.to_string(), out))
+        for id in done.keys() {
+            self.mark_ready(id, opts, run);
+        }
+        let remaining = Mutex::new(remaining);
+        let selector = format!("{GRAPH_LABEL}={graph},{INSTANCE_LABEL}={instance}");
+        let watches = groups.into_iter().map(|((_, ns), names)| {
+            let first_id = names.values().next().cloned().unwrap_or_default();
+            let api = self.api(&kinds[&first_id], ns.as_deref());
+            let selector = selector.clone();
+            let remaining = &remaining;
+            async move {
+                let mut pending = names;
+                let mut live: Vec<(String, Value)> = Vec::new();
+                let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+                let cfg = watcher::Config::default().labels(&selector);
+                let mut stream = watcher(api, cfg)
+                    .default_backoff()
+                    .applied_objects()
+                    .boxed();
+                let watch = async {
+                    while !pending.is_empty() {
+                        let Some(event) = stream.next().await else {
+                            break;
+                        };
+                        let Ok(obj) = event else { continue };
+                        let Some(name) = obj.metadata.name.clone() else {
+                            continue;
+                        };
+                        let Some(id) = pending.get(&name).cloned() else {
+                            continue;
+                        };
+                        let Ok(v) = serde_json::to_value(&obj) else {
+                            continue;
+                        };
+                        let r = rgd.resource(&id).expect("resource of the graph");
+                        if is_ready(r, std::slice::from_ref(&v)) {
+                            pending.remove(&name);
+                            live.push((id.clone(), v));
+                            let left = {
+                                let mut rem = remaining.lock().unwrap_or_else(|p| p.into_inner());
+                                let n = rem.entry(id.clone()).or_insert(1);
+                                *n = n.saturating_sub(1);
+                                *n
+                            };
+                            if left == 0 {
+                                self.mark_ready(&id, opts, run);
+                            }
+                        } else if let Some(c) = replica_count(&v) {
+                            if counts.insert(name.clone(), c) != Some(c) {
+                                opts.progress.emit(Event::Waiting {
+                                    id: id.clone(),
+                                    ready: c.0,
+                                    total: c.1,
+                                });
+                            }
+                        }
+                    }
+                };
+                match tokio::time::timeout(opts.resource_timeout, watch).await {
+                    Ok(()) if pending.is_empty() => Ok(live),
+                    _ => {
+                        let (name, id) = pending.into_iter().next().unwrap_or_default();
+                        Err(DeployError::NotReady {
+                            id,
+                            seconds: opts.resource_timeout.as_secs(),
+                            detail: counts
+                                .get(&name)
+                                .map(|(r, t)| format!("{r}/{t} replicas ready")),
+                        })
+                    }
+                }
+            }
+        });
+        for (id, v) in try_join_all(watches).await?.into_iter().flatten() {
+            done.entry(id).or_default().push(v);
+        }
+        Ok(done)
+    }
+
+    fn mark_ready(&self, id: &str, opts: &DeployOptions, run: &Mutex<&mut Run>) {
+        if let Ok(mut run) = run.lock() {
+            run.states.insert(id.to_string(), ResourceState::Ready);
+        }
+        opts.progress.emit(Event::Ready { id: id.to_string() });
     }
 }
 
