@@ -234,12 +234,7 @@ impl DirectEngine {
             }
         }
         let graph = rgd.name().to_string();
-        let instance_name = first
-            .instance
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let instance_name = name_ns(&first.instance).0;
         let namespaces: Api<k8s_namespace::Namespace> = Api::all(self.client.clone());
         let ns_exists = retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
             .await
@@ -651,7 +646,7 @@ impl DirectEngine {
                     deleted: prior.is_none(),
                 }),
                 Err(e) => {
-                    tracing::warn!(object = %oref.display(), error = %e, "rollback failed");
+                    tracing::warn!(object = %oref.display(), error = %crate::retry::brief(&e), "rollback failed");
                     kept.push(oref.clone());
                 }
             }

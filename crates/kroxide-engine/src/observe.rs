@@ -206,12 +206,7 @@ impl DirectEngine {
         };
         let mut current = plan(rgd, instance, &popts)?;
         let graph = rgd.name().to_string();
-        let instance_name = current
-            .instance
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let instance_name = name_ns(&current.instance).0;
         // Resolve as far as the live objects allow: each round may unlock the next wave.
         let mut live: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
         for _ in 0..=current.waves.len() {

@@ -30,6 +30,15 @@ pub fn is_transient(e: &kube::Error) -> bool {
     }
 }
 
+/// `e` for a log line: for an API error only its code and reason, since the
+/// server's message may quote a field value (a Secret's, say).
+pub fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("HTTP {} {}", s.code, s.reason),
+        other => other.to_string(),
+    }
+}
+
 /// Runs `call` until it succeeds, fails for good, or runs out of attempts;
 /// each attempt may take `timeout` at most.
 pub async fn retry<T, F, Fut>(timeout: Duration, mut call: F) -> Result<T, kube::Error>
@@ -48,7 +57,7 @@ where
         };
         match result {
             Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
-                tracing::debug!(attempt, error = %e, "retrying after a transient error");
+                tracing::debug!(attempt, error = %brief(&e), "retrying after a transient error");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_PAUSE);
                 attempt += 1;
@@ -85,6 +94,12 @@ mod tests {
             "Conflict",
             "the object has been modified"
         )));
+    }
+
+    #[test]
+    fn log_lines_do_not_quote_the_servers_message() {
+        let e = api_error(422, "Invalid", "Secret \"db\" is invalid: data[password]: Invalid value: \"hunter2\"");
+        assert_eq!(brief(&e), "HTTP 422 Invalid");
     }
 
     #[tokio::test(start_paused = true)]

@@ -173,7 +173,7 @@ impl DirectEngine {
                 }
                 Ok(false) => skipped.push(o.clone()),
                 Err(e) => {
-                    tracing::warn!(object = %o.display(), error = %e, "could not delete");
+                    tracing::warn!(object = %o.display(), error = %crate::retry::brief(&e), "could not delete");
                 }
             }
         }

@@ -110,7 +110,8 @@ pub fn load_warnings(source: &kroxide_model::SourceFile) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// KRO's reserved words: no resource id or iterator may be one.
+/// KRO's reserved words: no resource id or iterator may be one (nor one
+/// of CEL's, [`crate::cel::RESERVED`]).
 pub const RESERVED_IDS: &[&str] = &[
     "apiVersion",
     "context",
@@ -146,28 +147,12 @@ pub const RESERVED_IDS: &[&str] = &[
     "variables",
     "vars",
     "version",
-    // CEL's reserved symbols.
-    "true",
-    "false",
-    "null",
-    "in",
-    "as",
-    "break",
-    "const",
-    "continue",
-    "else",
-    "for",
-    "function",
-    "if",
-    "import",
-    "let",
-    "loop",
-    "package",
-    "return",
-    "var",
-    "void",
-    "while",
 ];
+
+/// A word KRO or CEL keeps for itself.
+fn is_reserved(id: &str) -> bool {
+    RESERVED_IDS.contains(&id) || crate::cel::RESERVED.contains(&id)
+}
 
 fn is_lower_camel(s: &str) -> bool {
     let mut c = s.chars();
@@ -203,7 +188,7 @@ fn is_kube_version(s: &str) -> bool {
 
 /// The reason an id cannot be used, if any.
 pub fn check_id(id: &str) -> Option<String> {
-    if RESERVED_IDS.contains(&id) {
+    if is_reserved(id) {
         return Some(format!("id `{id}` is a reserved keyword in KRO"));
     }
     if FUNCTION_NAMESPACES.contains(&id) || TYPE_IDENTIFIERS.contains(&id) {
@@ -583,7 +568,7 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
                     ip.clone(),
                     format!("forEach iterator name `{name}` is not valid: must be lowerCamelCase"),
                 );
-            } else if RESERVED_IDS.contains(&name.as_str()) {
+            } else if is_reserved(name) {
                 cx.error(
                     "foreach",
                     Some(id),
