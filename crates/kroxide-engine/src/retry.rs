@@ -98,7 +98,11 @@ mod tests {
 
     #[test]
     fn log_lines_do_not_quote_the_servers_message() {
-        let e = api_error(422, "Invalid", "Secret \"db\" is invalid: data[password]: Invalid value: \"hunter2\"");
+        let e = api_error(
+            422,
+            "Invalid",
+            "Secret \"db\" is invalid: data[password]: Invalid value: \"hunter2\"",
+        );
         assert_eq!(brief(&e), "HTTP 422 Invalid");
     }
 
