@@ -424,3 +424,108 @@ async fn kro_mode_status_instances_version_and_delete_definition() {
     );
     assert!(rgds.get_opt("webapp").await.unwrap().is_none());
 }
+
+const VAULT_RGD: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: vault}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Vault
+    spec:
+      name: string | required=true
+      password: string | required=true pattern="^[a-z0-9-]+$"
+    status:
+      secretName: ${creds.metadata.name}
+  resources:
+    - id: creds
+      template:
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: "${schema.spec.name}-creds"}
+        stringData:
+          password: ${schema.spec.password}
+    - id: settings
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "${schema.spec.name}"}
+        data:
+          copied: ${schema.spec.password}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_values_never_reach_progress_plan_diff_status_or_errors() {
+    let server = TestServer::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("kroxide-cli-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let kc = kc.display().to_string();
+    let rgd = dir.join("vault.yaml");
+    std::fs::write(&rgd, VAULT_RGD).unwrap();
+    let rgd = rgd.display().to_string();
+    let inst = dir.join("instance.yaml");
+    let inst_s = inst.display().to_string();
+    let write = |pw: &str| {
+        std::fs::write(
+            &inst,
+            format!("metadata: {{name: v}}\nspec: {{name: v, password: {pw}}}\n"),
+        )
+        .unwrap()
+    };
+    let with = |extra: &[&str]| {
+        let mut a = strings(extra);
+        a.splice(1..1, [rgd.clone()]);
+        a.extend(strings(&["-n", "sec", "--kubeconfig", &kc]));
+        a
+    };
+    let secret = "s3cr3t-pa55";
+    let newer = "n3w-s3cr3t-pa55";
+    let clean = |out: &std::process::Output, what: &str| {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for v in [secret, newer] {
+            assert!(!all.contains(v), "{what} shows a secret value:\n{all}");
+        }
+        all
+    };
+    write(secret);
+    let plan = kroxide(strings(&["plan", &rgd, "--instance", &inst_s])).await;
+    assert_eq!(plan.status.code(), Some(0));
+    clean(&plan, "plan");
+    for output in ["json", "yaml"] {
+        let out = kroxide(with(&[
+            "deploy",
+            "--instance",
+            &inst_s,
+            "--create-namespace",
+            "-o",
+            output,
+        ]))
+        .await;
+        let all = clean(&out, "deploy");
+        assert_eq!(out.status.code(), Some(0), "{all}");
+    }
+    let out = kroxide(with(&["status", "--name", "v"])).await;
+    let all = clean(&out, "status");
+    assert!(all.contains("secretName: v-creds"), "{all}");
+    write(newer);
+    let out = kroxide(with(&["diff", "--instance", &inst_s])).await;
+    let all = clean(&out, "diff");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("(before)") && all.contains("(after)"), "{all}");
+    // The same diff with --show-secrets does show them: the masking is real.
+    let shown = kroxide(with(&["diff", "--instance", &inst_s, "--show-secrets"])).await;
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(newer));
+    // An error about the value names the field, not the value.
+    write("Not-Allowed!s3cr3t-pa55");
+    let out = kroxide(with(&["deploy", "--instance", &inst_s])).await;
+    let all = clean(&out, "an error");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(all.contains("spec.password"), "{all}");
+    assert!(!all.contains("Not-Allowed!"), "{all}");
+}

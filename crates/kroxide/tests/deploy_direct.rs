@@ -741,3 +741,60 @@ async fn status_goes_from_pending_to_healthy_and_reports_stuck_deployments() {
         assert_eq!(order.state, kroxide::engine::ResourceState::Applied);
     }
 }
+
+#[tokio::test]
+async fn delete_converges_through_faults_and_leaves_others_alone() {
+    let server = Arc::new(TestServer::start().await.unwrap());
+    let c = local(&server, "dev");
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    let theirs: kube::api::DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs"}, "data": {"k": "v"}})).unwrap();
+    c.configmaps()
+        .create(&Default::default(), &theirs)
+        .await
+        .unwrap();
+    let rv = c
+        .configmaps()
+        .get("theirs")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    server.inject("DELETE", "/deployments/", 3, FaultKind::ServerError);
+    server.inject(
+        "DELETE",
+        "/services/",
+        1,
+        FaultKind::TooManyRequests { retry_after: 1 },
+    );
+    server.inject("DELETE", "/configmaps/", 1, FaultKind::Conflict);
+    server.inject(
+        "GET",
+        "/ingresses",
+        1,
+        FaultKind::Hang(Duration::from_secs(30)),
+    );
+    let s2 = server.clone();
+    let dropper = tokio::spawn(async move {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            s2.drop_watches();
+        }
+    });
+    let report = engine
+        .delete(rgd.name(), "microservices-dev", &opts())
+        .await
+        .unwrap();
+    dropper.await.unwrap();
+    assert_eq!(report.deleted.len(), 12, "{report:?}");
+    assert!(c.versions(rgd.name()).await.is_empty());
+    let t = c.configmaps().get("theirs").await.unwrap();
+    assert_eq!(t.metadata.resource_version, rv);
+    // The faults were met, not skipped.
+    let failed = server.requests().iter().filter(|r| r.status >= 409).count();
+    assert!(failed >= 5, "only {failed} failed requests");
+}
