@@ -120,10 +120,12 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// Median of `times` runs, each with a cold CEL parse cache (as a new process has).
 fn repeat(times: usize, mut f: impl FnMut()) -> Duration {
     median(
         (0..times)
             .map(|_| {
+                kroxide::semantics::cel::clear_cache();
                 let t = Instant::now();
                 f();
                 t.elapsed()

@@ -415,9 +415,41 @@ impl Program for PathProgram {
     }
 }
 
+/// Parsed programs by source text. One build reads the same expressions more
+/// than once (the validator, the status-type inference, the planner), and
+/// parsing is the costly part; programs are immutable, so sharing is safe.
+fn parsed() -> &'static std::sync::Mutex<HashMap<String, Arc<dyn Program>>> {
+    static PARSED: OnceLock<std::sync::Mutex<HashMap<String, Arc<dyn Program>>>> = OnceLock::new();
+    PARSED.get_or_init(Default::default)
+}
+
+/// Entries kept before the cache starts over (bounds a long-lived process).
+const PARSED_MAX: usize = 8192;
+
+/// Forgets every parsed program (benchmarks use it to measure cold parses).
+pub fn clear_cache() {
+    if let Ok(mut m) = parsed().lock() {
+        m.clear();
+    }
+}
+
 impl CelRs {
-    /// Parses `source` with the CEL crate.
+    /// Parses `source` with the CEL crate (or finds it parsed already).
     fn compile_full(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
+        if let Some(p) = parsed().lock().ok().and_then(|m| m.get(source).cloned()) {
+            return Ok(p);
+        }
+        let p = self.parse(source)?;
+        if let Ok(mut m) = parsed().lock() {
+            if m.len() >= PARSED_MAX {
+                m.clear();
+            }
+            m.insert(source.to_string(), p.clone());
+        }
+        Ok(p)
+    }
+
+    fn parse(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
         if source.trim().is_empty() {
             return Err(ParseError {
                 message: "empty expression".into(),
