@@ -1,26 +1,12 @@
 //! KRO mode against the test API server's KRO simulator.
 
-#[allow(dead_code)]
-#[path = "../../../examples/microservices.rs"]
-mod microservices;
+mod scenarios;
 
 use kroxide::engine::kro::{delete, deploy, KroError, KroOptions};
-use kroxide::model::load_documents;
 use kroxide_testserver::TestServer;
-use microservices::{microservices_app, Health, MicroservicesStatus};
-use serde_json::Value;
-use std::path::Path;
+use scenarios::example as instance;
+use scenarios::microservices::{microservices_app, Health, MicroservicesStatus};
 use std::time::Duration;
-
-fn instance(f: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/microservices")
-        .join(f);
-    load_documents(f, &std::fs::read_to_string(p).unwrap())
-        .unwrap()
-        .remove(0)
-        .0
-}
 
 fn opts() -> KroOptions {
     KroOptions {
