@@ -44,7 +44,14 @@ async fn deploy_an_rgd_file_and_print_its_status() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("wave 1: deployment ready"), "{stderr}");
+    assert!(
+        stderr.contains("\"ready\",\"id\":\"deployment\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("deployed webapp instance webapp: 2 resources in 2 waves, 0 pruned"),
+        "{stderr}"
+    );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["availableReplicas"], 2);
     assert_eq!(status["ready"], true);

@@ -312,16 +312,16 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
         display.finish();
         match result {
             Ok(report) => {
-                for (i, w) in report
-                    .waves
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, w)| !w.is_empty())
-                {
-                    eprintln!("  wave {}: {} ready", i + 1, w.join(", "));
-                }
+                let applied: usize = report.waves.iter().map(Vec::len).sum();
+                display.note(&format!(
+                    "deployed {} instance {}: {applied} resources in {} waves, {} pruned",
+                    rgd.name(),
+                    instance_name(rgd, &instance),
+                    report.waves.iter().filter(|w| !w.is_empty()).count(),
+                    report.pruned.len()
+                ));
                 for p in &report.pruned {
-                    eprintln!("  pruned {}", p.display());
+                    display.note(&format!("  pruned {}", p.display()));
                 }
                 let mut status = report.status().clone();
                 redact_status(

@@ -52,7 +52,7 @@ pub enum Command {
         #[command(flatten)]
         args: PlanArgs,
     },
-    /// Deploy directly, without KRO: validate, dry-run, apply wave by wave, wait, report status.
+    /// Deploy an instance: directly (validate, dry-run, apply wave by wave, wait, report status) or through KRO with --mode kro.
     Deploy {
         /// An RGD YAML file.
         file: PathBuf,
