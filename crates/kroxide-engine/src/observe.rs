@@ -58,6 +58,8 @@ pub struct ObjectDiff {
     pub live: Option<Value>,
     /// What the server would hold after the apply (None: a deploy would prune it).
     pub desired: Option<Value>,
+    /// Why a deploy would refuse to change it (it is not this instance's), if so.
+    pub not_owned: Option<String>,
 }
 
 impl DirectEngine {
@@ -322,12 +324,16 @@ impl DirectEngine {
                     },
                 })?;
                 planned.insert((k.resource.kind.clone(), name.clone()));
+                let live = live.get(&(r.id.clone(), name.clone())).cloned().flatten();
                 out.push(ObjectDiff {
                     id: r.id.clone(),
                     kind: k.resource.kind.clone(),
-                    name: name.clone(),
+                    name,
                     namespace: api.namespace().map(String::from),
-                    live: live.get(&(r.id.clone(), name)).cloned().flatten(),
+                    not_owned: live
+                        .as_ref()
+                        .and_then(|l| crate::not_owned(l, &graph, &instance_name)),
+                    live,
                     desired: serde_json::to_value(desired).ok(),
                 });
             }
@@ -356,6 +362,7 @@ impl DirectEngine {
                         namespace,
                         live: Some(l),
                         desired: None,
+                        not_owned: None,
                     });
                 }
             }
@@ -482,6 +489,7 @@ mod tests {
             namespace: Some("dev".into()),
             live: Some(secret("old-pass-1", "admin")),
             desired: Some(secret("new-pass-2", "admin")),
+            not_owned: None,
         };
         let text = render_diff(std::slice::from_ref(&d), false);
         assert!(
@@ -515,6 +523,7 @@ mod tests {
             namespace: None,
             live: Some(cm.clone()),
             desired: Some(newer),
+            not_owned: None,
         };
         assert_eq!(render_diff(&[same], false), "");
         let new = ObjectDiff {
@@ -524,6 +533,7 @@ mod tests {
             kind: "ConfigMap".into(),
             name: "c".into(),
             namespace: None,
+            not_owned: None,
         };
         let text = render_diff(&[new], false);
         assert!(

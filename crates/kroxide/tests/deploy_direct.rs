@@ -413,6 +413,14 @@ async fn diff_shows_what_would_change_with_secrets_masked() {
         server.writes().iter().all(|w| w.dry_run),
         "diff wrote something"
     );
+    assert!(same.iter().all(|d| d.not_owned.is_none()));
+    // Another instance's diff says a deploy would refuse these objects.
+    let (foreign, _) = engine
+        .diff(&rgd, &instance("prod.yaml"), &opts())
+        .await
+        .unwrap();
+    let refused = foreign.iter().filter(|d| d.not_owned.is_some()).count();
+    assert_eq!(refused, 12, "{foreign:?}");
     let mut prod = instance("prod.yaml");
     prod["metadata"]["name"] = json!("microservices-dev");
     let (changed, _) = engine.diff(&rgd, &prod, &opts()).await.unwrap();

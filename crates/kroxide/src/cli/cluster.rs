@@ -358,6 +358,14 @@ pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
             Ok((diffs, unresolved)) => {
                 let text = kroxide_engine::render_diff(&diffs, args.show_secrets);
                 print!("{text}");
+                for d in diffs.iter().filter(|d| d.desired.is_some()) {
+                    if let Some(why) = &d.not_owned {
+                        eprintln!(
+                            "note: a deploy would refuse to change {}/{} ({}): {why}; pass --adopt to take it over",
+                            d.kind, d.name, d.id
+                        );
+                    }
+                }
                 for (id, why) in &unresolved {
                     let why = redact_inputs(rgd, &instance, args.show_secrets, why);
                     eprintln!("note: {id} cannot be resolved before deploy: {why}");
