@@ -15,10 +15,7 @@ fn example(p: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_an_rgd_file_and_print_its_status() {
     let server = TestServer::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-deploy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-deploy");
     let inst = dir.join("instance.yaml");
     std::fs::write(&inst, "spec:\n  name: hello\n  replicas: 2\n").unwrap();
     let rgd = example("rgds/webapp.yaml");
@@ -107,10 +104,7 @@ async fn deploy_without_a_reachable_cluster_fails_clearly() {
 async fn deploy_through_kro_from_the_cli() {
     let server = TestServer::start().await.unwrap();
     server.install_kro(true);
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-kro-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-kro");
     let inst = dir.join("instance.yaml");
     std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
     let rgd = example("rgds/webapp.yaml");
@@ -144,6 +138,15 @@ async fn deploy_through_kro_from_the_cli() {
     assert_eq!(status["ready"], true);
 }
 
+/// A fresh directory for one test's files, with a kubeconfig for `server` in it.
+fn workdir(server: &TestServer, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kc = dir.join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    (dir, kc)
+}
+
 /// Runs the kroxide binary off the async runtime.
 async fn kroxide(args: Vec<String>) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
@@ -163,10 +166,7 @@ fn strings(a: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_status_diff_instances_delete_from_the_cli() {
     let server = TestServer::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-life-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-life");
     let kc = kc.display().to_string();
     let inst = dir.join("instance.yaml");
     std::fs::write(
@@ -281,10 +281,7 @@ async fn ctrl_c_stops_cleanly_and_a_rerun_converges() {
     server.controllers(|c| {
         c.stuck.insert("Deployment/web/hello".into());
     });
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-int-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-int");
     let inst = dir.join("instance.yaml");
     std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
     let args = strings(&[
@@ -373,10 +370,7 @@ async fn kro_mode_status_instances_version_and_delete_definition() {
         .create(&Default::default(), &kro_deploy)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-kro2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-kro2");
     let kc = kc.display().to_string();
     let inst = dir.join("instance.yaml");
     std::fs::write(&inst, "metadata: {name: hello}\nspec:\n  name: hello\n").unwrap();
@@ -464,10 +458,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_values_never_reach_progress_plan_diff_status_or_errors() {
     let server = TestServer::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("kroxide-cli-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kc = dir.join("kubeconfig");
-    server.write_kubeconfig(&kc).unwrap();
+    let (dir, kc) = workdir(&server, "kroxide-cli-secrets");
     let kc = kc.display().to_string();
     let rgd = dir.join("vault.yaml");
     std::fs::write(&rgd, VAULT_RGD).unwrap();
