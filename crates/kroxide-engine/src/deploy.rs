@@ -6,8 +6,8 @@ use crate::inventory::{self, Inventory, Lock, ObjectRef, Store};
 use crate::progress::{Event, ResourceState};
 use crate::retry::retry;
 use crate::{
-    k8s_namespace, name_ns, not_owned, resolve, DeployError, DeployOptions, DeployReport,
-    DirectEngine, Kind, FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
+    kinds_of, name_ns, not_owned, resolve, DeployError, DeployOptions, DeployReport, DirectEngine,
+    Kind, FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
 };
 use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
@@ -54,14 +54,30 @@ struct Run {
 }
 
 /// One object about to be applied.
-struct Target {
-    oref: ObjectRef,
-    object: Value,
-    api: Api<DynamicObject>,
+pub(crate) struct Target {
+    pub(crate) oref: ObjectRef,
+    pub(crate) object: Value,
+    pub(crate) api: Api<DynamicObject>,
+}
+
+impl Target {
+    /// The server's refusal of this object in a dry run.
+    pub(crate) fn dry_run_error(&self, e: kube::Error) -> DeployError {
+        DeployError::DryRun {
+            id: self.oref.id.clone(),
+            kind: self.oref.kind.clone(),
+            name: self.oref.name.clone(),
+            message: match e {
+                kube::Error::Api(s) => s.message,
+                other => other.to_string(),
+            },
+        }
+    }
 }
 
 impl DirectEngine {
-    fn target(
+    /// `o` labelled for `graph`/`instance`, with its identity and the API to write it through.
+    pub(crate) fn target(
         &self,
         k: &Kind,
         o: &Value,
@@ -215,31 +231,10 @@ impl DirectEngine {
             });
         }
         let discovery = self.discover(opts).await?;
-        let mut kinds: BTreeMap<String, Kind> = BTreeMap::new();
-        for r in &rgd.spec.resources {
-            let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
-                continue;
-            };
-            match resolve(&discovery, av, k) {
-                Some(kind) => {
-                    kinds.insert(r.id.clone(), kind);
-                }
-                None => {
-                    return Err(DeployError::UnknownKind {
-                        id: r.id.clone(),
-                        api_version: av.to_string(),
-                        kind: k.to_string(),
-                    })
-                }
-            }
-        }
+        let kinds = kinds_of(&discovery, rgd)?;
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&first.instance).0;
-        let namespaces: Api<k8s_namespace::Namespace> = Api::all(self.client.clone());
-        let ns_exists = retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
-            .await
-            .map_err(DeployError::Discovery)?
-            .is_some();
+        let ns_exists = self.namespace_exists(opts).await?;
         if !ns_exists && !opts.create_namespace {
             return Err(DeployError::NoNamespace(opts.namespace.clone()));
         }
@@ -293,15 +288,7 @@ impl DirectEngine {
                     })
                     .await
                     .map(|_| ())
-                    .map_err(|e| DeployError::DryRun {
-                        id: t.oref.id.clone(),
-                        kind: t.oref.kind.clone(),
-                        name: t.oref.name.clone(),
-                        message: match &e {
-                            kube::Error::Api(s) => s.message.clone(),
-                            other => other.to_string(),
-                        },
-                    })
+                    .map_err(|e| t.dry_run_error(e))
                 }
             });
         bounded(dry_runs)
@@ -317,6 +304,7 @@ impl DirectEngine {
         if !ns_exists {
             let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": opts.namespace, "labels": {GRAPH_LABEL: graph}}});
             let (pp, patch) = (PatchParams::apply(FIELD_MANAGER), Patch::Apply(&ns));
+            let namespaces = self.namespaces();
             retry(opts.request_timeout, || {
                 namespaces.patch(&opts.namespace, &pp, &patch)
             })
@@ -398,7 +386,7 @@ impl DirectEngine {
             }
             Err(e) => {
                 if opts.rollback_on_failure {
-                    let kept = self.rollback(&run, opts).await;
+                    let kept = self.rollback(&discovery, &run, opts).await;
                     inv.objects = old_objects;
                     inv.objects.extend(kept);
                 } else {
@@ -599,14 +587,15 @@ impl DirectEngine {
 
     /// Undoes a failed run: deletes what it created, restores what it changed.
     /// Returns the objects it could not undo (they stay in the inventory).
-    async fn rollback(&self, run: &Run, opts: &DeployOptions) -> Vec<ObjectRef> {
+    async fn rollback(
+        &self,
+        discovery: &kube::discovery::Discovery,
+        run: &Run,
+        opts: &DeployOptions,
+    ) -> Vec<ObjectRef> {
         let mut kept = Vec::new();
-        let discovery = match self.discover(opts).await {
-            Ok(d) => d,
-            Err(_) => return run.applied.iter().map(|(o, _)| o.clone()).collect(),
-        };
         for (oref, prior) in run.applied.iter().rev() {
-            let Some(k) = resolve(&discovery, &oref.api_version, &oref.kind) else {
+            let Some(k) = resolve(discovery, &oref.api_version, &oref.kind) else {
                 kept.push(oref.clone());
                 continue;
             };

@@ -167,9 +167,11 @@ impl Store {
         let secret = retry(self.timeout, || self.api.get_opt(&name))
             .await
             .map_err(|e| self.error(e))?;
-        let Some(secret) = secret else {
-            return Ok(None);
-        };
+        secret.map(|s| self.decode(&name, &s)).transpose()
+    }
+
+    /// The inventory a Secret named `name` holds, if it holds this graph's.
+    fn decode(&self, name: &str, secret: &DynamicObject) -> Result<Inventory, DeployError> {
         let text = secret
             .data
             .pointer(&format!("/data/{DATA_KEY}"))
@@ -178,17 +180,17 @@ impl Store {
         let mut inv: Inventory = text
             .and_then(|t| serde_json::from_slice(&t).ok())
             .ok_or_else(|| DeployError::Inventory {
-                name: name.clone(),
+                name: name.to_string(),
                 message: "it is not a kroxide inventory (no readable `inventory` entry); delete it or pick another instance name".into(),
             })?;
         if inv.graph != self.graph {
             return Err(DeployError::Inventory {
-                name,
+                name: name.to_string(),
                 message: format!("it belongs to graph `{}`", inv.graph),
             });
         }
         inv.resource_version = secret.metadata.resource_version.clone();
-        Ok(Some(inv))
+        Ok(inv)
     }
 
     fn to_secret(&self, inv: &Inventory) -> Result<DynamicObject, DeployError> {
@@ -273,26 +275,12 @@ impl Store {
         let list = retry(self.timeout, || self.api.list(&lp))
             .await
             .map_err(|e| self.error(e))?;
-        let mut out = Vec::new();
-        for s in list.items {
-            let Some(instance) = s
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(INSTANCE_LABEL))
-            else {
-                continue;
-            };
-            let one = Store {
-                api: self.api.clone(),
-                graph: self.graph.clone(),
-                instance: instance.clone(),
-                timeout: self.timeout,
-            };
-            if let Ok(Some(inv)) = one.read().await {
-                out.push(inv);
-            }
-        }
+        // The listed Secrets already hold the inventories: no read per instance.
+        let out = list
+            .items
+            .iter()
+            .filter_map(|s| self.decode(s.metadata.name.as_deref()?, s).ok())
+            .collect();
         Ok(out)
     }
 }

@@ -206,6 +206,20 @@ impl DirectEngine {
         .map_err(DeployError::Discovery)
     }
 
+    /// The API of Namespaces.
+    pub(crate) fn namespaces(&self) -> Api<k8s_namespace::Namespace> {
+        Api::all(self.client.clone())
+    }
+
+    /// Whether the target namespace exists.
+    pub(crate) async fn namespace_exists(&self, opts: &DeployOptions) -> Result<bool, DeployError> {
+        let namespaces = self.namespaces();
+        retry::retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
+            .await
+            .map(|n| n.is_some())
+            .map_err(DeployError::Discovery)
+    }
+
     /// Releases this engine's lock on an instance, if it holds it (after an
     /// interrupted run). The inventory keeps every object the run may have
     /// written, so a later run or `delete` still finds them.
@@ -238,6 +252,27 @@ pub(crate) fn resolve(discovery: &Discovery, api_version: &str, kind: &str) -> O
     discovery
         .resolve_gvk(&GroupVersionKind::gvk(group, version, kind))
         .map(|(resource, caps)| Kind { resource, caps })
+}
+
+/// The served kind of every resource of `rgd`, by resource id; a kind the
+/// cluster does not serve is an error (before anything is written).
+pub(crate) fn kinds_of(
+    discovery: &Discovery,
+    rgd: &kroxide_model::ResourceGraphDefinition,
+) -> Result<BTreeMap<String, Kind>, DeployError> {
+    let mut kinds = BTreeMap::new();
+    for r in &rgd.spec.resources {
+        let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
+            continue;
+        };
+        let kind = resolve(discovery, av, k).ok_or_else(|| DeployError::UnknownKind {
+            id: r.id.clone(),
+            api_version: av.to_string(),
+            kind: k.to_string(),
+        })?;
+        kinds.insert(r.id.clone(), kind);
+    }
+    Ok(kinds)
 }
 
 /// `metadata.name` and `metadata.namespace` of an object.

@@ -6,13 +6,12 @@ use crate::inventory::{ObjectRef, Store};
 use crate::progress::ResourceState;
 use crate::retry::retry;
 use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
-use crate::{GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions};
 use kroxide_semantics::redact::{Redactor, MASK};
 use kube::api::{Patch, PatchParams};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where one resource of a deployed instance stands.
@@ -202,6 +201,7 @@ impl DirectEngine {
         opts: &DeployOptions,
     ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
         let discovery = self.discover(opts).await?;
+        let kinds = crate::kinds_of(&discovery, rgd)?;
         let popts = PlanOptions {
             namespace: opts.namespace.clone(),
             ..PlanOptions::default()
@@ -219,30 +219,14 @@ impl DirectEngine {
                 .iter()
                 .filter(|r| r.action == Action::Apply)
             {
-                let Some(k) = rgd
-                    .resource(&r.id)
-                    .and_then(|x| Some((x.api_version()?, x.kind()?)))
-                    .and_then(|(av, kind)| resolve(&discovery, av, kind))
-                else {
-                    return Err(DeployError::UnknownKind {
-                        id: r.id.clone(),
-                        api_version: rgd
-                            .resource(&r.id)
-                            .and_then(|x| x.api_version())
-                            .unwrap_or("")
-                            .into(),
-                        kind: rgd
-                            .resource(&r.id)
-                            .and_then(|x| x.kind())
-                            .unwrap_or("")
-                            .into(),
-                    });
+                let Some(k) = kinds.get(&r.id) else {
+                    continue;
                 };
                 for o in &r.objects {
                     let (name, ns) = name_ns(o);
                     let key = (r.id.clone(), name.clone());
                     if !live.contains_key(&key) {
-                        let api = self.api(&k, ns.as_deref().or(Some(&opts.namespace)));
+                        let api = self.api(k, ns.as_deref());
                         let l = retry(opts.request_timeout, || api.get_opt(&name))
                             .await
                             .map_err(|source| DeployError::Api {
@@ -273,12 +257,7 @@ impl DirectEngine {
         dry.force = opts.force_conflicts;
         // Objects in a namespace that does not exist yet cannot be dry-run:
         // they are shown as rendered.
-        let namespaces: kube::Api<crate::k8s_namespace::Namespace> =
-            kube::Api::all(self.client.clone());
-        let ns_exists = retry(opts.request_timeout, || namespaces.get_opt(&opts.namespace))
-            .await
-            .map_err(DeployError::Discovery)?
-            .is_some();
+        let ns_exists = self.namespace_exists(opts).await?;
         let mut out = Vec::new();
         let mut unresolved = BTreeMap::new();
         let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
@@ -291,45 +270,37 @@ impl DirectEngine {
                 }
                 Action::Skip | Action::Read => continue,
             }
-            let res = rgd.resource(&r.id);
-            let Some(k) = res
-                .and_then(|x| Some((x.api_version()?, x.kind()?)))
-                .and_then(|(av, kind)| resolve(&discovery, av, kind))
-            else {
+            let Some(k) = kinds.get(&r.id) else {
                 continue;
             };
             for o in &r.objects {
-                let mut o = o.clone();
-                o["metadata"]["labels"][GRAPH_LABEL] = json!(graph);
-                o["metadata"]["labels"][INSTANCE_LABEL] = json!(instance_name);
-                o["metadata"]["labels"][RESOURCE_LABEL] = json!(r.id);
-                let (name, ns) = name_ns(&o);
-                let api = self.api(&k, ns.as_deref().or(Some(&opts.namespace)));
-                let patch = Patch::Apply(&o);
-                let in_missing_ns = !ns_exists && api.namespace() == Some(opts.namespace.as_str());
+                // Labelled and addressed as a deploy would (wave numbers do not matter here).
+                let t = self.target(k, o, &r.id, 0, &graph, &instance_name);
+                let patch = Patch::Apply(&t.object);
+                let in_missing_ns =
+                    !ns_exists && t.oref.namespace.as_deref() == Some(opts.namespace.as_str());
                 let desired = async {
                     if in_missing_ns {
-                        return serde_json::from_value(o.clone()).map_err(kube::Error::SerdeError);
+                        return serde_json::from_value(t.object.clone())
+                            .map_err(kube::Error::SerdeError);
                     }
-                    retry(opts.request_timeout, || api.patch(&name, &dry, &patch)).await
+                    retry(opts.request_timeout, || {
+                        t.api.patch(&t.oref.name, &dry, &patch)
+                    })
+                    .await
                 }
                 .await
-                .map_err(|e| DeployError::DryRun {
-                    id: r.id.clone(),
-                    kind: k.resource.kind.clone(),
-                    name: name.clone(),
-                    message: match &e {
-                        kube::Error::Api(s) => s.message.clone(),
-                        other => other.to_string(),
-                    },
-                })?;
-                planned.insert((k.resource.kind.clone(), name.clone()));
-                let live = live.get(&(r.id.clone(), name.clone())).cloned().flatten();
+                .map_err(|e| t.dry_run_error(e))?;
+                planned.insert((t.oref.kind.clone(), t.oref.name.clone()));
+                let live = live
+                    .get(&(r.id.clone(), t.oref.name.clone()))
+                    .cloned()
+                    .flatten();
                 out.push(ObjectDiff {
                     id: r.id.clone(),
-                    kind: k.resource.kind.clone(),
-                    name,
-                    namespace: api.namespace().map(String::from),
+                    kind: t.oref.kind,
+                    name: t.oref.name,
+                    namespace: t.oref.namespace,
                     not_owned: live
                         .as_ref()
                         .and_then(|l| crate::not_owned(l, &graph, &instance_name)),
@@ -475,6 +446,7 @@ pub fn render_diff(diffs: &[ObjectDiff], show_secrets: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn secret(pw: &str, user: &str) -> Value {
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "resourceVersion": "7"}, "stringData": {"password": pw, "user": user}})
