@@ -527,3 +527,65 @@ async fn secret_values_never_reach_progress_plan_diff_status_or_errors() {
     assert!(all.contains("spec.password"), "{all}");
     assert!(!all.contains("Not-Allowed!"), "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kro_mode_masks_a_secret_value_that_the_status_repeats() {
+    let server = TestServer::start().await.unwrap();
+    server.install_kro(true);
+    let (dir, kc) = workdir(&server, "kroxide-cli-kro-secrets");
+    let kc = kc.display().to_string();
+    // The status copies the value that also goes into the Secret.
+    let rgd = dir.join("vault.yaml");
+    std::fs::write(
+        &rgd,
+        VAULT_RGD.replace(
+            "      secretName: ${creds.metadata.name}\n",
+            "      secretName: ${creds.metadata.name}\n      copied: ${settings.data.copied}\n",
+        ),
+    )
+    .unwrap();
+    let rgd = rgd.display().to_string();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(
+        &inst,
+        "metadata: {name: v}\nspec: {name: v, password: s3cr3t-pa55}\n",
+    )
+    .unwrap();
+    let inst = inst.display().to_string();
+    let base = [
+        "-n",
+        "sec",
+        "--kubeconfig",
+        &kc,
+        "--mode",
+        "kro",
+        "--timeout",
+        "10",
+    ];
+    let mut deploy = strings(&["deploy", &rgd, "--instance", &inst]);
+    deploy.extend(strings(&base));
+    let out = kroxide(deploy).await;
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("copied:") && !all.contains("s3cr3t-pa55"),
+        "{all}"
+    );
+    let mut status = strings(&["status", &rgd, "--instance", &inst]);
+    status.extend(strings(&base));
+    let out = kroxide(status).await;
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("copied:") && !all.contains("s3cr3t-pa55"),
+        "{all}"
+    );
+}

@@ -231,14 +231,24 @@ fn engine_options(c: &ClusterArgs) -> DeployOptions {
     }
 }
 
-/// Masks Secret values that `status` may repeat (a status field can read a Secret).
-fn redact_status(status: &mut Value, live: impl IntoIterator<Item = Value>, show: bool) {
-    if !show {
-        let mut redactor = kroxide_semantics::redact::Redactor::default();
-        let objs: Vec<Value> = live.into_iter().collect();
-        redactor.learn(objs.iter());
-        redactor.redact_value(status);
+/// Masks Secret values that `status` may repeat (a status field can read a
+/// Secret): those of the live Secrets, and those the instance feeds to Secrets.
+fn redact_status<'a>(
+    status: &mut Value,
+    rgd: &ResourceGraphDefinition,
+    instance: Option<&Value>,
+    live: impl IntoIterator<Item = &'a Value>,
+    show: bool,
+) {
+    if show {
+        return;
     }
+    let mut redactor = kroxide_semantics::redact::Redactor::default();
+    if let Some(i) = instance {
+        redactor.learn_secret_inputs(rgd, i);
+    }
+    redactor.learn(live);
+    redactor.redact_value(status);
 }
 
 pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {
@@ -265,7 +275,7 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
             return tokio::select! {
                 r = run => match r {
                     Ok(mut status) => {
-                        redact_status(&mut status, [], args.show_secrets);
+                        redact_status(&mut status, rgd, Some(&instance), [], args.show_secrets);
                         print_doc(&status, args.output)
                     }
                     Err(e) => {
@@ -326,7 +336,9 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                 let mut status = report.status().clone();
                 redact_status(
                     &mut status,
-                    report.live.values().flatten().cloned(),
+                    rgd,
+                    Some(&instance),
+                    report.live.values().flatten(),
                     args.show_secrets,
                 );
                 print_doc(&status, args.output)
@@ -396,18 +408,13 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                 .await
             {
                 Ok(mut status) => {
-                    // KRO's status may repeat Secret values: mask those the instance feeds to Secrets.
-                    if !args.show_secrets {
-                        let text = serde_json::to_string(&status).unwrap_or_default();
-                        let masked = match &args.which.instance {
-                            Some(p) => match one_instance(p) {
-                                Ok(i) => redact_inputs(rgd, &i, false, &text),
-                                Err(_) => text,
-                            },
-                            None => text,
-                        };
-                        status = serde_json::from_str(&masked).unwrap_or(status);
-                    }
+                    // The instance is known here only from its file (--instance).
+                    let instance = args
+                        .which
+                        .instance
+                        .as_ref()
+                        .and_then(|p| one_instance(p).ok());
+                    redact_status(&mut status, rgd, instance.as_ref(), [], args.show_secrets);
                     print_doc(&status, args.output)
                 }
                 Err(e) => {
@@ -422,12 +429,13 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
             .await
         {
             Ok(mut report) => {
-                if !args.show_secrets {
-                    let mut redactor = kroxide_semantics::redact::Redactor::default();
-                    redactor.learn_secret_inputs(rgd, &report.deployed);
-                    redactor.learn(report.live.values().flatten());
-                    redactor.redact_value(&mut report.status);
-                }
+                redact_status(
+                    &mut report.status,
+                    rgd,
+                    Some(&report.deployed),
+                    report.live.values().flatten(),
+                    args.show_secrets,
+                );
                 for r in &report.resources {
                     eprintln!("  {:<24} {:<12} {}", r.id, r.kind, r.state);
                 }
