@@ -238,13 +238,7 @@ impl DirectEngine {
         if !ns_exists && !opts.create_namespace {
             return Err(DeployError::NoNamespace(opts.namespace.clone()));
         }
-        let store = Store::new(
-            &self.client,
-            &opts.namespace,
-            &graph,
-            &instance_name,
-            opts.request_timeout,
-        );
+        let store = self.store(&graph, &instance_name, opts);
         let old = if ns_exists { store.read().await? } else { None };
         if let (Some(inv), false) = (&old, opts.break_lock) {
             store.check_lock(inv, &self.holder)?;

@@ -206,6 +206,22 @@ impl DirectEngine {
         .map_err(DeployError::Discovery)
     }
 
+    /// The inventory of `instance` of `graph` in the target namespace.
+    pub(crate) fn store(
+        &self,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> inventory::Store {
+        inventory::Store::new(
+            &self.client,
+            &opts.namespace,
+            graph,
+            instance,
+            opts.request_timeout,
+        )
+    }
+
     /// The API of Namespaces.
     pub(crate) fn namespaces(&self) -> Api<k8s_namespace::Namespace> {
         Api::all(self.client.clone())
@@ -229,13 +245,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<(), DeployError> {
-        let store = inventory::Store::new(
-            &self.client,
-            &opts.namespace,
-            graph,
-            instance,
-            opts.request_timeout,
-        );
+        let store = self.store(graph, instance, opts);
         if let Some(mut inv) = store.read().await? {
             if inv.lock.as_ref().is_some_and(|l| l.holder == self.holder) {
                 inv.lock = None;

@@ -2,7 +2,7 @@
 //! live objects, from any process) and `diff` (what a deploy would change,
 //! from a server-side dry run against the live objects).
 
-use crate::inventory::{ObjectRef, Store};
+use crate::inventory::ObjectRef;
 use crate::progress::ResourceState;
 use crate::retry::retry;
 use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
@@ -69,13 +69,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<StatusReport, DeployError> {
-        let store = Store::new(
-            &self.client,
-            &opts.namespace,
-            rgd.name(),
-            instance,
-            opts.request_timeout,
-        );
+        let store = self.store(rgd.name(), instance, opts);
         let inv = store
             .read()
             .await?
@@ -149,15 +143,7 @@ impl DirectEngine {
         graph: &str,
         opts: &DeployOptions,
     ) -> Result<Vec<crate::Inventory>, DeployError> {
-        Store::new(
-            &self.client,
-            &opts.namespace,
-            graph,
-            "",
-            opts.request_timeout,
-        )
-        .list()
-        .await
+        self.store(graph, "", opts).list().await
     }
 
     /// The live objects listed in an inventory, by resource id.
@@ -310,13 +296,7 @@ impl DirectEngine {
             }
         }
         // What a deploy would prune.
-        let store = Store::new(
-            &self.client,
-            &opts.namespace,
-            &graph,
-            &instance_name,
-            opts.request_timeout,
-        );
+        let store = self.store(&graph, &instance_name, opts);
         if let Some(inv) = store.read().await? {
             let stale: BTreeSet<ObjectRef> = inv
                 .objects

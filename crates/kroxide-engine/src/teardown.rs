@@ -5,7 +5,7 @@
 //! are checked again: an object that changed hands since (another instance's,
 //! or relabelled by someone) is left alone and reported.
 
-use crate::inventory::{ObjectRef, Store};
+use crate::inventory::ObjectRef;
 use crate::progress::Event;
 use crate::retry::retry;
 use crate::{not_owned, resolve, DeployError, DeployOptions, DirectEngine};
@@ -34,13 +34,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<DeleteReport, DeployError> {
-        let store = Store::new(
-            &self.client,
-            &opts.namespace,
-            graph,
-            instance,
-            opts.request_timeout,
-        );
+        let store = self.store(graph, instance, opts);
         let Some(mut inv) = store.read().await? else {
             return Ok(DeleteReport::default());
         };
