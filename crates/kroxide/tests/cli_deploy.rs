@@ -562,30 +562,20 @@ async fn kro_mode_masks_a_secret_value_that_the_status_repeats() {
         "--timeout",
         "10",
     ];
-    let mut deploy = strings(&["deploy", &rgd, "--instance", &inst]);
-    deploy.extend(strings(&base));
-    let out = kroxide(deploy).await;
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        all.contains("copied:") && !all.contains("s3cr3t-pa55"),
-        "{all}"
-    );
-    let mut status = strings(&["status", &rgd, "--instance", &inst]);
-    status.extend(strings(&base));
-    let out = kroxide(status).await;
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        all.contains("copied:") && !all.contains("s3cr3t-pa55"),
-        "{all}"
-    );
+    // Deploy first (it prints the status), then status from a new process.
+    for command in ["deploy", "status"] {
+        let mut args = strings(&[command, &rgd, "--instance", &inst]);
+        args.extend(strings(&base));
+        let out = kroxide(args).await;
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{command}: {all}");
+        assert!(
+            all.contains("copied:") && !all.contains("s3cr3t-pa55"),
+            "{command}: {all}"
+        );
+    }
 }

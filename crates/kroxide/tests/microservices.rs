@@ -1,13 +1,11 @@
 //! The seed's microservices example, rendered by kroxide.
 
-#[allow(dead_code)]
-#[path = "../../../examples/microservices.rs"]
-mod microservices;
+mod scenarios;
 
 use kroxide::model::{load_documents, to_yaml};
 use kroxide::semantics::crd::instance_crd;
 use kroxide::semantics::openapi::{validate as schema_validate, Definitions, Options, Schema};
-use microservices::microservices_app;
+use scenarios::microservices::{self, microservices_app};
 use std::path::Path;
 
 fn shared(p: &str) -> std::path::PathBuf {
@@ -186,18 +184,9 @@ fn dev_and_prod_configurations_fit_the_instance_schema() {
 
 mod plans {
     use super::*;
+    use crate::scenarios::example as instance;
     use kroxide::semantics::plan::{plan, Action, Observed, PlanOptions};
     use serde_json::{json, Value};
-
-    fn instance(f: &str) -> Value {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/microservices")
-            .join(f);
-        load_documents(f, &std::fs::read_to_string(p).unwrap())
-            .unwrap()
-            .remove(0)
-            .0
-    }
 
     fn plan_with(f: &str, opts: PlanOptions) -> kroxide::semantics::plan::Plan {
         plan(&microservices_app().to_rgd().unwrap(), &instance(f), &opts).unwrap()
