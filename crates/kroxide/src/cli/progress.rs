@@ -33,6 +33,8 @@ impl Style {
 
 struct Bars {
     multi: MultiProgress,
+    /// The look of every resource's line, parsed once.
+    line: ProgressStyle,
     bars: BTreeMap<String, ProgressBar>,
 }
 
@@ -48,6 +50,8 @@ impl Display {
             style,
             bars: Mutex::new(Bars {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                line: ProgressStyle::with_template("  {spinner} {prefix:<24} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 bars: BTreeMap::new(),
             }),
         })
@@ -105,14 +109,12 @@ impl Display {
         let Ok(mut b) = self.bars.lock() else {
             return;
         };
-        let style = ProgressStyle::with_template("  {spinner} {prefix:<24} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         match e {
             Event::WaveStarted { ids, .. } => {
                 let _ = b.multi.println(format!("  {e}"));
                 for id in ids {
                     let bar = b.multi.add(ProgressBar::new_spinner());
-                    bar.set_style(style.clone());
+                    bar.set_style(b.line.clone());
                     bar.set_prefix(id.clone());
                     bar.set_message("applying");
                     bar.enable_steady_tick(Duration::from_millis(120));
