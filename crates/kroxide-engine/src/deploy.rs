@@ -493,11 +493,14 @@ impl DirectEngine {
                     targets.push(self.target(&kinds[id], o, id, wave, graph, instance_name));
                 }
             }
-            opts.progress.emit(Event::WaveStarted {
-                wave: wave + 1,
-                waves,
-                ids: this_wave.clone(),
-            });
+            // A wave whose resources are all excluded has nothing to show.
+            if !this_wave.is_empty() {
+                opts.progress.emit(Event::WaveStarted {
+                    wave: wave + 1,
+                    waves,
+                    ids: this_wave.clone(),
+                });
+            }
             // Objects whose names were only known now: check them, record them, renew the lock.
             self.check_owned(&targets, run, graph, instance_name, opts)
                 .await?;
