@@ -199,8 +199,8 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
 
     /// The RGD as YAML.
     pub fn to_rgd_yaml(&self) -> Result<String, BuildError> {
-        let rgd = self.rgd.clone()?;
-        kroxide_model::to_yaml(&rgd).map_err(|e| BuildError {
+        let rgd = self.rgd.as_ref().map_err(Clone::clone)?;
+        kroxide_model::to_yaml(rgd).map_err(|e| BuildError {
             graph: self.name.clone(),
             problems: vec![format!("cannot write YAML: {e}")],
             diagnostics: Vec::new(),

@@ -8,7 +8,7 @@
 use crate::cel::{default_engine, EvalError, Vars};
 use crate::expr::{parse_string, StringValue};
 use indexmap::IndexMap;
-use kroxide_model::FieldPath;
+use kroxide_model::{FieldPath, PathSegment};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -133,10 +133,14 @@ impl Schema {
 
     /// Follows `path` (field names, or `[]`-free indices) through properties,
     /// items and additionalProperties.
-    pub fn at<'a>(&'a self, path: &[String], defs: &'a Definitions) -> Option<&'a Schema> {
+    pub fn at<'a, S: AsRef<str>>(
+        &'a self,
+        path: &[S],
+        defs: &'a Definitions,
+    ) -> Option<&'a Schema> {
         let mut cur = defs.resolve(self);
         for seg in path {
-            cur = defs.resolve(cur.child(seg, defs)?);
+            cur = defs.resolve(cur.child(seg.as_ref(), defs)?);
         }
         Some(cur)
     }
@@ -268,8 +272,9 @@ pub fn validate(
         defs,
         opts,
         out: &mut out,
+        path: FieldPath::root(),
     }
-    .node(value, schema, &FieldPath::root());
+    .node(value, schema);
     out
 }
 
@@ -277,6 +282,9 @@ struct Validator<'a> {
     defs: &'a Definitions,
     opts: Options,
     out: &'a mut Vec<Violation>,
+    /// Where the walk is: segments are pushed and popped, never copied,
+    /// and a copy is made only for a violation.
+    path: FieldPath,
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -304,14 +312,22 @@ fn short(v: &Value) -> String {
 }
 
 impl Validator<'_> {
-    fn err(&mut self, path: &FieldPath, message: String) {
+    fn err(&mut self, message: String) {
         self.out.push(Violation {
-            path: path.clone(),
+            path: self.path.clone(),
             message,
         });
     }
 
-    fn node(&mut self, value: &mut Value, schema: &Schema, path: &FieldPath) {
+    /// Runs `f` with `seg` appended to the current path.
+    fn at<R>(&mut self, seg: PathSegment, f: impl FnOnce(&mut Self) -> R) -> R {
+        self.path.0.push(seg);
+        let r = f(self);
+        self.path.0.pop();
+        r
+    }
+
+    fn node(&mut self, value: &mut Value, schema: &Schema) {
         let schema = self.defs.resolve(schema);
         if self.opts.expressions {
             if let Value::String(s) = value {
@@ -325,7 +341,6 @@ impl Validator<'_> {
                             || schema.preserves_unknown();
                         if !stringy {
                             self.err(
-                                path,
                                 format!(
                                     "a string template always gives a string, but this field expects {}; use a single ${{...}} expression for a typed value",
                                     schema.type_name()
@@ -335,7 +350,7 @@ impl Validator<'_> {
                         return;
                     }
                     Err(e) => {
-                        self.err(path, e.to_string());
+                        self.err(e.to_string());
                         return;
                     }
                     Ok(StringValue::Literal(_)) => {}
@@ -346,35 +361,32 @@ impl Validator<'_> {
         if value.is_null() {
             return;
         }
-        if !self.type_ok(value, schema, path) {
+        if !self.type_ok(value, schema) {
             return;
         }
         match value {
-            Value::Object(map) => self.object(map, schema, path),
-            Value::Array(items) => self.array(items, schema, path),
-            Value::String(s) => self.string(s, schema, path),
-            Value::Number(_) => self.number(value, schema, path),
+            Value::Object(map) => self.object(map, schema),
+            Value::Array(items) => self.array(items, schema),
+            Value::String(s) => self.string(s, schema),
+            Value::Number(_) => self.number(value, schema),
             _ => {}
         }
         if let Some(e) = &schema.enum_ {
             if !e.contains(value) {
                 let allowed: Vec<String> = e.iter().map(short).collect();
-                self.err(
-                    path,
-                    format!(
-                        "unsupported value {}: expected one of {}",
-                        short(value),
-                        allowed.join(", ")
-                    ),
-                );
+                self.err(format!(
+                    "unsupported value {}: expected one of {}",
+                    short(value),
+                    allowed.join(", ")
+                ));
             }
         }
         if self.opts.cel_rules {
-            self.rules(value, schema, path);
+            self.rules(value, schema);
         }
     }
 
-    fn type_ok(&mut self, value: &Value, schema: &Schema, path: &FieldPath) -> bool {
+    fn type_ok(&mut self, value: &Value, schema: &Schema) -> bool {
         let actual = json_type(value);
         if schema.is_int_or_string() {
             if matches!(actual, "integer" | "string") {
@@ -392,19 +404,16 @@ impl Validator<'_> {
                 _ => {}
             }
         }
-        self.err(
-            path,
-            format!(
-                "expected {}, got {} {}",
-                schema.type_name(),
-                actual,
-                short(value)
-            ),
-        );
+        self.err(format!(
+            "expected {}, got {} {}",
+            schema.type_name(),
+            actual,
+            short(value)
+        ));
         false
     }
 
-    fn object(&mut self, map: &mut Map<String, Value>, schema: &Schema, path: &FieldPath) {
+    fn object(&mut self, map: &mut Map<String, Value>, schema: &Schema) {
         let props = schema.properties.as_ref();
         if self.opts.apply_defaults {
             map.retain(|_, v| !v.is_null());
@@ -419,15 +428,13 @@ impl Validator<'_> {
                 }
             }
         }
-        let keys: Vec<String> = map.keys().cloned().collect();
         let mut prune = Vec::new();
-        for k in keys {
-            let child_path = path.key(k.clone());
-            let child = props.and_then(|p| p.get(&k));
-            let v = map.get_mut(&k).expect("key exists");
+        for (k, v) in map.iter_mut() {
+            let child = props.and_then(|p| p.get(k));
+            let seg = || PathSegment::Key(k.clone());
             match (child, schema.additional_properties.as_ref()) {
-                (Some(c), _) => self.node(v, c, &child_path),
-                (None, Some(AdditionalProperties::Schema(a))) => self.node(v, a, &child_path),
+                (Some(c), _) => self.at(seg(), |me| me.node(v, c)),
+                (None, Some(AdditionalProperties::Schema(a))) => self.at(seg(), |me| me.node(v, a)),
                 (None, Some(AdditionalProperties::Bool(true))) => {}
                 _ if schema.preserves_unknown()
                     || (props.is_none()
@@ -441,12 +448,12 @@ impl Validator<'_> {
                         let known: Vec<&str> = props
                             .map(|p| p.keys().map(String::as_str).collect())
                             .unwrap_or_default();
-                        let hint = closest(&k, &known)
+                        let hint = closest(k, &known)
                             .map(|c| format!(" (did you mean `{c}`?)"))
                             .unwrap_or_default();
-                        self.err(&child_path, format!("unknown field `{k}`{hint}"));
+                        self.at(seg(), |me| me.err(format!("unknown field `{k}`{hint}")));
                     }
-                    UnknownFields::Prune => prune.push(k),
+                    UnknownFields::Prune => prune.push(k.clone()),
                 },
             }
         }
@@ -457,46 +464,45 @@ impl Validator<'_> {
             for r in req {
                 let present = map.get(r).is_some_and(|v| !v.is_null());
                 if !present {
-                    self.err(
-                        &path.key(r.clone()),
-                        format!("required field `{r}` is missing"),
-                    );
+                    self.at(PathSegment::Key(r.clone()), |me| {
+                        me.err(format!("required field `{r}` is missing"))
+                    });
                 }
             }
         }
         if let Some(min) = schema.min_properties {
             if (map.len() as u64) < min {
-                self.err(
-                    path,
-                    format!("must have at least {min} properties, has {}", map.len()),
-                );
+                self.err(format!(
+                    "must have at least {min} properties, has {}",
+                    map.len()
+                ));
             }
         }
         if let Some(max) = schema.max_properties {
             if (map.len() as u64) > max {
-                self.err(
-                    path,
-                    format!("must have at most {max} properties, has {}", map.len()),
-                );
+                self.err(format!(
+                    "must have at most {max} properties, has {}",
+                    map.len()
+                ));
             }
         }
     }
 
-    fn array(&mut self, items: &mut [Value], schema: &Schema, path: &FieldPath) {
+    fn array(&mut self, items: &mut [Value], schema: &Schema) {
         if let Some(s) = &schema.items {
             for (i, v) in items.iter_mut().enumerate() {
-                self.node(v, s, &path.index(i));
+                self.at(PathSegment::Index(i), |me| me.node(v, s));
             }
         }
         let n = items.len() as u64;
         if let Some(min) = schema.min_items {
             if n < min {
-                self.err(path, format!("must have at least {min} items, has {n}"));
+                self.err(format!("must have at least {min} items, has {n}"));
             }
         }
         if let Some(max) = schema.max_items {
             if n > max {
-                self.err(path, format!("must have at most {max} items, has {n}"));
+                self.err(format!("must have at most {max} items, has {n}"));
             }
         }
         let unique =
@@ -504,64 +510,54 @@ impl Validator<'_> {
         if unique {
             for i in 0..items.len() {
                 if items[..i].contains(&items[i]) {
-                    self.err(
-                        &path.index(i),
-                        format!("duplicate value {}: items must be unique", short(&items[i])),
-                    );
+                    let m = format!("duplicate value {}: items must be unique", short(&items[i]));
+                    self.at(PathSegment::Index(i), |me| me.err(m));
                 }
             }
         }
     }
 
-    fn string(&mut self, s: &str, schema: &Schema, path: &FieldPath) {
+    fn string(&mut self, s: &str, schema: &Schema) {
         let n = s.chars().count() as u64;
         if let Some(min) = schema.min_length {
             if n < min {
-                self.err(
-                    path,
-                    format!("must be at least {min} characters long, is {n}"),
-                );
+                self.err(format!("must be at least {min} characters long, is {n}"));
             }
         }
         if let Some(max) = schema.max_length {
             if n > max {
-                self.err(
-                    path,
-                    format!("must be at most {max} characters long, is {n}"),
-                );
+                self.err(format!("must be at most {max} characters long, is {n}"));
             }
         }
         if let Some(p) = &schema.pattern {
             match cached_regex(p) {
                 Some(re) if !re.is_match(s) => {
-                    self.err(path, format!("{:?} does not match the pattern {p:?}", s));
+                    self.err(format!("{:?} does not match the pattern {p:?}", s));
                 }
                 _ => {}
             }
         }
     }
 
-    fn number(&mut self, v: &Value, schema: &Schema, path: &FieldPath) {
+    fn number(&mut self, v: &Value, schema: &Schema) {
         let Some(x) = v.as_f64() else { return };
         if let Some(min) = schema.minimum {
             if x < min {
-                self.err(
-                    path,
-                    format!("{} is less than the minimum {}", v, fmt_num(min)),
-                );
+                self.err(format!("{} is less than the minimum {}", v, fmt_num(min)));
             }
         }
         if let Some(max) = schema.maximum {
             if x > max {
-                self.err(
-                    path,
-                    format!("{} is greater than the maximum {}", v, fmt_num(max)),
-                );
+                self.err(format!(
+                    "{} is greater than the maximum {}",
+                    v,
+                    fmt_num(max)
+                ));
             }
         }
     }
 
-    fn rules(&mut self, value: &Value, schema: &Schema, path: &FieldPath) {
+    fn rules(&mut self, value: &Value, schema: &Schema) {
         let Some(rules) = &schema.x_validations else {
             return;
         };
@@ -580,7 +576,7 @@ impl Validator<'_> {
                         .message
                         .clone()
                         .unwrap_or_else(|| format!("failed rule: {}", r.rule));
-                    self.err(path, msg);
+                    self.err(msg);
                 }
                 Ok(_) | Err(EvalError::Pending(_)) | Err(EvalError::Failed(_)) => {}
             }

@@ -15,7 +15,9 @@ use crate::dag::DependencyGraph;
 use crate::expr::{parse_string, StringValue};
 use crate::k8s::{is_open, property_names, KubernetesApi};
 use crate::openapi::{self, closest, Definitions, Options, Schema, UnknownFields};
-use kroxide_model::{FieldNode, FieldPath, FieldTree, Resource, ResourceGraphDefinition};
+use kroxide_model::{
+    FieldNode, FieldPath, FieldTree, PathSegment, Resource, ResourceGraphDefinition,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;
@@ -799,29 +801,29 @@ fn check_template(
     // Expressions everywhere in the template, typed against the field's
     // schema when the kind is built in.
     let kind_schema = match (api_version, kind) {
-        (Some(av), Some(k)) => cx.api.schema(av, k).cloned(),
+        (Some(av), Some(k)) => cx.api.schema(av, k),
         _ => None,
     };
-    let base_len = path.0.len();
-    walk_strings(t, path, &mut |p, s| {
-        let rel: Vec<String> = p.0[base_len..]
-            .iter()
-            .map(|seg| match seg {
-                kroxide_model::PathSegment::Key(k) => k.clone(),
-                kroxide_model::PathSegment::Index(i) => i.to_string(),
-            })
-            .collect();
-        let expect = kind_schema
-            .as_ref()
-            .and_then(|ks| ks.at(&rel, &cx.api.definitions))
-            .cloned();
+    let kind_schema = kind_schema.map(|ks| (ks, &cx.api.definitions));
+    walk_expressions(t, &mut Vec::new(), &mut |rel, s| {
+        let expect = kind_schema.and_then(|(ks, defs)| {
+            let keys: Vec<std::borrow::Cow<str>> = rel.iter().map(Seg::text).collect();
+            ks.at(&keys, defs)
+        });
+        let p = FieldPath(
+            path.0
+                .iter()
+                .cloned()
+                .chain(rel.iter().map(Seg::owned))
+                .collect(),
+        );
         check_string(
             cx,
             id,
-            p,
+            &p,
             s,
             Scope::Template { iterators },
-            expect.as_ref(),
+            expect,
             &mut deps,
         );
     });
@@ -865,19 +867,50 @@ fn check_template(
     deps
 }
 
-fn walk_strings(v: &Value, path: &FieldPath, f: &mut dyn FnMut(&FieldPath, &str)) {
+/// One step of a path inside a template, borrowed from the template.
+#[derive(Clone, Copy)]
+enum Seg<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+impl Seg<'_> {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Seg::Key(k) => std::borrow::Cow::Borrowed(k),
+            Seg::Index(i) => std::borrow::Cow::Owned(i.to_string()),
+        }
+    }
+    fn owned(&self) -> PathSegment {
+        match self {
+            Seg::Key(k) => PathSegment::Key(k.to_string()),
+            Seg::Index(i) => PathSegment::Index(*i),
+        }
+    }
+}
+
+/// Calls `f` with every string of `v` that holds `${` (map keys too, which
+/// KRO also evaluates) and its path below `v`. Most strings of a template are
+/// literal: they cost no path. A key's path is that of its map.
+fn walk_expressions<'v>(
+    v: &'v Value,
+    at: &mut Vec<Seg<'v>>,
+    f: &mut dyn FnMut(&[Seg<'v>], &'v str),
+) {
     match v {
-        Value::String(s) => f(path, s),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, x)| walk_strings(x, &path.index(i), f)),
+        Value::String(s) if s.contains("${") => f(at, s),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+            at.push(Seg::Index(i));
+            walk_expressions(x, at, f);
+            at.pop();
+        }),
         Value::Object(o) => o.iter().for_each(|(k, x)| {
-            // Keys may hold expressions too (KRO evaluates them).
             if k.contains("${") {
-                f(path, k);
+                f(at, k);
             }
-            walk_strings(x, &path.key(k.clone()), f)
+            at.push(Seg::Key(k));
+            walk_expressions(x, at, f);
+            at.pop();
         }),
         _ => {}
     }
