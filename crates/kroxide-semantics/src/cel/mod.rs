@@ -7,6 +7,7 @@
 //! the `cel` crate. Nothing else in kroxide names the `cel` crate.
 
 mod check;
+mod fast;
 mod k8s_types;
 pub mod library;
 pub mod quantity;
@@ -456,32 +457,52 @@ impl CelRs {
                 column: Some(0),
             });
         }
-        let program = self.env.compile(source).map_err(|e| {
-            let first = e.errors.first();
-            ParseError {
-                message: first
-                    .map(|p| p.msg.clone())
-                    .unwrap_or_else(|| e.to_string()),
-                column: first.map(|p| p.pos.1 as usize),
-            }
-        })?;
+        // The common shapes are parsed by hand into the same AST; the rest
+        // (and every syntax error) by the cel crate's parser.
+        let ast = match fast::parse(source) {
+            Some(expr) => Ast::Built(expr),
+            None => Ast::Parsed(self.env.compile(source).map_err(|e| {
+                let first = e.errors.first();
+                ParseError {
+                    message: first
+                        .map(|p| p.msg.clone())
+                        .unwrap_or_else(|| e.to_string()),
+                    column: first.map(|p| p.pos.1 as usize),
+                }
+            })?),
+        };
         let mut info = ExprInfo::default();
-        walk(program.expression(), &mut Vec::new(), &mut info);
-        info.result = hint(program.expression());
+        walk(ast.expr(), &mut Vec::new(), &mut info);
+        info.result = hint(ast.expr());
         info.references.sort();
         info.references.dedup();
         Ok(Arc::new(CelRsProgram {
             source: source.to_string(),
-            program,
+            ast,
             info,
             env: self.env.clone(),
         }))
     }
 }
 
+/// An expression's AST: parsed by the cel crate, or built by [`fast`].
+enum Ast {
+    Parsed(cel::Program),
+    Built(cel::parser::Expression),
+}
+
+impl Ast {
+    fn expr(&self) -> &cel::parser::Expression {
+        match self {
+            Ast::Parsed(p) => p.expression(),
+            Ast::Built(e) => e,
+        }
+    }
+}
+
 struct CelRsProgram {
     source: String,
-    program: cel::Program,
+    ast: Ast,
     info: ExprInfo,
     env: Arc<cel::Env>,
 }
@@ -495,7 +516,7 @@ impl fmt::Debug for CelRsProgram {
 impl Program for CelRsProgram {
     fn check(&self, env: &dyn TypeEnv) -> (CelType, Vec<String>) {
         let mut errs = Vec::new();
-        let t = check::type_of(self.program.expression(), env, &mut Vec::new(), &mut errs);
+        let t = check::type_of(self.ast.expr(), env, &mut Vec::new(), &mut errs);
         (t, errs)
     }
     fn source(&self) -> &str {
@@ -518,7 +539,7 @@ impl Program for CelRsProgram {
                 added.push(&r.root);
             }
         }
-        match self.program.execute(&ctx) {
+        match cel::Value::resolve(self.ast.expr(), &ctx) {
             Ok(v) => cel_to_json(&v),
             Err(e) => {
                 let msg = e.to_string();
