@@ -111,16 +111,28 @@ pub fn quote_cel(s: &str) -> String {
     out
 }
 
+/// The byte offset of the first `${` in `s` at or after `from`. Every string
+/// of every template goes through this: a byte scan for `$` is several times
+/// faster than a substring search on the short strings templates hold.
+fn find_open(s: &str, from: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    (from..b.len().saturating_sub(1)).find(|&i| b[i] == b'$' && b[i + 1] == b'{')
+}
+
+/// Whether `s` holds `${` (an expression, or the start of a broken one).
+pub fn has_expression_start(s: &str) -> bool {
+    find_open(s, 0).is_some()
+}
+
 /// Finds the `${...}` spans of `s`: (start of `${`, end after `}`), as KRO does.
 fn spans(s: &str) -> Result<Vec<(usize, usize)>, ExtractError> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     while start < b.len() {
-        let Some(rel) = s[start..].find("${") else {
+        let Some(open) = find_open(s, start) else {
             break;
         };
-        let open = start + rel;
         let mut depth = 1usize;
         let mut i = open + 2;
         let mut in_str = false;

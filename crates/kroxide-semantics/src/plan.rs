@@ -11,7 +11,7 @@
 //! without either, what needs it is reported pending, never guessed.
 
 use crate::cel::{default_engine, EvalError, Program, Vars};
-use crate::expr::{parse_string, StringValue};
+use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::instance::{prepare, InstanceError};
 use crate::k8s::KubernetesApi;
 use crate::readiness::{assume_ready, kind_ready};
@@ -204,7 +204,7 @@ impl Programs {
             Value::Object(o) => {
                 let mut m = Map::new();
                 for (k, x) in o {
-                    let key = if k.contains("${") {
+                    let key = if has_expression_start(k) {
                         match self.eval_string(k, vars)? {
                             Value::String(s) => s,
                             other => other.to_string(),

@@ -12,7 +12,7 @@ use crate::cel::{
 };
 use crate::crd::{spec_schema, InstanceNames};
 use crate::dag::DependencyGraph;
-use crate::expr::{parse_string, StringValue};
+use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::k8s::{is_open, property_names, KubernetesApi};
 use crate::openapi::{self, closest, Definitions, Options, Schema, UnknownFields};
 use kroxide_model::{
@@ -898,14 +898,14 @@ fn walk_expressions<'v>(
     f: &mut dyn FnMut(&[Seg<'v>], &'v str),
 ) {
     match v {
-        Value::String(s) if s.contains("${") => f(at, s),
+        Value::String(s) if has_expression_start(s) => f(at, s),
         Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
             at.push(Seg::Index(i));
             walk_expressions(x, at, f);
             at.pop();
         }),
         Value::Object(o) => o.iter().for_each(|(k, x)| {
-            if k.contains("${") {
+            if has_expression_start(k) {
                 f(at, k);
             }
             at.push(Seg::Key(k));
@@ -961,7 +961,7 @@ fn check_string(
     deps: &mut BTreeSet<String>,
 ) -> Vec<Arc<dyn Program>> {
     let sv = match parse_string(s) {
-        Ok(StringValue::Literal(_)) if s.contains("${") => {
+        Ok(StringValue::Literal(_)) if has_expression_start(s) => {
             cx.push(Severity::Warning, "unterminated-expression", Some(id).filter(|_| scope != Scope::Status), path.clone(),
                 format!("{s:?} contains `${{` but no complete expression: KRO keeps it as literal text"),
                 Some("close the braces; inside the expression, put braces only in double-quoted strings (KRO does not skip single-quoted ones)".into()));
