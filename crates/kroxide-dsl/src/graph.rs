@@ -309,23 +309,33 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
 
 /// Services whose literal selector matches no pod template of the graph.
 fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
-    let mut pods: Vec<BTreeMap<String, String>> = Vec::new();
+    // (serde_json's `pointer` parses its path on every call; these paths are fixed.)
+    fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+        path.iter().try_fold(v, |v, k| v.get(k))
+    }
+    let mut pods: Vec<BTreeMap<&str, &str>> = Vec::new();
     for r in &rgd.spec.resources {
         let Some(t) = &r.template else { continue };
-        let labels = [
-            "/spec/template/metadata/labels",
-            "/spec/jobTemplate/spec/template/metadata/labels",
-            "/metadata/labels",
-        ]
-        .iter()
-        .find_map(|p| {
-            t.pointer(p)
-                .filter(|_| *p != "/metadata/labels" || t.get("kind") == Some(&Value::from("Pod")))
-        });
+        let is_pod = t.get("kind").and_then(Value::as_str) == Some("Pod");
+        let labels = at(t, &["spec", "template", "metadata", "labels"])
+            .or_else(|| {
+                at(
+                    t,
+                    &[
+                        "spec",
+                        "jobTemplate",
+                        "spec",
+                        "template",
+                        "metadata",
+                        "labels",
+                    ],
+                )
+            })
+            .or_else(|| at(t, &["metadata", "labels"]).filter(|_| is_pod));
         if let Some(Value::Object(l)) = labels {
             pods.push(
                 l.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)))
                     .collect(),
             );
         }
@@ -336,19 +346,16 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
         std::collections::HashMap::new();
     for (i, p) in pods.iter().enumerate() {
         for (k, v) in p {
-            by_label
-                .entry((k.as_str(), v.as_str()))
-                .or_default()
-                .push(i);
+            by_label.entry((*k, *v)).or_default().push(i);
         }
     }
     let mut out = Vec::new();
     for r in &rgd.spec.resources {
         let Some(t) = &r.template else { continue };
-        if t.get("kind") != Some(&Value::from("Service")) {
+        if t.get("kind").and_then(Value::as_str) != Some("Service") {
             continue;
         }
-        let Some(Value::Object(sel)) = t.pointer("/spec/selector") else {
+        let Some(Value::Object(sel)) = at(t, &["spec", "selector"]) else {
             continue;
         };
         let sel: BTreeMap<&str, &str> = sel
@@ -360,10 +367,9 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
         }
         let (k0, v0) = sel.iter().next().map(|(k, v)| (*k, *v)).unwrap_or_default();
         let matched = by_label.get(&(k0, v0)).is_some_and(|candidates| {
-            candidates.iter().any(|&i| {
-                sel.iter()
-                    .all(|(k, v)| pods[i].get(*k).map(String::as_str) == Some(*v))
-            })
+            candidates
+                .iter()
+                .any(|&i| sel.iter().all(|(k, v)| pods[i].get(k) == Some(v)))
         });
         if !matched {
             let shown: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();

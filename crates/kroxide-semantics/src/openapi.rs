@@ -267,6 +267,16 @@ pub fn validate(
     defs: &Definitions,
     opts: Options,
 ) -> Vec<Violation> {
+    if opts.apply_defaults || opts.unknown_fields == UnknownFields::Prune {
+        normalize(value, schema, defs, opts);
+    }
+    check(value, schema, defs, opts)
+}
+
+/// Validates `value` against `schema` without changing it: as [`validate`],
+/// but defaults are not applied and unknown fields are reported whatever
+/// [`Options::unknown_fields`] says (nothing can be pruned).
+pub fn check(value: &Value, schema: &Schema, defs: &Definitions, opts: Options) -> Vec<Violation> {
     let mut out = Vec::new();
     Validator {
         defs,
@@ -276,6 +286,82 @@ pub fn validate(
     }
     .node(value, schema);
     out
+}
+
+/// How the schema of an object treats one of its keys.
+enum Child<'s> {
+    /// Validated against this schema.
+    Typed(&'s Schema),
+    /// Allowed, not validated.
+    Free,
+    /// Not allowed.
+    Unknown,
+}
+
+fn child_of<'s>(schema: &'s Schema, key: &str) -> Child<'s> {
+    let props = schema.properties.as_ref();
+    match (
+        props.and_then(|p| p.get(key)),
+        schema.additional_properties.as_ref(),
+    ) {
+        (Some(c), _) => Child::Typed(c),
+        (None, Some(AdditionalProperties::Schema(a))) => Child::Typed(a),
+        (None, Some(AdditionalProperties::Bool(true))) => Child::Free,
+        _ if schema.preserves_unknown()
+            || (props.is_none() && schema.additional_properties.is_none())
+                && (schema.type_.is_none() || is_free_object(schema)) =>
+        {
+            Child::Free
+        }
+        _ => Child::Unknown,
+    }
+}
+
+/// Whether a JSON value of type `actual` fits `schema`'s type.
+fn type_fits(schema: &Schema, actual: &str) -> bool {
+    if schema.is_int_or_string() {
+        matches!(actual, "integer" | "string")
+    } else if schema.format.as_deref() == Some("quantity") {
+        matches!(actual, "integer" | "number" | "string")
+    } else {
+        match schema.type_.as_deref() {
+            None => true,
+            Some("number") => matches!(actual, "integer" | "number"),
+            Some(t) => t == actual,
+        }
+    }
+}
+
+/// Applies defaults (dropping nulls, as the API server does) and prunes
+/// unknown fields, as `opts` asks, before [`check`] looks at the result.
+fn normalize(value: &mut Value, schema: &Schema, defs: &Definitions, opts: Options) {
+    let schema = defs.resolve(schema);
+    match value {
+        Value::Object(map) if type_fits(schema, "object") => {
+            if opts.apply_defaults {
+                map.retain(|_, v| !v.is_null());
+                for (k, s) in schema.properties.iter().flatten() {
+                    if let (false, Some(d)) = (map.contains_key(k), &defs.resolve(s).default) {
+                        map.insert(k.clone(), d.clone());
+                    }
+                }
+            }
+            if opts.unknown_fields == UnknownFields::Prune {
+                map.retain(|k, _| !matches!(child_of(schema, k), Child::Unknown));
+            }
+            for (k, v) in map.iter_mut() {
+                if let Child::Typed(c) = child_of(schema, k) {
+                    normalize(v, c, defs, opts);
+                }
+            }
+        }
+        Value::Array(items) if type_fits(schema, "array") => {
+            if let Some(s) = &schema.items {
+                items.iter_mut().for_each(|v| normalize(v, s, defs, opts));
+            }
+        }
+        _ => {}
+    }
 }
 
 struct Validator<'a> {
@@ -327,7 +413,7 @@ impl Validator<'_> {
         r
     }
 
-    fn node(&mut self, value: &mut Value, schema: &Schema) {
+    fn node(&mut self, value: &Value, schema: &Schema) {
         let schema = self.defs.resolve(schema);
         if self.opts.expressions {
             if let Value::String(s) = value {
@@ -388,21 +474,8 @@ impl Validator<'_> {
 
     fn type_ok(&mut self, value: &Value, schema: &Schema) -> bool {
         let actual = json_type(value);
-        if schema.is_int_or_string() {
-            if matches!(actual, "integer" | "string") {
-                return true;
-            }
-        } else if schema.format.as_deref() == Some("quantity") {
-            if matches!(actual, "integer" | "number" | "string") {
-                return true;
-            }
-        } else {
-            match schema.type_.as_deref() {
-                None => return true,
-                Some("number") if matches!(actual, "integer" | "number") => return true,
-                Some(t) if t == actual => return true,
-                _ => {}
-            }
+        if type_fits(schema, actual) {
+            return true;
         }
         self.err(format!(
             "expected {}, got {} {}",
@@ -413,52 +486,25 @@ impl Validator<'_> {
         false
     }
 
-    fn object(&mut self, map: &mut Map<String, Value>, schema: &Schema) {
-        let props = schema.properties.as_ref();
-        if self.opts.apply_defaults {
-            map.retain(|_, v| !v.is_null());
-            if let Some(props) = props {
-                for (k, s) in props {
-                    let s = self.defs.resolve(s);
-                    if !map.contains_key(k) {
-                        if let Some(d) = &s.default {
-                            map.insert(k.clone(), d.clone());
-                        }
-                    }
+    fn object(&mut self, map: &Map<String, Value>, schema: &Schema) {
+        for (k, v) in map {
+            match child_of(schema, k) {
+                Child::Typed(c) => self.at(PathSegment::Key(k.clone()), |me| me.node(v, c)),
+                Child::Free => {}
+                Child::Unknown => {
+                    let known: Vec<&str> = schema
+                        .properties
+                        .iter()
+                        .flat_map(|p| p.keys().map(String::as_str))
+                        .collect();
+                    let hint = closest(k, &known)
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
+                    self.at(PathSegment::Key(k.clone()), |me| {
+                        me.err(format!("unknown field `{k}`{hint}"))
+                    });
                 }
             }
-        }
-        let mut prune = Vec::new();
-        for (k, v) in map.iter_mut() {
-            let child = props.and_then(|p| p.get(k));
-            let seg = || PathSegment::Key(k.clone());
-            match (child, schema.additional_properties.as_ref()) {
-                (Some(c), _) => self.at(seg(), |me| me.node(v, c)),
-                (None, Some(AdditionalProperties::Schema(a))) => self.at(seg(), |me| me.node(v, a)),
-                (None, Some(AdditionalProperties::Bool(true))) => {}
-                _ if schema.preserves_unknown()
-                    || (props.is_none()
-                        && schema.additional_properties.is_none()
-                        && schema.type_.is_none()) => {}
-                _ if props.is_none()
-                    && schema.additional_properties.is_none()
-                    && is_free_object(schema) => {}
-                _ => match self.opts.unknown_fields {
-                    UnknownFields::Reject => {
-                        let known: Vec<&str> = props
-                            .map(|p| p.keys().map(String::as_str).collect())
-                            .unwrap_or_default();
-                        let hint = closest(k, &known)
-                            .map(|c| format!(" (did you mean `{c}`?)"))
-                            .unwrap_or_default();
-                        self.at(seg(), |me| me.err(format!("unknown field `{k}`{hint}")));
-                    }
-                    UnknownFields::Prune => prune.push(k.clone()),
-                },
-            }
-        }
-        for k in prune {
-            map.shift_remove(&k);
         }
         if let Some(req) = &schema.required {
             for r in req {
@@ -488,9 +534,9 @@ impl Validator<'_> {
         }
     }
 
-    fn array(&mut self, items: &mut [Value], schema: &Schema) {
+    fn array(&mut self, items: &[Value], schema: &Schema) {
         if let Some(s) = &schema.items {
-            for (i, v) in items.iter_mut().enumerate() {
+            for (i, v) in items.iter().enumerate() {
                 self.at(PathSegment::Index(i), |me| me.node(v, s));
             }
         }
@@ -720,6 +766,35 @@ mod tests {
         };
         assert!(validate(&mut v, &s, &Definitions::default(), o).is_empty());
         assert_eq!(v, json!({"o": {"x": 3}}));
+    }
+
+    #[test]
+    fn check_changes_nothing_and_prunes_nothing() {
+        let s = schema(json!({"type": "object", "properties": {
+            "o": {"type": "object", "default": {}, "properties": {"x": {"type": "integer", "default": 3}}}
+        }}));
+        let v = json!({"junk": 1, "o": {"x": "three"}});
+        let o = Options {
+            apply_defaults: true,
+            unknown_fields: UnknownFields::Prune,
+            ..Options::default()
+        };
+        let found: Vec<String> = check(&v, &s, &Definitions::default(), o)
+            .into_iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "junk: unknown field `junk`",
+                "o.x: expected integer, got string \"three\""
+            ]
+        );
+        // validate with the same options prunes `junk` and reports the rest.
+        assert_eq!(
+            errs(v, &s, o),
+            ["o.x: expected integer, got string \"three\""]
+        );
     }
 
     #[test]

@@ -840,14 +840,13 @@ fn check_template(
                 );
             }
             let schema = cx.api.schema(av, k).expect("kind has a schema");
-            let mut v = t.clone();
             let opts = Options {
                 unknown_fields: UnknownFields::Reject,
                 apply_defaults: false,
                 expressions: true,
                 cel_rules: false,
             };
-            let violations = openapi::validate(&mut v, schema, &cx.api.definitions, opts);
+            let violations = openapi::check(t, schema, &cx.api.definitions, opts);
             for viol in violations {
                 // Required fields may be filled by defaulting; KRO leaves them to the API server.
                 if viol.message.starts_with("required field") && viol.path.0.len() <= 2 {
