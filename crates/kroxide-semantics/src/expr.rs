@@ -113,10 +113,17 @@ pub fn quote_cel(s: &str) -> String {
 
 /// The byte offset of the first `${` in `s` at or after `from`. Every string
 /// of every template goes through this: a byte scan for `$` is several times
-/// faster than a substring search on the short strings templates hold.
-fn find_open(s: &str, from: usize) -> Option<usize> {
-    let b = s.as_bytes();
-    (from..b.len().saturating_sub(1)).find(|&i| b[i] == b'$' && b[i + 1] == b'{')
+/// faster than a substring search for `${` on the short strings templates hold.
+fn find_open(s: &str, mut from: usize) -> Option<usize> {
+    // `find(char)` is a memchr; `from` is always just after an ASCII byte.
+    while let Some(i) = s.get(from..)?.find('$') {
+        let at = from + i;
+        if s.as_bytes().get(at + 1) == Some(&b'{') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Whether `s` holds `${` (an expression, or the start of a broken one).

@@ -1126,9 +1126,10 @@ fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str
     let Some(first) = p.first() else { return };
     match first.as_str() {
         "spec" => {
-            let Some(spec) = cx.spec.clone() else { return };
+            let Some(spec) = cx.spec.as_ref() else { return };
             let defs = Definitions::default();
-            let mut cur = &spec;
+            let mut cur = spec;
+            let mut problem = None;
             for (k, seg) in p[1..].iter().enumerate() {
                 if is_open(cur, &defs) && cur.properties.is_none() {
                     return;
@@ -1139,17 +1140,20 @@ fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str
                         let shown = format!("schema.spec.{}", p[1..=k + 1].join("."));
                         let known = property_names(cur, &defs);
                         let help = closest(seg, &known).map(|c| format!("did you mean `{c}`?"));
-                        cx.push(
-                            Severity::Error,
-                            "schema-field",
-                            res,
-                            path.clone(),
-                            format!("`{shown}` is not a field of the spec schema (in ${{{src}}})"),
-                            help,
-                        );
-                        return;
+                        problem = Some((shown, help));
+                        break;
                     }
                 }
+            }
+            if let Some((shown, help)) = problem {
+                cx.push(
+                    Severity::Error,
+                    "schema-field",
+                    res,
+                    path.clone(),
+                    format!("`{shown}` is not a field of the spec schema (in ${{{src}}})"),
+                    help,
+                );
             }
         }
         "metadata" | "status" | "apiVersion" | "kind" => {}
@@ -1208,10 +1212,11 @@ fn check_resource_ref(
 }
 
 fn check_status(cx: &mut Ctx) {
-    let Some(tree) = cx.rgd.spec.schema.status.clone() else {
+    let rgd = cx.rgd;
+    let Some(tree) = &rgd.spec.schema.status else {
         return;
     };
-    check_status_tree(cx, &tree, &schema_path().key("status"));
+    check_status_tree(cx, tree, &schema_path().key("status"));
 }
 
 fn check_status_tree(cx: &mut Ctx, tree: &FieldTree, path: &FieldPath) {

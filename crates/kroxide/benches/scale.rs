@@ -156,6 +156,14 @@ fn breakdown(n: usize) {
     let built = repeat(9, || {
         std::hint::black_box(graph(n));
     });
+    let mut dropped = Vec::new();
+    for _ in 0..9 {
+        let g = graph(n);
+        let t = Instant::now();
+        drop(g);
+        dropped.push(t.elapsed());
+    }
+    let dropped = median(dropped);
     let g = graph(n);
     let rgd = g.to_rgd().unwrap();
     let validation = repeat(9, || {
@@ -165,11 +173,12 @@ fn breakdown(n: usize) {
         std::hint::black_box(kroxide::model::to_yaml(&rgd).unwrap());
     });
     println!(
-        "{n} resources: build+render {}, build (incl. validation) {}, validation alone {}, YAML {}",
+        "{n} resources: build+render {}, build (incl. validation, drop) {}, validation alone {}, YAML {}, drop {}",
         ms(total),
         ms(built),
         ms(validation),
-        ms(yaml)
+        ms(yaml),
+        ms(dropped)
     );
 }
 
