@@ -172,13 +172,21 @@ fn breakdown(n: usize) {
     let yaml = repeat(9, || {
         std::hint::black_box(kroxide::model::to_yaml(&rgd).unwrap());
     });
+    let opts = PlanOptions {
+        assume_ready: true,
+        ..PlanOptions::default()
+    };
+    let planned = repeat(9, || {
+        std::hint::black_box(g.plan(&spec(), &opts).unwrap());
+    });
     println!(
-        "{n} resources: build+render {}, build (incl. validation, drop) {}, validation alone {}, YAML {}, drop {}",
+        "{n} resources: build+render {}, build (incl. validation, drop) {}, validation alone {}, YAML {}, drop {}; plan {}",
         ms(total),
         ms(built),
         ms(validation),
         ms(yaml),
-        ms(dropped)
+        ms(dropped),
+        ms(planned)
     );
 }
 

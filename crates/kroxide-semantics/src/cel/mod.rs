@@ -396,17 +396,37 @@ impl CelRs {
 
     /// The program for a parsed expression, with what it reads and calls.
     fn program(&self, source: &str, ast: Ast) -> Arc<dyn Program> {
+        Arc::new(self.build(source, ast))
+    }
+
+    fn build(&self, source: &str, ast: Ast) -> CelRsProgram {
         let mut info = ExprInfo::default();
         walk(ast.expr(), &mut Vec::new(), &mut info);
         info.result = hint(ast.expr());
         info.references.sort();
         info.references.dedup();
-        Arc::new(CelRsProgram {
+        let path = match &info.result {
+            TypeHint::Field(r) if is_field_path(ast.expr()) => Some(r.clone()),
+            _ => None,
+        };
+        CelRsProgram {
             source: source.to_string(),
             ast,
             info,
             env: self.env.clone(),
-        })
+            path,
+        }
+    }
+}
+
+/// `a` or `a.b.c`: identifiers and field selections only (no index, no
+/// presence test).
+fn is_field_path(e: &cel::parser::Expression) -> bool {
+    use cel::common::ast::Expr;
+    match &e.expr {
+        Expr::Ident(_) => true,
+        Expr::Select(s) => !s.test && is_field_path(&s.operand),
+        _ => false,
     }
 }
 
@@ -430,6 +450,25 @@ struct CelRsProgram {
     ast: Ast,
     info: ExprInfo,
     env: Arc<cel::Env>,
+    /// The expression is a plain field path (`a.b.c`): see [`read_path`].
+    path: Option<Reference>,
+}
+
+/// The scalar at `r` in `vars`, read straight from the JSON. Converting a
+/// whole object to CEL values to read one field of it was most of the cost
+/// of a plan. Anything else (a missing field, a map or list, which CEL hands
+/// back in its own key order) is left to the CEL evaluator, so results and
+/// messages stay the evaluator's.
+fn read_path(r: &Reference, vars: &Vars) -> Option<Value> {
+    let mut v = vars.get(&r.root)?;
+    for k in &r.path {
+        v = v.as_object()?.get(k)?;
+    }
+    match v {
+        Value::Object(_) | Value::Array(_) => None,
+        // Numbers that are neither i64, u64 nor finite f64 cannot be in JSON.
+        scalar => Some(scalar.clone()),
+    }
 }
 
 impl fmt::Debug for CelRsProgram {
@@ -451,6 +490,17 @@ impl Program for CelRsProgram {
         &self.info
     }
     fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
+        if let Some(v) = self.path.as_ref().and_then(|r| read_path(r, vars)) {
+            return Ok(v);
+        }
+        self.eval_cel(vars, true)
+    }
+}
+
+impl CelRsProgram {
+    /// Evaluates with the CEL crate. With `prune`, each variable is
+    /// converted only as far as the expression reads it.
+    fn eval_cel(&self, vars: &Vars, prune: bool) -> Result<Value, EvalError> {
         let mut ctx = cel::Context::with_env(self.env.clone());
         // Only the variables the expression reads: converting every object of
         // a large graph for each expression would make evaluation quadratic.
@@ -460,7 +510,19 @@ impl Program for CelRsProgram {
                 continue;
             }
             if let Some(v) = vars.get(&r.root) {
-                ctx.add_variable_from_value(r.root.as_str(), json_to_cel(v));
+                let value = if prune {
+                    let paths: Vec<&[String]> = self
+                        .info
+                        .references
+                        .iter()
+                        .filter(|x| x.root == r.root)
+                        .map(|x| x.path.as_slice())
+                        .collect();
+                    pruned_to_cel(v, &paths)
+                } else {
+                    json_to_cel(v)
+                };
+                ctx.add_variable_from_value(r.root.as_str(), value);
                 added.push(&r.root);
             }
         }
@@ -503,6 +565,41 @@ fn classify(msg: &str) -> EvalError {
     } else {
         EvalError::Failed(msg.to_string())
     }
+}
+
+/// `v` as CEL, keeping of its maps only the keys on `paths` (each path's
+/// whole subtree). [`walk`] records every read of a variable as the longest
+/// literal chain from its root (`d.status.readyReplicas`; `d.spec` for
+/// `size(d.spec)`; `d` for `d[k]`), so the expression sees the same values,
+/// and the same missing keys, as on the whole object; a status expression
+/// reads two fields of a Deployment and converted all of it.
+fn pruned_to_cel(v: &Value, paths: &[&[String]]) -> cel::Value {
+    let Value::Object(o) = v else {
+        return json_to_cel(v);
+    };
+    if paths.iter().any(|p| p.is_empty()) {
+        return json_to_cel(v);
+    }
+    let mut m: HashMap<cel::objects::Key, cel::Value> = HashMap::new();
+    for (i, p) in paths.iter().enumerate() {
+        let key = &p[0];
+        // Each key once, with every path through it.
+        if paths[..i].iter().any(|q| q[0] == *key) {
+            continue;
+        }
+        if let Some(child) = o.get(key) {
+            let rest: Vec<&[String]> = paths
+                .iter()
+                .filter(|q| q[0] == *key)
+                .map(|q| &q[1..])
+                .collect();
+            m.insert(
+                cel::objects::Key::String(Arc::new(key.clone())),
+                pruned_to_cel(child, &rest),
+            );
+        }
+    }
+    cel::Value::Map(cel::objects::Map { map: Arc::new(m) })
 }
 
 /// JSON to CEL; integers become `int` (serde would give `uint`).
@@ -755,6 +852,80 @@ mod tests {
 
     fn refs(s: &str) -> Vec<String> {
         info(s).references.iter().map(|r| r.to_string()).collect()
+    }
+
+    /// Converting only what an expression reads gives what converting
+    /// everything gives.
+    #[test]
+    fn pruned_variables_give_the_same_results() {
+        let engine = CelRs::new();
+        let d = serde_json::json!({
+            "metadata": {"name": "web", "labels": {"app.kubernetes.io/name": "web", "tier": "x"}},
+            "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
+            "status": {"readyReplicas": 2, "conditions": [{"type": "Available", "status": "True"}]}
+        });
+        let vars = Vars::from([
+            ("d".to_string(), d),
+            ("n".to_string(), serde_json::json!(1)),
+        ]);
+        for src in [
+            "d.status.readyReplicas == d.spec.replicas",
+            "size(d.spec) + size(d.metadata.labels)",
+            "d.metadata.labels['app.kubernetes.io/name'] + d.metadata.name",
+            "d.status.conditions.exists(c, c.type == 'Available' && c.status == 'True')",
+            "d.status.conditions[0].type",
+            "has(d.status.readyReplicas) && !has(d.status.updatedReplicas)",
+            "has(d.spec.missing) ? 1 : d.spec.missing.x",
+            "d.spec.template.spec.containers.map(c, c.image)",
+            "d.?status.?readyReplicas.orValue(0) + n",
+            "d['spec'].replicas * n",
+            "d",
+            "d.status.missing",
+            "d.spec.replicas.x",
+        ] {
+            let p = engine.compile_full(src).unwrap();
+            let ast = Ast::Parsed(engine.env.compile(src).unwrap());
+            let full = engine.build(src, ast);
+            assert_eq!(p.eval(&vars), full.eval_cel(&vars, false), "{src}");
+        }
+    }
+
+    /// Paths read straight from JSON give what the CEL evaluator gives.
+    #[test]
+    fn paths_read_from_json_match_the_evaluator() {
+        let engine = CelRs::new();
+        let vars = Vars::from([
+            (
+                "d".to_string(),
+                serde_json::json!({"spec": {"replicas": 3, "big": 18446744073709551615u64,
+                    "ratio": 0.5, "whole": 2.0, "name": "web", "on": true, "none": null,
+                    "labels": {"a": "b"}, "ports": [80]}}),
+            ),
+            ("s".to_string(), serde_json::json!("text")),
+        ]);
+        for src in [
+            "d.spec.replicas",
+            "d.spec.big",
+            "d.spec.ratio",
+            "d.spec.whole",
+            "d.spec.name",
+            "d.spec.on",
+            "d.spec.none",
+            "d.spec.labels.a",
+            "d.spec.ports",
+            "d.spec.missing",
+            "d.missing.x",
+            "s",
+            "s.x",
+            "nope.x",
+        ] {
+            let ast = fast::parse(src).map(Ast::Built).expect("a path");
+            let mut plain = engine.build(src, ast);
+            assert!(plain.path.is_some(), "{src} is a path");
+            let fast = plain.eval(&vars);
+            plain.path = None;
+            assert_eq!(fast, plain.eval(&vars), "{src}");
+        }
     }
 
     #[test]
