@@ -165,9 +165,9 @@ impl<'s> Parser<'s> {
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let c = self.logic(operators::LOGICAL_OR)?;
+        let c = self.or()?;
         let e = if self.eat("?") {
-            let t = self.logic(operators::LOGICAL_OR)?;
+            let t = self.or()?;
             if !self.eat(":") {
                 return None;
             }
@@ -180,21 +180,24 @@ impl<'s> Parser<'s> {
         Some(e)
     }
 
-    /// A chain of `||` (of `&&` chains) or of `&&` (of relations), as the
-    /// balanced tree the CEL parsers build.
-    fn logic(&mut self, func: &'static str) -> Option<IdedExpr> {
-        let (op, below) = if func == operators::LOGICAL_OR {
-            ("||", operators::LOGICAL_AND)
-        } else {
-            ("&&", "")
-        };
-        let term = |p: &mut Self| {
-            if below.is_empty() {
-                p.relation()
-            } else {
-                p.logic(below)
-            }
-        };
+    /// `and ('||' and)*`
+    fn or(&mut self) -> Option<IdedExpr> {
+        self.chain("||", operators::LOGICAL_OR, Self::and)
+    }
+
+    /// `relation ('&&' relation)*`
+    fn and(&mut self) -> Option<IdedExpr> {
+        self.chain("&&", operators::LOGICAL_AND, Self::relation)
+    }
+
+    /// Terms joined by `op`, as the balanced tree of `func` calls the CEL
+    /// parsers build.
+    fn chain(
+        &mut self,
+        op: &str,
+        func: &str,
+        term: fn(&mut Self) -> Option<IdedExpr>,
+    ) -> Option<IdedExpr> {
         let mut terms = vec![term(self)?];
         while self.eat(op) {
             terms.push(term(self)?);

@@ -325,7 +325,7 @@ impl CelEngine for CelRs {
 
     fn compile(&self, source: &str) -> Result<Arc<dyn Program>, ParseError> {
         // The common shapes (paths, literals, comparisons, ...) are parsed by
-        // hand into the cel crate's own AST, in less time than a cache lookup;
+        // hand into the cel crate's own AST, cheaply enough not to be cached;
         // the rest, and every syntax error, by the cel crate's ANTLR parser,
         // the slowest part of validating a graph, whose results are cached.
         match fast::parse(source) {
@@ -929,7 +929,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_path_is_known_without_parsing_and_agrees_with_the_parser() {
+    fn the_hand_written_parser_agrees_with_antlr_on_info_check_and_eval() {
         struct Env;
         impl TypeEnv for Env {
             fn type_of(&self, r: &Reference) -> Option<CelType> {
