@@ -1164,10 +1164,7 @@ impl Object {
         let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
         v["apiVersion"] = json!(R::API_VERSION);
         v["kind"] = json!(R::KIND);
-        let name = v
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .map(String::from);
+        let name = kroxide_model::meta_str(&v, "name").map(String::from);
         let mut errors = Vec::new();
         if name.is_none() {
             errors.push(format!("{} has no metadata.name", R::KIND));

@@ -329,9 +329,7 @@ pub async fn deploy(
     } else {
         Api::all_with(client.clone(), &ar)
     };
-    let iname = prepared
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
+    let iname = kroxide_model::meta_str(&prepared, "name")
         .unwrap_or("")
         .to_string();
     let mut inst = prepared.clone();

@@ -287,15 +287,8 @@ pub(crate) fn kinds_of(
 
 /// `metadata.name` and `metadata.namespace` of an object.
 pub(crate) fn name_ns(o: &Value) -> (String, Option<String>) {
-    let name = o
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let ns = o
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let name = kroxide_model::meta_str(o, "name").unwrap_or("").to_string();
+    let ns = kroxide_model::meta_str(o, "namespace").map(String::from);
     (name, ns)
 }
 

@@ -51,5 +51,17 @@ pub use rgd::{
 pub use source::{FieldPath, LoadWarning, PathSegment, SourceFile, SourceLocation};
 pub use yaml::{load_documents, load_file, load_str, to_yaml, to_yaml_multi, LoadedRgd};
 
+/// `metadata.<field>` of a Kubernetes object given as JSON, when it is a
+/// string: the one way every crate reads an object's name and namespace.
+///
+/// ```
+/// let o = serde_json::json!({"metadata": {"name": "web"}});
+/// assert_eq!(kroxide_model::meta_str(&o, "name"), Some("web"));
+/// assert_eq!(kroxide_model::meta_str(&o, "namespace"), None);
+/// ```
+pub fn meta_str<'a>(obj: &'a serde_json::Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
 /// Re-exported so users of the model need not depend on `k8s-openapi` directly.
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

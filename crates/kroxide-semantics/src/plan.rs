@@ -286,10 +286,7 @@ pub fn plan(
         );
         instance["metadata"]["uid"] = json!(crate::readiness::synthetic_uid(&seed));
     }
-    let instance_ns = instance
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let instance_ns = kroxide_model::meta_str(&instance, "namespace").map(String::from);
     let graph = v.graph.expect("valid graphs have a graph");
     let order = v.order.expect("valid graphs have an order");
     let waves = graph.waves().unwrap_or_default();
@@ -484,7 +481,7 @@ pub fn plan(
         }
         // The API server refuses objects whose name is not a DNS subdomain.
         for o in &objects {
-            let name = o.pointer("/metadata/name").and_then(Value::as_str);
+            let name = kroxide_model::meta_str(o, "name");
             let generated = o.pointer("/metadata/generateName").is_some();
             let why = match name {
                 Some(n) => crate::instance::name_problem(n),

@@ -37,14 +37,10 @@ pub fn assume_ready(obj: &Value) -> Value {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let name = o
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
+    let name = kroxide_model::meta_str(&o, "name")
         .unwrap_or("")
         .to_string();
-    let ns = o
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
+    let ns = kroxide_model::meta_str(&o, "namespace")
         .unwrap_or("default")
         .to_string();
     if o.pointer("/metadata/uid").is_none() {

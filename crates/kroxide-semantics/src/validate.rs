@@ -601,10 +601,7 @@ fn check_resource(cx: &mut Ctx, i: usize, r: &Resource) -> BTreeSet<String> {
         // Each object of a collection needs its own name: every iterator
         // must appear in metadata.name.
         if !iterators.is_empty() {
-            let name = t
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
+            let name = kroxide_model::meta_str(t, "name").unwrap_or("");
             let mut used = BTreeSet::new();
             if let Ok(sv) = parse_string(name) {
                 for e in sv.expressions() {

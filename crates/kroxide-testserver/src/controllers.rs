@@ -38,14 +38,8 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     pub fn is_stuck(&self, obj: &Value) -> bool {
         let kind = obj["kind"].as_str().unwrap_or("");
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let ns = obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = kroxide_model::meta_str(obj, "name").unwrap_or("");
+        let ns = kroxide_model::meta_str(obj, "namespace").unwrap_or("");
         self.stuck.contains(&format!("{kind}/{ns}/{name}"))
             || self.stuck.contains(&format!("{kind}/{name}"))
     }
@@ -63,14 +57,8 @@ pub fn desired_status(obj: &Value, cfg: &ControllerConfig) -> Option<Value> {
     }
     let kind = obj["kind"].as_str().unwrap_or("");
     let gen = int(obj, "/metadata/generation").unwrap_or(1);
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
+    let name = kroxide_model::meta_str(obj, "name").unwrap_or("");
+    let ns = kroxide_model::meta_str(obj, "namespace").unwrap_or("default");
     let status = match kind {
         "Deployment" | "StatefulSet" => {
             let r = int(obj, "/spec/replicas").unwrap_or(1);

@@ -60,9 +60,7 @@ fn set_status(state: &Arc<State>, rt: &ResourceType, ns: Option<&str>, name: &st
 
 /// Reconciles an RGD: accept or refuse it, and create its instance CRD.
 pub fn reconcile_rgd(state: &Arc<State>, obj: &Value) {
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
+    let name = kroxide_model::meta_str(obj, "name")
         .unwrap_or("")
         .to_string();
     let generation = obj
@@ -184,16 +182,11 @@ pub fn reconcile_instance(state: &Arc<State>, instance: &Value) {
     let key = (
         inst_rt0.key(),
         if inst_rt0.namespaced {
-            instance
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .map(String::from)
+            kroxide_model::meta_str(instance, "namespace").map(String::from)
         } else {
             None
         },
-        instance
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
+        kroxide_model::meta_str(instance, "name")
             .unwrap_or("")
             .to_string(),
     );
@@ -209,15 +202,10 @@ pub fn reconcile_instance(state: &Arc<State>, instance: &Value) {
     let Some(rgd) = rgd_for(state, api_version, kind) else {
         return;
     };
-    let name = instance
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
+    let name = kroxide_model::meta_str(instance, "name")
         .unwrap_or("")
         .to_string();
-    let ns = instance
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let ns = kroxide_model::meta_str(instance, "namespace").map(String::from);
     let uid = instance
         .pointer("/metadata/uid")
         .cloned()
@@ -297,15 +285,10 @@ pub fn reconcile_instance(state: &Arc<State>, instance: &Value) {
                         failed = Some(format!("resource {}: {av} {k} is not served", r.id));
                         continue;
                     };
-                    let cname = child
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
+                    let cname = kroxide_model::meta_str(&child, "name")
                         .unwrap_or("")
                         .to_string();
-                    let cns = child
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(String::from);
+                    let cns = kroxide_model::meta_str(&child, "namespace").map(String::from);
                     let resp = write(
                         state,
                         &crt,
@@ -449,11 +432,7 @@ pub async fn run(state: Arc<State>) {
                     .by_kind(pav, pk)
                     .cloned();
                 if let Some(prt) = prt {
-                    let ns = e
-                        .object
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                        .map(String::from);
+                    let ns = kroxide_model::meta_str(&e.object, "namespace").map(String::from);
                     let key = (prt.key(), if prt.namespaced { ns } else { None }, inst);
                     let parent_obj = st
                         .store

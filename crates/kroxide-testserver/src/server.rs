@@ -921,10 +921,9 @@ pub(crate) fn write(
     };
     // The object's name, from the path or the body.
     let body_name = match &w {
-        Write::Create(o) | Write::Replace(o, _) | Write::Apply(o, _) => o
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .map(String::from),
+        Write::Create(o) | Write::Replace(o, _) | Write::Apply(o, _) => {
+            kroxide_model::meta_str(o, "name").map(String::from)
+        }
         _ => None,
     };
     let Some(obj_name) = name.map(String::from).or(body_name.clone()) else {

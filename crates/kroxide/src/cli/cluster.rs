@@ -208,9 +208,7 @@ fn one_instance(path: &PathBuf) -> Result<Value, ExitCode> {
 
 /// The name an instance gets (its metadata.name, else the graph's name, as KRO).
 fn instance_name(rgd: &ResourceGraphDefinition, instance: &Value) -> String {
-    instance
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
+    kroxide_model::meta_str(instance, "name")
         .unwrap_or(rgd.name())
         .to_string()
 }
