@@ -61,6 +61,17 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// Server-side applies the object with `pp` (a dry run or not), retried
+    /// as [`retry`] does.
+    pub(crate) async fn apply(
+        &self,
+        pp: &PatchParams,
+        timeout: std::time::Duration,
+    ) -> kube::Result<DynamicObject> {
+        let patch = Patch::Apply(&self.object);
+        retry(timeout, || self.api.patch(&self.oref.name, pp, &patch)).await
+    }
+
     /// The server's refusal of this object in a dry run.
     pub(crate) fn dry_run_error(&self, e: kube::Error) -> DeployError {
         DeployError::DryRun {
@@ -273,17 +284,11 @@ impl DirectEngine {
         let dry_runs = known
             .iter()
             .filter(|t| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
-            .map(|t| {
-                let dry = dry.clone();
-                async move {
-                    let patch = Patch::Apply(&t.object);
-                    retry(opts.request_timeout, || {
-                        t.api.patch(&t.oref.name, &dry, &patch)
-                    })
+            .map(|t| async {
+                t.apply(&dry, opts.request_timeout)
                     .await
                     .map(|_| ())
                     .map_err(|e| t.dry_run_error(e))
-                }
             });
         bounded(dry_runs)
             .await
@@ -515,19 +520,13 @@ impl DirectEngine {
             if inv.objects.len() != before || half_gone {
                 self.lock(store, inv).await?;
             }
-            let writes = targets.iter().map(|t| {
-                let pp = pp.clone();
-                async move {
-                    let patch = Patch::Apply(&t.object);
-                    retry(opts.request_timeout, || {
-                        t.api.patch(&t.oref.name, &pp, &patch)
-                    })
+            let writes = targets.iter().map(|t| async {
+                t.apply(&pp, opts.request_timeout)
                     .await
                     .map_err(|source| DeployError::Api {
                         id: t.oref.id.clone(),
                         source,
                     })
-                }
             });
             let results = bounded(writes).await;
             let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();

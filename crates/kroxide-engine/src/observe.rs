@@ -9,7 +9,7 @@ use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MA
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions};
 use kroxide_semantics::redact::{Redactor, MASK};
-use kube::api::{Patch, PatchParams};
+use kube::api::PatchParams;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -262,7 +262,6 @@ impl DirectEngine {
             for o in &r.objects {
                 // Labelled and addressed as a deploy would (wave numbers do not matter here).
                 let t = self.target(k, o, &r.id, 0, &graph, &instance_name);
-                let patch = Patch::Apply(&t.object);
                 let in_missing_ns =
                     !ns_exists && t.oref.namespace.as_deref() == Some(opts.namespace.as_str());
                 let desired = async {
@@ -270,10 +269,7 @@ impl DirectEngine {
                         return serde_json::from_value(t.object.clone())
                             .map_err(kube::Error::SerdeError);
                     }
-                    retry(opts.request_timeout, || {
-                        t.api.patch(&t.oref.name, &dry, &patch)
-                    })
-                    .await
+                    t.apply(&dry, opts.request_timeout).await
                 }
                 .await
                 .map_err(|e| t.dry_run_error(e))?;
