@@ -6,6 +6,7 @@ use crate::handle::{Handle, Kind};
 use crate::resources::IntoResource;
 use crate::schema::{RefBase, Schema, SimpleType, Types};
 use kroxide_model::{FieldNode, Resource, ResourceGraphDefinition};
+use kroxide_semantics::expr::has_expression_start;
 use kroxide_semantics::plan::{plan, Plan, PlanError, PlanOptions};
 use kroxide_semantics::validate::{check_id, suggest_id, validate, Diagnostic, Severity};
 use serde_json::Value;
@@ -362,7 +363,7 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
             .iter()
             .filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)))
             .collect();
-        if sel.is_empty() || sel.values().any(|v| v.contains("${")) {
+        if sel.is_empty() || sel.values().any(|v| has_expression_start(v)) {
             continue;
         }
         let (k0, v0) = sel.iter().next().map(|(k, v)| (*k, *v)).unwrap_or_default();

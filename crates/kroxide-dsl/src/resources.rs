@@ -9,6 +9,7 @@
 use crate::expr::{Expr, IntoExpr, Node};
 use crate::handle::{Handle, Kind};
 use base64::Engine as _;
+use kroxide_semantics::expr::has_expression_start;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -596,7 +597,7 @@ impl<K: WorkloadKind> IntoResource for Workload<K> {
         for (k, v) in &self.labels {
             let val = self.obj.value(v);
             if let Value::String(s) = &val {
-                if !s.contains("${") {
+                if !has_expression_start(s) {
                     literal_labels.insert(k.clone(), s.clone());
                 }
             }

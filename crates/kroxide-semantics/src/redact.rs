@@ -2,6 +2,7 @@
 //! the Secrets a graph produces and masks them wherever they occur — in
 //! planned objects, the echoed instance, status, logs, diffs and errors.
 
+use crate::expr::has_expression_start;
 use base64::Engine as _;
 use kroxide_model::ResourceGraphDefinition;
 use serde_json::Value;
@@ -82,7 +83,7 @@ impl Redactor {
     }
 
     fn add(&mut self, s: &str) {
-        if !s.is_empty() && !s.contains("${") {
+        if !s.is_empty() && !has_expression_start(s) {
             self.secrets.push(s.to_string());
         }
     }
