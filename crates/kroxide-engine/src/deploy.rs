@@ -11,7 +11,7 @@ use crate::{
 };
 use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{is_ready, plan, Action, Observed, Plan, PlanOptions};
+use kroxide_semantics::plan::{is_ready, Action, Observed, Plan, PlanOptions, Planner};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -234,7 +234,8 @@ impl DirectEngine {
             ..PlanOptions::default()
         };
         // 1. Validate everything before the first write.
-        let first = plan(rgd, instance, &popts)?;
+        let planner = Planner::new(rgd)?;
+        let first = planner.plan(instance, &popts)?;
         if let Some(r) = first.resources.iter().find(|r| r.action == Action::Fail) {
             return Err(DeployError::Failed {
                 id: r.id.clone(),
@@ -328,7 +329,7 @@ impl DirectEngine {
         self.lock(&store, &mut inv).await?;
 
         let waves = self.apply_waves(
-            rgd,
+            &planner,
             instance,
             &first,
             &kinds,
@@ -375,7 +376,7 @@ impl DirectEngine {
                 inv.lock = None;
                 store.write(&mut inv).await?;
                 // 4. Status on the live objects.
-                let last = plan(rgd, instance, &PlanOptions { observed, ..popts })?;
+                let last = planner.plan(instance, &PlanOptions { observed, ..popts })?;
                 Ok(DeployReport {
                     waves,
                     live,
@@ -434,7 +435,7 @@ impl DirectEngine {
     #[allow(clippy::too_many_arguments)]
     async fn apply_waves(
         &self,
-        rgd: &ResourceGraphDefinition,
+        planner: &Planner<'_>,
         instance: &Value,
         first: &Plan,
         kinds: &BTreeMap<String, Kind>,
@@ -454,17 +455,16 @@ impl DirectEngine {
         for (wave, ids) in first.waves.iter().enumerate() {
             // Resolve the wave against what the cluster now holds.
             let current = if wave == 0 {
-                first.clone()
+                std::borrow::Cow::Borrowed(first)
             } else {
-                plan(
-                    rgd,
+                std::borrow::Cow::Owned(planner.plan(
                     instance,
                     &PlanOptions {
                         namespace: opts.namespace.clone(),
                         observed: observed.clone(),
                         ..PlanOptions::default()
                     },
-                )?
+                )?)
             };
             let mut this_wave = Vec::new();
             let mut targets = Vec::new();
@@ -567,8 +567,16 @@ impl DirectEngine {
             // Wait until every resource of the wave is ready.
             let ready = {
                 let run_lock = Mutex::new(&mut *run);
-                self.wait_wave(rgd, &fresh, kinds, graph, instance_name, opts, &run_lock)
-                    .await?
+                self.wait_wave(
+                    planner.rgd(),
+                    &fresh,
+                    kinds,
+                    graph,
+                    instance_name,
+                    opts,
+                    &run_lock,
+                )
+                .await?
             };
             for (id, objs) in ready {
                 if let Some(one) = objs.first() {

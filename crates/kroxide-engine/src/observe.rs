@@ -7,7 +7,7 @@ use crate::progress::ResourceState;
 use crate::retry::retry;
 use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions};
+use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions, Planner};
 use kroxide_semantics::redact::{Redactor, MASK};
 use kube::api::PatchParams;
 use serde::Serialize;
@@ -192,7 +192,8 @@ impl DirectEngine {
             namespace: opts.namespace.clone(),
             ..PlanOptions::default()
         };
-        let mut current = plan(rgd, instance, &popts)?;
+        let planner = Planner::new(rgd)?;
+        let mut current = planner.plan(instance, &popts)?;
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&current.instance).0;
         // Resolve as far as the live objects allow: each round may unlock the next wave.
@@ -230,8 +231,7 @@ impl DirectEngine {
             if !grew {
                 break;
             }
-            current = plan(
-                rgd,
+            current = planner.plan(
                 instance,
                 &PlanOptions {
                     observed,

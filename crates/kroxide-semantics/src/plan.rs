@@ -11,6 +11,7 @@
 //! without either, what needs it is reported pending, never guessed.
 
 use crate::cel::{default_engine, EvalError, Program, Vars};
+use crate::dag::DependencyGraph;
 use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::instance::{prepare, InstanceError};
 use crate::k8s::KubernetesApi;
@@ -268,285 +269,325 @@ pub fn plan(
     raw: &Value,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let v = validate(rgd);
-    if !v.is_valid() {
-        return Err(PlanError::Graph(v.errors().cloned().collect()));
-    }
-    let ns = if opts.namespace.is_empty() {
-        "default"
-    } else {
-        opts.namespace.as_str()
-    };
-    let mut instance = prepare(rgd, raw, ns).map_err(PlanError::Instance)?;
-    if opts.assume_ready && instance.pointer("/metadata/uid").is_none() {
-        let seed = format!(
-            "{}/{}",
-            instance["metadata"]["namespace"].as_str().unwrap_or(""),
-            instance["metadata"]["name"].as_str().unwrap_or("")
-        );
-        instance["metadata"]["uid"] = json!(crate::readiness::synthetic_uid(&seed));
-    }
-    let instance_ns = kroxide_model::meta_str(&instance, "namespace").map(String::from);
-    let graph = v.graph.expect("valid graphs have a graph");
-    let order = v.order.expect("valid graphs have an order");
-    let waves = graph.waves().unwrap_or_default();
-    let programs = Programs::default();
-    let api = KubernetesApi::embedded();
+    Planner::new(rgd)?.plan(raw, opts)
+}
 
-    // What each resource looks like to the expressions of its dependents.
-    let mut seen: BTreeMap<String, Value> = BTreeMap::new();
-    let mut excluded: BTreeSet<String> = BTreeSet::new();
-    let mut planned: Vec<PlannedResource> = Vec::new();
+/// A graph validated once and planned as often as needed: a deploy plans
+/// again after every wave, with what the cluster reported.
+///
+/// ```
+/// use kroxide_semantics::plan::{Planner, PlanOptions};
+/// let yaml = "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: app}\nspec:\n  schema:\n    apiVersion: v1alpha1\n    kind: App\n    spec: {name: string}\n  resources:\n  - id: config\n    template:\n      apiVersion: v1\n      kind: ConfigMap\n      metadata: {name: '${schema.spec.name}'}\n";
+/// let rgd = &kroxide_model::load_str("app.yaml", yaml).unwrap()[0].rgd;
+/// let planner = Planner::new(rgd).unwrap();
+/// for name in ["web", "api"] {
+///     let spec = serde_json::json!({"metadata": {"name": name}, "spec": {"name": name}});
+///     let plan = planner.plan(&spec, &PlanOptions::default()).unwrap();
+///     assert_eq!(plan.resources[0].objects[0]["metadata"]["name"], name);
+/// }
+/// ```
+pub struct Planner<'a> {
+    rgd: &'a ResourceGraphDefinition,
+    graph: DependencyGraph,
+    order: Vec<String>,
+}
 
-    let by_id: std::collections::HashMap<&str, &kroxide_model::Resource> = rgd
-        .spec
-        .resources
-        .iter()
-        .map(|r| (r.id.as_str(), r))
-        .collect();
-    for id in &order {
-        let r = by_id[id.as_str()];
-        let mut vars = Vars::new();
-        vars.insert("schema".into(), instance.clone());
-        for d in graph.dependencies(id) {
-            if let Some(o) = seen.get(d) {
-                vars.insert(d.to_string(), o.clone());
-            }
+impl<'a> Planner<'a> {
+    /// Validates `rgd`; an invalid graph cannot be planned.
+    pub fn new(rgd: &'a ResourceGraphDefinition) -> Result<Self, PlanError> {
+        let v = validate(rgd);
+        if !v.is_valid() {
+            return Err(PlanError::Graph(v.errors().cloned().collect()));
         }
-        let mut pr = PlannedResource {
-            id: id.clone(),
-            action: Action::Apply,
-            reason: None,
-            ready: None,
-            objects: Vec::new(),
+        Ok(Planner {
+            rgd,
+            graph: v.graph.expect("valid graphs have a graph"),
+            order: v.order.expect("valid graphs have an order"),
+        })
+    }
+
+    /// The graph.
+    pub fn rgd(&self) -> &'a ResourceGraphDefinition {
+        self.rgd
+    }
+
+    /// Plans the graph for the instance `raw`: see [`plan`].
+    pub fn plan(&self, raw: &Value, opts: &PlanOptions) -> Result<Plan, PlanError> {
+        let (rgd, graph, order) = (self.rgd, &self.graph, &self.order);
+        let ns = if opts.namespace.is_empty() {
+            "default"
+        } else {
+            opts.namespace.as_str()
         };
-        // A dependency that was excluded excludes this one too.
-        if let Some(d) = graph
-            .dependencies(id)
-            .into_iter()
-            .find(|d| excluded.contains(*d))
-        {
-            pr.action = Action::Skip;
-            pr.reason = Some(format!("depends on `{d}`, which is excluded"));
-            excluded.insert(id.clone());
-            planned.push(pr);
-            continue;
+        let mut instance = prepare(rgd, raw, ns).map_err(PlanError::Instance)?;
+        if opts.assume_ready && instance.pointer("/metadata/uid").is_none() {
+            let seed = format!(
+                "{}/{}",
+                instance["metadata"]["namespace"].as_str().unwrap_or(""),
+                instance["metadata"]["name"].as_str().unwrap_or("")
+            );
+            instance["metadata"]["uid"] = json!(crate::readiness::synthetic_uid(&seed));
         }
-        let mut include = Ok(true);
-        for c in &r.include_when {
-            match programs.condition(c, &vars) {
-                Ok(true) => {}
-                Ok(false) => {
-                    include = Ok(false);
-                    break;
-                }
-                Err(e) => {
-                    include = Err((c.clone(), e));
-                    break;
+        let instance_ns = kroxide_model::meta_str(&instance, "namespace").map(String::from);
+        let waves = graph.waves().unwrap_or_default();
+        let programs = Programs::default();
+        let api = KubernetesApi::embedded();
+
+        // What each resource looks like to the expressions of its dependents.
+        let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+        let mut excluded: BTreeSet<String> = BTreeSet::new();
+        let mut planned: Vec<PlannedResource> = Vec::new();
+
+        let by_id: std::collections::HashMap<&str, &kroxide_model::Resource> = rgd
+            .spec
+            .resources
+            .iter()
+            .map(|r| (r.id.as_str(), r))
+            .collect();
+        for id in order {
+            let r = by_id[id.as_str()];
+            let mut vars = Vars::new();
+            vars.insert("schema".into(), instance.clone());
+            for d in graph.dependencies(id) {
+                if let Some(o) = seen.get(d) {
+                    vars.insert(d.to_string(), o.clone());
                 }
             }
-        }
-        match include {
-            Ok(false) => {
+            let mut pr = PlannedResource {
+                id: id.clone(),
+                action: Action::Apply,
+                reason: None,
+                ready: None,
+                objects: Vec::new(),
+            };
+            // A dependency that was excluded excludes this one too.
+            if let Some(d) = graph
+                .dependencies(id)
+                .into_iter()
+                .find(|d| excluded.contains(*d))
+            {
                 pr.action = Action::Skip;
-                pr.reason = Some("includeWhen is false".into());
+                pr.reason = Some(format!("depends on `{d}`, which is excluded"));
                 excluded.insert(id.clone());
                 planned.push(pr);
                 continue;
             }
-            Err((c, e)) => {
+            let mut include = Ok(true);
+            for c in &r.include_when {
+                match programs.condition(c, &vars) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        include = Ok(false);
+                        break;
+                    }
+                    Err(e) => {
+                        include = Err((c.clone(), e));
+                        break;
+                    }
+                }
+            }
+            match include {
+                Ok(false) => {
+                    pr.action = Action::Skip;
+                    pr.reason = Some("includeWhen is false".into());
+                    excluded.insert(id.clone());
+                    planned.push(pr);
+                    continue;
+                }
+                Err((c, e)) => {
+                    pr.action = if matches!(e, EvalError::Pending(_)) {
+                        Action::Wait
+                    } else {
+                        Action::Fail
+                    };
+                    pr.reason = Some(format!("includeWhen {c}: {e}"));
+                    planned.push(pr);
+                    continue;
+                }
+                Ok(true) => {}
+            }
+            if let Some(ext) = &r.external_ref {
+                pr.action = Action::Read;
+                let desired = json!({"apiVersion": ext.api_version, "kind": ext.kind, "metadata": {"name": ext.metadata.name}});
+                match opts.observed.lookup(id, &desired) {
+                    Some(o) => {
+                        let mut obj = desired.clone();
+                        merge(&mut obj, o);
+                        pr.ready = Some(true);
+                        seen.insert(id.clone(), obj.clone());
+                        pr.objects.push(obj);
+                    }
+                    None => {
+                        pr.reason = Some("the external object is read from the cluster; supply it with --observed to plan its dependents".into());
+                    }
+                }
+                planned.push(pr);
+                continue;
+            }
+            let template = r
+                .template
+                .as_ref()
+                .expect("validated: template or externalRef");
+            // forEach: one object per combination of the iterators' values.
+            let mut combos = vec![Vec::new()];
+            if !r.for_each.is_empty() {
+                let mut dims = Vec::new();
+                let mut failed = None;
+                for dim in &r.for_each {
+                    for (name, expr) in dim {
+                        match programs.eval_string(expr, &vars) {
+                            Ok(Value::Array(a)) => dims.push((name.clone(), a)),
+                            Ok(Value::Null) => dims.push((name.clone(), Vec::new())),
+                            Ok(other) => {
+                                failed = Some((
+                                    Action::Fail,
+                                    format!("forEach {name}: {other} is not a list"),
+                                ))
+                            }
+                            Err(e) => {
+                                failed = Some((
+                                    if matches!(e, EvalError::Pending(_)) {
+                                        Action::Wait
+                                    } else {
+                                        Action::Fail
+                                    },
+                                    format!("forEach {name}: {e}"),
+                                ))
+                            }
+                        }
+                    }
+                }
+                if let Some((a, why)) = failed {
+                    pr.action = a;
+                    pr.reason = Some(why);
+                    planned.push(pr);
+                    continue;
+                }
+                combos = cartesian(&dims);
+            }
+            let mut objects = Vec::new();
+            let mut problem = None;
+            for combo in &combos {
+                let mut v2 = vars.clone();
+                for (k, val) in combo {
+                    v2.insert(k.clone(), val.clone());
+                }
+                match programs.resolve(template, &v2) {
+                    Ok(mut obj) => {
+                        let (av, kind) = (
+                            obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                            obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+                        );
+                        let namespaced = api.kind(av, kind).map(|k| k.namespaced).unwrap_or(true);
+                        if namespaced && obj.pointer("/metadata/namespace").is_none() {
+                            if let Some(ns) = &instance_ns {
+                                obj["metadata"]["namespace"] = json!(ns);
+                            }
+                        }
+                        objects.push(obj);
+                    }
+                    Err(e) => {
+                        problem = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = problem {
                 pr.action = if matches!(e, EvalError::Pending(_)) {
                     Action::Wait
                 } else {
                     Action::Fail
                 };
-                pr.reason = Some(format!("includeWhen {c}: {e}"));
+                pr.reason = Some(e.to_string());
                 planned.push(pr);
                 continue;
             }
-            Ok(true) => {}
-        }
-        if let Some(ext) = &r.external_ref {
-            pr.action = Action::Read;
-            let desired = json!({"apiVersion": ext.api_version, "kind": ext.kind, "metadata": {"name": ext.metadata.name}});
-            match opts.observed.lookup(id, &desired) {
-                Some(o) => {
-                    let mut obj = desired.clone();
-                    merge(&mut obj, o);
-                    pr.ready = Some(true);
-                    seen.insert(id.clone(), obj.clone());
-                    pr.objects.push(obj);
-                }
-                None => {
-                    pr.reason = Some("the external object is read from the cluster; supply it with --observed to plan its dependents".into());
-                }
-            }
-            planned.push(pr);
-            continue;
-        }
-        let template = r
-            .template
-            .as_ref()
-            .expect("validated: template or externalRef");
-        // forEach: one object per combination of the iterators' values.
-        let mut combos = vec![Vec::new()];
-        if !r.for_each.is_empty() {
-            let mut dims = Vec::new();
-            let mut failed = None;
-            for dim in &r.for_each {
-                for (name, expr) in dim {
-                    match programs.eval_string(expr, &vars) {
-                        Ok(Value::Array(a)) => dims.push((name.clone(), a)),
-                        Ok(Value::Null) => dims.push((name.clone(), Vec::new())),
-                        Ok(other) => {
-                            failed = Some((
-                                Action::Fail,
-                                format!("forEach {name}: {other} is not a list"),
-                            ))
-                        }
-                        Err(e) => {
-                            failed = Some((
-                                if matches!(e, EvalError::Pending(_)) {
-                                    Action::Wait
-                                } else {
-                                    Action::Fail
-                                },
-                                format!("forEach {name}: {e}"),
-                            ))
-                        }
-                    }
-                }
-            }
-            if let Some((a, why)) = failed {
-                pr.action = a;
-                pr.reason = Some(why);
-                planned.push(pr);
-                continue;
-            }
-            combos = cartesian(&dims);
-        }
-        let mut objects = Vec::new();
-        let mut problem = None;
-        for combo in &combos {
-            let mut v2 = vars.clone();
-            for (k, val) in combo {
-                v2.insert(k.clone(), val.clone());
-            }
-            match programs.resolve(template, &v2) {
-                Ok(mut obj) => {
-                    let (av, kind) = (
-                        obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
-                        obj.get("kind").and_then(Value::as_str).unwrap_or(""),
-                    );
-                    let namespaced = api.kind(av, kind).map(|k| k.namespaced).unwrap_or(true);
-                    if namespaced && obj.pointer("/metadata/namespace").is_none() {
-                        if let Some(ns) = &instance_ns {
-                            obj["metadata"]["namespace"] = json!(ns);
-                        }
-                    }
-                    objects.push(obj);
-                }
-                Err(e) => {
-                    problem = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(e) = problem {
-            pr.action = if matches!(e, EvalError::Pending(_)) {
-                Action::Wait
-            } else {
-                Action::Fail
-            };
-            pr.reason = Some(e.to_string());
-            planned.push(pr);
-            continue;
-        }
-        // Two objects with one identity is an error in KRO.
-        let mut ids = BTreeSet::new();
-        for o in &objects {
-            let key = format!(
-                "{}/{}/{}",
-                o["kind"],
-                o.pointer("/metadata/namespace").unwrap_or(&Value::Null),
-                o.pointer("/metadata/name").unwrap_or(&Value::Null)
-            );
-            if !ids.insert(key.clone()) {
-                pr.action = Action::Fail;
-                pr.reason = Some(format!(
-                    "forEach produced two objects with the same identity: {}",
+            // Two objects with one identity is an error in KRO.
+            let mut ids = BTreeSet::new();
+            for o in &objects {
+                let key = format!(
+                    "{}/{}/{}",
+                    o["kind"],
+                    o.pointer("/metadata/namespace").unwrap_or(&Value::Null),
                     o.pointer("/metadata/name").unwrap_or(&Value::Null)
-                ));
-            }
-        }
-        // The API server refuses objects whose name is not a DNS subdomain.
-        for o in &objects {
-            let name = kroxide_model::meta_str(o, "name");
-            let generated = o.pointer("/metadata/generateName").is_some();
-            let why = match name {
-                Some(n) => crate::instance::name_problem(n),
-                None if generated => None,
-                None => Some("has no metadata.name".into()),
-            };
-            if let Some(why) = why {
-                pr.action = Action::Fail;
-                pr.reason = Some(format!("metadata.name {why}"));
-            }
-        }
-        // What dependents see: the desired object, merged with what a
-        // cluster reports (observed), or what it would report (assumed).
-        let live: Vec<Value> = objects
-            .iter()
-            .map(|o| {
-                let mut l = o.clone();
-                if let Some(obs) = opts.observed.lookup(id, o) {
-                    merge(&mut l, obs);
-                } else if opts.assume_ready {
-                    l = assume_ready(&l);
+                );
+                if !ids.insert(key.clone()) {
+                    pr.action = Action::Fail;
+                    pr.reason = Some(format!(
+                        "forEach produced two objects with the same identity: {}",
+                        o.pointer("/metadata/name").unwrap_or(&Value::Null)
+                    ));
                 }
-                l
-            })
-            .collect();
-        let is_live = opts.assume_ready
-            || live
+            }
+            // The API server refuses objects whose name is not a DNS subdomain.
+            for o in &objects {
+                let name = kroxide_model::meta_str(o, "name");
+                let generated = o.pointer("/metadata/generateName").is_some();
+                let why = match name {
+                    Some(n) => crate::instance::name_problem(n),
+                    None if generated => None,
+                    None => Some("has no metadata.name".into()),
+                };
+                if let Some(why) = why {
+                    pr.action = Action::Fail;
+                    pr.reason = Some(format!("metadata.name {why}"));
+                }
+            }
+            // What dependents see: the desired object, merged with what a
+            // cluster reports (observed), or what it would report (assumed).
+            let live: Vec<Value> = objects
                 .iter()
-                .zip(&objects)
-                .any(|(l, o)| opts.observed.lookup(id, o).is_some() || l != o);
-        pr.ready = if is_live {
-            Some(readiness(&programs, r, id, &live))
-        } else {
-            None
-        };
-        let var = if r.for_each.is_empty() {
-            live.into_iter().next().unwrap_or(Value::Null)
-        } else {
-            Value::Array(live)
-        };
-        seen.insert(id.clone(), var);
-        pr.objects = objects;
-        planned.push(pr);
-    }
+                .map(|o| {
+                    let mut l = o.clone();
+                    if let Some(obs) = opts.observed.lookup(id, o) {
+                        merge(&mut l, obs);
+                    } else if opts.assume_ready {
+                        l = assume_ready(&l);
+                    }
+                    l
+                })
+                .collect();
+            let is_live = opts.assume_ready
+                || live
+                    .iter()
+                    .zip(&objects)
+                    .any(|(l, o)| opts.observed.lookup(id, o).is_some() || l != o);
+            pr.ready = if is_live {
+                Some(readiness(&programs, r, id, &live))
+            } else {
+                None
+            };
+            let var = if r.for_each.is_empty() {
+                live.into_iter().next().unwrap_or(Value::Null)
+            } else {
+                Value::Array(live)
+            };
+            seen.insert(id.clone(), var);
+            pr.objects = objects;
+            planned.push(pr);
+        }
 
-    // Status: every field, against everything seen.
-    let mut vars = Vars::new();
-    vars.insert("schema".into(), instance.clone());
-    for (k, v) in &seen {
-        vars.insert(k.clone(), v.clone());
+        // Status: every field, against everything seen.
+        let mut vars = Vars::new();
+        vars.insert("schema".into(), instance.clone());
+        for (k, v) in &seen {
+            vars.insert(k.clone(), v.clone());
+        }
+        let mut pending = BTreeMap::new();
+        let mut errors = BTreeMap::new();
+        let status = match &rgd.spec.schema.status {
+            Some(tree) => status_tree(&programs, tree, "status", &vars, &mut pending, &mut errors),
+            None => json!({}),
+        };
+        Ok(Plan {
+            instance,
+            waves,
+            resources: planned,
+            status,
+            pending,
+            errors,
+        })
     }
-    let mut pending = BTreeMap::new();
-    let mut errors = BTreeMap::new();
-    let status = match &rgd.spec.schema.status {
-        Some(tree) => status_tree(&programs, tree, "status", &vars, &mut pending, &mut errors),
-        None => json!({}),
-    };
-    Ok(Plan {
-        instance,
-        waves,
-        resources: planned,
-        status,
-        pending,
-        errors,
-    })
 }
 
 /// Whether the live objects of resource `r` are ready: its `readyWhen`
