@@ -510,7 +510,13 @@ impl DirectEngine {
             self.check_owned(&targets, run, graph, instance_name, opts)
                 .await?;
             let before = inv.objects.len();
-            inv.objects.extend(targets.iter().map(|t| t.oref.clone()));
+            let recorded: BTreeSet<Key> = inv.objects.iter().map(ObjectRef::key).collect();
+            inv.objects.extend(
+                targets
+                    .iter()
+                    .filter(|t| !recorded.contains(&t.oref.key()))
+                    .map(|t| t.oref.clone()),
+            );
             // Written again when it lists new objects, or when the lock is past
             // half its time (a long deploy keeps it).
             let half_gone = inv
