@@ -242,8 +242,6 @@ impl DirectEngine {
                 reason: r.reason.clone().unwrap_or_default(),
             });
         }
-        let discovery = self.discover(opts).await?;
-        let kinds = kinds_of(&discovery, rgd)?;
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&first.instance).0;
         let ns_exists = self.namespace_exists(opts).await?;
@@ -255,6 +253,15 @@ impl DirectEngine {
         if let (Some(inv), false) = (&old, opts.break_lock) {
             store.check_lock(inv, &self.holder)?;
         }
+        // The graph's kinds, and those of what an earlier run left (to prune).
+        let old_versions = old
+            .iter()
+            .flat_map(|i| &i.objects)
+            .map(|o| o.api_version.as_str());
+        let discovery = self
+            .discover(opts, crate::api_versions(rgd).chain(old_versions))
+            .await?;
+        let kinds = kinds_of(&discovery, rgd)?;
         let wave_of: BTreeMap<&str, usize> = first
             .waves
             .iter()

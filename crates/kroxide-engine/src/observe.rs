@@ -79,7 +79,9 @@ impl DirectEngine {
                 namespace: opts.namespace.clone(),
                 inventory: crate::inventory::secret_name(rgd.name(), instance),
             })?;
-        let discovery = self.discover(opts).await?;
+        let discovery = self
+            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
+            .await?;
         let live = self.read_live(&discovery, &inv.objects, opts).await?;
         let mut observed = Observed::default();
         for (id, objs) in &live {
@@ -186,7 +188,7 @@ impl DirectEngine {
         instance: &Value,
         opts: &DeployOptions,
     ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
-        let discovery = self.discover(opts).await?;
+        let discovery = self.discover(opts, crate::api_versions(rgd)).await?;
         let kinds = crate::kinds_of(&discovery, rgd)?;
         let popts = PlanOptions {
             namespace: opts.namespace.clone(),

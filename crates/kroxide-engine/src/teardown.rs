@@ -41,7 +41,9 @@ impl DirectEngine {
         if !opts.break_lock {
             store.check_lock(&inv, &self.holder)?;
         }
-        let discovery = self.discover(opts).await?;
+        let discovery = self
+            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
+            .await?;
         inv.lock = Some(crate::inventory::Lock {
             holder: self.holder.clone(),
             expires: crate::inventory::now() + opts.resource_timeout.as_secs() + 60,

@@ -806,3 +806,48 @@ async fn delete_converges_through_faults_and_leaves_others_alone() {
     let failed = server.requests().iter().filter(|r| r.status >= 409).count();
     assert!(failed >= 5, "only {failed} failed requests");
 }
+
+/// Discovery asks only the API groups the graph (and what an earlier run
+/// left) uses, and a resource removed from the graph is pruned even when
+/// its group is no longer the graph's.
+#[tokio::test]
+async fn discovery_asks_only_the_groups_it_needs_and_still_prunes_removed_kinds() {
+    let (server, c) = cluster().await;
+    let mut rgd = scenarios::webapp_rgd();
+    let inst = json!({"apiVersion": "kro.run/v1alpha1", "kind": "WebApp", "metadata": {"name": "shop"}, "spec": {"name": "shop", "replicas": 1, "ingress": {"enabled": true}}});
+    c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    // GET /apis/<group>/<version>: one group's discovery document.
+    let groups_asked = |server: &TestServer| -> Vec<String> {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.verb == "GET" && r.path.starts_with("/apis/"))
+            .filter_map(|r| {
+                let parts: Vec<&str> = r.path.trim_start_matches("/apis/").split('/').collect();
+                (parts.len() == 2).then(|| parts[0].to_string())
+            })
+            .collect()
+    };
+    let asked = groups_asked(&server);
+    assert!(
+        asked.iter().any(|g| g == "apps") && asked.iter().any(|g| g == "networking.k8s.io"),
+        "{asked:?}"
+    );
+    assert!(
+        asked
+            .iter()
+            .all(|g| g == "apps" || g == "networking.k8s.io"),
+        "asked groups the graph does not use: {asked:?}"
+    );
+    // The Ingress leaves the graph: its group is asked because the
+    // inventory lists one, and the Ingress is pruned.
+    rgd.spec.resources.retain(|r| r.id != "ingress");
+    server.clear_log();
+    let report = c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    assert_eq!(report.pruned.len(), 1, "{:?}", report.pruned);
+    assert_eq!(report.pruned[0].kind, "Ingress");
+    assert!(groups_asked(&server)
+        .iter()
+        .any(|g| g == "networking.k8s.io"));
+    assert!(!c.versions("webapp").await.contains_key("Ingress/shop"));
+}
