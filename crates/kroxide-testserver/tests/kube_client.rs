@@ -421,3 +421,50 @@ async fn a_name_that_is_not_a_dns_subdomain_is_refused_as_by_the_api_server() {
     .await
     .unwrap();
 }
+
+/// An apply patch is YAML by its content type; like the API server, one that
+/// starts as JSON is read as JSON, and either way a broken body is a 400.
+#[tokio::test]
+async fn apply_patches_are_read_as_yaml_or_as_json() {
+    let server = TestServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let send = |name: &str, body: &str| {
+        let req = http::Request::patch(format!(
+            "/api/v1/namespaces/default/configmaps/{name}?fieldManager=t"
+        ))
+        .header("content-type", "application/apply-patch+yaml")
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+        let client = client.clone();
+        async move { client.request_text(req).await }
+    };
+    send(
+        "y",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  k: from-yaml\n",
+    )
+    .await
+    .unwrap();
+    send(
+        "j",
+        r#"  {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {"k": "from-json"}}"#,
+    )
+    .await
+    .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    assert_eq!(api.get("y").await.unwrap().data.unwrap()["k"], "from-yaml");
+    assert_eq!(api.get("j").await.unwrap().data.unwrap()["k"], "from-json");
+    for broken in [r#"{"apiVersion": "v1", "kind": "#, "kind: [ConfigMap"] {
+        match send("b", broken).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 400);
+                assert!(
+                    s.message.contains("cannot decode the body"),
+                    "{}",
+                    s.message
+                );
+            }
+            other => panic!("{broken:?}: {other:?}"),
+        }
+    }
+    assert!(api.get_opt("b").await.unwrap().is_none());
+}

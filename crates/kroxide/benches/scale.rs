@@ -15,6 +15,7 @@ use kroxide_testserver::{FaultKind, TestServer};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::Discovery;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -190,8 +191,84 @@ fn breakdown(n: usize) {
     );
 }
 
+/// `--timeline N`: one deploy of an N-resource graph with 2 ms per request;
+/// prints the server's request log folded into runs of the same kind of
+/// request, to show where the wall time goes.
+fn timeline(n: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let rgd = graph(n).to_rgd().unwrap();
+        let inst = serde_json::json!({"spec": {"image": "nginx:1.27", "replicas": 1}});
+        let server = TestServer::start().await.unwrap();
+        // The server's clock starts just before this one.
+        let started = Instant::now();
+        slow(&server, Duration::from_millis(2));
+        let engine = DirectEngine::new(server.client().unwrap());
+        let t = Instant::now();
+        let before = (t - started).as_millis();
+        engine
+            .deploy(&rgd, &inst, &DeployOptions::default())
+            .await
+            .unwrap();
+        println!("deploy of {n} resources: {}", ms(t.elapsed()));
+        // Runs of one verb (on single objects or on collections), with the
+        // kinds they touched and when the first and last were answered.
+        let mut runs: Vec<(String, BTreeSet<String>, usize, u128, u128)> = Vec::new();
+        for r in server.requests() {
+            let parts: Vec<&str> = r.path.split('/').filter(|s| !s.is_empty()).collect();
+            let (plural, item) = match parts.iter().position(|s| *s == "namespaces") {
+                Some(i) if parts.len() > i + 2 => (parts[i + 2], parts.len() > i + 3),
+                _ => (parts.last().copied().unwrap_or("/"), false),
+            };
+            let label = format!(
+                "{} {}{}",
+                r.verb,
+                if item { "object" } else { "collection" },
+                if r.dry_run { " (dry run)" } else { "" }
+            );
+            match runs.last_mut() {
+                // A pause of more than 5 ms starts a new run.
+                Some(last) if last.0 == label && r.at_ms <= last.4 + 5 => {
+                    last.1.insert(plural.to_string());
+                    last.2 += 1;
+                    last.4 = r.at_ms;
+                }
+                _ => runs.push((
+                    label,
+                    BTreeSet::from([plural.to_string()]),
+                    1,
+                    r.at_ms,
+                    r.at_ms,
+                )),
+            }
+        }
+        println!("answered (ms since the deploy began)");
+        for (label, kinds, count, first, last) in runs {
+            let kinds: Vec<String> = kinds.into_iter().collect();
+            println!(
+                "{:>6} {:>6}  {count:>5} × {label}: {}",
+                first.saturating_sub(before),
+                last.saturating_sub(before),
+                kinds.join(", ")
+            );
+        }
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--timeline")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        timeline(n);
+        return;
+    }
     // `--breakdown N`: where build + render of an N-resource graph spends its time.
     if let Some(n) = args
         .iter()
