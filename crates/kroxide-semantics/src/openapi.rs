@@ -615,7 +615,8 @@ impl Validator<'_> {
             let Ok(p) = default_engine().compile(&r.rule) else {
                 continue;
             };
-            let vars = Vars::from([("self".to_string(), value.clone())]);
+            let mut vars = Vars::new();
+            vars.add("self", value);
             match p.eval(&vars) {
                 Ok(Value::Bool(false)) => {
                     let msg = r

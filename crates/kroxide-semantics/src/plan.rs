@@ -164,12 +164,12 @@ impl Programs {
         Ok(p)
     }
 
-    fn eval(&self, src: &str, vars: &Vars) -> Result<Value, EvalError> {
+    fn eval(&self, src: &str, vars: &Vars<'_>) -> Result<Value, EvalError> {
         self.get(src)?.eval(vars)
     }
 
     /// A string value of a template: literal, standalone (typed) or template (string).
-    fn eval_string(&self, s: &str, vars: &Vars) -> Result<Value, EvalError> {
+    fn eval_string(&self, s: &str, vars: &Vars<'_>) -> Result<Value, EvalError> {
         match parse_string(s).map_err(|e| EvalError::Failed(e.to_string()))? {
             StringValue::Literal(l) => Ok(Value::String(l)),
             StringValue::Standalone(e) => self.eval(&e, vars),
@@ -194,7 +194,7 @@ impl Programs {
         }
     }
 
-    fn resolve(&self, v: &Value, vars: &Vars) -> Result<Value, EvalError> {
+    fn resolve(&self, v: &Value, vars: &Vars<'_>) -> Result<Value, EvalError> {
         Ok(match v {
             Value::String(s) => self.eval_string(s, vars)?,
             Value::Array(a) => Value::Array(
@@ -221,7 +221,7 @@ impl Programs {
         })
     }
 
-    fn condition(&self, s: &str, vars: &Vars) -> Result<bool, EvalError> {
+    fn condition(&self, s: &str, vars: &Vars<'_>) -> Result<bool, EvalError> {
         match self.eval_string(s, vars)? {
             Value::Bool(b) => Ok(b),
             other => Err(EvalError::Failed(format!(
@@ -347,10 +347,10 @@ impl<'a> Planner<'a> {
         for id in order {
             let r = by_id[id.as_str()];
             let mut vars = Vars::new();
-            vars.insert("schema".into(), instance.clone());
+            vars.add("schema", &instance);
             for d in graph.dependencies(id) {
                 if let Some(o) = seen.get(d) {
-                    vars.insert(d.to_string(), o.clone());
+                    vars.add(d, o);
                 }
             }
             let mut pr = PlannedResource {
@@ -470,7 +470,7 @@ impl<'a> Planner<'a> {
             for combo in &combos {
                 let mut v2 = vars.clone();
                 for (k, val) in combo {
-                    v2.insert(k.clone(), val.clone());
+                    v2.add(k, val);
                 }
                 match programs.resolve(template, &v2) {
                     Ok(mut obj) => {
@@ -569,9 +569,9 @@ impl<'a> Planner<'a> {
 
         // Status: every field, against everything seen.
         let mut vars = Vars::new();
-        vars.insert("schema".into(), instance.clone());
+        vars.add("schema", &instance);
         for (k, v) in &seen {
-            vars.insert(k.clone(), v.clone());
+            vars.add(k, v);
         }
         let mut pending = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -602,8 +602,8 @@ fn readiness(programs: &Programs, r: &kroxide_model::Resource, id: &str, live: &
             return kind_ready(obj).unwrap_or(true);
         }
         let mut vars = Vars::new();
-        vars.insert(id.to_string(), obj.clone());
-        vars.insert("each".into(), obj.clone());
+        vars.add(id, obj);
+        vars.add("each", obj);
         r.ready_when
             .iter()
             .all(|c| programs.condition(c, &vars).unwrap_or(false))
@@ -614,7 +614,7 @@ fn status_tree(
     programs: &Programs,
     tree: &FieldTree,
     path: &str,
-    vars: &Vars,
+    vars: &Vars<'_>,
     pending: &mut BTreeMap<String, String>,
     errors: &mut BTreeMap<String, String>,
 ) -> Value {

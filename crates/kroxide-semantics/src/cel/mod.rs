@@ -13,6 +13,7 @@ pub mod library;
 pub mod quantity;
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -92,8 +93,52 @@ pub enum EvalError {
     Failed(String),
 }
 
-/// Variables for evaluation, by name.
-pub type Vars = BTreeMap<String, Value>;
+/// Variables for evaluation, by name. A value is borrowed when the caller
+/// holds it already (a plan's instance and the objects it resolved), so that
+/// handing an expression its variables copies nothing.
+///
+/// ```
+/// use kroxide_semantics::cel::{default_engine, Vars};
+/// let spec = serde_json::json!({"spec": {"replicas": 2}});
+/// let mut vars = Vars::new();
+/// vars.add("schema", &spec);
+/// vars.add_owned("extra", serde_json::json!(1));
+/// let p = default_engine().compile("schema.spec.replicas + extra").unwrap();
+/// assert_eq!(p.eval(&vars).unwrap(), serde_json::json!(3));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Vars<'a>(BTreeMap<Cow<'a, str>, Cow<'a, Value>>);
+
+impl<'a> Vars<'a> {
+    pub fn new() -> Self {
+        Vars::default()
+    }
+
+    /// `value` as the variable `name`, borrowed.
+    pub fn add(&mut self, name: &'a str, value: &'a Value) {
+        self.0.insert(Cow::Borrowed(name), Cow::Borrowed(value));
+    }
+
+    /// `value` as the variable `name`, owned.
+    pub fn add_owned(&mut self, name: impl Into<String>, value: Value) {
+        self.0.insert(Cow::Owned(name.into()), Cow::Owned(value));
+    }
+
+    /// The variable `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).map(|v| &**v)
+    }
+}
+
+impl<const N: usize> From<[(String, Value); N]> for Vars<'static> {
+    fn from(vars: [(String, Value); N]) -> Self {
+        let mut out = Vars::new();
+        for (k, v) in vars {
+            out.add_owned(k, v);
+        }
+        out
+    }
+}
 
 /// A static CEL type, as far as the checker tracks it.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,7 +183,7 @@ pub trait TypeEnv {
 pub trait Program: Send + Sync + fmt::Debug {
     fn source(&self) -> &str;
     fn info(&self) -> &ExprInfo;
-    fn eval(&self, vars: &Vars) -> Result<Value, EvalError>;
+    fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError>;
     /// Static type errors, given the variables' types, and the result type.
     fn check(&self, env: &dyn TypeEnv) -> (CelType, Vec<String>);
 }
@@ -459,7 +504,7 @@ struct CelRsProgram {
 /// of a plan. Anything else (a missing field, a map or list, which CEL hands
 /// back in its own key order) is left to the CEL evaluator, so results and
 /// messages stay the evaluator's.
-fn read_path(r: &Reference, vars: &Vars) -> Option<Value> {
+fn read_path(r: &Reference, vars: &Vars<'_>) -> Option<Value> {
     let mut v = vars.get(&r.root)?;
     for k in &r.path {
         v = v.as_object()?.get(k)?;
@@ -489,7 +534,7 @@ impl Program for CelRsProgram {
     fn info(&self) -> &ExprInfo {
         &self.info
     }
-    fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
+    fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
         if let Some(v) = self.path.as_ref().and_then(|r| read_path(r, vars)) {
             return Ok(v);
         }
@@ -500,7 +545,7 @@ impl Program for CelRsProgram {
 impl CelRsProgram {
     /// Evaluates with the CEL crate. With `prune`, each variable is
     /// converted only as far as the expression reads it.
-    fn eval_cel(&self, vars: &Vars, prune: bool) -> Result<Value, EvalError> {
+    fn eval_cel(&self, vars: &Vars<'_>, prune: bool) -> Result<Value, EvalError> {
         let mut ctx = cel::Context::with_env(self.env.clone());
         // Only the variables the expression reads: converting every object of
         // a large graph for each expression would make evaluation quadratic.
