@@ -455,7 +455,12 @@ impl DirectEngine {
     ) -> Result<(Vec<Vec<String>>, BTreeMap<String, Vec<Value>>, Observed), DeployError> {
         let mut pp = PatchParams::apply(FIELD_MANAGER);
         pp.force = opts.force_conflicts;
-        let mut observed = Observed::default();
+        // What the waves applied so far look like on the cluster; each wave
+        // is resolved against it.
+        let mut wave_opts = PlanOptions {
+            namespace: opts.namespace.clone(),
+            ..PlanOptions::default()
+        };
         let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut applied_waves = Vec::new();
         let waves = first.waves.len();
@@ -464,14 +469,7 @@ impl DirectEngine {
             let current = if wave == 0 {
                 std::borrow::Cow::Borrowed(first)
             } else {
-                std::borrow::Cow::Owned(planner.plan(
-                    instance,
-                    &PlanOptions {
-                        namespace: opts.namespace.clone(),
-                        observed: observed.clone(),
-                        ..PlanOptions::default()
-                    },
-                )?)
+                std::borrow::Cow::Owned(planner.plan(instance, &wave_opts)?)
             };
             let mut this_wave = Vec::new();
             let mut targets = Vec::new();
@@ -593,13 +591,13 @@ impl DirectEngine {
             };
             for (id, objs) in ready {
                 if let Some(one) = objs.first() {
-                    observed.insert(&id, one.clone());
+                    wave_opts.observed.insert(&id, one.clone());
                 }
                 live.insert(id, objs);
             }
             applied_waves.push(this_wave);
         }
-        Ok((applied_waves, live, observed))
+        Ok((applied_waves, live, wave_opts.observed))
     }
 
     /// Undoes a failed run: deletes what it created, restores what it changed.
