@@ -2,7 +2,8 @@
 //! the Secrets a graph produces and masks them wherever they occur — in
 //! planned objects, the echoed instance, status, logs, diffs and errors.
 
-use crate::expr::has_expression_start;
+use crate::cel::default_engine;
+use crate::expr::{has_expression_start, parse_string, StringValue, TemplatePart};
 use base64::Engine as _;
 use kroxide_model::ResourceGraphDefinition;
 use serde_json::Value;
@@ -64,7 +65,7 @@ impl Redactor {
                 }
             }
             for text in texts {
-                for path in spec_paths(text) {
+                for path in spec_reads(text) {
                     if let Some(v) = lookup(spec, &path) {
                         let mut values = Vec::new();
                         string_leaves(v, &mut values);
@@ -138,31 +139,50 @@ fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// The dotted paths after each `schema.spec.` in `text`.
-fn spec_paths(text: &str) -> Vec<Vec<&str>> {
-    const PREFIX: &str = "schema.spec.";
+/// The paths under `schema.spec` that the expressions of `text` read, as
+/// the CEL parser sees them (`schema.spec.db.password`,
+/// `schema.spec["db"]`, `has(schema.spec.x)` alike). An expression that
+/// does not parse counts as reading the whole spec.
+fn spec_reads(text: &str) -> Vec<Vec<String>> {
+    let whole = || vec![Vec::new()];
+    let exprs = match parse_string(text) {
+        Ok(StringValue::Literal(_)) => return Vec::new(),
+        Ok(StringValue::Standalone(e)) => vec![e],
+        Ok(StringValue::Template(parts)) => parts
+            .into_iter()
+            .filter_map(|p| match p {
+                TemplatePart::Expr(e) => Some(e),
+                TemplatePart::Text(_) => None,
+            })
+            .collect(),
+        Err(_) => return whole(),
+    };
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(PREFIX) {
-        rest = &rest[i + PREFIX.len()..];
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-            .unwrap_or(rest.len());
-        let path: Vec<&str> = rest[..end].split('.').filter(|s| !s.is_empty()).collect();
-        if !path.is_empty() {
-            out.push(path);
+    for e in exprs {
+        let Ok(program) = default_engine().compile(&e) else {
+            return whole();
+        };
+        for r in &program.info().references {
+            match r.path.split_first() {
+                _ if r.root != "schema" => {}
+                // `schema` or `schema.spec` itself: all of it.
+                None => out.push(Vec::new()),
+                Some((first, rest)) if first == "spec" => out.push(rest.to_vec()),
+                Some(_) => {}
+            }
         }
-        rest = &rest[end..];
     }
     out
 }
 
-/// The value at `path` under `spec`, or at its deepest existing prefix (a
-/// method call such as `.size()` ends the walk); None if even the first
-/// step is missing.
-fn lookup<'a>(spec: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = spec.get(path.first()?)?;
-    for key in &path[1..] {
+/// The value at `path` under `spec` (all of it for an empty path), or at its
+/// deepest existing prefix; None if even the first step is missing.
+fn lookup<'a>(spec: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(spec);
+    };
+    let mut cur = spec.get(first)?;
+    for key in rest {
         match cur.get(key) {
             Some(next) => cur = next,
             None => break,
@@ -194,6 +214,8 @@ spec:
           password: ${schema.spec.db.password}
           token: "${schema.spec.tokens[0]}"
           size: ${string(schema.spec.apiKey.size())}
+          bracket: ${schema.spec["bracketKey"]}
+          url: "postgres://u:${schema.spec.conn[\"pw\"]}@db"
     - id: cm
       template:
         apiVersion: v1
@@ -209,14 +231,15 @@ spec:
             "db": {"password": "hunter22", "user": "admin-user"},
             "tokens": ["tok-one", "tok-two"],
             "apiKey": "key-1234",
+            "bracketKey": "bracket-secret-1",
+            "conn": {"pw": "conn-pw-77", "host": "db-host"},
         }});
         let mut r = Redactor::default();
         r.learn_secret_inputs(&rgd, &instance);
-        let msg =
-            "spec.db.password: \"hunter22\" does not match; tok-two, key-1234; user admin-user";
+        let msg = "spec.db.password: \"hunter22\" does not match; tok-two, key-1234; user admin-user; bracket-secret-1 conn-pw-77 db-host";
         assert_eq!(
             r.redact_str(msg),
-            format!("spec.db.password: \"{MASK}\" does not match; {MASK}, {MASK}; user admin-user")
+            format!("spec.db.password: \"{MASK}\" does not match; {MASK}, {MASK}; user admin-user; {MASK} {MASK} db-host")
         );
     }
 
