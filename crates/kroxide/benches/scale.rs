@@ -260,22 +260,19 @@ fn timeline(n: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(n) = args
-        .iter()
-        .position(|a| a == "--timeline")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse::<usize>().ok())
-    {
+    // `--timeline N` and `--breakdown N` (where build + render of an
+    // N-resource graph spends its time) each run alone.
+    let size_after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    if let Some(n) = size_after("--timeline") {
         timeline(n);
         return;
     }
-    // `--breakdown N`: where build + render of an N-resource graph spends its time.
-    if let Some(n) = args
-        .iter()
-        .position(|a| a == "--breakdown")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse::<usize>().ok())
-    {
+    if let Some(n) = size_after("--breakdown") {
         breakdown(n);
         return;
     }
