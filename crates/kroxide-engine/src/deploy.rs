@@ -29,7 +29,7 @@ type Key = (String, String, Option<String>, String);
 const CONCURRENCY: usize = 64;
 
 /// Runs `futs` with at most [`CONCURRENCY`] at a time; results in order.
-async fn bounded<T, F: std::future::Future<Output = T>>(
+pub(crate) async fn bounded<T, F: std::future::Future<Output = T>>(
     futs: impl IntoIterator<Item = F>,
 ) -> Vec<T> {
     use futures::StreamExt;

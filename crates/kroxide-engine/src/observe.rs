@@ -201,8 +201,9 @@ impl DirectEngine {
         // Resolve as far as the live objects allow: each round may unlock the next wave.
         let mut live: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
         for _ in 0..=current.waves.len() {
-            let mut observed = Observed::default();
-            let mut grew = false;
+            // The objects of this round not read yet, read all at once.
+            let mut unread = Vec::new();
+            let mut queued = BTreeSet::new();
             for r in current
                 .resources
                 .iter()
@@ -213,25 +214,40 @@ impl DirectEngine {
                 };
                 for o in &r.objects {
                     let (name, ns) = name_ns(o);
-                    let key = (r.id.clone(), name.clone());
-                    if !live.contains_key(&key) {
-                        let api = self.api(k, ns.as_deref());
-                        let l = retry(opts.request_timeout, || api.get_opt(&name))
-                            .await
-                            .map_err(|source| DeployError::Api {
-                                id: r.id.clone(),
-                                source,
-                            })?;
-                        live.insert(key.clone(), l.and_then(|d| serde_json::to_value(d).ok()));
-                        grew = true;
+                    let key = (r.id.clone(), name);
+                    if !live.contains_key(&key) && queued.insert(key.clone()) {
+                        unread.push((key, self.api(k, ns.as_deref())));
                     }
+                }
+            }
+            if unread.is_empty() {
+                break;
+            }
+            let reads = unread.iter().map(|((id, name), api)| async move {
+                retry(opts.request_timeout, || api.get_opt(name))
+                    .await
+                    .map(|l| l.and_then(|d| serde_json::to_value(d).ok()))
+                    .map_err(|source| DeployError::Api {
+                        id: id.clone(),
+                        source,
+                    })
+            });
+            let read = crate::deploy::bounded(reads).await;
+            for ((key, _), l) in unread.into_iter().zip(read) {
+                live.insert(key, l?);
+            }
+            let mut observed = Observed::default();
+            for r in current
+                .resources
+                .iter()
+                .filter(|r| r.action == Action::Apply)
+            {
+                for o in &r.objects {
+                    let key = (r.id.clone(), name_ns(o).0);
                     if let Some(Some(l)) = live.get(&key) {
                         observed.insert(&r.id, l.clone());
                     }
                 }
-            }
-            if !grew {
-                break;
             }
             current = planner.plan(
                 instance,
@@ -246,9 +262,8 @@ impl DirectEngine {
         // Objects in a namespace that does not exist yet cannot be dry-run:
         // they are shown as rendered.
         let ns_exists = self.namespace_exists(opts).await?;
-        let mut out = Vec::new();
         let mut unresolved = BTreeMap::new();
-        let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut targets = Vec::new();
         for r in &current.resources {
             match r.action {
                 Action::Apply => {}
@@ -263,35 +278,38 @@ impl DirectEngine {
             };
             for o in &r.objects {
                 // Labelled and addressed as a deploy would (wave numbers do not matter here).
-                let t = self.target(k, o, &r.id, 0, &graph, &instance_name);
-                let in_missing_ns =
-                    !ns_exists && t.oref.namespace.as_deref() == Some(opts.namespace.as_str());
-                let desired = async {
-                    if in_missing_ns {
-                        return serde_json::from_value(t.object.clone())
-                            .map_err(kube::Error::SerdeError);
-                    }
-                    t.apply(&dry, opts.request_timeout).await
-                }
-                .await
-                .map_err(|e| t.dry_run_error(e))?;
-                planned.insert((t.oref.kind.clone(), t.oref.name.clone()));
-                let live = live
-                    .get(&(r.id.clone(), t.oref.name.clone()))
-                    .cloned()
-                    .flatten();
-                out.push(ObjectDiff {
-                    id: r.id.clone(),
-                    kind: t.oref.kind,
-                    name: t.oref.name,
-                    namespace: t.oref.namespace,
-                    not_owned: live
-                        .as_ref()
-                        .and_then(|l| crate::not_owned(l, &graph, &instance_name)),
-                    live,
-                    desired: serde_json::to_value(desired).ok(),
-                });
+                targets.push(self.target(k, o, &r.id, 0, &graph, &instance_name));
             }
+        }
+        let dry_runs = targets.iter().map(|t| async {
+            let in_missing_ns =
+                !ns_exists && t.oref.namespace.as_deref() == Some(opts.namespace.as_str());
+            if in_missing_ns {
+                return serde_json::from_value(t.object.clone()).map_err(kube::Error::SerdeError);
+            }
+            t.apply(&dry, opts.request_timeout).await
+        });
+        let desired = crate::deploy::bounded(dry_runs).await;
+        let mut out = Vec::new();
+        let mut planned: BTreeSet<(String, String)> = BTreeSet::new();
+        for (t, desired) in targets.into_iter().zip(desired) {
+            let desired = desired.map_err(|e| t.dry_run_error(e))?;
+            planned.insert((t.oref.kind.clone(), t.oref.name.clone()));
+            let live = live
+                .get(&(t.oref.id.clone(), t.oref.name.clone()))
+                .cloned()
+                .flatten();
+            out.push(ObjectDiff {
+                id: t.oref.id,
+                kind: t.oref.kind,
+                name: t.oref.name,
+                namespace: t.oref.namespace,
+                not_owned: live
+                    .as_ref()
+                    .and_then(|l| crate::not_owned(l, &graph, &instance_name)),
+                live,
+                desired: serde_json::to_value(desired).ok(),
+            });
         }
         // What a deploy would prune.
         let store = self.store(&graph, &instance_name, opts);

@@ -382,6 +382,53 @@ async fn a_rollback_restores_the_previous_version_of_what_it_changed() {
     assert_eq!(c.versions(rgd.name()).await.len(), 12);
 }
 
+/// Diff reads the live objects and dry-runs the desired ones all at once,
+/// not one request after another: with 100 ms added to every request, the
+/// twelve dry runs are answered together (one after another they would
+/// span over a second).
+#[tokio::test]
+async fn diff_reads_and_dry_runs_objects_concurrently() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    server.inject(
+        "*",
+        "",
+        usize::MAX,
+        FaultKind::Latency(Duration::from_millis(100)),
+    );
+    server.clear_log();
+    let (diffs, _) = engine
+        .diff(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    assert_eq!(diffs.len(), 12);
+    let log = server.requests();
+    let spread = |at: &[u128]| at.iter().max().unwrap_or(&0) - at.iter().min().unwrap_or(&0);
+    let dry_runs: Vec<u128> = log.iter().filter(|r| r.dry_run).map(|r| r.at_ms).collect();
+    assert_eq!(dry_runs.len(), 12);
+    assert!(
+        spread(&dry_runs) < 600,
+        "dry runs answered over {dry_runs:?}"
+    );
+    // Reads of single objects before the dry runs (not discovery, not the
+    // namespace): they come in rounds, one per wave whose names resolve, so
+    // allow a few round trips, still below twelve one after another.
+    let first_dry_run = dry_runs.iter().min().copied().unwrap_or(0);
+    let reads: Vec<u128> = log
+        .iter()
+        .filter(|r| r.verb == "GET" && r.at_ms < first_dry_run)
+        .filter(|r| r.path.split('/').filter(|s| !s.is_empty()).count() >= 6)
+        .map(|r| r.at_ms)
+        .collect();
+    assert!(reads.len() >= 12, "{reads:?}");
+    assert!(spread(&reads) < 1000, "reads answered over {reads:?}");
+}
+
 #[tokio::test]
 async fn diff_shows_what_would_change_with_secrets_masked() {
     let server = TestServer::start().await.unwrap();
