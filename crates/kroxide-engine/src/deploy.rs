@@ -28,15 +28,23 @@ type Key = (String, String, Option<String>, String);
 /// flight at once, so a large graph does not open a connection per object.
 const CONCURRENCY: usize = 64;
 
-/// Runs `futs` with at most [`CONCURRENCY`] at a time; results in order.
+/// Runs `futs` with at most [`CONCURRENCY`] at a time; results in order. A
+/// slow one holds only its own slot (it is not `buffered`, where finished
+/// results queue behind it and no new work starts).
 pub(crate) async fn bounded<T, F: std::future::Future<Output = T>>(
     futs: impl IntoIterator<Item = F>,
 ) -> Vec<T> {
     use futures::StreamExt;
-    futures::stream::iter(futs)
-        .buffered(CONCURRENCY)
-        .collect()
-        .await
+    let mut done: Vec<(usize, T)> = futures::stream::iter(
+        futs.into_iter()
+            .enumerate()
+            .map(|(i, f)| async move { (i, f.await) }),
+    )
+    .buffer_unordered(CONCURRENCY)
+    .collect()
+    .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
 }
 
 /// From this many objects of one kind in one namespace, existing objects are
@@ -800,4 +808,48 @@ fn replica_count(o: &Value) -> Option<(u64, u64)> {
         .and_then(Value::as_u64)
         .unwrap_or(0);
     Some((ready, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Results come back in order, no more than CONCURRENCY run at once, and
+    /// one that cannot finish until all the others have does not hold them
+    /// up (with `buffered` this never finishes).
+    #[tokio::test]
+    async fn bounded_keeps_order_and_a_slow_one_holds_only_its_slot() {
+        let n = CONCURRENCY * 3;
+        let (running, peak, finished) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        );
+        let all_others_done = tokio::sync::Notify::new();
+        let jobs = (0..n).map(|i| {
+            let (running, peak, finished, all_others_done) =
+                (&running, &peak, &finished, &all_others_done);
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                if i == 0 {
+                    all_others_done.notified().await;
+                } else {
+                    tokio::task::yield_now().await;
+                    if finished.fetch_add(1, Ordering::SeqCst) + 1 == n - 1 {
+                        all_others_done.notify_one();
+                    }
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            }
+        });
+        let out = tokio::time::timeout(Duration::from_secs(10), bounded(jobs))
+            .await
+            .expect("a slow first job held the others up");
+        assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= CONCURRENCY);
+        assert!(peak.load(Ordering::SeqCst) > 1, "nothing ran concurrently");
+    }
 }

@@ -169,8 +169,8 @@ impl DirectEngine {
                 })
         });
         let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for (id, obj) in futures::future::try_join_all(reads).await? {
-            if let Some(obj) = obj {
+        for read in crate::deploy::bounded(reads).await {
+            if let (id, Some(obj)) = read? {
                 live.entry(id).or_default().push(obj);
             }
         }

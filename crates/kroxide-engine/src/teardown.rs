@@ -147,7 +147,7 @@ impl DirectEngine {
             }
             Ok(true)
         });
-        let results = futures::future::join_all(jobs).await;
+        let results = crate::deploy::bounded(jobs).await;
         let mut deleted = Vec::new();
         let mut skipped = Vec::new();
         for (o, r) in objects.iter().zip(results) {
