@@ -6,8 +6,8 @@ use crate::inventory::{self, Inventory, Lock, ObjectRef, Store};
 use crate::progress::{Event, ResourceState};
 use crate::retry::retry;
 use crate::{
-    kinds_of, name_ns, not_owned, resolve, DeployError, DeployOptions, DeployReport, DirectEngine,
-    Kind, FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
+    kinds_of, name_ns, not_owned, DeployError, DeployOptions, DeployReport, DirectEngine, Kind,
+    FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
 };
 use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
@@ -252,24 +252,32 @@ impl DirectEngine {
         }
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&first.instance).0;
-        let ns_exists = self.namespace_exists(opts).await?;
+        let store = self.store(&graph, &instance_name, opts);
+        // Three reads that need nothing of each other, at once: whether the
+        // namespace exists, the inventory an earlier run left, the graph's kinds.
+        let (ns_exists, old, mut served) = futures::try_join!(
+            self.namespace_exists(opts),
+            store.read(),
+            self.discover(opts, crate::api_versions(rgd)),
+        )?;
         if !ns_exists && !opts.create_namespace {
             return Err(DeployError::NoNamespace(opts.namespace.clone()));
         }
-        let store = self.store(&graph, &instance_name, opts);
-        let old = if ns_exists { store.read().await? } else { None };
         if let (Some(inv), false) = (&old, opts.break_lock) {
             store.check_lock(inv, &self.holder)?;
         }
-        // The graph's kinds, and those of what an earlier run left (to prune).
-        let old_versions = old
+        // The kinds of what an earlier run left that the graph no longer
+        // has, to prune them.
+        let left: BTreeSet<&str> = old
             .iter()
             .flat_map(|i| &i.objects)
-            .map(|o| o.api_version.as_str());
-        let discovery = self
-            .discover(opts, crate::api_versions(rgd).chain(old_versions))
-            .await?;
-        let kinds = kinds_of(&discovery, rgd)?;
+            .map(|o| o.api_version.as_str())
+            .filter(|av| !served.asked(av))
+            .collect();
+        if !left.is_empty() {
+            served.extend(self.discover(opts, left).await?);
+        }
+        let kinds = kinds_of(&served, rgd)?;
         let wave_of: BTreeMap<&str, usize> = first
             .waves
             .iter()
@@ -375,7 +383,7 @@ impl DirectEngine {
                     .cloned()
                     .collect();
                 let (pruned, skipped) = if opts.prune {
-                    self.delete_objects(&discovery, &stale, &graph, &instance_name, opts, false)
+                    self.delete_objects(&served, &stale, &graph, &instance_name, opts, false)
                         .await
                 } else {
                     (Vec::new(), Vec::new())
@@ -401,7 +409,7 @@ impl DirectEngine {
             }
             Err(e) => {
                 if opts.rollback_on_failure {
-                    let kept = self.rollback(&discovery, &run, opts).await;
+                    let kept = self.rollback(&served, &run, opts).await;
                     inv.objects = old_objects;
                     inv.objects.extend(kept);
                 } else {
@@ -612,13 +620,13 @@ impl DirectEngine {
     /// Returns the objects it could not undo (they stay in the inventory).
     async fn rollback(
         &self,
-        discovery: &kube::discovery::Discovery,
+        served: &crate::Served,
         run: &Run,
         opts: &DeployOptions,
     ) -> Vec<ObjectRef> {
         let mut kept = Vec::new();
         for (oref, prior) in run.applied.iter().rev() {
-            let Some(k) = resolve(discovery, &oref.api_version, &oref.kind) else {
+            let Some(k) = served.resolve(&oref.api_version, &oref.kind) else {
                 kept.push(oref.clone());
                 continue;
             };

@@ -45,8 +45,8 @@ pub use teardown::DeleteReport;
 
 use kroxide_semantics::plan::Plan;
 use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::core::GroupVersion;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -198,25 +198,34 @@ impl DirectEngine {
         }
     }
 
-    /// Discovers the API groups of `api_versions` only (`apps/v1` → `apps`,
-    /// `v1` → the core group). kube's discovery asks each group in turn, one
-    /// round trip after another, so asking all of a cluster's groups (dozens,
-    /// with CRDs) cost a second on a distant cluster.
+    /// Discovers the kinds of `api_versions` (`apps/v1`, `v1`): one request
+    /// per version, all at once (`/apis/apps/v1`, `/api/v1`). kube's
+    /// `Discovery::run` first lists the groups, then asks each group in turn,
+    /// one round trip after another; a run knows the versions it needs. A
+    /// version the cluster does not serve resolves no kinds.
     pub(crate) async fn discover<'a>(
         &self,
         opts: &DeployOptions,
         api_versions: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Discovery, DeployError> {
-        let groups: BTreeSet<&str> = api_versions
-            .into_iter()
-            .map(|av| av.rsplit_once('/').map_or("", |(g, _)| g))
-            .collect();
-        let groups: Vec<&str> = groups.into_iter().collect();
-        retry::retry(opts.request_timeout.max(Duration::from_secs(60)), || {
-            Discovery::new(self.client.clone()).filter(&groups).run()
-        })
-        .await
-        .map_err(DeployError::Discovery)
+    ) -> Result<Served, DeployError> {
+        let versions: BTreeSet<&str> = api_versions.into_iter().collect();
+        let timeout = opts.request_timeout.max(Duration::from_secs(60));
+        let asks = versions.into_iter().map(|av| async move {
+            let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
+            let gv = GroupVersion::gv(group, version);
+            match retry::retry(timeout, || kube::discovery::pinned_group(&self.client, &gv)).await {
+                Ok(g) => Ok(Some((av.to_string(), g.versioned_resources(version)))),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+                Err(e) => Err(DeployError::Discovery(e)),
+            }
+        });
+        let mut served = Served::default();
+        for found in deploy::bounded(asks).await {
+            if let Some((av, kinds)) = found? {
+                served.0.insert(av, kinds);
+            }
+        }
+        Ok(served)
     }
 
     /// The inventory of `instance` of `graph` in the target namespace.
@@ -269,12 +278,33 @@ impl DirectEngine {
     }
 }
 
-/// The kind `api_version`/`kind` as the cluster serves it.
-pub(crate) fn resolve(discovery: &Discovery, api_version: &str, kind: &str) -> Option<Kind> {
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    discovery
-        .resolve_gvk(&GroupVersionKind::gvk(group, version, kind))
-        .map(|(resource, caps)| Kind { resource, caps })
+/// The kinds a cluster serves in the API versions a run asked about (see
+/// [`DirectEngine::discover`]), by API version.
+#[derive(Default)]
+pub(crate) struct Served(BTreeMap<String, Vec<(ApiResource, ApiCapabilities)>>);
+
+impl Served {
+    /// The kind `api_version`/`kind` as the cluster serves it.
+    pub(crate) fn resolve(&self, api_version: &str, kind: &str) -> Option<Kind> {
+        self.0
+            .get(api_version)?
+            .iter()
+            .find(|(r, _)| r.kind == kind)
+            .map(|(resource, caps)| Kind {
+                resource: resource.clone(),
+                caps: caps.clone(),
+            })
+    }
+
+    /// Whether `api_version` was asked about.
+    pub(crate) fn asked(&self, api_version: &str) -> bool {
+        self.0.contains_key(api_version)
+    }
+
+    /// Adds what another discovery found.
+    pub(crate) fn extend(&mut self, other: Served) {
+        self.0.extend(other.0);
+    }
 }
 
 /// The `apiVersion` of every resource of `rgd`.
@@ -287,7 +317,7 @@ pub(crate) fn api_versions(
 /// The served kind of every resource of `rgd`, by resource id; a kind the
 /// cluster does not serve is an error (before anything is written).
 pub(crate) fn kinds_of(
-    discovery: &Discovery,
+    served: &Served,
     rgd: &kroxide_model::ResourceGraphDefinition,
 ) -> Result<BTreeMap<String, Kind>, DeployError> {
     let mut kinds = BTreeMap::new();
@@ -295,11 +325,13 @@ pub(crate) fn kinds_of(
         let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
             continue;
         };
-        let kind = resolve(discovery, av, k).ok_or_else(|| DeployError::UnknownKind {
-            id: r.id.clone(),
-            api_version: av.to_string(),
-            kind: k.to_string(),
-        })?;
+        let kind = served
+            .resolve(av, k)
+            .ok_or_else(|| DeployError::UnknownKind {
+                id: r.id.clone(),
+                api_version: av.to_string(),
+                kind: k.to_string(),
+            })?;
         kinds.insert(r.id.clone(), kind);
     }
     Ok(kinds)

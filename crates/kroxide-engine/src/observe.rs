@@ -5,7 +5,7 @@
 use crate::inventory::ObjectRef;
 use crate::progress::ResourceState;
 use crate::retry::retry;
-use crate::{name_ns, resolve, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
+use crate::{name_ns, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions, Planner};
 use kroxide_semantics::redact::{Redactor, MASK};
@@ -79,10 +79,10 @@ impl DirectEngine {
                 namespace: opts.namespace.clone(),
                 inventory: crate::inventory::secret_name(rgd.name(), instance),
             })?;
-        let discovery = self
+        let served = self
             .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
             .await?;
-        let live = self.read_live(&discovery, &inv.objects, opts).await?;
+        let live = self.read_live(&served, &inv.objects, opts).await?;
         let mut observed = Observed::default();
         for (id, objs) in &live {
             if let Some(one) = objs.first() {
@@ -151,12 +151,12 @@ impl DirectEngine {
     /// The live objects listed in an inventory, by resource id.
     async fn read_live(
         &self,
-        discovery: &kube::discovery::Discovery,
+        served: &crate::Served,
         objects: &BTreeSet<ObjectRef>,
         opts: &DeployOptions,
     ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
         let reads = objects.iter().map(|o| async move {
-            let Some(k) = resolve(discovery, &o.api_version, &o.kind) else {
+            let Some(k) = served.resolve(&o.api_version, &o.kind) else {
                 return Ok((o.id.clone(), None));
             };
             let api = self.api(&k, o.namespace.as_deref());
@@ -188,8 +188,8 @@ impl DirectEngine {
         instance: &Value,
         opts: &DeployOptions,
     ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
-        let discovery = self.discover(opts, crate::api_versions(rgd)).await?;
-        let kinds = crate::kinds_of(&discovery, rgd)?;
+        let served = self.discover(opts, crate::api_versions(rgd)).await?;
+        let kinds = crate::kinds_of(&served, rgd)?;
         let popts = PlanOptions {
             namespace: opts.namespace.clone(),
             ..PlanOptions::default()
@@ -319,7 +319,7 @@ impl DirectEngine {
                 .into_iter()
                 .filter(|o| !planned.contains(&(o.kind.clone(), o.name.clone())))
                 .collect();
-            for (id, objs) in self.read_live(&discovery, &stale, opts).await? {
+            for (id, objs) in self.read_live(&served, &stale, opts).await? {
                 for l in objs {
                     let (name, namespace) = name_ns(&l);
                     out.push(ObjectDiff {

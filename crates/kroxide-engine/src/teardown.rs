@@ -8,9 +8,8 @@
 use crate::inventory::ObjectRef;
 use crate::progress::Event;
 use crate::retry::retry;
-use crate::{not_owned, resolve, DeployError, DeployOptions, DirectEngine};
+use crate::{not_owned, DeployError, DeployOptions, DirectEngine};
 use kube::api::DeleteParams;
-use kube::discovery::Discovery;
 use std::collections::BTreeMap;
 
 /// What `delete` did.
@@ -41,7 +40,7 @@ impl DirectEngine {
         if !opts.break_lock {
             store.check_lock(&inv, &self.holder)?;
         }
-        let discovery = self
+        let served = self
             .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
             .await?;
         inv.lock = Some(crate::inventory::Lock {
@@ -59,7 +58,7 @@ impl DirectEngine {
         };
         for (_, objects) in by_wave.into_iter().rev() {
             let (deleted, skipped) = self
-                .delete_objects(&discovery, &objects, graph, instance, opts, true)
+                .delete_objects(&served, &objects, graph, instance, opts, true)
                 .await;
             // Whatever could not be deleted stays listed, so a re-run retries it.
             let failed: Vec<&ObjectRef> = objects
@@ -90,7 +89,7 @@ impl DirectEngine {
     /// objects in neither failed.
     pub(crate) async fn delete_objects(
         &self,
-        discovery: &Discovery,
+        served: &crate::Served,
         objects: &[ObjectRef],
         graph: &str,
         instance: &str,
@@ -98,7 +97,7 @@ impl DirectEngine {
         wait: bool,
     ) -> (Vec<ObjectRef>, Vec<ObjectRef>) {
         let jobs = objects.iter().map(|o| async move {
-            let Some(k) = resolve(discovery, &o.api_version, &o.kind) else {
+            let Some(k) = served.resolve(&o.api_version, &o.kind) else {
                 // The kind is gone from the cluster, so are its objects.
                 return Ok(true);
             };

@@ -858,7 +858,7 @@ async fn delete_converges_through_faults_and_leaves_others_alone() {
 /// left) uses, and a resource removed from the graph is pruned even when
 /// its group is no longer the graph's.
 #[tokio::test]
-async fn discovery_asks_only_the_groups_it_needs_and_still_prunes_removed_kinds() {
+async fn discovery_asks_only_the_versions_it_needs_and_still_prunes_removed_kinds() {
     let (server, c) = cluster().await;
     let mut rgd = scenarios::webapp_rgd();
     let inst = json!({"apiVersion": "kro.run/v1alpha1", "kind": "WebApp", "metadata": {"name": "shop"}, "spec": {"name": "shop", "replicas": 1, "ingress": {"enabled": true}}});
@@ -880,6 +880,16 @@ async fn discovery_asks_only_the_groups_it_needs_and_still_prunes_removed_kinds(
         asked.iter().any(|g| g == "apps") && asked.iter().any(|g| g == "networking.k8s.io"),
         "{asked:?}"
     );
+    // Each version the graph uses is asked once, directly: no list of all
+    // groups (GET /apis, /api) to walk first.
+    let lists: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.verb == "GET" && matches!(r.path.trim_end_matches('/'), "/apis" | "/api"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(lists.is_empty(), "listed the groups: {lists:?}");
+    assert_eq!(asked.len(), 2, "a version asked twice: {asked:?}");
     assert!(
         asked
             .iter()
