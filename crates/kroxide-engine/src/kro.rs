@@ -14,7 +14,7 @@ use kroxide_semantics::openapi::Schema;
 use kroxide_semantics::plan::{plan, PlanOptions};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
-use kube::discovery::{ApiResource, Discovery};
+use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -126,6 +126,12 @@ fn rgd_settled(rgd: &Value) -> bool {
     }
 }
 
+/// KRO's API version.
+const KRO_API_VERSION: &str = "kro.run/v1alpha1";
+
+/// How long one discovery request may take, retries included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Deploys through KRO; returns the instance's status as KRO reports it.
 pub async fn deploy(
     client: &kube::Client,
@@ -141,16 +147,9 @@ pub async fn deploy(
     let prepared = plan(rgd, instance, &popts)
         .map_err(DeployError::from)?
         .instance;
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .map_err(DeployError::Discovery)?;
-    if discovery
-        .resolve_gvk(&GroupVersionKind::gvk(
-            "kro.run",
-            "v1alpha1",
-            "ResourceGraphDefinition",
-        ))
+    let kro = crate::discover(client, REQUEST_TIMEOUT, [KRO_API_VERSION]).await?;
+    if kro
+        .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
         .is_none()
     {
         return Err(KroError::NotInstalled);
@@ -434,20 +433,17 @@ pub async fn delete(
         }
     }
     // Wait until KRO has removed the children.
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .map_err(DeployError::Discovery)?;
+    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
     let selector = format!("kro.run/instance-name={instance_name}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for r in &rgd.spec.resources {
         let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
             continue;
         };
-        let (g, v) = av.rsplit_once('/').unwrap_or(("", av));
-        let Some((res, _)) = discovery.resolve_gvk(&GroupVersionKind::gvk(g, v, k)) else {
+        let Some(kind) = served.resolve(av, k) else {
             continue;
         };
+        let res = kind.resource;
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &res);
         loop {
             let left = api
@@ -544,20 +540,25 @@ fn summary(o: &DynamicObject) -> InstanceSummary {
 
 /// Fails unless the cluster serves KRO and the graph's instance kind.
 async fn served(client: &kube::Client, rgd: &ResourceGraphDefinition) -> Result<(), KroError> {
-    let discovery = Discovery::new(client.clone())
-        .run()
-        .await
-        .map_err(DeployError::Discovery)?;
     let names = InstanceNames::of(rgd);
-    let has = |g: &str, v: &str, k: &str| {
-        discovery
-            .resolve_gvk(&GroupVersionKind::gvk(g, v, k))
-            .is_some()
+    let instance_version = if names.group.is_empty() {
+        names.version.clone()
+    } else {
+        format!("{}/{}", names.group, names.version)
     };
-    if !has("kro.run", "v1alpha1", "ResourceGraphDefinition") {
+    let served = crate::discover(
+        client,
+        REQUEST_TIMEOUT,
+        [KRO_API_VERSION, instance_version.as_str()],
+    )
+    .await?;
+    if served
+        .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
+        .is_none()
+    {
         return Err(KroError::NotInstalled);
     }
-    if !has(&names.group, &names.version, &names.kind) {
+    if served.resolve(&instance_version, &names.kind).is_none() {
         return Err(KroError::NotInstalledFor {
             name: rgd.name().to_string(),
         });

@@ -198,34 +198,13 @@ impl DirectEngine {
         }
     }
 
-    /// Discovers the kinds of `api_versions` (`apps/v1`, `v1`): one request
-    /// per version, all at once (`/apis/apps/v1`, `/api/v1`). kube's
-    /// `Discovery::run` first lists the groups, then asks each group in turn,
-    /// one round trip after another; a run knows the versions it needs. A
-    /// version the cluster does not serve resolves no kinds.
+    /// Discovers the kinds of `api_versions`: see [`discover`].
     pub(crate) async fn discover<'a>(
         &self,
         opts: &DeployOptions,
         api_versions: impl IntoIterator<Item = &'a str>,
     ) -> Result<Served, DeployError> {
-        let versions: BTreeSet<&str> = api_versions.into_iter().collect();
-        let timeout = opts.request_timeout.max(Duration::from_secs(60));
-        let asks = versions.into_iter().map(|av| async move {
-            let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
-            let gv = GroupVersion::gv(group, version);
-            match retry::retry(timeout, || kube::discovery::pinned_group(&self.client, &gv)).await {
-                Ok(g) => Ok(Some((av.to_string(), g.versioned_resources(version)))),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                Err(e) => Err(DeployError::Discovery(e)),
-            }
-        });
-        let mut served = Served::default();
-        for found in deploy::bounded(asks).await {
-            if let Some((av, kinds)) = found? {
-                served.0.insert(av, kinds);
-            }
-        }
-        Ok(served)
+        discover(&self.client, opts.request_timeout, api_versions).await
     }
 
     /// The inventory of `instance` of `graph` in the target namespace.
@@ -276,6 +255,36 @@ impl DirectEngine {
         }
         Ok(())
     }
+}
+
+/// Discovers the kinds of `api_versions` (`apps/v1`, `v1`): one request per
+/// version, all at once (`/apis/apps/v1`, `/api/v1`). kube's
+/// `Discovery::run` first lists the groups, then asks every group in turn,
+/// one round trip after another; a run knows the versions it needs. A
+/// version the cluster does not serve resolves no kinds.
+pub(crate) async fn discover<'a>(
+    client: &kube::Client,
+    request_timeout: Duration,
+    api_versions: impl IntoIterator<Item = &'a str>,
+) -> Result<Served, DeployError> {
+    let versions: BTreeSet<&str> = api_versions.into_iter().collect();
+    let timeout = request_timeout.max(Duration::from_secs(60));
+    let asks = versions.into_iter().map(|av| async move {
+        let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
+        let gv = GroupVersion::gv(group, version);
+        match retry::retry(timeout, || kube::discovery::pinned_group(client, &gv)).await {
+            Ok(g) => Ok(Some((av.to_string(), g.versioned_resources(version)))),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(DeployError::Discovery(e)),
+        }
+    });
+    let mut served = Served::default();
+    for found in deploy::bounded(asks).await {
+        if let Some((av, kinds)) = found? {
+            served.0.insert(av, kinds);
+        }
+    }
+    Ok(served)
 }
 
 /// The kinds a cluster serves in the API versions a run asked about (see
