@@ -366,13 +366,13 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        md.push_str("\n## 4. Direct deploy against the test API server (zero readiness delay)\n\nIn the same run, the same manifests applied by a serial server-side-apply loop and by a fully parallel one (each on a fresh server). The in-process test server answers in well under a millisecond, so every loop is bound by CPU on this 2-core machine; the second table adds 2 ms to every request (of every kind, watches included), about what a real API server's round trip and etcd write cost, which is where concurrency pays.\n\n");
+        md.push_str("\n## 4. Direct deploy against the test API server (zero readiness delay)\n\nMedians of three runs. In the same run, the same manifests applied by a serial server-side-apply loop, by a fully parallel one, and by a parallel server-side dry run of every manifest followed by the parallel applies (what kroxide's rule of checking everything before the first write costs at the least); each on a fresh server. The in-process test server answers in well under a millisecond, so every loop is bound by CPU on this 2-core machine; the second table adds 2 ms to every request (of every kind, watches included), about what a real API server's round trip and etcd write cost, which is where concurrency pays.\n\n");
         let deploy_sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
         for latency in [Duration::ZERO, Duration::from_millis(2)] {
             if !latency.is_zero() {
                 md.push_str(&format!("\nWith {} ms added per request:\n\n", latency.as_millis()));
             }
-            md.push_str("| resources | kroxide deploy | requests per resource | serial SSA | parallel SSA | deploy / parallel | serial / deploy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            md.push_str("| resources | kroxide deploy | requests per resource | serial SSA | parallel SSA | parallel dry run, then SSA | deploy / parallel | deploy / dry run + parallel | serial / deploy |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             for &n in deploy_sizes {
                 if !latency.is_zero() && n < 100 {
                     continue;
@@ -381,26 +381,35 @@ fn main() {
                 let rgd = g.to_rgd().unwrap();
                 let inst = serde_json::json!({"spec": {"image": "nginx:1.27", "replicas": 1}});
                 let manifests: Vec<serde_json::Value> = g.plan(&spec(), &PlanOptions::default()).unwrap().resources.iter().flat_map(|r| r.objects.clone()).collect();
-                let server = TestServer::start().await.unwrap();
-                slow(&server, latency);
-                let engine = DirectEngine::new(server.client().unwrap());
-                let t = Instant::now();
-                engine.deploy(&rgd, &inst, &DeployOptions::default()).await.unwrap();
-                let deploy = t.elapsed();
-                let requests = server.requests().len() as f64 / manifests.len() as f64;
-                let serial = ssa(&manifests, false, latency).await;
-                let parallel = ssa(&manifests, true, latency).await;
+                // Medians of three runs, each on a fresh server.
+                let (mut deploys, mut serials, mut parallels, mut checks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let mut requests = 0.0;
+                for _ in 0..3 {
+                    let server = TestServer::start().await.unwrap();
+                    slow(&server, latency);
+                    let engine = DirectEngine::new(server.client().unwrap());
+                    let t = Instant::now();
+                    engine.deploy(&rgd, &inst, &DeployOptions::default()).await.unwrap();
+                    deploys.push(t.elapsed());
+                    requests = server.requests().len() as f64 / manifests.len() as f64;
+                    serials.push(ssa(&manifests, Loop::Serial, latency).await);
+                    parallels.push(ssa(&manifests, Loop::Parallel, latency).await);
+                    checks.push(ssa(&manifests, Loop::DryRunThenParallel, latency).await);
+                }
+                let (deploy, serial, parallel, checked) = (median(deploys), median(serials), median(parallels), median(checks));
                 md.push_str(&format!(
-                    "| {} | {} | {:.2} | {} | {} | {:.2}× | {:.2}× |\n",
+                    "| {} | {} | {:.2} | {} | {} | {} | {:.2}× | {:.2}× | {:.2}× |\n",
                     manifests.len(),
                     ms(deploy),
                     requests,
                     ms(serial),
                     ms(parallel),
+                    ms(checked),
                     deploy.as_secs_f64() / parallel.as_secs_f64(),
+                    deploy.as_secs_f64() / checked.as_secs_f64(),
                     serial.as_secs_f64() / deploy.as_secs_f64()
                 ));
-                eprintln!("deploy {n} (+{latency:?}/request): {} (serial {}, parallel {})", ms(deploy), ms(serial), ms(parallel));
+                eprintln!("deploy {n} (+{latency:?}/request): {} (serial {}, parallel {}, dry run + parallel {})", ms(deploy), ms(serial), ms(parallel), ms(checked));
             }
         }
 
@@ -452,9 +461,21 @@ fn slow(server: &TestServer, latency: Duration) {
     }
 }
 
-/// Applies `manifests` with server-side apply to a fresh server, one at a
-/// time or all at once.
-async fn ssa(manifests: &[serde_json::Value], parallel: bool, latency: Duration) -> Duration {
+/// How a baseline loop applies the manifests.
+#[derive(Clone, Copy, PartialEq)]
+enum Loop {
+    /// One server-side apply after another.
+    Serial,
+    /// All at once.
+    Parallel,
+    /// A server-side dry run of every manifest, all at once, then all the
+    /// applies at once: the requests kroxide's safety rule costs, with no
+    /// ordering, waiting or bookkeeping.
+    DryRunThenParallel,
+}
+
+/// Applies `manifests` with server-side apply to a fresh server, as `how` says.
+async fn ssa(manifests: &[serde_json::Value], how: Loop, latency: Duration) -> Duration {
     let server = TestServer::start().await.unwrap();
     let client = server.client().unwrap();
     let discovery = Discovery::new(client.clone()).run().await.unwrap();
@@ -479,15 +500,18 @@ async fn ssa(manifests: &[serde_json::Value], parallel: bool, latency: Duration)
             )
         })
         .collect();
-    let t = Instant::now();
-    if parallel {
-        let futs = apis.iter().map(|(api, name, m)| {
+    let all_at_once = |pp: PatchParams| {
+        join_all(apis.iter().map(move |(api, name, m)| {
             let pp = pp.clone();
-            async move { api.patch(name, &pp, &Patch::Apply(*m)).await }
-        });
-        for r in join_all(futs).await {
-            r.unwrap();
-        }
+            async move { api.patch(name, &pp, &Patch::Apply(*m)).await.unwrap() }
+        }))
+    };
+    let t = Instant::now();
+    if how == Loop::DryRunThenParallel {
+        all_at_once(pp.clone().dry_run()).await;
+    }
+    if how != Loop::Serial {
+        all_at_once(pp.clone()).await;
     } else {
         for (api, name, m) in &apis {
             api.patch(name, &pp, &Patch::Apply(*m)).await.unwrap();
