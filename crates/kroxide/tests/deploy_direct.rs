@@ -66,16 +66,30 @@ async fn scenario_concurrent_deploys_do_not_corrupt_the_inventory() {
     scenarios::concurrent_deploys_do_not_corrupt_the_inventory(&c).await;
 }
 
-#[tokio::test]
-async fn deploys_dev_in_waves_and_reports_healthy() {
+/// A fresh test server with the microservices graph deployed for `dev.yaml`,
+/// its simulated controllers taking `delay` to make objects ready.
+async fn dev_deployed(
+    delay: Duration,
+) -> (
+    TestServer,
+    DirectEngine,
+    kroxide::model::ResourceGraphDefinition,
+    kroxide::engine::DeployReport,
+) {
     let server = TestServer::start().await.unwrap();
-    server.controllers(|c| c.delay = Duration::from_millis(50));
+    server.controllers(|c| c.delay = delay);
     let engine = DirectEngine::new(server.client().unwrap());
     let rgd = microservices_app().to_rgd().unwrap();
     let report = engine
         .deploy(&rgd, &instance("dev.yaml"), &opts())
         .await
         .unwrap();
+    (server, engine, rgd, report)
+}
+
+#[tokio::test]
+async fn deploys_dev_in_waves_and_reports_healthy() {
+    let (server, _, _, report) = dev_deployed(Duration::from_millis(50)).await;
     assert_eq!(report.status()["health"], "healthy", "{}", report.status());
     assert_eq!(report.status()["services"]["user"]["ready"], true);
     assert_eq!(
@@ -243,13 +257,7 @@ async fn progress_reports_waves_objects_and_readiness_in_order() {
 
 #[tokio::test]
 async fn delete_goes_in_reverse_waves_each_gone_before_the_next() {
-    let server = TestServer::start().await.unwrap();
-    let engine = DirectEngine::new(server.client().unwrap());
-    let rgd = microservices_app().to_rgd().unwrap();
-    let report = engine
-        .deploy(&rgd, &instance("dev.yaml"), &opts())
-        .await
-        .unwrap();
+    let (server, engine, rgd, report) = dev_deployed(Duration::ZERO).await;
     server.clear_log();
     engine
         .delete(rgd.name(), "microservices-dev", &opts())
@@ -357,13 +365,7 @@ async fn a_failed_deploy_rolls_back_when_asked_and_reports_states_otherwise() {
 
 #[tokio::test]
 async fn a_rollback_restores_the_previous_version_of_what_it_changed() {
-    let server = TestServer::start().await.unwrap();
-    let engine = DirectEngine::new(server.client().unwrap());
-    let rgd = microservices_app().to_rgd().unwrap();
-    engine
-        .deploy(&rgd, &instance("dev.yaml"), &opts())
-        .await
-        .unwrap();
+    let (server, engine, rgd, _) = dev_deployed(Duration::ZERO).await;
     // prod flips LOG_LEVEL, then gets stuck on a Deployment.
     server.controllers(|c| {
         c.stuck.insert("Deployment/dev/product-service".into());
@@ -388,13 +390,7 @@ async fn a_rollback_restores_the_previous_version_of_what_it_changed() {
 /// span over a second).
 #[tokio::test]
 async fn diff_reads_and_dry_runs_objects_concurrently() {
-    let server = TestServer::start().await.unwrap();
-    let engine = DirectEngine::new(server.client().unwrap());
-    let rgd = microservices_app().to_rgd().unwrap();
-    engine
-        .deploy(&rgd, &instance("dev.yaml"), &opts())
-        .await
-        .unwrap();
+    let (server, engine, rgd, _) = dev_deployed(Duration::ZERO).await;
     server.inject(
         "*",
         "",
