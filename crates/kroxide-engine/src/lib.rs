@@ -288,7 +288,7 @@ pub(crate) async fn discover<'a>(
 }
 
 /// The kinds a cluster serves in the API versions a run asked about (see
-/// [`DirectEngine::discover`]), by API version.
+/// [`discover`]), by API version.
 #[derive(Default)]
 pub(crate) struct Served(BTreeMap<String, Vec<(ApiResource, ApiCapabilities)>>);
 
