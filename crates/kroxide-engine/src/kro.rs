@@ -574,10 +574,26 @@ pub async fn status(
     instance_name: &str,
     namespace: &str,
 ) -> Result<Value, KroError> {
+    let o = instance(client, rgd, instance_name, namespace).await?;
+    Ok(o.get("status").cloned().unwrap_or(json!({})))
+}
+
+/// The live instance object (its spec as applied, its status as KRO last
+/// wrote it). Its spec tells which values feed Secrets, to mask them in the
+/// status when the caller has no instance file.
+pub async fn instance(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    instance_name: &str,
+    namespace: &str,
+) -> Result<Value, KroError> {
     served(client, rgd).await?;
     let api = instance_api(client, rgd, Some(namespace));
     match api.get_opt(instance_name).await {
-        Ok(Some(o)) => Ok(o.data.get("status").cloned().unwrap_or(json!({}))),
+        Ok(Some(o)) => serde_json::to_value(o).map_err(|e| KroError::InstanceError {
+            name: instance_name.to_string(),
+            message: e.to_string(),
+        }),
         Ok(None) => Err(KroError::InstanceError {
             name: instance_name.to_string(),
             message: format!(

@@ -562,9 +562,14 @@ async fn kro_mode_masks_a_secret_value_that_the_status_repeats() {
         "--timeout",
         "10",
     ];
-    // Deploy first (it prints the status), then status from a new process.
-    for command in ["deploy", "status"] {
-        let mut args = strings(&[command, &rgd, "--instance", &inst]);
+    // Deploy first (it prints the status), then status from a new process,
+    // with the instance file and with only the instance's name.
+    for (command, which) in [
+        ("deploy", ["--instance", inst.as_str()]),
+        ("status", ["--instance", inst.as_str()]),
+        ("status", ["--name", "v"]),
+    ] {
+        let mut args = strings(&[command, &rgd, which[0], which[1]]);
         args.extend(strings(&base));
         let out = kroxide(args).await;
         let all = format!(
@@ -572,10 +577,10 @@ async fn kro_mode_masks_a_secret_value_that_the_status_repeats() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(out.status.code(), Some(0), "{command}: {all}");
+        assert_eq!(out.status.code(), Some(0), "{command} {which:?}: {all}");
         assert!(
             all.contains("copied:") && !all.contains("s3cr3t-pa55"),
-            "{command}: {all}"
+            "{command} {which:?}: {all}"
         );
     }
 }

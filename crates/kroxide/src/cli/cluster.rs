@@ -402,17 +402,22 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
     };
     with_client(&args.cluster, |client| async move {
         if args.cluster.mode == Mode::Kro {
-            return match kroxide_engine::kro::status(&client, rgd, &name, &args.cluster.namespace)
+            return match kroxide_engine::kro::instance(&client, rgd, &name, &args.cluster.namespace)
                 .await
             {
-                Ok(mut status) => {
-                    // The instance is known here only from its file (--instance).
-                    let instance = args
+                Ok(live) => {
+                    let mut status = live.get("status").cloned().unwrap_or_default();
+                    // What feeds a Secret is learned from the instance file
+                    // (--instance) and from the live instance's spec, so
+                    // `--name` alone masks as much.
+                    let file = args
                         .which
                         .instance
                         .as_ref()
                         .and_then(|p| one_instance(p).ok());
-                    redact_status(&mut status, rgd, instance.as_ref(), [], args.show_secrets);
+                    for instance in file.iter().chain([&live]) {
+                        redact_status(&mut status, rgd, Some(instance), [], args.show_secrets);
+                    }
                     print_doc(&status, args.output)
                 }
                 Err(e) => {
