@@ -11,7 +11,7 @@
 //! status expressions are evaluated on the live objects.
 //!
 //! Every applied object carries labels naming the graph and the instance, and
-//! each instance has an [inventory](inventory) listing them, so `status`,
+//! each instance has an [inventory] listing them, so `status`,
 //! `delete` and pruning work from another process. Objects kroxide did not
 //! create, or that belong to another instance, are never changed or deleted
 //! unless the caller asks ([`DeployOptions::adopt`]).
