@@ -266,17 +266,10 @@ impl DirectEngine {
         if let (Some(inv), false) = (&old, opts.break_lock) {
             store.check_lock(inv, &self.holder)?;
         }
-        // The kinds of what an earlier run left that the graph no longer
-        // has, to prune them.
-        let left: BTreeSet<&str> = old
-            .iter()
-            .flat_map(|i| &i.objects)
-            .map(|o| o.api_version.as_str())
-            .filter(|av| !served.asked(av))
-            .collect();
-        if !left.is_empty() {
-            served.extend(self.discover(opts, left).await?);
-        }
+        // The kinds of what an earlier run left, to prune them.
+        let left = old.iter().flat_map(|i| &i.objects);
+        self.discover_more(&mut served, opts, left.map(|o| o.api_version.as_str()))
+            .await?;
         let kinds = kinds_of(&served, rgd)?;
         let wave_of: BTreeMap<&str, usize> = first
             .waves

@@ -207,6 +207,25 @@ impl DirectEngine {
         discover(&self.client, opts.request_timeout, api_versions).await
     }
 
+    /// Adds to `served` the kinds of those of `api_versions` it has not
+    /// asked about: the kinds of objects an earlier run left that the graph
+    /// no longer has, so that prune (and diff, which shows it) finds them.
+    pub(crate) async fn discover_more<'a>(
+        &self,
+        served: &mut Served,
+        opts: &DeployOptions,
+        api_versions: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), DeployError> {
+        let more: BTreeSet<&str> = api_versions
+            .into_iter()
+            .filter(|av| !served.0.contains_key(*av))
+            .collect();
+        if !more.is_empty() {
+            served.0.extend(self.discover(opts, more).await?.0);
+        }
+        Ok(())
+    }
+
     /// The inventory of `instance` of `graph` in the target namespace.
     pub(crate) fn store(
         &self,
@@ -303,16 +322,6 @@ impl Served {
                 resource: resource.clone(),
                 caps: caps.clone(),
             })
-    }
-
-    /// Whether `api_version` was asked about.
-    pub(crate) fn asked(&self, api_version: &str) -> bool {
-        self.0.contains_key(api_version)
-    }
-
-    /// Adds what another discovery found.
-    pub(crate) fn extend(&mut self, other: Served) {
-        self.0.extend(other.0);
     }
 }
 

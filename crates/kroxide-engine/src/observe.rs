@@ -188,7 +188,7 @@ impl DirectEngine {
         instance: &Value,
         opts: &DeployOptions,
     ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
-        let served = self.discover(opts, crate::api_versions(rgd)).await?;
+        let mut served = self.discover(opts, crate::api_versions(rgd)).await?;
         let kinds = crate::kinds_of(&served, rgd)?;
         let popts = PlanOptions {
             namespace: opts.namespace.clone(),
@@ -319,6 +319,12 @@ impl DirectEngine {
                 .into_iter()
                 .filter(|o| !planned.contains(&(o.kind.clone(), o.name.clone())))
                 .collect();
+            self.discover_more(
+                &mut served,
+                opts,
+                stale.iter().map(|o| o.api_version.as_str()),
+            )
+            .await?;
             for (id, objs) in self.read_live(&served, &stale, opts).await? {
                 for l in objs {
                     let (name, namespace) = name_ns(&l);

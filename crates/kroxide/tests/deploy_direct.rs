@@ -895,6 +895,14 @@ async fn discovery_asks_only_the_versions_it_needs_and_still_prunes_removed_kind
     // The Ingress leaves the graph: its group is asked because the
     // inventory lists one, and the Ingress is pruned.
     rgd.spec.resources.retain(|r| r.id != "ingress");
+    // Diff, too, shows it as a deletion.
+    let (diffs, _) = c.engine().diff(&rgd, &inst, &c.opts()).await.unwrap();
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.kind == "Ingress" && d.desired.is_none() && d.live.is_some()),
+        "diff does not show the Ingress a deploy would prune: {diffs:?}"
+    );
     server.clear_log();
     let report = c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
     assert_eq!(report.pruned.len(), 1, "{:?}", report.pruned);
