@@ -541,11 +541,7 @@ fn summary(o: &DynamicObject) -> InstanceSummary {
 /// Fails unless the cluster serves KRO and the graph's instance kind.
 async fn served(client: &kube::Client, rgd: &ResourceGraphDefinition) -> Result<(), KroError> {
     let names = InstanceNames::of(rgd);
-    let instance_version = if names.group.is_empty() {
-        names.version.clone()
-    } else {
-        format!("{}/{}", names.group, names.version)
-    };
+    let instance_version = kube::core::GroupVersion::gv(&names.group, &names.version).api_version();
     let served = crate::discover(
         client,
         REQUEST_TIMEOUT,

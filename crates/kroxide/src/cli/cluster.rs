@@ -234,7 +234,7 @@ fn engine_options(c: &ClusterArgs) -> DeployOptions {
 fn redact_status<'a>(
     status: &mut Value,
     rgd: &ResourceGraphDefinition,
-    instance: Option<&Value>,
+    instances: impl IntoIterator<Item = &'a Value>,
     live: impl IntoIterator<Item = &'a Value>,
     show: bool,
 ) {
@@ -242,7 +242,7 @@ fn redact_status<'a>(
         return;
     }
     let mut redactor = kroxide_semantics::redact::Redactor::default();
-    if let Some(i) = instance {
+    for i in instances {
         redactor.learn_secret_inputs(rgd, i);
     }
     redactor.learn(live);
@@ -406,7 +406,7 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                 .await
             {
                 Ok(live) => {
-                    let mut status = live.get("status").cloned().unwrap_or_default();
+                    let mut status = live.get("status").cloned().unwrap_or(serde_json::json!({}));
                     // What feeds a Secret is learned from the instance file
                     // (--instance) and from the live instance's spec, so
                     // `--name` alone masks as much.
@@ -415,9 +415,8 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                         .instance
                         .as_ref()
                         .and_then(|p| one_instance(p).ok());
-                    for instance in file.iter().chain([&live]) {
-                        redact_status(&mut status, rgd, Some(instance), [], args.show_secrets);
-                    }
+                    let instances = file.iter().chain([&live]);
+                    redact_status(&mut status, rgd, instances, [], args.show_secrets);
                     print_doc(&status, args.output)
                 }
                 Err(e) => {
