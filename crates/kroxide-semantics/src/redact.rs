@@ -3,7 +3,7 @@
 //! planned objects, the echoed instance, status, logs, diffs and errors.
 
 use crate::cel::default_engine;
-use crate::expr::{has_expression_start, parse_string, StringValue, TemplatePart};
+use crate::expr::{has_expression_start, parse_string};
 use base64::Engine as _;
 use kroxide_model::ResourceGraphDefinition;
 use serde_json::Value;
@@ -145,21 +145,12 @@ fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 /// does not parse counts as reading the whole spec.
 fn spec_reads(text: &str) -> Vec<Vec<String>> {
     let whole = || vec![Vec::new()];
-    let exprs = match parse_string(text) {
-        Ok(StringValue::Literal(_)) => return Vec::new(),
-        Ok(StringValue::Standalone(e)) => vec![e],
-        Ok(StringValue::Template(parts)) => parts
-            .into_iter()
-            .filter_map(|p| match p {
-                TemplatePart::Expr(e) => Some(e),
-                TemplatePart::Text(_) => None,
-            })
-            .collect(),
-        Err(_) => return whole(),
+    let Ok(value) = parse_string(text) else {
+        return whole();
     };
     let mut out = Vec::new();
-    for e in exprs {
-        let Ok(program) = default_engine().compile(&e) else {
+    for e in value.expressions() {
+        let Ok(program) = default_engine().compile(e) else {
             return whole();
         };
         for r in &program.info().references {
