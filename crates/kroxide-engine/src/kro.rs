@@ -110,15 +110,27 @@ pub fn breaking_changes(old: &Schema, new: &Schema, path: &str, out: &mut Vec<St
     }
 }
 
-/// Whether KRO has decided about an RGD: `Inactive`, or `Active` with the
-/// graph accepted, the instance kind ready and its controller running.
+/// Whether KRO has decided about the RGD as it is now: `Inactive`, or
+/// `Active` with the graph accepted, the instance kind ready and its
+/// controller running. A condition set for an earlier generation (its
+/// `observedGeneration` below `metadata.generation`) does not count: right
+/// after an update the status still describes the old graph, and the
+/// instance kind may not have the new schema yet.
 fn rgd_settled(rgd: &Value) -> bool {
+    let generation = rgd.pointer("/metadata/generation").and_then(Value::as_i64);
+    let current = |x: &Value| match (generation, x["observedGeneration"].as_i64()) {
+        (Some(g), Some(seen)) => seen >= g,
+        _ => true,
+    };
     let conditions = rgd.pointer("/status/conditions").and_then(Value::as_array);
     let holds = |t: &str| {
-        conditions.is_some_and(|c| c.iter().any(|x| x["type"] == t && x["status"] == "True"))
+        conditions.is_some_and(|c| {
+            c.iter()
+                .any(|x| x["type"] == t && x["status"] == "True" && current(x))
+        })
     };
     match rgd.pointer("/status/state").and_then(Value::as_str) {
-        Some("Inactive") => true,
+        Some("Inactive") => conditions.is_none_or(|c| c.iter().all(current)),
         Some("Active") => ["GraphAccepted", "KindReady", "ControllerReady"]
             .iter()
             .all(|t| holds(t)),
@@ -689,6 +701,25 @@ mod tests {
             .map(|t| json!({"type": t, "status": if true_conditions.contains(t) { "True" } else { "False" }}))
             .collect();
         json!({"status": {"state": state, "conditions": conditions}})
+    }
+
+    /// Right after an update, a status written for the previous generation
+    /// is not the answer.
+    #[test]
+    fn conditions_of_an_earlier_generation_do_not_count() {
+        let all = ["GraphAccepted", "KindReady", "ControllerReady"];
+        for state in ["Active", "Inactive"] {
+            let mut r = rgd(state, &all);
+            r["metadata"] = json!({"generation": 2});
+            for c in r["status"]["conditions"].as_array_mut().unwrap() {
+                c["observedGeneration"] = json!(1);
+            }
+            assert!(!rgd_settled(&r), "{state} of generation 1");
+            for c in r["status"]["conditions"].as_array_mut().unwrap() {
+                c["observedGeneration"] = json!(2);
+            }
+            assert!(rgd_settled(&r), "{state} of generation 2");
+        }
     }
 
     #[test]
