@@ -7,11 +7,11 @@ use crate::progress::{Event, ResourceState};
 use crate::retry::retry;
 use crate::{
     kinds_of, name_ns, not_owned, DeployError, DeployOptions, DeployReport, DirectEngine, Kind,
-    FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, RESOURCE_LABEL,
+    FIELD_MANAGER, GRAPH_LABEL, INSTANCE_LABEL, NAMESPACE_LABEL, RESOURCE_LABEL,
 };
 use futures::future::try_join_all;
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{is_ready, Action, Observed, Plan, PlanOptions, Planner};
+use kroxide_semantics::plan::{Action, Observed, Plan, PlanOptions, Planner};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,12 +53,12 @@ const LIST_THRESHOLD: usize = 4;
 
 /// What this run has written, for rollback and for the inventory.
 #[derive(Default)]
-struct Run {
+pub(crate) struct Run {
     /// Objects applied, with the version that existed before (None: created).
     applied: Vec<(ObjectRef, Option<Value>)>,
     /// The live object before this run, for every object checked.
     prior: BTreeMap<Key, Option<Value>>,
-    states: BTreeMap<String, ResourceState>,
+    pub(crate) states: BTreeMap<String, ResourceState>,
 }
 
 /// One object about to be applied.
@@ -96,6 +96,7 @@ impl Target {
 
 impl DirectEngine {
     /// `o` labelled for `graph`/`instance`, with its identity and the API to write it through.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn target(
         &self,
         k: &Kind,
@@ -104,11 +105,13 @@ impl DirectEngine {
         wave: usize,
         graph: &str,
         instance: &str,
+        namespace: &str,
     ) -> Target {
         let mut o = o.clone();
         o["metadata"]["labels"][GRAPH_LABEL] = json!(graph);
         o["metadata"]["labels"][INSTANCE_LABEL] = json!(instance);
         o["metadata"]["labels"][RESOURCE_LABEL] = json!(id);
+        o["metadata"]["labels"][NAMESPACE_LABEL] = json!(namespace);
         let (name, ns) = name_ns(&o);
         let api = self.api(k, ns.as_deref());
         let namespace = match k.caps.scope {
@@ -212,7 +215,10 @@ impl DirectEngine {
             .collect::<Result<Vec<_>, _>>()?;
         let mut problems = Vec::new();
         for (t, live) in unread.into_iter().zip(lives) {
-            if let Some(why) = live.as_ref().and_then(|l| not_owned(l, graph, instance)) {
+            if let Some(why) = live
+                .as_ref()
+                .and_then(|l| not_owned(l, graph, instance, &opts.namespace))
+            {
                 if !opts.adopt {
                     problems.push(format!(
                         "{} (resource `{}`): {why}",
@@ -286,7 +292,9 @@ impl DirectEngine {
                 let wave = wave_of.get(r.id.as_str()).copied().unwrap_or(0);
                 r.objects
                     .iter()
-                    .map(|o| self.target(k, o, &r.id, wave, &graph, &instance_name))
+                    .map(|o| {
+                        self.target(k, o, &r.id, wave, &graph, &instance_name, &opts.namespace)
+                    })
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -509,7 +517,15 @@ impl DirectEngine {
                 }
                 this_wave.push(id.clone());
                 for o in &r.objects {
-                    targets.push(self.target(&kinds[id], o, id, wave, graph, instance_name));
+                    targets.push(self.target(
+                        &kinds[id],
+                        o,
+                        id,
+                        wave,
+                        graph,
+                        instance_name,
+                        &opts.namespace,
+                    ));
                 }
             }
             // A wave whose resources are all excluded has nothing to show.
@@ -599,8 +615,8 @@ impl DirectEngine {
                 .await?
             };
             for (id, objs) in ready {
-                if let Some(one) = objs.first() {
-                    wave_opts.observed.insert(&id, one.clone());
+                for o in &objs {
+                    wave_opts.observed.insert(&id, o.clone());
                 }
                 live.insert(id, objs);
             }
@@ -666,149 +682,6 @@ impl DirectEngine {
         }
         kept
     }
-
-    /// Waits until every object of a wave is ready: one watch per kind and
-    /// namespace (selected by the graph and instance labels), not one per
-    /// object. Each resource is reported ready as soon as all its objects are;
-    /// a resource not ready within the resource timeout stops the wave.
-    #[allow(clippy::too_many_arguments)]
-    async fn wait_wave(
-        &self,
-        rgd: &ResourceGraphDefinition,
-        fresh: &BTreeMap<String, Vec<Value>>,
-        kinds: &BTreeMap<String, Kind>,
-        graph: &str,
-        instance: &str,
-        opts: &DeployOptions,
-        run: &Mutex<&mut Run>,
-    ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
-        use futures::StreamExt;
-        use kube::runtime::{watcher, WatchStreamExt};
-        let mut done: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        // (kind, namespace) -> object name -> resource id
-        let mut groups: BTreeMap<(String, Option<String>), BTreeMap<String, String>> =
-            BTreeMap::new();
-        let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
-        for (id, objs) in fresh {
-            let r = rgd.resource(id).expect("resource of the graph");
-            if is_ready(r, objs) {
-                done.insert(id.clone(), objs.clone());
-                continue;
-            }
-            remaining.insert(id.clone(), objs.len());
-            for o in objs {
-                let (name, ns) = name_ns(o);
-                groups
-                    .entry((
-                        kinds[id].resource.plural.clone() + "." + &kinds[id].resource.group,
-                        ns,
-                    ))
-                    .or_default()
-                    .insert(name, id.clone());
-            }
-        }
-        for id in done.keys() {
-            self.mark_ready(id, opts, run);
-        }
-        let remaining = Mutex::new(remaining);
-        let selector = format!("{GRAPH_LABEL}={graph},{INSTANCE_LABEL}={instance}");
-        let watches = groups.into_iter().map(|((_, ns), names)| {
-            let first_id = names.values().next().cloned().unwrap_or_default();
-            let api = self.api(&kinds[&first_id], ns.as_deref());
-            let selector = selector.clone();
-            let remaining = &remaining;
-            async move {
-                let mut pending = names;
-                let mut live: Vec<(String, Value)> = Vec::new();
-                let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-                let cfg = watcher::Config::default().labels(&selector);
-                let mut stream = watcher(api, cfg)
-                    .default_backoff()
-                    .applied_objects()
-                    .boxed();
-                let watch = async {
-                    while !pending.is_empty() {
-                        let Some(event) = stream.next().await else {
-                            break;
-                        };
-                        let Ok(obj) = event else { continue };
-                        let Some(name) = obj.metadata.name.clone() else {
-                            continue;
-                        };
-                        let Some(id) = pending.get(&name).cloned() else {
-                            continue;
-                        };
-                        let Ok(v) = serde_json::to_value(&obj) else {
-                            continue;
-                        };
-                        let r = rgd.resource(&id).expect("resource of the graph");
-                        if is_ready(r, std::slice::from_ref(&v)) {
-                            pending.remove(&name);
-                            live.push((id.clone(), v));
-                            let left = {
-                                let mut rem = remaining.lock().unwrap_or_else(|p| p.into_inner());
-                                let n = rem.entry(id.clone()).or_insert(1);
-                                *n = n.saturating_sub(1);
-                                *n
-                            };
-                            if left == 0 {
-                                self.mark_ready(&id, opts, run);
-                            }
-                        } else if let Some(c) = replica_count(&v) {
-                            if counts.insert(name.clone(), c) != Some(c) {
-                                opts.progress.emit(Event::Waiting {
-                                    id: id.clone(),
-                                    ready: c.0,
-                                    total: c.1,
-                                });
-                            }
-                        }
-                    }
-                };
-                match tokio::time::timeout(opts.resource_timeout, watch).await {
-                    Ok(()) if pending.is_empty() => Ok(live),
-                    _ => {
-                        let (name, id) = pending.into_iter().next().unwrap_or_default();
-                        Err(DeployError::NotReady {
-                            id,
-                            seconds: opts.resource_timeout.as_secs(),
-                            detail: counts
-                                .get(&name)
-                                .map(|(r, t)| format!("{r}/{t} replicas ready")),
-                        })
-                    }
-                }
-            }
-        });
-        for (id, v) in try_join_all(watches).await?.into_iter().flatten() {
-            done.entry(id).or_default().push(v);
-        }
-        Ok(done)
-    }
-
-    fn mark_ready(&self, id: &str, opts: &DeployOptions, run: &Mutex<&mut Run>) {
-        if let Ok(mut run) = run.lock() {
-            run.states.insert(id.to_string(), ResourceState::Ready);
-        }
-        opts.progress.emit(Event::Ready { id: id.to_string() });
-    }
-}
-
-/// Ready and desired replicas of a workload, when it has them.
-fn replica_count(o: &Value) -> Option<(u64, u64)> {
-    let total = o
-        .pointer("/spec/replicas")
-        .and_then(Value::as_u64)
-        .or_else(|| {
-            o.pointer("/status/desiredNumberScheduled")
-                .and_then(Value::as_u64)
-        })?;
-    let ready = o
-        .pointer("/status/readyReplicas")
-        .or_else(|| o.pointer("/status/numberReady"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    Some((ready, total))
 }
 
 #[cfg(test)]

@@ -37,6 +37,15 @@ pub enum DeployError {
         seconds: u64,
         detail: Option<String>,
     },
+    /// A resource's controller reports that it will not become ready (a
+    /// failed Job, a rollout past its progress deadline): no point waiting.
+    #[error("resource `{id}` ({kind} {name}) failed: {reason}")]
+    ResourceFailed {
+        id: String,
+        kind: String,
+        name: String,
+        reason: String,
+    },
     /// The whole deploy took longer than its overall timeout.
     #[error("the deploy did not finish within {seconds}s (the overall timeout)")]
     Deadline { seconds: u64 },

@@ -36,6 +36,7 @@ mod observe;
 pub mod progress;
 pub mod retry;
 mod teardown;
+mod wait;
 
 pub use error::DeployError;
 pub use inventory::{Inventory, ObjectRef};
@@ -89,6 +90,9 @@ mod k8s_namespace {
 pub const GRAPH_LABEL: &str = "kroxide.dev/graph";
 /// Label: the instance an object belongs to.
 pub const INSTANCE_LABEL: &str = "kroxide.dev/instance";
+/// Label: the namespace of the instance an object belongs to (so that a
+/// cluster-scoped object tells which of two same-named instances owns it).
+pub const NAMESPACE_LABEL: &str = "kroxide.dev/namespace";
 /// Label: the resource id inside the graph.
 pub const RESOURCE_LABEL: &str = "kroxide.dev/resource";
 /// The field manager of every write.
@@ -362,16 +366,32 @@ pub(crate) fn name_ns(o: &Value) -> (String, Option<String>) {
     (name, ns)
 }
 
-/// Why `live` may not be changed for `graph`/`instance`, if it may not.
-pub(crate) fn not_owned(live: &Value, graph: &str, instance: &str) -> Option<String> {
+/// Why `live` may not be changed for instance `instance` of `graph` in
+/// `namespace`, if it may not. Two instances of one name in two namespaces
+/// are two owners: a cluster-scoped object one of them created is not the
+/// other's.
+pub(crate) fn not_owned(
+    live: &Value,
+    graph: &str,
+    instance: &str,
+    namespace: &str,
+) -> Option<String> {
     let label = |k: &str| {
         live.pointer("/metadata/labels")
             .and_then(|l| l.get(k))
             .and_then(Value::as_str)
     };
-    match (label(GRAPH_LABEL), label(INSTANCE_LABEL)) {
-        (Some(g), Some(i)) if g == graph && i == instance => None,
-        (Some(g), Some(i)) => Some(format!("it belongs to instance `{i}` of graph `{g}`")),
+    // Objects written before the namespace label: a namespaced one is in
+    // its instance's namespace; a cluster-scoped one cannot tell.
+    let owner_ns = label(NAMESPACE_LABEL).or_else(|| kroxide_model::meta_str(live, "namespace"));
+    match (label(GRAPH_LABEL), label(INSTANCE_LABEL), owner_ns) {
+        (Some(g), Some(i), Some(n)) if g == graph && i == instance && n == namespace => None,
+        (Some(g), Some(i), Some(n)) => Some(format!(
+            "it belongs to instance `{i}` of graph `{g}` in namespace `{n}`"
+        )),
+        (Some(g), Some(i), None) => Some(format!(
+            "it belongs to instance `{i}` of graph `{g}` in an unknown namespace"
+        )),
         _ => Some("it exists and was not created by kroxide".into()),
     }
 }

@@ -85,8 +85,8 @@ impl DirectEngine {
         let live = self.read_live(&served, &inv.objects, opts).await?;
         let mut observed = Observed::default();
         for (id, objs) in &live {
-            if let Some(one) = objs.first() {
-                observed.insert(id, one.clone());
+            for o in objs {
+                observed.insert(id, o.clone());
             }
         }
         let p = plan(
@@ -278,7 +278,7 @@ impl DirectEngine {
             };
             for o in &r.objects {
                 // Labelled and addressed as a deploy would (wave numbers do not matter here).
-                targets.push(self.target(k, o, &r.id, 0, &graph, &instance_name));
+                targets.push(self.target(k, o, &r.id, 0, &graph, &instance_name, &opts.namespace));
             }
         }
         let dry_runs = targets.iter().map(|t| async {
@@ -306,7 +306,7 @@ impl DirectEngine {
                 namespace: t.oref.namespace,
                 not_owned: live
                     .as_ref()
-                    .and_then(|l| crate::not_owned(l, &graph, &instance_name)),
+                    .and_then(|l| crate::not_owned(l, &graph, &instance_name, &opts.namespace)),
                 live,
                 desired: serde_json::to_value(desired).ok(),
             });

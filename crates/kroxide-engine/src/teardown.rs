@@ -107,7 +107,7 @@ impl DirectEngine {
                 return Ok(true);
             };
             let live_json = serde_json::to_value(&live).unwrap_or_default();
-            if let Some(why) = not_owned(&live_json, graph, instance) {
+            if let Some(why) = not_owned(&live_json, graph, instance, &opts.namespace) {
                 opts.progress.emit(Event::Skipped {
                     kind: o.kind.clone(),
                     name: o.name.clone(),

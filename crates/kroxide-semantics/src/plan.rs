@@ -15,7 +15,7 @@ use crate::dag::DependencyGraph;
 use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::instance::{prepare, InstanceError};
 use crate::k8s::KubernetesApi;
-use crate::readiness::{assume_ready, kind_ready};
+use crate::readiness::{assume_ready, kind_readiness, KindReadiness};
 use crate::validate::{validate, Diagnostic};
 use kroxide_model::{FieldNode, FieldTree, ResourceGraphDefinition};
 use serde::Serialize;
@@ -37,7 +37,9 @@ pub struct PlanOptions {
 /// Observed objects, by resource id or by kind and name.
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
-    by_id: BTreeMap<String, Value>,
+    /// By resource id: the live objects (a forEach collection has several,
+    /// told apart by name), or one nameless `{status: ...}` for all of them.
+    by_id: BTreeMap<String, Vec<Value>>,
     objects: Vec<Value>,
 }
 
@@ -51,21 +53,41 @@ impl Observed {
                 o.objects.push(d);
             } else if let Value::Object(m) = d {
                 for (k, v) in m {
-                    o.by_id.insert(k, v);
+                    o.insert(&k, v);
                 }
             }
         }
         o
     }
 
-    /// Observes `obj` as resource `id`.
+    /// Observes `obj` as (one of the objects of) resource `id`; an object
+    /// of the same name observed before is replaced.
     pub fn insert(&mut self, id: &str, obj: Value) {
-        self.by_id.insert(id.to_string(), obj);
+        let list = self.by_id.entry(id.to_string()).or_default();
+        let name = kroxide_model::meta_str(&obj, "name");
+        match list
+            .iter_mut()
+            .find(|o| kroxide_model::meta_str(o, "name") == name)
+        {
+            Some(old) => *old = obj,
+            None => list.push(obj),
+        }
     }
 
     fn lookup(&self, id: &str, desired: &Value) -> Option<&Value> {
-        if let Some(v) = self.by_id.get(id) {
-            return Some(v);
+        let name = kroxide_model::meta_str(desired, "name");
+        if let Some(list) = self.by_id.get(id) {
+            // The object of that name; a nameless one stands for every object.
+            let found = list
+                .iter()
+                .find(|o| name.is_some() && kroxide_model::meta_str(o, "name") == name)
+                .or_else(|| {
+                    list.iter()
+                        .find(|o| kroxide_model::meta_str(o, "name").is_none())
+                });
+            if found.is_some() {
+                return found;
+            }
         }
         let kind = desired.get("kind")?;
         let name = desired.pointer("/metadata/name")?;
@@ -553,7 +575,7 @@ impl<'a> Planner<'a> {
                     .zip(&objects)
                     .any(|(l, o)| opts.observed.lookup(id, o).is_some() || l != o);
             pr.ready = if is_live {
-                Some(readiness(&programs, r, id, &live))
+                Some(readiness(&programs, r, id, &live).is_ready())
             } else {
                 None
             };
@@ -593,21 +615,55 @@ impl<'a> Planner<'a> {
 /// Whether the live objects of resource `r` are ready: its `readyWhen`
 /// expressions if it has any, else its kind's rule.
 pub fn is_ready(r: &kroxide_model::Resource, live: &[Value]) -> bool {
+    readiness_of(r, live).is_ready()
+}
+
+/// Where the live objects of resource `r` stand, with what it waits for or
+/// why it failed: its `readyWhen` expressions if it has any, else its
+/// kind's rule (the kind of its template, not of the objects, which carry
+/// none when they come from a LIST). `NoRule`: ready because it exists.
+pub fn readiness_of(r: &kroxide_model::Resource, live: &[Value]) -> KindReadiness {
     readiness(&Programs::default(), r, &r.id, live)
 }
 
-fn readiness(programs: &Programs, r: &kroxide_model::Resource, id: &str, live: &[Value]) -> bool {
-    live.iter().all(|obj| {
-        if r.ready_when.is_empty() {
-            return kind_ready(obj).unwrap_or(true);
+fn readiness(
+    programs: &Programs,
+    r: &kroxide_model::Resource,
+    id: &str,
+    live: &[Value],
+) -> KindReadiness {
+    if !r.ready_when.is_empty() {
+        for obj in live {
+            let mut vars = Vars::new();
+            vars.add(id, obj);
+            vars.add("each", obj);
+            for c in &r.ready_when {
+                match programs.condition(c, &vars) {
+                    Ok(true) => {}
+                    Ok(false) => return KindReadiness::Waiting(format!("readyWhen {c} is false")),
+                    Err(e) => return KindReadiness::Waiting(format!("readyWhen {c}: {e}")),
+                }
+            }
         }
-        let mut vars = Vars::new();
-        vars.add(id, obj);
-        vars.add("each", obj);
-        r.ready_when
-            .iter()
-            .all(|c| programs.condition(c, &vars).unwrap_or(false))
-    })
+        return KindReadiness::Ready;
+    }
+    let kind = r.kind().unwrap_or("");
+    let mut out = KindReadiness::NoRule;
+    for obj in live {
+        let named = |why: String| match (live.len(), kroxide_model::meta_str(obj, "name")) {
+            (2.., Some(n)) => format!("{n}: {why}"),
+            _ => why,
+        };
+        match kind_readiness(kind, obj) {
+            KindReadiness::Failed(why) => return KindReadiness::Failed(named(why)),
+            KindReadiness::Waiting(why) if out.is_ready() => {
+                out = KindReadiness::Waiting(named(why))
+            }
+            KindReadiness::Ready if out == KindReadiness::NoRule => out = KindReadiness::Ready,
+            _ => {}
+        }
+    }
+    out
 }
 
 fn status_tree(
@@ -660,5 +716,43 @@ mod tests {
             vec![("a".to_string(), json!(1)), ("b".to_string(), json!("y"))]
         );
         assert!(cartesian(&[("a".into(), vec![])]).is_empty());
+    }
+
+    /// Each object of a forEach collection is matched to its own live
+    /// object by name, whatever order they were observed in, and the
+    /// collection keeps forEach order (as KRO's `configs[0]` is the first
+    /// item).
+    #[test]
+    fn a_collection_sees_each_live_object_in_foreach_order() {
+        let rgd: kroxide_model::ResourceGraphDefinition = serde_json::from_value(json!({
+            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "metadata": {"name": "c"},
+            "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "C",
+                "spec": {"names": "[]string"},
+                "status": {"first": "${configs[0].metadata.uid}", "all": "${configs.map(c, c.metadata.uid)}"}},
+              "resources": [{"id": "configs", "forEach": [{"nm": "${schema.spec.names}"}],
+                "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "${nm}"}, "data": {"k": "v"}}}]}
+        }))
+        .unwrap();
+        let instance = json!({"metadata": {"name": "i"}, "spec": {"names": ["zz", "aa", "mm"]}});
+        let mut observed = Observed::default();
+        for n in ["aa", "mm", "zz"] {
+            observed.insert(
+                "configs",
+                json!({"metadata": {"name": n, "uid": format!("uid-{n}")}}),
+            );
+        }
+        let p = plan(
+            &rgd,
+            &instance,
+            &PlanOptions {
+                observed,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.status["first"], "uid-zz", "{:#}", p.status);
+        assert_eq!(p.status["all"], json!(["uid-zz", "uid-aa", "uid-mm"]));
     }
 }

@@ -98,41 +98,149 @@ pub fn assume_ready(obj: &Value) -> Value {
     o
 }
 
-/// Whether a live object is ready by its kind's rules, when it has no
-/// `readyWhen`: `Some(true)` ready, `Some(false)` not yet, `None` when the
-/// kind has no readiness (it is ready once it exists).
-pub fn kind_ready(obj: &Value) -> Option<bool> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+/// Where a live object stands by its kind's rules (used when a resource
+/// has no `readyWhen`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KindReadiness {
+    /// Its controller reports it ready.
+    Ready,
+    /// Not yet: what it is waiting for.
+    Waiting(String),
+    /// It will not become ready without a change: its controller's own
+    /// reason and message (a Job that failed, a rollout past its deadline).
+    Failed(String),
+    /// The kind has no readiness rule: ready once it exists, as in KRO.
+    NoRule,
+}
+
+impl KindReadiness {
+    /// Ready, or ready by existing (no rule).
+    pub fn is_ready(&self) -> bool {
+        matches!(self, KindReadiness::Ready | KindReadiness::NoRule)
+    }
+}
+
+/// Whether a live object of `kind` is ready by its kind's rules. The kind
+/// comes from the caller (what was applied), never from the object: items
+/// of a LIST and of a watch's first page carry no `kind`.
+pub fn kind_readiness(kind: &str, obj: &Value) -> KindReadiness {
+    use KindReadiness::*;
     let generation = int_at(obj, "/metadata/generation").unwrap_or(0);
     let observed = int_at(obj, "/status/observedGeneration").unwrap_or(0);
+    let stale = || {
+        Waiting(format!(
+            "the controller has not seen generation {generation} yet"
+        ))
+    };
     match kind {
         "Deployment" | "StatefulSet" => {
+            if kind == "Deployment" {
+                if let Some(c) = condition(obj, "Progressing") {
+                    if c["status"] == "False" && c["reason"] == "ProgressDeadlineExceeded" {
+                        return Failed(reason_message(c));
+                    }
+                }
+            }
+            if observed < generation {
+                return stale();
+            }
             let want = int_at(obj, "/spec/replicas").unwrap_or(1);
             let ready = int_at(obj, "/status/readyReplicas").unwrap_or(0);
             let updated = int_at(obj, "/status/updatedReplicas").unwrap_or(0);
             let available = int_at(obj, "/status/availableReplicas")
                 .unwrap_or(if kind == "StatefulSet" { ready } else { 0 });
-            Some(observed >= generation && ready >= want && updated >= want && available >= want)
+            if ready >= want && updated >= want && available >= want {
+                Ready
+            } else {
+                Waiting(format!("{ready}/{want} replicas ready"))
+            }
         }
         "DaemonSet" => {
+            if observed < generation || obj.pointer("/status").is_none() {
+                return stale();
+            }
             let want = int_at(obj, "/status/desiredNumberScheduled").unwrap_or(0);
             let ready = int_at(obj, "/status/numberReady").unwrap_or(0);
-            Some(observed >= generation && ready >= want && obj.pointer("/status").is_some())
+            if ready >= want {
+                Ready
+            } else {
+                Waiting(format!("{ready}/{want} pods ready"))
+            }
         }
-        "Job" => Some(has_condition(obj, "Complete")),
-        "PersistentVolumeClaim" => {
-            Some(obj.pointer("/status/phase").and_then(Value::as_str) == Some("Bound"))
+        "Job" => {
+            if let Some(c) = condition(obj, "Failed").filter(|c| c["status"] == "True") {
+                return Failed(reason_message(c));
+            }
+            if has_condition(obj, "Complete") {
+                Ready
+            } else {
+                Waiting("not complete".into())
+            }
         }
-        "Namespace" => Some(obj.pointer("/status/phase").and_then(Value::as_str) == Some("Active")),
-        "CustomResourceDefinition" => Some(has_condition(obj, "Established")),
-        _ => None,
+        "Pod" => match obj.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Failed") => Failed(format!(
+                "the pod failed{}",
+                obj.pointer("/status/message")
+                    .and_then(Value::as_str)
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            )),
+            Some("Succeeded") => Ready,
+            _ if has_condition(obj, "Ready") => Ready,
+            _ => Waiting("the pod is not ready".into()),
+        },
+        "PersistentVolumeClaim" => match obj.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Bound") => Ready,
+            Some("Lost") => Failed("the claim lost its volume (phase Lost)".into()),
+            Some(p) => Waiting(format!("phase {p}")),
+            None => Waiting("no phase yet".into()),
+        },
+        "Namespace" => match obj.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Active") => Ready,
+            Some(p) => Waiting(format!("phase {p}")),
+            None => Waiting("no phase yet".into()),
+        },
+        "CustomResourceDefinition" => {
+            if let Some(c) = condition(obj, "NamesAccepted").filter(|c| c["status"] == "False") {
+                return Failed(reason_message(c));
+            }
+            if has_condition(obj, "Established") {
+                Ready
+            } else {
+                Waiting("not Established".into())
+            }
+        }
+        _ => NoRule,
+    }
+}
+
+/// Whether a live object is ready by its kind's rules: `Some(true)` ready,
+/// `Some(false)` not (yet), `None` when the kind has no readiness (it is
+/// ready once it exists).
+pub fn kind_ready(kind: &str, obj: &Value) -> Option<bool> {
+    match kind_readiness(kind, obj) {
+        KindReadiness::NoRule => None,
+        r => Some(r.is_ready()),
+    }
+}
+
+fn condition<'a>(obj: &'a Value, t: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|x| x["type"] == t))
+}
+
+fn reason_message(c: &Value) -> String {
+    let reason = c["reason"].as_str().unwrap_or("");
+    match c["message"].as_str().filter(|m| !m.is_empty()) {
+        Some(m) if !reason.is_empty() => format!("{reason}: {m}"),
+        Some(m) => m.to_string(),
+        None => reason.to_string(),
     }
 }
 
 fn has_condition(obj: &Value, t: &str) -> bool {
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|x| x["type"] == t && x["status"] == "True"))
+    condition(obj, t).is_some_and(|c| c["status"] == "True")
 }
 
 #[cfg(test)]
@@ -150,10 +258,17 @@ mod tests {
             "Namespace",
         ] {
             let o = json!({"apiVersion": "x", "kind": k, "metadata": {"name": "a"}, "spec": {"replicas": 3}});
-            assert_eq!(kind_ready(&o), Some(false), "{k} before");
-            assert_eq!(kind_ready(&assume_ready(&o)), Some(true), "{k} after");
+            assert_eq!(kind_ready(k, &o), Some(false), "{k} before");
+            assert_eq!(kind_ready(k, &assume_ready(&o)), Some(true), "{k} after");
+            // A listed item has no kind: the caller's kind decides.
+            let mut listed = assume_ready(&o);
+            listed.as_object_mut().unwrap().remove("kind");
+            assert_eq!(kind_ready(k, &listed), Some(true), "{k} listed");
+            let mut fresh = o.clone();
+            fresh.as_object_mut().unwrap().remove("kind");
+            assert_eq!(kind_ready(k, &fresh), Some(false), "{k} listed, not ready");
         }
-        assert_eq!(kind_ready(&json!({"kind": "ConfigMap"})), None);
+        assert_eq!(kind_ready("ConfigMap", &json!({})), None);
         let svc = assume_ready(
             &json!({"kind": "Service", "metadata": {"name": "gw"}, "spec": {"type": "LoadBalancer"}}),
         );
@@ -163,5 +278,34 @@ mod tests {
         );
         assert_eq!(synthetic_uid("a"), synthetic_uid("a"));
         assert_ne!(synthetic_uid("a"), synthetic_uid("b"));
+    }
+
+    /// What the controllers write when a rollout or a Job gives up (as the
+    /// real deployment and Job controllers do) is a failure, not a wait.
+    #[test]
+    fn controller_failures_are_failures() {
+        let d = json!({"metadata": {"generation": 1}, "spec": {"replicas": 1}, "status": {"observedGeneration": 1,
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"web-1\" has timed out progressing."}]}});
+        assert_eq!(
+            kind_readiness("Deployment", &d),
+            KindReadiness::Failed(
+                "ProgressDeadlineExceeded: ReplicaSet \"web-1\" has timed out progressing.".into()
+            )
+        );
+        let j = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+        assert_eq!(
+            kind_readiness("Job", &j),
+            KindReadiness::Failed(
+                "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+            )
+        );
+        let progressing = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": {"observedGeneration": 2, "readyReplicas": 1, "updatedReplicas": 2, "availableReplicas": 1,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}});
+        assert_eq!(
+            kind_readiness("Deployment", &progressing),
+            KindReadiness::Waiting("1/2 replicas ready".into())
+        );
+        assert_eq!(kind_readiness("Widget", &json!({})), KindReadiness::NoRule);
     }
 }

@@ -1,0 +1,331 @@
+//! Waiting for a wave to become ready: one watch per kind and namespace,
+//! readiness judged by the resource's `readyWhen` or its kind's rule, with
+//! the kind taken from what was applied (objects from a LIST, such as a
+//! watch's first page, carry no `kind`). A controller that reports a
+//! failure (a Job `Failed`, a rollout past its `progressDeadlineSeconds`)
+//! ends the wait at once with its own reason; a claim whose StorageClass
+//! binds on first use (`WaitForFirstConsumer`) is ready while `Pending`.
+
+use crate::deploy::Run;
+use crate::progress::{Event, ResourceState};
+use crate::retry::{brief, is_transient, retry};
+use crate::{name_ns, DeployError, DeployOptions, DirectEngine, Kind};
+use crate::{GRAPH_LABEL, INSTANCE_LABEL, NAMESPACE_LABEL};
+use futures::future::try_join_all;
+use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::plan::readiness_of;
+use kroxide_semantics::readiness::KindReadiness;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{GroupVersionKind, TypeMeta};
+use kube::discovery::ApiResource;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// How many watch errors in a row are tolerated (the watcher backs off and
+/// lists again after each) before the wait gives up.
+const WATCH_ERRORS: u32 = 8;
+
+impl DirectEngine {
+    /// Waits until every object of a wave is ready: one watch per kind and
+    /// namespace (selected by the graph and instance labels), not one per
+    /// object. Each resource is reported ready as soon as all its objects
+    /// are; a resource not ready within the resource timeout, or one whose
+    /// controller reports a failure, stops the wave. Returns the ready
+    /// objects by resource id, in the order they were applied (forEach order).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn wait_wave(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        fresh: &BTreeMap<String, Vec<Value>>,
+        kinds: &BTreeMap<String, Kind>,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+        run: &Mutex<&mut Run>,
+    ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
+        let mut done: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        // (plural.group, namespace) -> object name -> resource id
+        let mut groups: BTreeMap<(String, Option<String>), BTreeMap<String, String>> =
+            BTreeMap::new();
+        let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
+        for (id, objs) in fresh {
+            let r = rgd.resource(id).expect("resource of the graph");
+            let mut waiting = Vec::new();
+            for o in objs {
+                match self.judge(r, &kinds[id], o, opts).await? {
+                    KindReadiness::Failed(reason) => return Err(failed(id, &kinds[id], o, reason)),
+                    s if s.is_ready() => done.entry(id.clone()).or_default().push(o.clone()),
+                    _ => waiting.push(o),
+                }
+            }
+            if waiting.is_empty() {
+                self.mark_ready(id, opts, run);
+                continue;
+            }
+            remaining.insert(id.clone(), waiting.len());
+            for o in waiting {
+                let (name, ns) = name_ns(o);
+                let k = &kinds[id].resource;
+                groups
+                    .entry((format!("{}.{}", k.plural, k.group), ns))
+                    .or_default()
+                    .insert(name, id.clone());
+            }
+        }
+        let remaining = Mutex::new(remaining);
+        let selector = format!(
+            "{GRAPH_LABEL}={graph},{INSTANCE_LABEL}={instance},{NAMESPACE_LABEL}={}",
+            opts.namespace
+        );
+        let watches = groups.into_iter().map(|((_, ns), names)| {
+            let first_id = names.values().next().cloned().unwrap_or_default();
+            let kind = kinds[&first_id].clone();
+            let api = self.api(&kind, ns.as_deref());
+            let (selector, remaining) = (selector.clone(), &remaining);
+            async move {
+                let mut pending = names;
+                let mut live: Vec<(String, Value)> = Vec::new();
+                let mut last: BTreeMap<String, String> = BTreeMap::new();
+                let watch = async {
+                    self.watch_until_ready(
+                        api,
+                        &selector,
+                        &kind,
+                        rgd,
+                        &mut pending,
+                        &mut live,
+                        &mut last,
+                        remaining,
+                        opts,
+                        run,
+                    )
+                    .await
+                };
+                match tokio::time::timeout(opts.resource_timeout, watch).await {
+                    Ok(Ok(())) if pending.is_empty() => Ok(live),
+                    Ok(Err(e)) => Err(e),
+                    _ => {
+                        let (name, id) = pending.into_iter().next().unwrap_or_default();
+                        Err(DeployError::NotReady {
+                            id,
+                            seconds: opts.resource_timeout.as_secs(),
+                            detail: last.remove(&name),
+                        })
+                    }
+                }
+            }
+        });
+        for (id, v) in try_join_all(watches).await?.into_iter().flatten() {
+            done.entry(id).or_default().push(v);
+        }
+        // In the order they were applied: a forEach collection keeps its order.
+        for (id, objs) in done.iter_mut() {
+            let order: Vec<String> = fresh[id].iter().map(|o| name_ns(o).0).collect();
+            objs.sort_by_key(|o| {
+                let n = name_ns(o).0;
+                order.iter().position(|x| *x == n)
+            });
+        }
+        Ok(done)
+    }
+
+    /// Follows one watch until every object in `pending` is ready.
+    #[allow(clippy::too_many_arguments)]
+    async fn watch_until_ready(
+        &self,
+        api: Api<DynamicObject>,
+        selector: &str,
+        kind: &Kind,
+        rgd: &ResourceGraphDefinition,
+        pending: &mut BTreeMap<String, String>,
+        live: &mut Vec<(String, Value)>,
+        last: &mut BTreeMap<String, String>,
+        remaining: &Mutex<BTreeMap<String, usize>>,
+        opts: &DeployOptions,
+        run: &Mutex<&mut Run>,
+    ) -> Result<(), DeployError> {
+        use futures::StreamExt;
+        use kube::runtime::{watcher, WatchStreamExt};
+        let types = TypeMeta {
+            api_version: kind.resource.api_version.clone(),
+            kind: kind.resource.kind.clone(),
+        };
+        let cfg = watcher::Config::default().labels(selector);
+        let mut stream = watcher(api, cfg)
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        let mut errors = 0;
+        while !pending.is_empty() {
+            let Some(event) = stream.next().await else {
+                break;
+            };
+            let mut obj = match event {
+                Ok(obj) => {
+                    errors = 0;
+                    obj
+                }
+                Err(e) => {
+                    let id = pending.values().next().cloned().unwrap_or_default();
+                    let source = match e {
+                        watcher::Error::InitialListFailed(e)
+                        | watcher::Error::WatchStartFailed(e)
+                        | watcher::Error::WatchFailed(e) => e,
+                        watcher::Error::WatchError(s) => kube::Error::Api(s),
+                        watcher::Error::NoResourceVersion => {
+                            kube::Error::Service("the watch gave no resourceVersion".into())
+                        }
+                    };
+                    errors += 1;
+                    // 410 Gone is the watcher's business (it lists again).
+                    let gone = matches!(&source, kube::Error::Api(s) if s.code == 410);
+                    if !gone && (!is_transient(&source) || errors >= WATCH_ERRORS) {
+                        return Err(DeployError::Api { id, source });
+                    }
+                    tracing::warn!(resource = %id, error = %brief(&source), "watch failed; watching again");
+                    continue;
+                }
+            };
+            obj.types = Some(types.clone());
+            let Some(name) = obj.metadata.name.clone() else {
+                continue;
+            };
+            let Some(id) = pending.get(&name).cloned() else {
+                continue;
+            };
+            let Ok(v) = serde_json::to_value(&obj) else {
+                continue;
+            };
+            let r = rgd.resource(&id).expect("resource of the graph");
+            match self.judge(r, kind, &v, opts).await? {
+                KindReadiness::Failed(reason) => return Err(failed(&id, kind, &v, reason)),
+                s if s.is_ready() => {
+                    pending.remove(&name);
+                    live.push((id.clone(), v));
+                    let left = {
+                        let mut rem = remaining.lock().unwrap_or_else(|p| p.into_inner());
+                        let n = rem.entry(id.clone()).or_insert(1);
+                        *n = n.saturating_sub(1);
+                        *n
+                    };
+                    if left == 0 {
+                        self.mark_ready(&id, opts, run);
+                    }
+                }
+                KindReadiness::Waiting(why) => {
+                    if let Some((ready, total)) = replica_count(&v) {
+                        if last.get(&name) != Some(&why) {
+                            opts.progress.emit(Event::Waiting {
+                                id: id.clone(),
+                                ready,
+                                total,
+                            });
+                        }
+                    }
+                    last.insert(name, why);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Where one live object of `r` stands; a `Pending` claim is ready when
+    /// its StorageClass waits for the first consumer to bind it.
+    async fn judge(
+        &self,
+        r: &kroxide_model::Resource,
+        kind: &Kind,
+        obj: &Value,
+        opts: &DeployOptions,
+    ) -> Result<KindReadiness, DeployError> {
+        let state = readiness_of(r, std::slice::from_ref(obj));
+        let pending_claim = kind.resource.kind == "PersistentVolumeClaim"
+            && r.ready_when.is_empty()
+            && obj.pointer("/status/phase").and_then(Value::as_str) == Some("Pending");
+        if pending_claim && self.binds_on_first_use(obj, opts).await? {
+            return Ok(KindReadiness::Ready);
+        }
+        Ok(state)
+    }
+
+    /// Whether the StorageClass of claim `pvc` (its own, else the cluster's
+    /// default) has `volumeBindingMode: WaitForFirstConsumer`.
+    async fn binds_on_first_use(
+        &self,
+        pvc: &Value,
+        opts: &DeployOptions,
+    ) -> Result<bool, DeployError> {
+        let classes: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("storage.k8s.io", "v1", "StorageClass"),
+                "storageclasses",
+            ),
+        );
+        let api_error = |source| DeployError::Api {
+            id: kroxide_model::meta_str(pvc, "name")
+                .unwrap_or("")
+                .to_string(),
+            source,
+        };
+        let lp = ListParams::default();
+        let class = match pvc
+            .pointer("/spec/storageClassName")
+            .and_then(Value::as_str)
+        {
+            Some("") => return Ok(false),
+            Some(name) => retry(opts.request_timeout, || classes.get_opt(name))
+                .await
+                .map_err(api_error)?,
+            None => retry(opts.request_timeout, || classes.list(&lp))
+                .await
+                .map_err(api_error)?
+                .items
+                .into_iter()
+                .find(|c| {
+                    c.metadata.annotations.as_ref().is_some_and(|a| {
+                        a.get("storageclass.kubernetes.io/is-default-class")
+                            .is_some_and(|v| v == "true")
+                    })
+                }),
+        };
+        Ok(class.is_some_and(|c| {
+            c.data.get("volumeBindingMode").and_then(Value::as_str) == Some("WaitForFirstConsumer")
+        }))
+    }
+
+    fn mark_ready(&self, id: &str, opts: &DeployOptions, run: &Mutex<&mut Run>) {
+        if let Ok(mut run) = run.lock() {
+            run.states.insert(id.to_string(), ResourceState::Ready);
+        }
+        opts.progress.emit(Event::Ready { id: id.to_string() });
+    }
+}
+
+fn failed(id: &str, kind: &Kind, obj: &Value, reason: String) -> DeployError {
+    DeployError::ResourceFailed {
+        id: id.to_string(),
+        kind: kind.resource.kind.clone(),
+        name: name_ns(obj).0,
+        reason,
+    }
+}
+
+/// Ready and desired replicas of a workload, when it has them.
+fn replica_count(o: &Value) -> Option<(u64, u64)> {
+    let total = o
+        .pointer("/spec/replicas")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            o.pointer("/status/desiredNumberScheduled")
+                .and_then(Value::as_u64)
+        })?;
+    let ready = o
+        .pointer("/status/readyReplicas")
+        .or_else(|| o.pointer("/status/numberReady"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Some((ready, total))
+}
