@@ -132,8 +132,11 @@ impl DirectEngine {
         }
     }
 
-    /// Reads the live version of each target not read yet and fails, before
-    /// any write, if one exists and is not this instance's.
+    /// Reads the metadata of each target not read yet (labels are all
+    /// ownership needs: no Secret data is fetched) and fails, before any
+    /// write, if one exists and is not this instance's. With rollback on
+    /// failure, the whole prior version of each existing object is read too,
+    /// to restore it.
     async fn check_owned(
         &self,
         targets: &[Target],
@@ -162,7 +165,7 @@ impl DirectEngine {
             .filter(|(_, ts)| ts.len() >= LIST_THRESHOLD)
             .map(|((av, kind, ns), ts)| async move {
                 let lp = kube::api::ListParams::default();
-                let list = retry(opts.request_timeout, || ts[0].api.list(&lp))
+                let list = retry(opts.request_timeout, || ts[0].api.list_metadata(&lp))
                     .await
                     .map_err(|source| DeployError::Api {
                         id: ts[0].oref.id.clone(),
@@ -175,9 +178,9 @@ impl DirectEngine {
                 let by_name: BTreeMap<String, Value> = list
                     .items
                     .into_iter()
-                    .filter_map(|mut d| {
-                        d.types = Some(types.clone());
-                        Some((d.metadata.name.clone()?, serde_json::to_value(d).ok()?))
+                    .filter_map(|d| {
+                        let meta = json!({"apiVersion": types.api_version, "kind": types.kind, "metadata": d.metadata});
+                        Some((d.metadata.name.clone()?, meta))
                     })
                     .collect();
                 Ok::<_, DeployError>(
@@ -200,9 +203,9 @@ impl DirectEngine {
                 if let Some(live) = known {
                     return Ok(live);
                 }
-                retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
+                retry(opts.request_timeout, || t.api.get_metadata_opt(&t.oref.name))
                     .await
-                    .map(|o| o.and_then(|d| serde_json::to_value(d).ok()))
+                    .map(|o| o.map(|d| json!({"apiVersion": t.oref.api_version, "kind": t.oref.kind, "metadata": d.metadata})))
                     .map_err(|source| DeployError::Api {
                         id: t.oref.id.clone(),
                         source,
@@ -213,6 +216,27 @@ impl DirectEngine {
             .await
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
+        // Rollback restores the whole object, not just its metadata.
+        let lives = if opts.rollback_on_failure {
+            let full = unread.iter().zip(&lives).map(|(t, l)| async move {
+                if l.is_none() {
+                    return Ok(None);
+                }
+                retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
+                    .await
+                    .map(|o| o.and_then(|d| serde_json::to_value(d).ok()))
+                    .map_err(|source| DeployError::Api {
+                        id: t.oref.id.clone(),
+                        source,
+                    })
+            });
+            bounded(full)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            lives
+        };
         let mut problems = Vec::new();
         for (t, live) in unread.into_iter().zip(lives) {
             if let Some(why) = live
@@ -258,6 +282,7 @@ impl DirectEngine {
         }
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&first.instance).0;
+        check_identity(instance, &graph, &instance_name, opts)?;
         let store = self.store(&graph, &instance_name, opts);
         // Three reads that need nothing of each other, at once: whether the
         // namespace exists, the inventory an earlier run left, the graph's kinds.
@@ -276,9 +301,14 @@ impl DirectEngine {
         let left = old.iter().flat_map(|i| &i.objects);
         self.discover_more(&mut served, opts, left.map(|o| o.api_version.as_str()))
             .await?;
-        let kinds = kinds_of(&served, rgd)?;
-        let wave_of: BTreeMap<&str, usize> = first
-            .waves
+        // Kinds a CRD of the graph defines are resolved once it is Established.
+        let provided = crate::order::Provided::of(&first);
+        let mut kinds = kinds_of(&served, rgd, &provided)?;
+        let waves = crate::order::waves(planner.graph(), &first, &provided, |id| {
+            let r = rgd.resource(id)?;
+            Some((r.api_version()?.to_string(), r.kind()?.to_string()))
+        });
+        let wave_of: BTreeMap<&str, usize> = waves
             .iter()
             .enumerate()
             .flat_map(|(i, w)| w.iter().map(move |id| (id.as_str(), i)))
@@ -286,7 +316,7 @@ impl DirectEngine {
         let known: Vec<Target> = first
             .resources
             .iter()
-            .filter(|r| r.action == Action::Apply)
+            .filter(|r| r.action == Action::Apply && kinds.contains_key(&r.id))
             .flat_map(|r| {
                 let k = &kinds[&r.id];
                 let wave = wave_of.get(r.id.as_str()).copied().unwrap_or(0);
@@ -304,16 +334,22 @@ impl DirectEngine {
         // A server-side dry run of every object that can be resolved now
         // (objects in a namespace still to be created cannot be dry-run: the
         // offline schema check stands in for it).
-        let mut dry = PatchParams::apply(FIELD_MANAGER).dry_run();
-        dry.force = opts.force_conflicts;
+        let dry = opts.apply_params().dry_run();
         let dry_runs = known
             .iter()
             .filter(|t| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
             .map(|t| async {
-                t.apply(&dry, opts.request_timeout)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| t.dry_run_error(e))
+                let in_new_namespace = t
+                    .oref
+                    .namespace
+                    .as_ref()
+                    .is_some_and(|ns| provided.namespaces.contains_key(ns));
+                match t.apply(&dry, opts.request_timeout).await {
+                    Ok(_) => Ok(()),
+                    // A namespace this graph creates does not exist yet.
+                    Err(kube::Error::Api(s)) if s.code == 404 && in_new_namespace => Ok(()),
+                    Err(e) => Err(t.dry_run_error(e)),
+                }
             });
         bounded(dry_runs)
             .await
@@ -356,7 +392,9 @@ impl DirectEngine {
             &planner,
             instance,
             &first,
-            &kinds,
+            &waves,
+            &mut kinds,
+            &mut served,
             &graph,
             &instance_name,
             opts,
@@ -462,7 +500,9 @@ impl DirectEngine {
         planner: &Planner<'_>,
         instance: &Value,
         first: &Plan,
-        kinds: &BTreeMap<String, Kind>,
+        order: &[Vec<String>],
+        kinds: &mut BTreeMap<String, Kind>,
+        served: &mut crate::Served,
         graph: &str,
         instance_name: &str,
         opts: &DeployOptions,
@@ -470,8 +510,7 @@ impl DirectEngine {
         inv: &mut Inventory,
         run: &mut Run,
     ) -> Result<(Vec<Vec<String>>, BTreeMap<String, Vec<Value>>, Observed), DeployError> {
-        let mut pp = PatchParams::apply(FIELD_MANAGER);
-        pp.force = opts.force_conflicts;
+        let pp = opts.apply_params();
         // What the waves applied so far look like on the cluster; each wave
         // is resolved against it.
         let mut wave_opts = PlanOptions {
@@ -480,8 +519,8 @@ impl DirectEngine {
         };
         let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut applied_waves = Vec::new();
-        let waves = first.waves.len();
-        for (wave, ids) in first.waves.iter().enumerate() {
+        let waves = order.len();
+        for (wave, ids) in order.iter().enumerate() {
             // Resolve the wave against what the cluster now holds.
             let current = if wave == 0 {
                 std::borrow::Cow::Borrowed(first)
@@ -516,6 +555,12 @@ impl DirectEngine {
                     Action::Apply => {}
                 }
                 this_wave.push(id.clone());
+                if !kinds.contains_key(id) {
+                    let kind = self
+                        .resolve_new_kind(planner.rgd(), id, served, opts)
+                        .await?;
+                    kinds.insert(id.clone(), kind);
+                }
                 for o in &r.objects {
                     targets.push(self.target(
                         &kinds[id],
@@ -682,6 +727,39 @@ impl DirectEngine {
         }
         kept
     }
+}
+
+/// Fails, before anything is written, when the instance names another
+/// namespace than the one deployed to (as kubectl refuses it), or when the
+/// graph or instance name cannot be the label value every object carries.
+pub(crate) fn check_identity(
+    instance: &Value,
+    graph: &str,
+    instance_name: &str,
+    opts: &DeployOptions,
+) -> Result<(), DeployError> {
+    if let Some(ns) = kroxide_model::meta_str(instance, "namespace") {
+        if ns != opts.namespace {
+            return Err(DeployError::NamespaceMismatch {
+                instance: ns.to_string(),
+                namespace: opts.namespace.clone(),
+            });
+        }
+    }
+    for (what, label, value) in [
+        ("graph name", GRAPH_LABEL, graph),
+        ("instance name", INSTANCE_LABEL, instance_name),
+    ] {
+        if let Some(why) = kroxide_semantics::instance::label_value_problem(value) {
+            return Err(DeployError::LabelValue {
+                what: what.into(),
+                label: label.into(),
+                value: value.into(),
+                why,
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,6 +58,17 @@ pub enum DeployError {
     },
     #[error("cannot reach the cluster: {0}")]
     Discovery(#[source] kube::Error),
+    /// The instance file names another namespace: nothing was written.
+    #[error("the instance names namespace `{instance}` but the deploy is to namespace `{namespace}`; pass --namespace {instance} (or drop metadata.namespace from the instance); nothing was applied")]
+    NamespaceMismatch { instance: String, namespace: String },
+    /// A name every object carries as a label cannot be a label value.
+    #[error("the {what} `{value}` {why}; kroxide labels every object with it ({label}), so it cannot be deployed; nothing was applied")]
+    LabelValue {
+        what: String,
+        label: String,
+        value: String,
+        why: String,
+    },
     /// The target namespace does not exist: nothing was written.
     #[error("namespace `{0}` does not exist; create it, or pass --create-namespace")]
     NoNamespace(String),

@@ -122,6 +122,8 @@ pub(crate) struct Store {
     graph: String,
     instance: String,
     timeout: Duration,
+    /// Who writes through this store (the lock holder it checks against).
+    holder: String,
 }
 
 fn secret_resource() -> kube::discovery::ApiResource {
@@ -141,12 +143,14 @@ impl Store {
         graph: &str,
         instance: &str,
         timeout: Duration,
+        holder: &str,
     ) -> Self {
         Store {
             api: Api::namespaced_with(client.clone(), namespace, &secret_resource()),
             graph: graph.to_string(),
             instance: instance.to_string(),
             timeout,
+            holder: holder.to_string(),
         }
     }
 
@@ -219,30 +223,50 @@ impl Store {
         Ok(obj)
     }
 
-    /// Writes `inv`: creates it, or replaces the version that was read (a
-    /// concurrent change makes this fail with [`DeployError::Locked`]).
+    /// Writes `inv`: creates it, or replaces the version that was read.
+    /// When another run wrote it since (409), it is read again and the
+    /// decision made on what is there now: a live lock of another run is
+    /// [`DeployError::Locked`] naming that run; otherwise the objects it
+    /// lists are kept too (nothing it applied is forgotten) and the write
+    /// is tried again on the new version.
     pub(crate) async fn write(&self, inv: &mut Inventory) -> Result<(), DeployError> {
-        let secret = self.to_secret(inv)?;
-        let pp = PostParams::default();
-        let result = match &inv.resource_version {
-            None => retry(self.timeout, || self.api.create(&pp, &secret)).await,
-            Some(_) => {
-                let name = self.name();
-                retry(self.timeout, || self.api.replace(&name, &pp, &secret)).await
+        for _ in 0..5 {
+            let secret = self.to_secret(inv)?;
+            let pp = PostParams::default();
+            let result = match &inv.resource_version {
+                None => retry(self.timeout, || self.api.create(&pp, &secret)).await,
+                Some(_) => {
+                    let name = self.name();
+                    retry(self.timeout, || self.api.replace(&name, &pp, &secret)).await
+                }
+            };
+            match result {
+                Ok(written) => {
+                    inv.resource_version = written.metadata.resource_version;
+                    return Ok(());
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let now_there = self.read().await?;
+                    if let Some(other) = &now_there {
+                        self.check_lock(other, &self.holder)?;
+                    }
+                    match now_there {
+                        Some(other) => {
+                            inv.objects.extend(other.objects);
+                            inv.resource_version = other.resource_version;
+                        }
+                        // Deleted since: create it again.
+                        None => inv.resource_version = None,
+                    }
+                }
+                Err(e) => return Err(self.error(e)),
             }
-        };
-        match result {
-            Ok(written) => {
-                inv.resource_version = written.metadata.resource_version;
-                Ok(())
-            }
-            Err(kube::Error::Api(s)) if s.code == 409 => Err(DeployError::Locked {
-                instance: self.instance.clone(),
-                holder: "another kroxide run (it changed the inventory first)".into(),
-                expires_in: 0,
-            }),
-            Err(e) => Err(self.error(e)),
         }
+        Err(DeployError::Locked {
+            instance: self.instance.clone(),
+            holder: "other kroxide runs (the inventory kept changing under this one)".into(),
+            expires_in: 0,
+        })
     }
 
     /// Fails if a live lock other than `holder`'s is set.
@@ -329,7 +353,7 @@ mod tests {
         rt.block_on(async {
             let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
             let client = kube::Client::try_from(config).unwrap();
-            let store = Store::new(&client, "dev", "g", "i", Duration::from_secs(1));
+            let store = Store::new(&client, "dev", "g", "i", Duration::from_secs(1), "me");
             assert!(store.check_lock(&client_free, "me").is_ok());
             let err = store.check_lock(&live, "me").unwrap_err().to_string();
             assert!(err.contains("host pid 7"), "{err}");

@@ -33,6 +33,7 @@ mod error;
 pub mod inventory;
 pub mod kro;
 mod observe;
+mod order;
 pub mod progress;
 pub mod retry;
 mod teardown;
@@ -143,6 +144,19 @@ impl Default for DeployOptions {
     }
 }
 
+impl DeployOptions {
+    /// How every object is server-side applied: field manager `kroxide`,
+    /// `force` when asked, and `fieldValidation=Strict`, so that a field the
+    /// server does not know (a misspelt one) is refused instead of silently
+    /// dropped, as the API server does by default.
+    pub fn apply_params(&self) -> kube::api::PatchParams {
+        let mut pp = kube::api::PatchParams::apply(FIELD_MANAGER)
+            .validation(kube::api::ValidationDirective::Strict);
+        pp.force = self.force_conflicts;
+        pp
+    }
+}
+
 /// What a deploy did.
 #[derive(Clone, Debug)]
 pub struct DeployReport {
@@ -243,6 +257,7 @@ impl DirectEngine {
             graph,
             instance,
             opts.request_timeout,
+            &self.holder,
         )
     }
 
@@ -337,26 +352,69 @@ pub(crate) fn api_versions(
 }
 
 /// The served kind of every resource of `rgd`, by resource id; a kind the
-/// cluster does not serve is an error (before anything is written).
+/// cluster does not serve is an error (before anything is written), unless
+/// a CRD of the graph itself defines it (it is resolved once that CRD is
+/// Established: see [`DirectEngine::resolve_new_kind`]).
 pub(crate) fn kinds_of(
     served: &Served,
     rgd: &kroxide_model::ResourceGraphDefinition,
+    provided: &order::Provided,
 ) -> Result<BTreeMap<String, Kind>, DeployError> {
     let mut kinds = BTreeMap::new();
     for r in &rgd.spec.resources {
         let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
             continue;
         };
-        let kind = served
-            .resolve(av, k)
-            .ok_or_else(|| DeployError::UnknownKind {
-                id: r.id.clone(),
-                api_version: av.to_string(),
-                kind: k.to_string(),
-            })?;
-        kinds.insert(r.id.clone(), kind);
+        match served.resolve(av, k) {
+            Some(kind) => {
+                kinds.insert(r.id.clone(), kind);
+            }
+            None if provided.defines(av, k).is_some() => {}
+            None => {
+                return Err(DeployError::UnknownKind {
+                    id: r.id.clone(),
+                    api_version: av.to_string(),
+                    kind: k.to_string(),
+                })
+            }
+        }
     }
     Ok(kinds)
+}
+
+impl DirectEngine {
+    /// The kind of resource `id`, which a CRD applied by an earlier wave
+    /// defines: asked again until the API server serves it (discovery can
+    /// lag the CRD's Established condition by a moment).
+    pub(crate) async fn resolve_new_kind(
+        &self,
+        rgd: &kroxide_model::ResourceGraphDefinition,
+        id: &str,
+        served: &mut Served,
+        opts: &DeployOptions,
+    ) -> Result<Kind, DeployError> {
+        let r = rgd.resource(id).expect("resource of the graph");
+        let (av, k) = (r.api_version().unwrap_or(""), r.kind().unwrap_or(""));
+        let deadline =
+            tokio::time::Instant::now() + opts.resource_timeout.min(Duration::from_secs(30));
+        loop {
+            let fresh = self.discover(opts, [av]).await?;
+            served.0.extend(fresh.0);
+            if let Some(kind) = served.resolve(av, k) {
+                return Ok(kind);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(DeployError::NotReady {
+                    id: id.to_string(),
+                    seconds: opts.resource_timeout.min(Duration::from_secs(30)).as_secs(),
+                    detail: Some(format!(
+                        "the cluster does not serve {av} {k}, although the graph's CRD for it is Established"
+                    )),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// `metadata.name` and `metadata.namespace` of an object.

@@ -5,11 +5,10 @@
 use crate::inventory::ObjectRef;
 use crate::progress::ResourceState;
 use crate::retry::retry;
-use crate::{name_ns, DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
+use crate::{name_ns, DeployError, DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions, Planner};
 use kroxide_semantics::redact::{Redactor, MASK};
-use kube::api::PatchParams;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -189,7 +188,7 @@ impl DirectEngine {
         opts: &DeployOptions,
     ) -> Result<(Vec<ObjectDiff>, BTreeMap<String, String>), DeployError> {
         let mut served = self.discover(opts, crate::api_versions(rgd)).await?;
-        let kinds = crate::kinds_of(&served, rgd)?;
+        let kinds = crate::kinds_of(&served, rgd, &Default::default())?;
         let popts = PlanOptions {
             namespace: opts.namespace.clone(),
             ..PlanOptions::default()
@@ -257,8 +256,7 @@ impl DirectEngine {
                 },
             )?;
         }
-        let mut dry = PatchParams::apply(FIELD_MANAGER).dry_run();
-        dry.force = opts.force_conflicts;
+        let dry = opts.apply_params().dry_run();
         // Objects in a namespace that does not exist yet cannot be dry-run:
         // they are shown as rendered.
         let ns_exists = self.namespace_exists(opts).await?;

@@ -1,10 +1,13 @@
 //! Retries for API calls that failed for a reason that goes away.
 //!
 //! kube's client already retries 429/503/504 (honouring `Retry-After`); this
-//! adds what a deploy also meets on a flaky cluster: 500s, a 409 that is not a
-//! field-manager conflict (an optimistic-lock race inside the server), refused
-//! or dropped connections, and requests that never answer (each attempt is
-//! bounded by a timeout, which kube does not set by default).
+//! adds what a deploy also meets on a flaky cluster: 500s, refused or dropped
+//! connections, and requests that never answer (each attempt is bounded by a
+//! timeout, which kube does not set by default). A 409 is never resent as
+//! it was: a field-manager conflict stays one, and an optimistic-lock
+//! conflict means the object changed, so the caller reads it again and
+//! decides (the inventory does). Clients kroxide builds turn kube's own
+//! retry layer off ([`client_config`]), so that retries do not multiply.
 
 use std::future::Future;
 use std::time::Duration;
@@ -20,14 +23,21 @@ pub fn is_transient(e: &kube::Error) -> bool {
     match e {
         kube::Error::Api(s) => match s.code {
             429 | 500 | 502 | 503 | 504 => true,
-            // Server-side apply reports field ownership conflicts as 409
-            // "Apply failed with N conflicts": resending changes nothing.
-            409 => !s.message.starts_with("Apply failed") && s.reason != "AlreadyExists",
+            // 409: a field ownership conflict ("Apply failed with N
+            // conflicts"), an object that exists, or a stale resourceVersion:
+            // resending the same request changes nothing.
             _ => false,
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
         _ => false,
     }
+}
+
+/// `config` with kube's own retry layer off: kroxide retries itself
+/// ([`retry`]), and kube's layer under it would multiply the attempts.
+pub fn client_config(mut config: kube::Config) -> kube::Config {
+    config.default_retry = false;
+    config
 }
 
 /// `e` for a log line: for an API error only its code and reason, since the
@@ -89,10 +99,10 @@ mod tests {
         assert!(!is_transient(&api_error(422, "Invalid", "bad")));
         assert!(!is_transient(&api_error(404, "NotFound", "gone")));
         assert!(is_transient(&api_error(500, "InternalError", "boom")));
-        assert!(is_transient(&api_error(
+        assert!(!is_transient(&api_error(
             409,
             "Conflict",
-            "the object has been modified"
+            "Operation cannot be fulfilled on secrets \"x\": the object has been modified; please apply your changes to the latest version and try again"
         )));
     }
 

@@ -38,6 +38,42 @@ pub fn name_problem(name: &str) -> Option<String> {
     }
 }
 
+/// Why `value` cannot be a label value (at most 63 characters, empty or
+/// alphanumerics with `-`, `_`, `.` inside, as the API server requires),
+/// if it cannot.
+pub fn label_value_problem(value: &str) -> Option<String> {
+    let inner = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if value.len() > 63 {
+        Some(format!(
+            "is {} characters long, a label value has at most 63",
+            value.len()
+        ))
+    } else if !value.is_empty()
+        && (!value.chars().all(inner) || !edge(value.chars().next()) || !edge(value.chars().last()))
+    {
+        Some(format!("{value:?} is not a valid label value: it must be alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character"))
+    } else {
+        None
+    }
+}
+
+/// Why `key` cannot be a label key (an optional DNS-subdomain prefix and
+/// `/`, then a name of at most 63 characters), if it cannot.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(why) = prefix.and_then(name_problem) {
+        return Some(format!("its prefix {why}"));
+    }
+    if name.is_empty() {
+        return Some("has an empty name".into());
+    }
+    label_value_problem(name).map(|why| format!("its name {why}"))
+}
+
 /// Validates and defaults an instance of `rgd`. `raw` is the instance object
 /// (`apiVersion`, `kind`, `metadata`, `spec`), or just its spec when it has no
 /// `spec` key; `namespace` is used when the instance does not name one.

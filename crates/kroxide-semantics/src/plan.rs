@@ -333,6 +333,11 @@ impl<'a> Planner<'a> {
         self.rgd
     }
 
+    /// The graph's dependencies (KRO's: from its expressions).
+    pub fn graph(&self) -> &DependencyGraph {
+        &self.graph
+    }
+
     /// Plans the graph for the instance `raw`: see [`plan`].
     pub fn plan(&self, raw: &Value, opts: &PlanOptions) -> Result<Plan, PlanError> {
         let (rgd, graph, order) = (self.rgd, &self.graph, &self.order);
@@ -554,6 +559,22 @@ impl<'a> Planner<'a> {
                     pr.action = Action::Fail;
                     pr.reason = Some(format!("metadata.name {why}"));
                 }
+                // So are labels the API server would refuse (caught here
+                // also for objects that resolve only mid-deploy).
+                let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+                for (k, v) in labels.into_iter().flatten() {
+                    let why = crate::instance::label_key_problem(k)
+                        .map(|w| format!("metadata.labels: key {k:?} {w}"))
+                        .or_else(|| {
+                            let v = v.as_str()?;
+                            crate::instance::label_value_problem(v)
+                                .map(|w| format!("metadata.labels.{k}: value {w}"))
+                        });
+                    if let Some(why) = why {
+                        pr.action = Action::Fail;
+                        pr.reason = Some(why);
+                    }
+                }
             }
             // What dependents see: the desired object, merged with what a
             // cluster reports (observed), or what it would report (assumed).
@@ -754,5 +775,32 @@ mod tests {
         .unwrap();
         assert_eq!(p.status["first"], "uid-zz", "{:#}", p.status);
         assert_eq!(p.status["all"], json!(["uid-zz", "uid-aa", "uid-mm"]));
+    }
+
+    /// A label value the API server would refuse fails the plan, so a
+    /// deploy stops before writing even when the object resolves only
+    /// mid-deploy.
+    #[test]
+    fn labels_the_server_would_refuse_fail_the_plan() {
+        let rgd: kroxide_model::ResourceGraphDefinition = serde_json::from_value(json!({
+            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "metadata": {"name": "l"},
+            "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "L", "spec": {"team": "string"}},
+              "resources": [{"id": "config", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "c", "labels": {"team": "${schema.spec.team}"}}}}]}
+        }))
+        .unwrap();
+        let run = |team: &str| {
+            let i = json!({"metadata": {"name": "i"}, "spec": {"team": team}});
+            plan(&rgd, &i, &PlanOptions::default()).unwrap().resources[0].clone()
+        };
+        assert_eq!(run("payments").action, Action::Apply);
+        let long = run(&"x".repeat(64));
+        assert_eq!(long.action, Action::Fail);
+        assert_eq!(
+            long.reason.as_deref(),
+            Some("metadata.labels.team: value is 64 characters long, a label value has at most 63")
+        );
+        assert_eq!(run("-bad").action, Action::Fail);
     }
 }

@@ -127,9 +127,13 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
     async fn kube(&self) -> Result<kube::Client, FactoryError> {
         match &self.client {
             Some(c) => Ok(c.clone()),
-            None => kube::Client::try_default()
-                .await
-                .map_err(FactoryError::Client),
+            None => {
+                let config = kube::Config::infer()
+                    .await
+                    .map_err(|e| FactoryError::Client(kube::Error::InferConfig(e)))?;
+                kube::Client::try_from(kroxide_engine::retry::client_config(config))
+                    .map_err(FactoryError::Client)
+            }
         }
     }
 

@@ -161,7 +161,8 @@ async fn kube_client(args: &ClusterArgs) -> Result<kube::Client, String> {
             .await
             .map_err(|e| format!("no cluster configured (set KUBECONFIG or --kubeconfig): {e}"))?,
     };
-    kube::Client::try_from(config).map_err(|e| format!("cannot create a client: {e}"))
+    kube::Client::try_from(kroxide_engine::retry::client_config(config))
+        .map_err(|e| format!("cannot create a client: {e}"))
 }
 
 /// Runs `body` with a client for `args` on a fresh runtime.
