@@ -12,14 +12,44 @@
 //! delete (with ownerReference cascade), JSON merge patch (also used for
 //! strategic merge patch), JSON patch, and server-side apply with field
 //! managers, `force` and `managedFields` (a second manager's conflicting
-//! apply is a 409); resourceVersion, uid, generation (bumped on spec changes),
-//! creationTimestamp; `dryRun=All`; the `/status` subresource with spec and
-//! status kept apart; watch with ADDED/MODIFIED/DELETED, bookmarks,
-//! resumption from a resourceVersion and 410 Gone after compaction;
-//! validation of built-in kinds against the Kubernetes schema (unknown
-//! fields rejected with `fieldValidation=Strict`, wrong types 422) and of
-//! custom resources against their CRD schema (pruning, defaults, CEL rules);
-//! the API server's defaulting for workloads and Services; a request log.
+//! apply is a 409); resourceVersion, uid, generation (bumped on spec changes,
+//! only for the kinds that have one on a real API server: not Services,
+//! PersistentVolumeClaims, Namespaces, ...), creationTimestamp; `dryRun=All`;
+//! the `/status` subresource with spec and status kept apart; watch with
+//! ADDED/MODIFIED/DELETED, bookmarks, resumption from a resourceVersion and
+//! 410 Gone after compaction; validation of built-in kinds against the
+//! Kubernetes schema (unknown fields rejected with `fieldValidation=Strict`,
+//! wrong types 422) and of custom resources against their CRD schema
+//! (pruning, defaults, CEL rules); the API server's defaulting for workloads
+//! and Services; a request log.
+//!
+//! **As a real API server (checked against kube-apiserver 1.36):**
+//! - GET returns an object with `kind` and `apiVersion`, and so do watch
+//!   events; but the items of a LIST of a **built-in** kind have **no**
+//!   `kind` and **no** `apiVersion` (only the list has them, e.g.
+//!   `"kind": "ConfigMapList"`), while the items of a list of custom
+//!   resources keep theirs (and the list's metadata has `"continue": ""`).
+//!   Code that reads `kind` from list items works here only for custom
+//!   resources, as on a cluster.
+//! - A watch without a resourceVersion (or `"0"`) or with
+//!   `sendInitialEvents=true` starts with the current objects as ADDED
+//!   events, then, if bookmarks were allowed, one BOOKMARK annotated
+//!   `k8s.io/initial-events-end: "true"` at once; later bookmarks (every
+//!   500 ms here) carry no annotation. `sendInitialEvents=true` needs
+//!   `resourceVersionMatch=NotOlderThan` (422 otherwise, and on lists).
+//! - New objects come back with the API server's zero status (`status: {}`
+//!   for a Deployment, `{"loadBalancer": {}}` for a Service, `phase:
+//!   Pending` for a claim) and, when changed, with their old status.
+//! - **Status is written asynchronously, after the write that caused it has
+//!   returned**, by the simulated controllers ([`ControllerConfig`]): the
+//!   response to a create, apply, patch or update never carries the status a
+//!   controller would write, and `status.observedGeneration` lags
+//!   `metadata.generation` until the controllers have run,
+//!   [`ControllerConfig::delay`] later (a few milliseconds by default). The
+//!   status then arrives as a MODIFIED watch event (and in later GETs and
+//!   LISTs). Objects made [`ControllerConfig::stuck`] are still observed
+//!   (a stuck Deployment gets its `observedGeneration`, its replica counts
+//!   and `Available` `False`) but never ready.
 //!
 //! **What it does not:** authentication and authorization, aggregated
 //! discovery, the OpenAPI endpoints, protobuf, strategic merge patch's list
@@ -27,6 +57,8 @@
 //! associative lists (lists are atomic), admission webhooks, finalizers and
 //! graceful deletion, pagination (`limit`/`continue`), table output.
 //! Where it and a real kube-apiserver differ, the real one is right.
+//!
+//! [`kubelet`] is a kubelet simulator for real control planes without nodes.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -41,12 +73,14 @@ mod apply;
 mod controllers;
 mod faults;
 mod kro;
+pub mod kubelet;
 mod server;
 mod store;
 mod types;
 
 pub use controllers::ControllerConfig;
 pub use faults::{Fault, FaultKind};
+pub use kubelet::{Kubelet, KubeletConfig, KubeletStats};
 pub use server::{LoggedRequest, State};
 
 use hyper::server::conn::http1;
