@@ -77,7 +77,10 @@ impl Target {
         timeout: std::time::Duration,
     ) -> kube::Result<DynamicObject> {
         let patch = Patch::Apply(&self.object);
-        retry(timeout, || self.api.patch(&self.oref.name, pp, &patch)).await
+        crate::retry::retry_if(timeout, crate::retry::is_transient_apply, || {
+            self.api.patch(&self.oref.name, pp, &patch)
+        })
+        .await
     }
 
     /// The server's refusal of this object in a dry run.

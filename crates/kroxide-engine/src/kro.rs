@@ -7,6 +7,7 @@
 //! is updated, its schema is compared with the new one and breaking changes
 //! are refused unless allowed.
 
+use crate::progress::Progress;
 use crate::{DeployError, FIELD_MANAGER};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::crd::{spec_schema, InstanceNames};
@@ -33,6 +34,20 @@ pub enum KroError {
     Timeout { what: String, seconds: u64 },
     #[error("the instance `{name}` failed: {message}")]
     InstanceError { name: String, message: String },
+    #[error("resource `{id}` of instance `{name}` ({kind} {object}) failed: {reason}")]
+    ChildFailed {
+        name: String,
+        id: String,
+        kind: String,
+        object: String,
+        reason: String,
+    },
+    #[error("timed out after {seconds}s waiting for KRO to remove the objects of instance `{name}`; still there:\n{}", .left.iter().map(|o| format!("  - {o}")).collect::<Vec<_>>().join("\n"))]
+    DeleteTimeout {
+        name: String,
+        seconds: u64,
+        left: Vec<String>,
+    },
     #[error(transparent)]
     Deploy(#[from] DeployError),
     #[error("the API server refused {what}: {source}")]
@@ -47,9 +62,13 @@ pub enum KroError {
 #[derive(Clone, Debug)]
 pub struct KroOptions {
     pub namespace: String,
+    /// How long each step may take: the RGD to become Active, the instance
+    /// to become healthy, the children to go away on delete.
     pub timeout: Duration,
     /// Apply schema changes that may break existing instances.
     pub allow_breaking_changes: bool,
+    /// Where progress events go (each child's readiness, each child deleted).
+    pub progress: Progress,
 }
 
 impl Default for KroOptions {
@@ -58,6 +77,7 @@ impl Default for KroOptions {
             namespace: "default".into(),
             timeout: Duration::from_secs(300),
             allow_breaking_changes: false,
+            progress: Progress::none(),
         }
     }
 }
@@ -129,13 +149,42 @@ fn rgd_settled(rgd: &Value) -> bool {
                 .any(|x| x["type"] == t && x["status"] == "True" && current(x))
         })
     };
+    let refused = conditions.is_some_and(|c| {
+        c.iter()
+            .any(|x| x["type"] == "GraphAccepted" && x["status"] == "False" && current(x))
+    });
     match rgd.pointer("/status/state").and_then(Value::as_str) {
-        Some("Inactive") => conditions.is_none_or(|c| c.iter().all(current)),
+        // KRO shows a new RGD Inactive, its conditions Unknown ("awaiting
+        // reconciliation"), until it has looked at it: only a refusal counts.
+        Some("Inactive") => refused,
         Some("Active") => ["GraphAccepted", "KindReady", "ControllerReady"]
             .iter()
             .all(|t| holds(t)),
         _ => false,
     }
+}
+
+fn crd_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+        "customresourcedefinitions",
+    )
+}
+
+/// The label KRO puts on the CRD it generates for an RGD (value: its name).
+const RGD_NAME_LABEL: &str = "kro.run/resource-graph-definition-name";
+
+/// The instance kind a CRD that KRO generated defines, with its names.
+fn instance_resource_of_crd(crd: &DynamicObject, names: &InstanceNames) -> ApiResource {
+    let plural = crd
+        .data
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or(&names.plural);
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
+        plural,
+    )
 }
 
 /// KRO's API version.
@@ -261,15 +310,11 @@ pub async fn deploy(
             .to_string();
         return Err(KroError::Inactive { name, message });
     }
-    // The instance CRD must be Established with the current spec fields.
+    // The instance CRD (KRO labels it with the RGD's name) must be
+    // Established with the current spec fields; its names are KRO's, not
+    // guessed (KRO's plural of `Index` is `indices`).
     let names = InstanceNames::of(rgd);
-    let crds: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
-            "customresourcedefinitions",
-        ),
-    );
+    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource());
     let mut want: Vec<String> = new_spec
         .properties
         .as_ref()
@@ -279,63 +324,55 @@ pub async fn deploy(
     let mut want_required: Vec<String> = new_spec.required.clone().unwrap_or_default();
     want_required.sort();
     let version = names.version.clone();
-    let current_crd = move |o: Option<&DynamicObject>| {
-        o.is_some_and(|o| {
-            let established = o
-                .data
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Established" && c["status"] == "True")
-                });
-            let props = o
-                .data
-                .pointer("/spec/versions")
-                .and_then(Value::as_array)
-                .and_then(|vs| vs.iter().find(|v| v["name"] == version.as_str()))
-                .and_then(|v| v.pointer("/schema/openAPIV3Schema/properties/spec/properties"))
-                .and_then(Value::as_object);
-            let required: Vec<String> = o
-                .data
-                .pointer("/spec/versions")
-                .and_then(Value::as_array)
-                .and_then(|vs| vs.iter().find(|v| v["name"] == version.as_str()))
-                .and_then(|v| v.pointer("/schema/openAPIV3Schema/properties/spec/required"))
-                .and_then(Value::as_array)
-                .map(|r| {
-                    let mut r: Vec<String> = r
-                        .iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect();
-                    r.sort();
-                    r
-                })
-                .unwrap_or_default();
-            // Exactly the current fields and requirements: a stale CRD would
-            // prune new fields or still require removed ones.
-            let same_fields = props.is_some_and(|p| {
-                let mut have: Vec<&String> = p.keys().collect();
-                have.sort();
-                have == want.iter().collect::<Vec<_>>()
+    let current_crd = move |o: &DynamicObject| {
+        let established = o
+            .data
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
             });
-            established && same_fields && required == want_required
-        })
+        let schema = o
+            .data
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .and_then(|vs| vs.iter().find(|v| v["name"] == version.as_str()))
+            .and_then(|v| v.pointer("/schema/openAPIV3Schema/properties/spec"));
+        let props = schema
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object);
+        let mut required: Vec<String> = schema
+            .and_then(|s| s.get("required"))
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        required.sort();
+        // Exactly the current fields and requirements: a stale CRD would
+        // prune new fields or still require removed ones.
+        let same_fields = props.is_some_and(|p| {
+            let mut have: Vec<&String> = p.keys().collect();
+            have.sort();
+            have == want.iter().collect::<Vec<_>>()
+        });
+        established && same_fields && required == want_required
     };
-    wait(
+    let selector = format!("{RGD_NAME_LABEL}={name}");
+    let crd = wait_listed(
         crds,
-        &names.crd_name(),
+        &selector,
         current_crd,
         opts.timeout,
         "the instance CRD to be Established with the current schema",
     )
     .await?;
-    // The instance.
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
-        &names.plural,
-    );
-    let instances: Api<DynamicObject> = if names.namespaced {
+    let ar = instance_resource_of_crd(&crd, &names);
+    let namespaced = crd.data.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster");
+    let instances: Api<DynamicObject> = if namespaced {
         Api::namespaced_with(client.clone(), &opts.namespace, &ar)
     } else {
         Api::all_with(client.clone(), &ar)
@@ -358,47 +395,11 @@ pub async fn deploy(
             what: format!("instance {iname}"),
             source,
         })?;
-    // Only a verdict about the current generation counts: an ERROR from a
-    // reconcile of the previous spec is stale.
-    let settled = |o: Option<&DynamicObject>| {
-        o.is_some_and(|o| {
-            let generation = o.metadata.generation.unwrap_or(0);
-            let state = o.data.pointer("/status/state").and_then(Value::as_str);
-            let ready = o
-                .data
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
-            let current = ready
-                .and_then(|c| c["observedGeneration"].as_i64())
-                .is_none_or(|g| g >= generation);
-            let is_ready = ready.is_some_and(|c| c["status"] == "True");
-            current && ((state == Some("ACTIVE") && is_ready) || state == Some("ERROR"))
-        })
-    };
-    let done = wait(
-        instances,
-        &iname,
-        settled,
-        opts.timeout,
-        &format!("instance {iname} to become ACTIVE"),
+    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
+    crate::kro_wait::healthy(
+        client, rgd, &served, instances, &iname, &prepared, namespaced, opts,
     )
-    .await?;
-    let status = done.data.get("status").cloned().unwrap_or(Value::Null);
-    if status.get("state").and_then(Value::as_str) == Some("ERROR") {
-        let message = status
-            .pointer("/conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-            .and_then(|c| c["message"].as_str())
-            .unwrap_or("")
-            .to_string();
-        return Err(KroError::InstanceError {
-            name: iname,
-            message,
-        });
-    }
-    Ok(status)
+    .await
 }
 
 /// What a KRO-mode delete did.
@@ -411,22 +412,21 @@ pub struct KroDeleteReport {
     pub instances_left: usize,
 }
 
-/// Deletes an instance (KRO removes its children) and, when asked and no
-/// instance is left, the RGD.
+/// Deletes an instance and waits, up to `opts.timeout`, until KRO has
+/// removed every child (reported one by one as they go) and the instance
+/// itself; then, when asked and no instance is left, the RGD. On timeout
+/// the error lists what is still there.
 pub async fn delete(
     client: &kube::Client,
     rgd: &ResourceGraphDefinition,
     instance_name: &str,
-    namespace: &str,
     delete_definition: bool,
+    opts: &KroOptions,
 ) -> Result<KroDeleteReport, KroError> {
     let mut report = KroDeleteReport::default();
-    let names = InstanceNames::of(rgd);
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
-        &names.plural,
-    );
-    let instances: Api<DynamicObject> = if names.namespaced {
+    let (ar, namespaced) = instance_resource(client, rgd).await?;
+    let namespace = opts.namespace.as_str();
+    let instances: Api<DynamicObject> = if namespaced {
         Api::namespaced_with(client.clone(), namespace, &ar)
     } else {
         Api::all_with(client.clone(), &ar)
@@ -444,41 +444,21 @@ pub async fn delete(
             })
         }
     }
-    // Wait until KRO has removed the children.
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    let selector = format!("kro.run/instance-name={instance_name}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for r in &rgd.spec.resources {
-        let (Some(av), Some(k)) = (r.api_version(), r.kind()) else {
-            continue;
-        };
-        let Some(kind) = served.resolve(av, k) else {
-            continue;
-        };
-        let res = kind.resource;
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &res);
-        loop {
-            let left = api
-                .list(&kube::api::ListParams::default().labels(&selector))
-                .await
-                .map(|l| l.items.len())
-                .unwrap_or(0);
-            if left == 0 {
-                break;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(KroError::Timeout {
-                    what: format!("KRO to remove the {k} objects of {instance_name}"),
-                    seconds: 60,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    crate::kro_wait::children_gone(
+        client,
+        rgd,
+        &served,
+        &instances,
+        instance_name,
+        namespaced.then_some(namespace),
+        opts,
+    )
+    .await?;
     if delete_definition {
         let all: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
         let left = all
-            .list(&Default::default())
+            .list_metadata(&Default::default())
             .await
             .map(|l| l.items.len())
             .unwrap_or(0);
@@ -501,20 +481,48 @@ pub async fn delete(
     Ok(report)
 }
 
-fn instance_api(
+/// The instance kind of `rgd` as the cluster serves it (its plural is
+/// KRO's), and whether it is namespaced. Fails unless the cluster serves
+/// KRO and the kind.
+async fn instance_resource(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+) -> Result<(ApiResource, bool), KroError> {
+    let names = InstanceNames::of(rgd);
+    let instance_version = kube::core::GroupVersion::gv(&names.group, &names.version).api_version();
+    let served = crate::discover(
+        client,
+        REQUEST_TIMEOUT,
+        [KRO_API_VERSION, instance_version.as_str()],
+    )
+    .await?;
+    if served
+        .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
+        .is_none()
+    {
+        return Err(KroError::NotInstalled);
+    }
+    match served.resolve(&instance_version, &names.kind) {
+        Some(k) => Ok((
+            k.resource,
+            k.caps.scope == kube::discovery::Scope::Namespaced,
+        )),
+        None => Err(KroError::NotInstalledFor {
+            name: rgd.name().to_string(),
+        }),
+    }
+}
+
+async fn instance_api(
     client: &kube::Client,
     rgd: &ResourceGraphDefinition,
     namespace: Option<&str>,
-) -> Api<DynamicObject> {
-    let names = InstanceNames::of(rgd);
-    let ar = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(&names.group, &names.version, &names.kind),
-        &names.plural,
-    );
-    match (names.namespaced, namespace) {
+) -> Result<Api<DynamicObject>, KroError> {
+    let (ar, namespaced) = instance_resource(client, rgd).await?;
+    Ok(match (namespaced, namespace) {
         (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
         _ => Api::all_with(client.clone(), &ar),
-    }
+    })
 }
 
 /// One instance of a graph as KRO reports it.
@@ -550,30 +558,6 @@ fn summary(o: &DynamicObject) -> InstanceSummary {
     }
 }
 
-/// Fails unless the cluster serves KRO and the graph's instance kind.
-async fn served(client: &kube::Client, rgd: &ResourceGraphDefinition) -> Result<(), KroError> {
-    let names = InstanceNames::of(rgd);
-    let instance_version = kube::core::GroupVersion::gv(&names.group, &names.version).api_version();
-    let served = crate::discover(
-        client,
-        REQUEST_TIMEOUT,
-        [KRO_API_VERSION, instance_version.as_str()],
-    )
-    .await?;
-    if served
-        .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
-        .is_none()
-    {
-        return Err(KroError::NotInstalled);
-    }
-    if served.resolve(&instance_version, &names.kind).is_none() {
-        return Err(KroError::NotInstalledFor {
-            name: rgd.name().to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// The status of an instance as KRO last wrote it (state, conditions and the
 /// graph's status fields).
 pub async fn status(
@@ -595,8 +579,7 @@ pub async fn instance(
     instance_name: &str,
     namespace: &str,
 ) -> Result<Value, KroError> {
-    served(client, rgd).await?;
-    let api = instance_api(client, rgd, Some(namespace));
+    let api = instance_api(client, rgd, Some(namespace)).await?;
     match api.get_opt(instance_name).await {
         Ok(Some(o)) => serde_json::to_value(o).map_err(|e| KroError::InstanceError {
             name: instance_name.to_string(),
@@ -625,8 +608,7 @@ pub async fn instances(
     rgd: &ResourceGraphDefinition,
     namespace: Option<&str>,
 ) -> Result<Vec<InstanceSummary>, KroError> {
-    served(client, rgd).await?;
-    let api = instance_api(client, rgd, namespace);
+    let api = instance_api(client, rgd, namespace).await?;
     match api.list(&Default::default()).await {
         Ok(l) => Ok(l.items.iter().map(summary).collect()),
         Err(kube::Error::Api(s)) if s.code == 404 => Err(KroError::NotInstalledFor {
@@ -670,6 +652,40 @@ pub async fn version(client: &kube::Client) -> Option<String> {
         .map(|(_, tag)| tag.to_string())
 }
 
+/// Waits until an object selected by `selector` satisfies `cond`.
+async fn wait_listed(
+    api: Api<DynamicObject>,
+    selector: &str,
+    cond: impl Fn(&DynamicObject) -> bool,
+    timeout: Duration,
+    what: &str,
+) -> Result<DynamicObject, KroError> {
+    use futures::StreamExt;
+    use kube::runtime::{watcher, WatchStreamExt};
+    let cfg = watcher::Config::default().labels(selector);
+    let mut stream = watcher(api, cfg)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    let found = async {
+        while let Some(e) = stream.next().await {
+            if let Ok(o) = e {
+                if cond(&o) {
+                    return Some(o);
+                }
+            }
+        }
+        None
+    };
+    match tokio::time::timeout(timeout, found).await {
+        Ok(Some(o)) => Ok(o),
+        _ => Err(KroError::Timeout {
+            what: what.to_string(),
+            seconds: timeout.as_secs(),
+        }),
+    }
+}
+
 async fn wait(
     api: Api<DynamicObject>,
     name: &str,
@@ -684,6 +700,16 @@ async fn wait(
     .await
     {
         Ok(Ok(Some(o))) => Ok(o),
+        Ok(Err(kube::runtime::wait::Error::ProbeFailed(e))) => Err(KroError::Api {
+            what: format!("watching {what}"),
+            source: match e {
+                kube::runtime::watcher::Error::InitialListFailed(e)
+                | kube::runtime::watcher::Error::WatchStartFailed(e)
+                | kube::runtime::watcher::Error::WatchFailed(e) => e,
+                kube::runtime::watcher::Error::WatchError(s) => kube::Error::Api(s),
+                other => kube::Error::Service(other.to_string().into()),
+            },
+        }),
         _ => Err(KroError::Timeout {
             what: what.to_string(),
             seconds: timeout.as_secs(),
@@ -708,8 +734,8 @@ mod tests {
     #[test]
     fn conditions_of_an_earlier_generation_do_not_count() {
         let all = ["GraphAccepted", "KindReady", "ControllerReady"];
-        for state in ["Active", "Inactive"] {
-            let mut r = rgd(state, &all);
+        for (state, accepted) in [("Active", &all[..]), ("Inactive", &[])] {
+            let mut r = rgd(state, accepted);
             r["metadata"] = json!({"generation": 2});
             for c in r["status"]["conditions"].as_array_mut().unwrap() {
                 c["observedGeneration"] = json!(1);
@@ -732,6 +758,11 @@ mod tests {
         )));
         assert!(!rgd_settled(&rgd("Active", &[])));
         assert!(rgd_settled(&rgd("Inactive", &[])));
+        // As KRO v0.9.3 shows a new RGD before it has looked at it.
+        let awaiting = json!({"metadata": {"generation": 1}, "status": {"state": "Inactive", "conditions": [
+            {"type": "GraphAccepted", "status": "Unknown", "reason": "AwaitingReconciliation", "observedGeneration": 1},
+            {"type": "KindReady", "status": "Unknown", "reason": "AwaitingReconciliation", "observedGeneration": 1}]}});
+        assert!(!rgd_settled(&awaiting));
         assert!(!rgd_settled(&json!({"status": {}})));
         assert!(!rgd_settled(&json!({})));
     }

@@ -32,6 +32,7 @@ mod deploy;
 mod error;
 pub mod inventory;
 pub mod kro;
+mod kro_wait;
 mod observe;
 mod order;
 pub mod progress;

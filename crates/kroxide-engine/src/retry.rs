@@ -49,9 +49,35 @@ pub fn brief(e: &kube::Error) -> String {
     }
 }
 
+/// Whether a server-side apply that failed with `e` may succeed if sent
+/// again: as [`is_transient`], and also a 409 that is not a field conflict.
+/// An apply carries no resourceVersion, so such a 409 is the server's own
+/// optimistic update losing a race; sending it again is reading again.
+pub fn is_transient_apply(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) if s.code == 409 => {
+            !s.message.starts_with("Apply failed") && s.reason != "AlreadyExists"
+        }
+        other => is_transient(other),
+    }
+}
+
 /// Runs `call` until it succeeds, fails for good, or runs out of attempts;
 /// each attempt may take `timeout` at most.
-pub async fn retry<T, F, Fut>(timeout: Duration, mut call: F) -> Result<T, kube::Error>
+pub async fn retry<T, F, Fut>(timeout: Duration, call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    retry_if(timeout, is_transient, call).await
+}
+
+/// [`retry`], with `transient` deciding which errors are worth another attempt.
+pub async fn retry_if<T, F, Fut>(
+    timeout: Duration,
+    transient: fn(&kube::Error) -> bool,
+    mut call: F,
+) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -66,7 +92,7 @@ where
             )),
         };
         match result {
-            Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
                 tracing::debug!(attempt, error = %brief(&e), "retrying after a transient error");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_PAUSE);
@@ -99,6 +125,16 @@ mod tests {
         assert!(!is_transient(&api_error(422, "Invalid", "bad")));
         assert!(!is_transient(&api_error(404, "NotFound", "gone")));
         assert!(is_transient(&api_error(500, "InternalError", "boom")));
+        assert!(is_transient_apply(&api_error(
+            409,
+            "Conflict",
+            "the object has been modified"
+        )));
+        assert!(!is_transient_apply(&api_error(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict"
+        )));
         assert!(!is_transient(&api_error(
             409,
             "Conflict",

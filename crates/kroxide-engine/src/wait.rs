@@ -314,7 +314,7 @@ fn failed(id: &str, kind: &Kind, obj: &Value, reason: String) -> DeployError {
 }
 
 /// Ready and desired replicas of a workload, when it has them.
-fn replica_count(o: &Value) -> Option<(u64, u64)> {
+pub(crate) fn replica_count(o: &Value) -> Option<(u64, u64)> {
     let total = o
         .pointer("/spec/replicas")
         .and_then(Value::as_u64)

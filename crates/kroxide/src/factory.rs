@@ -137,6 +137,15 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
         }
     }
 
+    fn kro_opts(&self) -> KroOptions {
+        KroOptions {
+            namespace: self.namespace.clone(),
+            timeout: self.options.resource_timeout,
+            allow_breaking_changes: self.allow_breaking_changes,
+            progress: self.options.progress.clone(),
+        }
+    }
+
     fn opts(&self) -> DeployOptions {
         DeployOptions {
             namespace: self.namespace.clone(),
@@ -165,12 +174,7 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
                 .status()
                 .clone(),
             Mode::Kro => {
-                let kopts = KroOptions {
-                    namespace: self.namespace.clone(),
-                    timeout: self.options.resource_timeout,
-                    allow_breaking_changes: self.allow_breaking_changes,
-                };
-                kroxide_engine::kro::deploy(&client, &rgd, &instance, &kopts).await?
+                kroxide_engine::kro::deploy(&client, &rgd, &instance, &self.kro_opts()).await?
             }
         };
         typed(status)
@@ -205,7 +209,7 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
                     .await?;
             }
             Mode::Kro => {
-                kroxide_engine::kro::delete(&client, &rgd, &name, &self.namespace, false).await?;
+                kroxide_engine::kro::delete(&client, &rgd, &name, false, &self.kro_opts()).await?;
             }
         }
         Ok(())

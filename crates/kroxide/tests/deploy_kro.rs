@@ -44,7 +44,7 @@ async fn prod_deploys_through_kro_and_reads_back_a_typed_status() {
         Some(5)
     );
     // Deleting the instance removes its children; then the definition can go.
-    delete(&client, &rgd, "microservices-prod", "prod", true)
+    delete(&client, &rgd, "microservices-prod", true, &opts())
         .await
         .unwrap();
     assert!(deploys.get_opt("product-service").await.unwrap().is_none());

@@ -222,6 +222,14 @@ fn which_name(rgd: &ResourceGraphDefinition, which: &WhichInstance) -> Result<St
     }
 }
 
+fn kro_options(c: &ClusterArgs) -> kroxide_engine::kro::KroOptions {
+    kroxide_engine::kro::KroOptions {
+        namespace: c.namespace.clone(),
+        timeout: Duration::from_secs(c.timeout),
+        ..Default::default()
+    }
+}
+
 fn engine_options(c: &ClusterArgs) -> DeployOptions {
     DeployOptions {
         namespace: c.namespace.clone(),
@@ -266,26 +274,29 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                 args.cluster.namespace
             ));
             let kopts = kroxide_engine::kro::KroOptions {
-                namespace: args.cluster.namespace.clone(),
-                timeout: Duration::from_secs(args.cluster.timeout),
                 allow_breaking_changes: args.allow_breaking_changes,
+                progress: display.progress(),
+                ..kro_options(&args.cluster)
             };
             let run = kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts);
-            return tokio::select! {
-                r = run => match r {
-                    Ok(mut status) => {
-                        redact_status(&mut status, rgd, Some(&instance), [], args.show_secrets);
-                        print_doc(&status, args.output)
-                    }
-                    Err(e) => {
-                        let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
-                        eprintln!("error: {msg}");
-                        ExitCode::from(1)
-                    }
-                },
+            let result = tokio::select! {
+                r = run => r,
                 _ = tokio::signal::ctrl_c() => {
+                    display.finish();
                     eprintln!("interrupted; what was applied stays, and KRO keeps reconciling it");
-                    ExitCode::from(130)
+                    return ExitCode::from(130);
+                }
+            };
+            display.finish();
+            return match result {
+                Ok(mut status) => {
+                    redact_status(&mut status, rgd, Some(&instance), [], args.show_secrets);
+                    print_doc(&status, args.output)
+                }
+                Err(e) => {
+                    let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+                    eprintln!("error: {msg}");
+                    ExitCode::from(1)
                 }
             };
         }
@@ -465,15 +476,15 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
     let display = Display::new(Style::pick(args.output == Format::Json));
     with_client(&args.cluster, |client| async move {
         if args.cluster.mode == Mode::Kro {
-            return match kroxide_engine::kro::delete(
-                &client,
-                rgd,
-                &name,
-                &args.cluster.namespace,
-                args.delete_definition,
-            )
-            .await
-            {
+            let kopts = kroxide_engine::kro::KroOptions {
+                progress: display.progress(),
+                ..kro_options(&args.cluster)
+            };
+            let result =
+                kroxide_engine::kro::delete(&client, rgd, &name, args.delete_definition, &kopts)
+                    .await;
+            display.finish();
+            return match result {
                 Ok(r) => {
                     display.note(&format!(
                         "deleted instance {name}; KRO removed its resources"

@@ -1,0 +1,486 @@
+//! KRO mode's waits: an instance is healthy only when KRO says so *and* the
+//! children say so, and it is gone only when KRO has removed every child.
+//!
+//! A real KRO marks an instance `ACTIVE` with `Ready` true as soon as its
+//! children exist (it treats a child without `readyWhen` as ready when it
+//! exists), and fills the status fields later, as the children's status
+//! changes. So the instance's state alone says nothing about a Deployment's
+//! pods. The wait watches the instance and its children (selected by KRO's
+//! `kro.run/instance-name` label) and ends when the instance is `ACTIVE` and
+//! Ready for its current generation, every child that the graph resolves to
+//! exists and is ready by the same rules as a direct deploy, and KRO has
+//! written every status field the graph computes from those children.
+
+use crate::kro::{KroError, KroOptions};
+use crate::progress::Event;
+use crate::Served;
+use futures::StreamExt;
+use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::plan::{readiness_of, Action, Observed, PlanOptions, Planner};
+use kroxide_semantics::readiness::KindReadiness;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::TypeMeta;
+use kube::discovery::ApiResource;
+use kube::runtime::watcher;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// KRO's labels on the children of an instance.
+const INSTANCE_NAME: &str = "kro.run/instance-name";
+const INSTANCE_NAMESPACE: &str = "kro.run/instance-namespace";
+const NODE_ID: &str = "kro.run/node-id";
+const COLLECTION_INDEX: &str = "kro.run/collection-index";
+
+/// How long the status KRO wrote may differ from what kroxide computes on
+/// the same children, once everything else is healthy, before KRO's is
+/// taken as it is (KRO is the reference; the difference is kroxide's).
+const STATUS_GRACE: Duration = Duration::from_secs(5);
+
+/// The kinds of the graph's resources, for watching children.
+fn child_kinds(rgd: &ResourceGraphDefinition, served: &Served) -> Vec<ApiResource> {
+    let mut seen = BTreeSet::new();
+    rgd.spec
+        .resources
+        .iter()
+        .filter(|r| r.external_ref.is_none())
+        .filter_map(|r| served.resolve(r.api_version()?, r.kind()?))
+        .filter(|k| seen.insert((k.resource.api_version.clone(), k.resource.kind.clone())))
+        .map(|k| k.resource)
+        .collect()
+}
+
+fn selector(instance: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("{INSTANCE_NAME}={instance},{INSTANCE_NAMESPACE}={ns}"),
+        None => format!("{INSTANCE_NAME}={instance}"),
+    }
+}
+
+/// What changed: the instance, or a child of kind number `usize`.
+enum Change {
+    Instance(watcher::Event<DynamicObject>),
+    Child(usize, watcher::Event<DynamicObject>),
+}
+
+/// Where the wait stands.
+enum Verdict {
+    Healthy(Value),
+    Waiting(String),
+    /// Everything is healthy but KRO's status differs from kroxide's.
+    StatusDiffers(Value, String),
+}
+
+/// Waits until instance `name` is healthy (see the module documentation)
+/// and returns its status as KRO wrote it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn healthy(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    served: &Served,
+    instances: Api<DynamicObject>,
+    name: &str,
+    prepared: &Value,
+    namespaced: bool,
+    opts: &KroOptions,
+) -> Result<Value, KroError> {
+    let planner = Planner::new(rgd).map_err(crate::DeployError::from)?;
+    let kinds = child_kinds(rgd, served);
+    let sel = selector(name, namespaced.then_some(opts.namespace.as_str()));
+    let mut streams = Vec::new();
+    let instance_cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    streams.push(
+        watcher(instances, instance_cfg)
+            .map(|e| e.map(Change::Instance))
+            .boxed(),
+    );
+    for (i, k) in kinds.iter().enumerate() {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), k);
+        let cfg = watcher::Config::default().labels(&sel);
+        streams.push(
+            watcher(api, cfg)
+                .map(move |e| e.map(|e| Change::Child(i, e)))
+                .boxed(),
+        );
+    }
+    let mut changes = futures::stream::select_all(streams);
+    let mut instance: Option<Value> = None;
+    // (kind number, namespace, name) -> child
+    let mut children: BTreeMap<(usize, Option<String>, String), Value> = BTreeMap::new();
+    let mut reported = Reported::default();
+    let deadline = Instant::now() + opts.timeout;
+    let mut differs_since: Option<Instant> = None;
+    let mut why = "the instance has not been seen yet".to_string();
+    let mut errors = 0u32;
+    loop {
+        let next = tokio::time::timeout_at(
+            deadline.min(Instant::now() + Duration::from_millis(500)),
+            changes.next(),
+        );
+        match next.await {
+            Ok(Some(Ok(change))) => {
+                errors = 0;
+                apply_change(change, &kinds, &mut instance, &mut children)
+            }
+            Ok(Some(Err(e))) => {
+                errors += 1;
+                let source = watch_error(e);
+                let gone = matches!(&source, kube::Error::Api(s) if s.code == 410);
+                if !gone && (!crate::retry::is_transient(&source) || errors > 8) {
+                    return Err(KroError::Api {
+                        what: format!("watching instance {name} and its resources"),
+                        source,
+                    });
+                }
+                tracing::warn!(error = %crate::retry::brief(&source), "watch failed; watching again");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(errors))).await;
+            }
+            Ok(None) => return Err(timeout(name, opts, &why)),
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(timeout(name, opts, &why));
+        }
+        let Some(inst) = &instance else { continue };
+        match judge(
+            &planner,
+            rgd,
+            inst,
+            prepared,
+            &children,
+            opts,
+            &mut reported,
+        )? {
+            Verdict::Healthy(status) => return Ok(status),
+            Verdict::Waiting(w) => {
+                differs_since = None;
+                why = w;
+            }
+            Verdict::StatusDiffers(status, w) => {
+                let since = *differs_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STATUS_GRACE {
+                    tracing::debug!(difference = %w, "KRO's status differs from kroxide's; KRO's is reported");
+                    return Ok(status);
+                }
+                why = w;
+            }
+        }
+    }
+}
+
+fn timeout(name: &str, opts: &KroOptions, why: &str) -> KroError {
+    KroError::Timeout {
+        what: format!("instance {name} to become healthy ({why})"),
+        seconds: opts.timeout.as_secs(),
+    }
+}
+
+fn watch_error(e: watcher::Error) -> kube::Error {
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => e,
+        watcher::Error::WatchError(s) => kube::Error::Api(s),
+        watcher::Error::NoResourceVersion => {
+            kube::Error::Service("the watch gave no resourceVersion".into())
+        }
+    }
+}
+
+fn apply_change(
+    change: Change,
+    kinds: &[ApiResource],
+    instance: &mut Option<Value>,
+    children: &mut BTreeMap<(usize, Option<String>, String), Value>,
+) {
+    let to_value = |o: DynamicObject| serde_json::to_value(o).ok();
+    match change {
+        Change::Instance(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+            *instance = to_value(o)
+        }
+        Change::Instance(watcher::Event::Delete(_)) => *instance = None,
+        Change::Instance(_) => {}
+        Change::Child(i, e) => match e {
+            watcher::Event::Apply(mut o) | watcher::Event::InitApply(mut o) => {
+                o.types = Some(TypeMeta {
+                    api_version: kinds[i].api_version.clone(),
+                    kind: kinds[i].kind.clone(),
+                });
+                let key = (
+                    i,
+                    o.metadata.namespace.clone(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                );
+                if let Some(v) = to_value(o) {
+                    children.insert(key, v);
+                }
+            }
+            watcher::Event::Delete(o) => {
+                children.remove(&(
+                    i,
+                    o.metadata.namespace.clone(),
+                    o.metadata.name.clone().unwrap_or_default(),
+                ));
+            }
+            // A relist: what it lists replaces what was known of that kind.
+            watcher::Event::Init => children.retain(|k, _| k.0 != i),
+            watcher::Event::InitDone => {}
+        },
+    }
+}
+
+/// What was already reported, so each change is reported once.
+#[derive(Default)]
+struct Reported {
+    ready: BTreeSet<String>,
+    counts: BTreeMap<String, (u64, u64)>,
+}
+
+/// Where instance `inst` stands.
+fn judge(
+    planner: &Planner<'_>,
+    rgd: &ResourceGraphDefinition,
+    inst: &Value,
+    prepared: &Value,
+    children: &BTreeMap<(usize, Option<String>, String), Value>,
+    opts: &KroOptions,
+    reported: &mut Reported,
+) -> Result<Verdict, KroError> {
+    let name = kroxide_model::meta_str(inst, "name")
+        .unwrap_or("")
+        .to_string();
+    let status = inst.get("status").cloned().unwrap_or(Value::Null);
+    let generation = inst
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let state = status.get("state").and_then(Value::as_str).unwrap_or("");
+    let ready = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+    let current = ready
+        .and_then(|c| c["observedGeneration"].as_i64())
+        .is_none_or(|g| g >= generation);
+    if current && matches!(state, "ERROR" | "FAILED") {
+        let message = ready
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or("")
+            .to_string();
+        return Err(KroError::InstanceError { name, message });
+    }
+    if !(current && state == "ACTIVE" && ready.is_some_and(|c| c["status"] == "True")) {
+        let state = if state.is_empty() {
+            "not reconciled yet"
+        } else {
+            state
+        };
+        return Ok(Verdict::Waiting(format!("KRO reports it {state}")));
+    }
+    // The children by resource id, in forEach order.
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for c in children.values() {
+        let id = c
+            .pointer(&format!("/metadata/labels/{}", NODE_ID.replace('/', "~1")))
+            .and_then(Value::as_str);
+        if let Some(id) = id {
+            by_id.entry(id).or_default().push(c);
+        }
+    }
+    let index = |c: &Value| {
+        c.pointer(&format!(
+            "/metadata/labels/{}",
+            COLLECTION_INDEX.replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+        .and_then(|i| i.parse::<usize>().ok())
+        .unwrap_or(0)
+    };
+    for list in by_id.values_mut() {
+        list.sort_by_key(|c| index(c));
+    }
+    let mut observed = Observed::default();
+    for (id, list) in &by_id {
+        for c in list {
+            observed.insert(id, (*c).clone());
+        }
+    }
+    let plan = planner
+        .plan(
+            prepared,
+            &PlanOptions {
+                namespace: opts.namespace.clone(),
+                observed,
+                ..PlanOptions::default()
+            },
+        )
+        .map_err(crate::DeployError::from)?;
+    let mut waiting = None;
+    for r in &plan.resources {
+        match r.action {
+            Action::Skip | Action::Read => continue,
+            Action::Wait | Action::Fail => {
+                waiting.get_or_insert_with(|| {
+                    format!("{}: {}", r.id, r.reason.clone().unwrap_or_default())
+                });
+                continue;
+            }
+            Action::Apply => {}
+        }
+        let live: Vec<Value> = by_id
+            .get(r.id.as_str())
+            .map(|l| l.iter().map(|c| (*c).clone()).collect())
+            .unwrap_or_default();
+        if live.len() < r.objects.len() {
+            waiting.get_or_insert_with(|| {
+                format!(
+                    "{}: {} of {} objects exist",
+                    r.id,
+                    live.len(),
+                    r.objects.len()
+                )
+            });
+            continue;
+        }
+        let resource = rgd.resource(&r.id).expect("resource of the graph");
+        match readiness_of(resource, &live) {
+            KindReadiness::Failed(reason) => {
+                return Err(KroError::ChildFailed {
+                    name,
+                    id: r.id.clone(),
+                    kind: resource.kind().unwrap_or("").to_string(),
+                    object: live
+                        .first()
+                        .and_then(|o| kroxide_model::meta_str(o, "name"))
+                        .unwrap_or("")
+                        .to_string(),
+                    reason,
+                })
+            }
+            KindReadiness::Waiting(why) => {
+                if let Some(c) = live.iter().find_map(crate::wait::replica_count) {
+                    if reported.counts.insert(r.id.clone(), c) != Some(c) {
+                        opts.progress.emit(Event::Waiting {
+                            id: r.id.clone(),
+                            ready: c.0,
+                            total: c.1,
+                        });
+                    }
+                }
+                waiting.get_or_insert_with(|| format!("{}: {why}", r.id));
+            }
+            _ => {
+                if reported.ready.insert(r.id.clone()) {
+                    opts.progress.emit(Event::Ready { id: r.id.clone() });
+                }
+            }
+        }
+    }
+    if let Some(w) = waiting {
+        return Ok(Verdict::Waiting(w));
+    }
+    // Every status field computed from these children, as KRO wrote it.
+    let mut differences = Vec::new();
+    compare(&plan.status, &status, "status", &mut differences);
+    match differences.first() {
+        None => Ok(Verdict::Healthy(status)),
+        Some(d) => Ok(Verdict::StatusDiffers(status.clone(), d.clone())),
+    }
+}
+
+/// Where `got` lacks or differs from a leaf of `want`.
+fn compare(want: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
+    match want {
+        Value::Object(m) => {
+            for (k, w) in m {
+                let p = format!("{path}.{k}");
+                match got.get(k) {
+                    Some(g) => compare(w, g, &p, out),
+                    None => out.push(format!("KRO has not written {p} yet")),
+                }
+            }
+        }
+        w if w != got => out.push(format!(
+            "KRO's {path} differs from the status computed from the live objects"
+        )),
+        _ => {}
+    }
+}
+
+/// Waits until KRO has removed every child of instance `name` and the
+/// instance itself, reporting each child as it goes.
+pub(crate) async fn children_gone(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    served: &Served,
+    instances: &Api<DynamicObject>,
+    name: &str,
+    namespace: Option<&str>,
+    opts: &KroOptions,
+) -> Result<(), KroError> {
+    let kinds = child_kinds(rgd, served);
+    let lp = ListParams::default().labels(&selector(name, namespace));
+    let deadline = Instant::now() + opts.timeout;
+    let mut known: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    loop {
+        let mut left = BTreeMap::new();
+        for k in &kinds {
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), k);
+            let list = crate::retry::retry(Duration::from_secs(30), || api.list_metadata(&lp))
+                .await
+                .map_err(|source| KroError::Api {
+                    what: format!("listing the {} objects of {name}", k.kind),
+                    source,
+                })?;
+            for o in list.items {
+                let id = o
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(NODE_ID))
+                    .cloned()
+                    .unwrap_or_default();
+                let obj = o.metadata.name.clone().unwrap_or_default();
+                let shown = match &o.metadata.namespace {
+                    Some(ns) => format!("{}/{obj} in {ns} ({id})", k.kind),
+                    None => format!("{}/{obj} ({id})", k.kind),
+                };
+                left.insert(shown, (id, k.kind.clone(), obj));
+            }
+        }
+        for (shown, (id, kind, obj)) in &known {
+            if !left.contains_key(shown) {
+                opts.progress.emit(Event::Deleted {
+                    id: id.clone(),
+                    kind: kind.clone(),
+                    name: obj.clone(),
+                });
+            }
+        }
+        let instance_left =
+            crate::retry::retry(Duration::from_secs(30), || instances.get_metadata_opt(name))
+                .await
+                .map_err(|source| KroError::Api {
+                    what: format!("reading instance {name}"),
+                    source,
+                })?
+                .is_some();
+        if left.is_empty() && !instance_left {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let mut left: Vec<String> = left.into_keys().collect();
+            if instance_left {
+                left.push(format!("the instance {name} itself (KRO's finalizer)"));
+            }
+            return Err(KroError::DeleteTimeout {
+                name: name.to_string(),
+                seconds: opts.timeout.as_secs(),
+                left,
+            });
+        }
+        known = left;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
