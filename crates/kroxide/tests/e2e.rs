@@ -1,71 +1,630 @@
-//! The direct-engine scenarios on a real cluster.
-//!
-//! CI runs the same scenario functions against the in-process test API
-//! server (deploy_direct.rs). To run them on a real kube-apiserver:
+//! Direct mode on a real cluster: a real kube-apiserver and
+//! controller-manager, with the kubelet simulator making Pods ready (see
+//! `real/mod.rs`). `scripts/e2e.sh` starts the cluster and runs this suite;
+//! CI runs it on every change. By hand:
 //!
 //! ```text
-//! KROXIDE_E2E_KUBECONFIG=~/.kube/config cargo test -p kroxide --test e2e -- --ignored --test-threads=1
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e -- --ignored
 //! ```
 //!
-//! Each scenario uses its own namespace `kroxide-e2e-<scenario>-<pid>`
-//! (created by the deploy, left for inspection; delete them afterwards).
-//! Readiness waits up to `KROXIDE_E2E_TIMEOUT` seconds (default 300): real
-//! Deployments pull images. The example's images (`user-service:dev`...) are
-//! names only; set `KROXIDE_E2E_IMAGE` to an image that answers HTTP 200 on
-//! `/health` and `/ready` at port 3000, or the microservices scenarios wait
-//! for pods that never become ready.
+//! The same scenario functions (scenarios/mod.rs) also run against the
+//! in-process test server (deploy_direct.rs).
 
+mod real;
 mod scenarios;
 
+use kroxide::engine::{DeployError, DeployOptions, DirectEngine, GRAPH_LABEL};
+use kroxide::model::ResourceGraphDefinition;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::discovery::ApiResource;
+use real::{kroxide, printed, Real};
 use scenarios::Cluster;
-use std::time::Duration;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
-async fn cluster(scenario: &str) -> Cluster {
-    let path = std::env::var("KROXIDE_E2E_KUBECONFIG")
-        .expect("set KROXIDE_E2E_KUBECONFIG to the kubeconfig of a disposable cluster");
-    let kc = kube::config::Kubeconfig::read_from(&path)
-        .unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let timeout = std::env::var("KROXIDE_E2E_TIMEOUT")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(300);
+fn cluster(r: &Real) -> Cluster {
     Cluster {
-        client: kube::Client::try_from(config).unwrap(),
-        namespace: format!("kroxide-e2e-{scenario}-{}", std::process::id()),
-        timeout: Duration::from_secs(timeout),
-        image: std::env::var("KROXIDE_E2E_IMAGE").ok(),
+        client: r.client.clone(),
+        namespace: r.ns.clone(),
+        timeout: r.timeout,
+        image: None,
+    }
+}
+
+fn rgd(yaml: &str) -> ResourceGraphDefinition {
+    kroxide::model::load_str("test.yaml", yaml)
+        .unwrap()
+        .remove(0)
+        .rgd
+}
+
+fn opts(r: &Real, ns: &str) -> DeployOptions {
+    DeployOptions {
+        namespace: ns.to_string(),
+        resource_timeout: r.timeout,
+        create_namespace: true,
+        ..DeployOptions::default()
+    }
+}
+
+fn api(r: &Real, av: &str, kind: &str, plural: &str, ns: Option<&str>) -> Api<DynamicObject> {
+    let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
+    let ar = ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: av.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    match ns {
+        Some(ns) => Api::namespaced_with(r.client.clone(), ns, &ar),
+        None => Api::all_with(r.client.clone(), &ar),
     }
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
-async fn e2e_deploy_redeploy_scale_status() {
-    scenarios::deploy_redeploy_scale_status(&cluster("deploy").await).await;
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn deploy_redeploy_scale_status() {
+    let r = Real::new("deploy", &[]).await;
+    scenarios::deploy_redeploy_scale_status(&cluster(&r)).await;
+    r.cleanup().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
-async fn e2e_delete_removes_everything() {
-    scenarios::delete_removes_everything(&cluster("delete").await).await;
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn delete_removes_everything() {
+    let r = Real::new("delete", &[]).await;
+    scenarios::delete_removes_everything(&cluster(&r)).await;
+    r.cleanup().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
-async fn e2e_excluded_resource_is_pruned() {
-    scenarios::excluded_resource_is_pruned(&cluster("prune").await).await;
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn excluded_resource_is_pruned() {
+    let r = Real::new("prune", &[]).await;
+    scenarios::excluded_resource_is_pruned(&cluster(&r)).await;
+    r.cleanup().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
-async fn e2e_foreign_objects_are_left_alone() {
-    scenarios::foreign_objects_are_left_alone(&cluster("foreign").await).await;
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn foreign_objects_are_left_alone() {
+    let r = Real::new("foreign", &[]).await;
+    scenarios::foreign_objects_are_left_alone(&cluster(&r)).await;
+    r.cleanup().await;
 }
 
 #[tokio::test]
-#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
-async fn e2e_concurrent_deploys_do_not_corrupt_the_inventory() {
-    scenarios::concurrent_deploys_do_not_corrupt_the_inventory(&cluster("lock").await).await;
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn concurrent_deploys_do_not_corrupt_the_inventory() {
+    let r = Real::new("lock", &[]).await;
+    scenarios::concurrent_deploys_do_not_corrupt_the_inventory(&cluster(&r)).await;
+    r.cleanup().await;
+}
+
+/// The user's path: `kroxide deploy` of the microservices example ends
+/// healthy with a complete status, and `kroxide status` prints the same; a
+/// redeploy of the same spec writes nothing; a spec change rewrites exactly
+/// the objects it changes; `kroxide delete` leaves nothing.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn the_microservices_example_from_the_cli() {
+    let r = Real::new("cli", &[]).await;
+    let dir = real::workdir("cli");
+    let rgd_file = dir.join("microservices.yaml");
+    std::fs::write(
+        &rgd_file,
+        scenarios::microservices::microservices_app()
+            .to_rgd_yaml()
+            .unwrap(),
+    )
+    .unwrap();
+    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/microservices/dev.yaml")
+        .display()
+        .to_string();
+    let with = |args: &[&str], instance: &str| {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.insert(1, rgd_file.display().to_string());
+        a.extend([
+            "--instance".into(),
+            instance.to_string(),
+            "-n".into(),
+            r.ns.clone(),
+        ]);
+        a.extend(r.cli_args());
+        a
+    };
+    let out = kroxide(with(&["deploy", "--create-namespace", "-o", "json"], &dev)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let deployed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(deployed["health"], "healthy", "{}", printed(&out));
+    for s in ["user", "product", "order"] {
+        assert_eq!(deployed["services"][s]["ready"], true, "{s}: {deployed}");
+    }
+    assert_eq!(deployed["gatewayUrl"], "https://microservices-dev.local");
+    let out = kroxide(with(&["status", "-o", "json"], &dev)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status, deployed, "status differs from what deploy printed");
+
+    // Unchanged: no object is written (resourceVersions stay).
+    let c = cluster(&r);
+    let before = settled_versions(&c, "microservices-app").await;
+    let out = kroxide(with(&["deploy"], &dev)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert_eq!(
+        before,
+        c.versions("microservices-app").await,
+        "an unchanged redeploy wrote objects"
+    );
+
+    // One replica count changed: only that Deployment is written.
+    let mut changed = scenarios::example("dev.yaml");
+    changed["spec"]["services"]["order"]["replicas"] = json!(2);
+    let changed_file = dir.join("changed.yaml");
+    std::fs::write(&changed_file, serde_json::to_string(&changed).unwrap()).unwrap();
+    let out = kroxide(with(
+        &["deploy", "-o", "json"],
+        &changed_file.display().to_string(),
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let after = c.versions("microservices-app").await;
+    let rewritten: Vec<&String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(rewritten, vec!["Deployment/order-service"], "{after:?}");
+    let orders = api(&r, "apps/v1", "Deployment", "deployments", Some(&r.ns))
+        .get("order-service")
+        .await
+        .unwrap();
+    assert_eq!(orders.data["status"]["readyReplicas"], 2);
+
+    let out = kroxide(with(&["delete"], &dev)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(c.versions("microservices-app").await.is_empty());
+    r.cleanup().await;
+}
+
+/// resourceVersions of the graph's objects once the controllers have
+/// stopped writing status.
+async fn settled_versions(c: &Cluster, graph: &str) -> std::collections::BTreeMap<String, String> {
+    let mut before = c.versions(graph).await;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = c.versions(graph).await;
+        if now == before {
+            return now;
+        }
+        before = now;
+    }
+    panic!("the objects of {graph} never stopped changing")
+}
+
+const FOR_EACH: &str = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-foreach
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eForEach
+    spec:
+      names: "[]string"
+    status:
+      first: ${configs[0].metadata.name}
+      all: ${configs.map(c, c.data.nm)}
+  resources:
+  - id: configs
+    forEach:
+    - nm: ${schema.spec.names}
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-${nm}
+      data:
+        nm: ${nm}
+"#;
+
+/// A forEach collection keeps forEach order in the status, at deploy and
+/// when recomputed later (the API server lists by name), as KRO does.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn a_foreach_collection_keeps_foreach_order() {
+    let r = Real::new("foreach", &[]).await;
+    let rgd = rgd(FOR_EACH);
+    let inst = json!({"metadata": {"name": "fe"}, "spec": {"names": ["zz", "aa", "mm"]}});
+    let engine = DirectEngine::new(r.client.clone());
+    let report = engine.deploy(&rgd, &inst, &opts(&r, &r.ns)).await.unwrap();
+    assert_eq!(report.status()["first"], "fe-zz");
+    assert_eq!(report.status()["all"], json!(["zz", "aa", "mm"]));
+    let names: Vec<&str> = report.live["configs"]
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["fe-zz", "fe-aa", "fe-mm"]);
+    let later = engine.status(&rgd, "fe", &opts(&r, &r.ns)).await.unwrap();
+    assert_eq!(later.status, *report.status());
+    // Dropping an item prunes its object.
+    let fewer = json!({"metadata": {"name": "fe"}, "spec": {"names": ["zz", "mm"]}});
+    let report = engine.deploy(&rgd, &fewer, &opts(&r, &r.ns)).await.unwrap();
+    assert_eq!(report.pruned.len(), 1, "{:?}", report.pruned);
+    assert_eq!(report.pruned[0].name, "fe-aa");
+    let cms = api(&r, "v1", "ConfigMap", "configmaps", Some(&r.ns));
+    assert!(cms.get_opt("fe-aa").await.unwrap().is_none());
+    r.cleanup().await;
+}
+
+const CLUSTER_SCOPED: &str = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-scoped
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eScoped
+    spec:
+      role: string
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}
+      data:
+        role: ${schema.spec.role}
+  - id: role
+    template:
+      apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRole
+      metadata:
+        name: ${schema.spec.role}
+      rules:
+      - apiGroups: [""]
+        resources: ["configmaps"]
+        verbs: ["get"]
+"#;
+
+/// Two instances of one name in two namespaces are two owners: the second
+/// may not take over the first one's cluster-scoped object (nothing is
+/// written), and deleting it leaves that object alone.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn same_named_instances_in_two_namespaces_do_not_share_objects() {
+    let r = Real::new("twins", &["b"]).await;
+    let rgd = rgd(CLUSTER_SCOPED);
+    let role = format!("e2e-twins-reader-{}", std::process::id());
+    let inst = json!({"metadata": {"name": "same"}, "spec": {"role": role}});
+    let engine = DirectEngine::new(r.client.clone());
+    let (a, b) = (r.ns.clone(), r.extra(0).to_string());
+    engine.deploy(&rgd, &inst, &opts(&r, &a)).await.unwrap();
+    let e = engine.deploy(&rgd, &inst, &opts(&r, &b)).await.unwrap_err();
+    assert!(
+        matches!(&e, DeployError::NotOwned { objects } if objects.iter().any(|o| o.contains(&role) && o.contains(&a))),
+        "{e}"
+    );
+    // Nothing was written in the second namespace.
+    let cms = api(&r, "v1", "ConfigMap", "configmaps", Some(&b));
+    assert!(cms.get_opt("same").await.unwrap().is_none());
+    let inventory = api(&r, "v1", "Secret", "secrets", Some(&b));
+    assert!(inventory
+        .get_opt(&kroxide::engine::inventory::secret_name(
+            "e2e-scoped",
+            "same"
+        ))
+        .await
+        .unwrap()
+        .is_none());
+    // Deleting the second (never deployed) leaves the first's role alone.
+    engine
+        .delete("e2e-scoped", "same", &opts(&r, &b))
+        .await
+        .unwrap();
+    let roles = api(
+        &r,
+        "rbac.authorization.k8s.io/v1",
+        "ClusterRole",
+        "clusterroles",
+        None,
+    );
+    assert!(roles.get_opt(&role).await.unwrap().is_some());
+    engine
+        .delete("e2e-scoped", "same", &opts(&r, &a))
+        .await
+        .unwrap();
+    assert!(roles.get_opt(&role).await.unwrap().is_none());
+    r.cleanup().await;
+}
+
+const FAILING: &str = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-failing
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eFailing
+    spec:
+      mode: string
+  resources:
+  - id: web
+    includeWhen:
+    - ${schema.spec.mode == "deployment"}
+    template:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: ${schema.metadata.name}
+      spec:
+        progressDeadlineSeconds: 3
+        replicas: 1
+        selector:
+          matchLabels: {app: stuck}
+        template:
+          metadata:
+            labels: {app: stuck}
+            annotations: {kroxide.dev/kubelet: never-ready}
+          spec:
+            containers:
+            - name: web
+              image: nginx
+  - id: migrate
+    includeWhen:
+    - ${schema.spec.mode == "job"}
+    template:
+      apiVersion: batch/v1
+      kind: Job
+      metadata:
+        name: ${schema.metadata.name}
+      spec:
+        backoffLimit: 0
+        template:
+          metadata:
+            annotations: {kroxide.dev/kubelet: fail}
+          spec:
+            restartPolicy: Never
+            containers:
+            - name: migrate
+              image: busybox
+"#;
+
+/// A rollout past its progress deadline and a Job that failed end the
+/// deploy at once with the controller's own reason, not after the timeout.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn failing_readiness_fails_at_once_with_the_controllers_reason() {
+    let r = Real::new("failing", &[]).await;
+    let rgd = rgd(FAILING);
+    let engine = DirectEngine::new(r.client.clone());
+    let o = DeployOptions {
+        resource_timeout: Duration::from_secs(120),
+        ..opts(&r, &r.ns)
+    };
+    for (mode, reason) in [
+        ("deployment", "ProgressDeadlineExceeded"),
+        ("job", "BackoffLimitExceeded"),
+    ] {
+        let inst = json!({"metadata": {"name": mode}, "spec": {"mode": mode}});
+        let started = Instant::now();
+        let e = engine.deploy(&rgd, &inst, &o).await.unwrap_err();
+        assert!(
+            matches!(&e, DeployError::ResourceFailed { reason: why, .. } if why.contains(reason)),
+            "{mode}: {e}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{mode}: waited {:?} for a failure the controller had reported",
+            started.elapsed()
+        );
+    }
+    r.cleanup().await;
+}
+
+/// A graph that creates its own Namespace and CRD, and objects in that
+/// namespace and of that kind, deploys (each waits for what it needs),
+/// reports ready, and deletes in reverse.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn a_graph_with_its_own_namespace_and_crd() {
+    let pid = std::process::id();
+    let r = Real::new("own", &["inner"]).await;
+    let group = format!("e2e{pid}.example.com");
+    let yaml = format!(
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-own
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eOwn
+    spec:
+      ns: string
+      size: integer
+  resources:
+  - id: widget
+    template:
+      apiVersion: {group}/v1
+      kind: Widget
+      metadata:
+        name: ${{schema.metadata.name}}
+        namespace: ${{schema.spec.ns}}
+      spec:
+        size: ${{schema.spec.size}}
+  - id: settings
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: settings
+        namespace: ${{schema.spec.ns}}
+      data:
+        size: "${{string(schema.spec.size)}}"
+  - id: space
+    template:
+      apiVersion: v1
+      kind: Namespace
+      metadata:
+        name: ${{schema.spec.ns}}
+  - id: widgets
+    template:
+      apiVersion: apiextensions.k8s.io/v1
+      kind: CustomResourceDefinition
+      metadata:
+        name: widgets.{group}
+      spec:
+        group: {group}
+        scope: Namespaced
+        names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
+        versions:
+        - name: v1
+          served: true
+          storage: true
+          schema:
+            openAPIV3Schema:
+              type: object
+              properties:
+                spec:
+                  type: object
+                  properties:
+                    size: {{type: integer}}
+"#
+    );
+    let rgd = rgd(&yaml);
+    let inner = r.extra(0).to_string();
+    let inst = json!({"metadata": {"name": "own"}, "spec": {"ns": inner, "size": 3}});
+    let engine = DirectEngine::new(r.client.clone());
+    let report = engine.deploy(&rgd, &inst, &opts(&r, &r.ns)).await.unwrap();
+    assert_eq!(report.waves.len(), 2, "{:?}", report.waves);
+    let widgets = api(
+        &r,
+        &format!("{group}/v1"),
+        "Widget",
+        "widgets",
+        Some(&inner),
+    );
+    assert_eq!(widgets.get("own").await.unwrap().data["spec"]["size"], 3);
+    let status = engine.status(&rgd, "own", &opts(&r, &r.ns)).await.unwrap();
+    assert!(status.ready, "{:?}", status.resources);
+    let deleted = engine
+        .delete("e2e-own", "own", &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    // The Widget went before its CRD, the ConfigMap before its namespace.
+    let order: Vec<&str> = deleted.deleted.iter().map(|o| o.id.as_str()).collect();
+    let at = |id: &str| order.iter().position(|x| *x == id).unwrap();
+    assert!(
+        at("widget") < at("widgets") && at("settings") < at("space"),
+        "{order:?}"
+    );
+    let crds = api(
+        &r,
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        None,
+    );
+    assert!(crds
+        .get_opt(&format!("widgets.{group}"))
+        .await
+        .unwrap()
+        .is_none());
+    r.cleanup().await;
+}
+
+/// Ctrl-C in the middle of a deploy exits 130 and releases the lock; the
+/// objects applied so far are in the inventory, and a re-run converges.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn ctrl_c_mid_deploy_then_a_rerun_converges() {
+    // No kubelet at first: the deploy waits on its Deployments for ever.
+    let r = Real::with_kubelet("ctrlc", &[], None).await;
+    let dir = real::workdir("ctrlc");
+    let rgd_file = dir.join("microservices.yaml");
+    std::fs::write(
+        &rgd_file,
+        scenarios::microservices::microservices_app()
+            .to_rgd_yaml()
+            .unwrap(),
+    )
+    .unwrap();
+    let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/microservices/dev.yaml");
+    let mut args: Vec<String> = vec![
+        "deploy".into(),
+        rgd_file.display().to_string(),
+        "--instance".into(),
+        dev.display().to_string(),
+        "-n".into(),
+        r.ns.clone(),
+        "--create-namespace".into(),
+    ];
+    args.extend(r.cli_args());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kroxide"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the second wave (the Deployments) is applied.
+    let deployments = api(&r, "apps/v1", "Deployment", "deployments", Some(&r.ns));
+    let lp = ListParams::default().labels(&format!("{GRAPH_LABEL}=microservices-app"));
+    let started = Instant::now();
+    while deployments
+        .list(&lp)
+        .await
+        .map(|l| l.items.len())
+        .unwrap_or(0)
+        < 4
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the deploy never reached its second wave"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", printed(&out));
+    let store = kroxide::engine::DirectEngine::new(r.client.clone());
+    let listed = store
+        .instances("microservices-app", &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].lock.is_none(), "the lock was not released");
+    assert_eq!(listed[0].objects.len(), 12, "{:?}", listed[0].objects);
+    // Now Pods run; the same command converges.
+    let kubelet = kroxide_testserver::kubelet::Kubelet::start(
+        r.client.clone(),
+        kroxide_testserver::kubelet::KubeletConfig {
+            ready_after: Duration::from_millis(100),
+            namespaces: Some(vec![r.ns.clone()]),
+        },
+    );
+    let out = kroxide(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("health: healthy"),
+        "{}",
+        printed(&out)
+    );
+    kubelet.stop();
+    r.cleanup().await;
 }
