@@ -6,6 +6,15 @@
 //! deletes them) and the instance status is written as KRO writes it
 //! (`state` ACTIVE / IN_PROGRESS / ERROR, conditions Ready, InstanceManaged,
 //! GraphResolved, ResourcesReady, and the graph's status fields).
+//!
+//! Labels as KRO v0.9.3 sets them: the instance CRD has `kro.run/owned`,
+//! `kro.run/kro-version`, `kro.run/resource-graph-definition-id` and
+//! `-name`; children have `kro.run/owned`, `kro.run/kro-version`,
+//! `app.kubernetes.io/managed-by: kro`, `kro.run/instance-{name,namespace,
+//! id,kind,group,version}`, `kro.run/node-id` (the resource's id) and, in a
+//! `forEach` collection, `kro.run/collection-{index,size}`. Unlike KRO
+//! (which tracks children with an ApplySet and deletes them itself), the
+//! children also get an ownerReference to the instance.
 
 use crate::server::{write, State, Write};
 use crate::types::ResourceType;
@@ -118,6 +127,14 @@ pub fn reconcile_rgd(state: &Arc<State>, obj: &Value) {
                 .by_kind("apiextensions.k8s.io/v1", "CustomResourceDefinition")
                 .cloned();
             if let Some(crd_rt) = crd_rt {
+                let mut crd = crd;
+                // As KRO labels the CRDs it makes (checked against KRO v0.9.3).
+                crd["metadata"]["labels"] = json!({
+                    "kro.run/owned": "true",
+                    "kro.run/kro-version": "v0.9.3",
+                    "kro.run/resource-graph-definition-id": obj.pointer("/metadata/uid").cloned().unwrap_or(json!("")),
+                    "kro.run/resource-graph-definition-name": name,
+                });
                 let crd_name = crd["metadata"]["name"].as_str().unwrap_or("").to_string();
                 let _ = write(
                     state,
@@ -264,12 +281,31 @@ pub fn reconcile_instance(state: &Arc<State>, instance: &Value) {
     for r in &p.resources {
         match r.action {
             Action::Apply => {
-                for o in &r.objects {
+                let collection = rgd
+                    .spec
+                    .resources
+                    .iter()
+                    .any(|x| x.id == r.id && !x.for_each.is_empty());
+                for (i, o) in r.objects.iter().enumerate() {
                     let mut child = o.clone();
-                    child["metadata"]["labels"]["kro.run/owned"] = json!("true");
-                    child["metadata"]["labels"]["kro.run/instance-name"] = json!(name);
-                    child["metadata"]["labels"]["kro.run/resource-graph-definition-name"] =
-                        json!(rgd.name());
+                    // The labels KRO v0.9.3 puts on the objects it creates.
+                    let labels = &mut child["metadata"]["labels"];
+                    labels["kro.run/owned"] = json!("true");
+                    labels["kro.run/kro-version"] = json!("v0.9.3");
+                    labels["app.kubernetes.io/managed-by"] = json!("kro");
+                    labels["kro.run/instance-name"] = json!(name);
+                    if let Some(n) = &ns {
+                        labels["kro.run/instance-namespace"] = json!(n);
+                    }
+                    labels["kro.run/instance-id"] = uid.clone();
+                    labels["kro.run/instance-kind"] = json!(kind);
+                    labels["kro.run/instance-group"] = json!(inst_rt.group);
+                    labels["kro.run/instance-version"] = json!(inst_rt.version);
+                    labels["kro.run/node-id"] = json!(r.id);
+                    if collection {
+                        labels["kro.run/collection-index"] = json!(i.to_string());
+                        labels["kro.run/collection-size"] = json!(r.objects.len().to_string());
+                    }
                     child["metadata"]["ownerReferences"] = json!([{"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]);
                     let (av, k) = (
                         child["apiVersion"].as_str().unwrap_or("").to_string(),

@@ -55,7 +55,8 @@
 //! discovery, the OpenAPI endpoints, protobuf, strategic merge patch's list
 //! merging (lists are replaced), server-side apply's merging inside
 //! associative lists (lists are atomic), admission webhooks, finalizers and
-//! graceful deletion, pagination (`limit`/`continue`), table output.
+//! graceful deletion, pagination (`limit`/`continue`), table output,
+//! `managedFields` entries for the controllers' status writes.
 //! Where it and a real kube-apiserver differ, the real one is right.
 //!
 //! [`kubelet`] is a kubelet simulator for real control planes without nodes.

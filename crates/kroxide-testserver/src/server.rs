@@ -580,6 +580,16 @@ fn get(state: &Arc<State>, rt: &ResourceType, ns: Option<&str>, name: &str) -> R
     }
 }
 
+/// A Status's details: the API server leaves out the empty (core) group.
+fn details(rt: &ResourceType, mut d: Value) -> Value {
+    if rt.group.is_empty() {
+        if let Some(m) = d.as_object_mut() {
+            m.remove("group");
+        }
+    }
+    d
+}
+
 fn not_found(rt: &ResourceType, name: &str) -> Response<Body> {
     let gr = if rt.group.is_empty() {
         rt.plural.clone()
@@ -590,7 +600,10 @@ fn not_found(rt: &ResourceType, name: &str) -> Response<Body> {
         404,
         "NotFound",
         &format!("{gr} \"{name}\" not found"),
-        json!({"name": name, "group": rt.group, "kind": rt.plural}),
+        details(
+            rt,
+            json!({"name": name, "group": rt.group, "kind": rt.plural}),
+        ),
     )
 }
 
@@ -662,12 +675,64 @@ fn list(
     ns: Option<&str>,
     q: &BTreeMap<String, String>,
 ) -> Response<Body> {
+    if let Some(e) = invalid_initial_events(q, false) {
+        return e;
+    }
     let store = state.store.lock().expect("store lock");
-    let items: Vec<Value> = selected(&store, rt, ns, q).into_iter().cloned().collect();
+    let items: Vec<Value> = selected(&store, rt, ns, q)
+        .into_iter()
+        .map(|o| list_item(rt, o))
+        .collect();
+    let mut metadata = json!({"resourceVersion": store.resource_version.to_string()});
+    if rt.custom {
+        // The API server's custom resource handler always says it.
+        metadata["continue"] = json!("");
+    }
     json_response(
         StatusCode::OK,
-        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": store.resource_version.to_string()}, "items": items}),
+        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": items}),
     )
+}
+
+/// An object as a LIST returns it. For built-in kinds the API server leaves
+/// `kind` and `apiVersion` out of the items (only the list says them); for
+/// custom resources it keeps them. GET and watch events always carry them.
+fn list_item(rt: &ResourceType, obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if !rt.custom {
+        if let Some(m) = o.as_object_mut() {
+            m.remove("kind");
+            m.remove("apiVersion");
+        }
+    }
+    o
+}
+
+/// `sendInitialEvents` is for watches only, and with `true` needs
+/// `resourceVersionMatch=NotOlderThan` (the API server's 422 otherwise).
+fn invalid_initial_events(q: &BTreeMap<String, String>, watch: bool) -> Option<Response<Body>> {
+    let send = q.get("sendInitialEvents");
+    let (field, message) = if send.is_some() && !watch {
+        (
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for list",
+        )
+    } else if send.is_some_and(|s| s == "true")
+        && q.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan")
+    {
+        (
+            "resourceVersionMatch",
+            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        )
+    } else {
+        return None;
+    };
+    Some(status_error(
+        422,
+        "Invalid",
+        &format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {message}"),
+        json!({"group": "meta.k8s.io", "kind": "ListOptions", "causes": [{"reason": "FieldValueForbidden", "message": format!("Forbidden: {message}"), "field": field}]}),
+    ))
 }
 
 fn watch(
@@ -676,6 +741,9 @@ fn watch(
     ns: Option<&str>,
     q: &BTreeMap<String, String>,
 ) -> Response<Body> {
+    if let Some(e) = invalid_initial_events(q, true) {
+        return e;
+    }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(256);
     let key = rt.key();
     let ns = ns.map(String::from);
@@ -688,14 +756,23 @@ fn watch(
     let field_sel = q.get("fieldSelector").cloned();
     let api_version = rt.api_version();
     let kind = rt.kind.clone();
-    let (mut sub, initial, mut last) = {
+    let send_initial = q.get("sendInitialEvents").map(|s| s == "true");
+    let (mut sub, initial, synthetic, subscribed_at) = {
         let store = state.store.lock().expect("store lock");
         let sub = store.events.subscribe();
         let rv = q
             .get("resourceVersion")
             .and_then(|r| r.parse::<u64>().ok())
             .unwrap_or(0);
-        let initial: Result<Vec<Event>, ()> = if rv == 0 {
+        // As the API server: the current objects as synthetic ADDED events
+        // when asked for them (`sendInitialEvents=true`, whatever the
+        // version, as it only says "not older than"), or by default when
+        // no version (or "0") is given; otherwise what happened since.
+        let synthetic = match send_initial {
+            Some(s) => s,
+            None => rv == 0,
+        };
+        let initial: Result<Vec<Event>, ()> = if synthetic {
             Ok(store
                 .objects
                 .iter()
@@ -708,15 +785,17 @@ fn watch(
                     object: o.clone(),
                 })
                 .collect())
+        } else if rv == 0 {
+            Ok(Vec::new())
         } else {
             store.since(rv, &key, ns.as_deref()).ok_or(())
         };
-        (
-            sub,
-            initial,
-            if rv == 0 { store.resource_version } else { rv },
-        )
+        (sub, initial, synthetic, store.resource_version)
     };
+    // Events up to `subscribed_at` come from `initial`, later ones from
+    // the subscription: an event of the subscription is sent unless the
+    // replay already did (resumption from an older version).
+    let mut last = subscribed_at;
     let keep = move |o: &Value| {
         label_sel.as_deref().is_none_or(|s| matches_labels(o, s))
             && field_sel.as_deref().is_none_or(|s| matches_fields(o, s))
@@ -726,6 +805,13 @@ fn watch(
             "{}\n",
             json!({"type": t, "object": o})
         ))))
+    };
+    let bookmark = move |rv: u64, initial_end: bool| {
+        let mut bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string()}});
+        if initial_end {
+            bm["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        line("BOOKMARK", &bm)
     };
     let state2 = state.clone();
     let epoch = state.watch_epoch.load(std::sync::atomic::Ordering::SeqCst);
@@ -741,13 +827,19 @@ fn watch(
                     if keep(&e.object) && tx.send(line(e.kind, &e.object)).await.is_err() {
                         return;
                     }
-                    last = last.max(e.resource_version);
                 }
             }
         }
+        // The end of the initial events is marked at once by a bookmark.
+        if synthetic && bookmarks && tx.send(bookmark(subscribed_at, true)).await.is_err() {
+            return;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let period = Duration::from_millis(500);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut poll = tokio::time::interval(Duration::from_millis(50));
+        // Every event up to here went by (of any type): a bookmark may say so.
+        let mut seen = subscribed_at;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
@@ -757,14 +849,13 @@ fn watch(
                     }
                 }
                 _ = tick.tick(), if bookmarks => {
-                    let rv = state2.store.lock().map(|s| s.resource_version).unwrap_or(last);
-                    let bm = json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
-                    if tx.send(line("BOOKMARK", &bm)).await.is_err() {
+                    if tx.send(bookmark(seen, false)).await.is_err() {
                         return;
                     }
                 }
                 r = sub.recv() => match r {
                     Ok(e) => {
+                        seen = seen.max(e.resource_version);
                         if e.type_key != key || e.resource_version <= last || (ns.is_some() && e.namespace != ns) {
                             continue;
                         }
@@ -773,7 +864,9 @@ fn watch(
                             return;
                         }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    // Events were lost: end the watch (the client resumes
+                    // from its last version) rather than skip them.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                     Err(_) => return,
                 },
             }
@@ -991,7 +1084,10 @@ pub(crate) fn write(
                     409,
                     "AlreadyExists",
                     &format!("{gr} \"{obj_name}\" already exists"),
-                    json!({"name": obj_name, "group": rt.group, "kind": rt.plural}),
+                    details(
+                        rt,
+                        json!({"name": obj_name, "group": rt.group, "kind": rt.plural}),
+                    ),
                 );
             }
             (o, false)
@@ -1195,7 +1291,10 @@ pub(crate) fn write(
                 422,
                 "Invalid",
                 &msg,
-                json!({"name": obj_name, "group": rt.group, "kind": rt.kind, "causes": causes}),
+                details(
+                    rt,
+                    json!({"name": obj_name, "group": rt.group, "kind": rt.kind, "causes": causes}),
+                ),
             );
         }
         let managed = obj["metadata"].get("managedFields").cloned();
@@ -1241,17 +1340,7 @@ pub(crate) fn write(
             }
         }
     }
-    // Only kinds with a spec track generations (ConfigMaps do not).
-    let tracks_generation = rt.custom
-        || rt.schema.as_ref().is_some_and(|sc| {
-            let types = state.types.read().expect("types lock");
-            types
-                .builtin_defs
-                .resolve(sc)
-                .properties
-                .as_ref()
-                .is_some_and(|p| p.contains_key("spec"))
-        });
+    let tracks_generation = tracks_generation(state, rt);
     let generation = match &live {
         _ if !tracks_generation => 0,
         None => 1,
@@ -1348,6 +1437,53 @@ pub(crate) fn write(
     )
 }
 
+/// Whether the API server keeps `metadata.generation` for a type: custom
+/// resources do; built-in kinds mostly when they have a spec (ConfigMaps do
+/// not), with the exceptions of the API server's registry strategies.
+fn tracks_generation(state: &Arc<State>, rt: &ResourceType) -> bool {
+    if rt.custom {
+        return true;
+    }
+    let is = |group: &str, kinds: &[&str]| rt.group == group && kinds.contains(&rt.kind.as_str());
+    // A spec, but no generation (checked against a 1.36 API server).
+    if is(
+        "",
+        &[
+            "Service",
+            "PersistentVolumeClaim",
+            "PersistentVolume",
+            "Namespace",
+            "Node",
+            "ResourceQuota",
+            "LimitRange",
+        ],
+    ) || is("autoscaling", &["HorizontalPodAutoscaler"])
+        || is("coordination.k8s.io", &["Lease"])
+    {
+        return false;
+    }
+    // No spec, but a generation.
+    if is(
+        "admissionregistration.k8s.io",
+        &[
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+        ],
+    ) || is("scheduling.k8s.io", &["PriorityClass"])
+    {
+        return true;
+    }
+    rt.schema.as_ref().is_some_and(|sc| {
+        let types = state.types.read().expect("types lock");
+        types
+            .builtin_defs
+            .resolve(sc)
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.contains_key("spec"))
+    })
+}
+
 static EMPTY_DEFS: std::sync::LazyLock<Definitions> =
     std::sync::LazyLock::new(Definitions::default);
 
@@ -1404,6 +1540,6 @@ pub(crate) fn delete(
     }
     json_response(
         StatusCode::OK,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": uid_v}}),
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details(rt, json!({"name": name, "group": rt.group, "kind": rt.plural, "uid": uid_v}))}),
     )
 }

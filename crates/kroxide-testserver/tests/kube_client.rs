@@ -175,9 +175,10 @@ async fn generation_status_subresource_and_validation() {
         .await
         .unwrap();
     assert_eq!(v1.metadata.generation, Some(1));
-    assert!(
-        v1.status.is_none(),
-        "status is not written through the main endpoint"
+    assert_eq!(
+        v1.status,
+        Some(Default::default()),
+        "status is not written through the main endpoint (a new Deployment has the API server's `status: {{}}`)"
     );
     // Server defaults, as a real API server sets them.
     let spec = v1.spec.unwrap();
