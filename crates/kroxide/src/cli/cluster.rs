@@ -15,9 +15,10 @@ use std::time::Duration;
 /// Where the cluster is and how to reach it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ClusterArgs {
-    /// Namespace of the instance and its namespaced resources.
-    #[arg(long, short, default_value = "default")]
-    pub namespace: String,
+    /// Namespace of the instance and its namespaced resources (default: the
+    /// instance file's metadata.namespace, else the kubeconfig context's, else `default`).
+    #[arg(long, short)]
+    pub namespace: Option<String>,
     /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
@@ -27,9 +28,9 @@ pub struct ClusterArgs {
     /// `direct` works from here; `kro` hands the graph to a KRO controller.
     #[arg(long, value_enum, default_value_t = Mode::Direct)]
     pub mode: Mode,
-    /// Seconds one resource may take to become ready (or to go away).
-    #[arg(long, default_value_t = 300)]
-    pub timeout: u64,
+    /// How long one resource may take to become ready (or to go away): 90s, 5m, 1m30s, 500ms, or seconds.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Which instance: its file, or just its name.
@@ -55,9 +56,9 @@ pub struct DeployArgs {
     /// Take over fields that other field managers own.
     #[arg(long)]
     pub force_conflicts: bool,
-    /// Seconds the whole deploy may take (default: no limit beyond --timeout per resource).
-    #[arg(long)]
-    pub overall_timeout: Option<u64>,
+    /// How long the whole deploy may take: 90s, 5m, 1m30s, 500ms, or seconds (default: no limit beyond --timeout per resource).
+    #[arg(long, value_parser = parse_duration)]
+    pub overall_timeout: Option<Duration>,
     /// Create the namespace if it does not exist (KRO mode always creates it).
     #[arg(long)]
     pub create_namespace: bool,
@@ -141,7 +142,41 @@ pub struct InstancesArgs {
     pub output: Option<Format>,
 }
 
-async fn kube_client(args: &ClusterArgs) -> Result<kube::Client, String> {
+/// A kubectl-style duration (as `kubectl wait --timeout`): `90s`, `5m`,
+/// `1m30s`, `500ms`; a bare number is seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| {
+        format!("expected a duration such as 90s, 5m, 1m30s or 500ms, or a number of seconds ({e})")
+    })
+}
+
+/// The namespace a command names before the kubeconfig is read: `-n`, else
+/// the instance file's metadata.namespace (as `kubectl apply -f`). Both, and
+/// different, is an error, reported before anything reaches the cluster.
+fn explicit_namespace(
+    args: &ClusterArgs,
+    instance: Option<&Value>,
+) -> Result<Option<String>, ExitCode> {
+    let from_file = instance.and_then(|i| kroxide_model::meta_str(i, "namespace"));
+    match (&args.namespace, from_file) {
+        (Some(flag), Some(file)) if flag != file => {
+            eprintln!(
+                "error: the namespace from the instance file \"{file}\" does not match the namespace \"{flag}\"; pass --namespace {file} or drop metadata.namespace"
+            );
+            Err(ExitCode::from(1))
+        }
+        (Some(flag), _) => Ok(Some(flag.clone())),
+        (None, file) => Ok(file.map(str::to_string)),
+    }
+}
+
+/// A client for `args`, and the kubeconfig context's namespace (or the
+/// service account's in-cluster; `default` when neither names one).
+async fn kube_client(args: &ClusterArgs) -> Result<(kube::Client, String), String> {
     let opts = kube::config::KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -161,14 +196,21 @@ async fn kube_client(args: &ClusterArgs) -> Result<kube::Client, String> {
             .await
             .map_err(|e| format!("no cluster configured (set KUBECONFIG or --kubeconfig): {e}"))?,
     };
-    kube::Client::try_from(kroxide_engine::retry::client_config(config))
-        .map_err(|e| format!("cannot create a client: {e}"))
+    let namespace = match config.default_namespace.as_str() {
+        "" => "default".to_string(),
+        ns => ns.to_string(),
+    };
+    let client = kube::Client::try_from(kroxide_engine::retry::client_config(config))
+        .map_err(|e| format!("cannot create a client: {e}"))?;
+    Ok((client, namespace))
 }
 
-/// Runs `body` with a client for `args` on a fresh runtime.
-fn with_client<F, Fut>(args: &ClusterArgs, body: F) -> ExitCode
+/// Runs `body` on a fresh runtime with a client for `args` and the namespace
+/// to work in: `namespace` (see [`explicit_namespace`]) when set, else the
+/// kubeconfig context's, as kubectl.
+fn with_client<F, Fut>(args: &ClusterArgs, namespace: Option<String>, body: F) -> ExitCode
 where
-    F: FnOnce(kube::Client) -> Fut,
+    F: FnOnce(kube::Client, String) -> Fut,
     Fut: std::future::Future<Output = ExitCode>,
 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -183,7 +225,7 @@ where
     };
     rt.block_on(async {
         match kube_client(args).await {
-            Ok(c) => body(c).await,
+            Ok((c, context_ns)) => body(c, namespace.unwrap_or(context_ns)).await,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
@@ -214,26 +256,38 @@ fn instance_name(rgd: &ResourceGraphDefinition, instance: &Value) -> String {
         .to_string()
 }
 
-fn which_name(rgd: &ResourceGraphDefinition, which: &WhichInstance) -> Result<String, ExitCode> {
+/// The instance's name, and its namespace as far as the command line and the
+/// instance file (when given) name it (see [`explicit_namespace`]).
+fn which_instance(
+    rgd: &ResourceGraphDefinition,
+    which: &WhichInstance,
+    cluster: &ClusterArgs,
+) -> Result<(String, Option<String>), ExitCode> {
     match (&which.name, &which.instance) {
-        (Some(n), _) => Ok(n.clone()),
-        (None, Some(p)) => one_instance(p).map(|i| instance_name(rgd, &i)),
+        (Some(n), _) => Ok((n.clone(), cluster.namespace.clone())),
+        (None, Some(p)) => {
+            let i = one_instance(p)?;
+            Ok((
+                instance_name(rgd, &i),
+                explicit_namespace(cluster, Some(&i))?,
+            ))
+        }
         (None, None) => Err(ExitCode::from(2)),
     }
 }
 
-fn kro_options(c: &ClusterArgs) -> kroxide_engine::kro::KroOptions {
+fn kro_options(c: &ClusterArgs, namespace: &str) -> kroxide_engine::kro::KroOptions {
     kroxide_engine::kro::KroOptions {
-        namespace: c.namespace.clone(),
-        timeout: Duration::from_secs(c.timeout),
+        namespace: namespace.to_string(),
+        timeout: c.timeout,
         ..Default::default()
     }
 }
 
-fn engine_options(c: &ClusterArgs) -> DeployOptions {
+fn engine_options(c: &ClusterArgs, namespace: &str) -> DeployOptions {
     DeployOptions {
-        namespace: c.namespace.clone(),
-        resource_timeout: Duration::from_secs(c.timeout),
+        namespace: namespace.to_string(),
+        resource_timeout: c.timeout,
         ..DeployOptions::default()
     }
 }
@@ -263,20 +317,24 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
         Ok(i) => i,
         Err(c) => return c,
     };
+    let namespace = match explicit_namespace(&args.cluster, Some(&instance)) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
     let display = Display::new(Style::pick(args.output == Format::Json));
-    with_client(&args.cluster, |client| async move {
+    with_client(&args.cluster, namespace, |client, ns| async move {
         if args.cluster.mode == Mode::Kro {
             let version = kroxide_engine::kro::version(&client).await;
             display.note(&format!(
                 "deploying {} through KRO{} to namespace {}",
                 rgd.name(),
                 version.map(|v| format!(" {v}")).unwrap_or_default(),
-                args.cluster.namespace
+                ns
             ));
             let kopts = kroxide_engine::kro::KroOptions {
                 allow_breaking_changes: args.allow_breaking_changes,
                 progress: display.progress(),
-                ..kro_options(&args.cluster)
+                ..kro_options(&args.cluster, &ns)
             };
             let run = kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts);
             let result = tokio::select! {
@@ -308,15 +366,11 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
             prune: !args.no_prune,
             rollback_on_failure: args.rollback_on_failure,
             break_lock: args.break_lock,
-            overall_timeout: args.overall_timeout.map(Duration::from_secs),
+            overall_timeout: args.overall_timeout,
             progress: display.progress(),
-            ..engine_options(&args.cluster)
+            ..engine_options(&args.cluster, &ns)
         };
-        display.note(&format!(
-            "deploying {} to namespace {}",
-            rgd.name(),
-            args.cluster.namespace
-        ));
+        display.note(&format!("deploying {} to namespace {ns}", rgd.name()));
         let result = tokio::select! {
             r = engine.deploy(rgd, &instance, &opts) => r,
             _ = tokio::signal::ctrl_c() => {
@@ -371,10 +425,14 @@ pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
         Ok(i) => i,
         Err(c) => return c,
     };
-    with_client(&args.cluster, |client| async move {
+    let namespace = match explicit_namespace(&args.cluster, Some(&instance)) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    with_client(&args.cluster, namespace, |client, ns| async move {
         let engine = DirectEngine::new(client);
         match engine
-            .diff(rgd, &instance, &engine_options(&args.cluster))
+            .diff(rgd, &instance, &engine_options(&args.cluster, &ns))
             .await
         {
             Ok((diffs, unresolved)) => {
@@ -408,15 +466,13 @@ pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
 }
 
 pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode {
-    let name = match which_name(rgd, &args.which) {
+    let (name, namespace) = match which_instance(rgd, &args.which, &args.cluster) {
         Ok(n) => n,
         Err(c) => return c,
     };
-    with_client(&args.cluster, |client| async move {
+    with_client(&args.cluster, namespace, |client, ns| async move {
         if args.cluster.mode == Mode::Kro {
-            return match kroxide_engine::kro::instance(&client, rgd, &name, &args.cluster.namespace)
-                .await
-            {
+            return match kroxide_engine::kro::instance(&client, rgd, &name, &ns).await {
                 Ok(live) => {
                     let mut status = live.get("status").cloned().unwrap_or(serde_json::json!({}));
                     // What feeds a Secret is learned from the instance file
@@ -439,7 +495,7 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
         }
         let engine = DirectEngine::new(client);
         match engine
-            .status(rgd, &name, &engine_options(&args.cluster))
+            .status(rgd, &name, &engine_options(&args.cluster, &ns))
             .await
         {
             Ok(mut report) => {
@@ -469,16 +525,16 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
 }
 
 pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode {
-    let name = match which_name(rgd, &args.which) {
+    let (name, namespace) = match which_instance(rgd, &args.which, &args.cluster) {
         Ok(n) => n,
         Err(c) => return c,
     };
     let display = Display::new(Style::pick(args.output == Format::Json));
-    with_client(&args.cluster, |client| async move {
+    with_client(&args.cluster, namespace, |client, ns| async move {
         if args.cluster.mode == Mode::Kro {
             let kopts = kroxide_engine::kro::KroOptions {
                 progress: display.progress(),
-                ..kro_options(&args.cluster)
+                ..kro_options(&args.cluster, &ns)
             };
             let result =
                 kroxide_engine::kro::delete(&client, rgd, &name, args.delete_definition, &kopts)
@@ -514,16 +570,15 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
         let opts = DeployOptions {
             break_lock: args.break_lock,
             progress: display.progress(),
-            ..engine_options(&args.cluster)
+            ..engine_options(&args.cluster, &ns)
         };
         let result = engine.delete(rgd.name(), &name, &opts).await;
         display.finish();
         match result {
             Ok(r) if !r.found => {
                 eprintln!(
-                    "instance {name} of {} is not deployed in namespace {}; nothing to delete",
+                    "instance {name} of {} is not deployed in namespace {ns}; nothing to delete",
                     rgd.name(),
-                    args.cluster.namespace
                 );
                 ExitCode::SUCCESS
             }
@@ -548,10 +603,11 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
 }
 
 pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> ExitCode {
-    with_client(&args.cluster, |client| async move {
+    let namespace = args.cluster.namespace.clone();
+    with_client(&args.cluster, namespace, |client, ns| async move {
         let rows: Vec<Value> = if args.cluster.mode == Mode::Kro {
-            let ns = (!args.all_namespaces).then_some(args.cluster.namespace.as_str());
-            match kroxide_engine::kro::instances(&client, rgd, ns).await {
+            let only = (!args.all_namespaces).then_some(ns.as_str());
+            match kroxide_engine::kro::instances(&client, rgd, only).await {
                 Ok(list) => list
                     .into_iter()
                     .map(|i| serde_json::to_value(i).unwrap_or_default())
@@ -564,7 +620,7 @@ pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> Exi
         } else {
             let engine = DirectEngine::new(client);
             match engine
-                .instances(rgd.name(), &engine_options(&args.cluster))
+                .instances(rgd.name(), &engine_options(&args.cluster, &ns))
                 .await
             {
                 Ok(list) => list
@@ -572,7 +628,7 @@ pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> Exi
                     .map(|inv| {
                         serde_json::json!({
                             "name": inv.instance.pointer("/metadata/name"),
-                            "namespace": args.cluster.namespace,
+                            "namespace": ns,
                             "objects": inv.objects.len(),
                             "state": if inv.lock.is_some() { "DEPLOYING" } else { "DEPLOYED" },
                             "lockedBy": inv.lock.map(|l| l.holder),
