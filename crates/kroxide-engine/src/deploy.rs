@@ -24,6 +24,10 @@ const LOCK_TTL: Duration = Duration::from_secs(600);
 
 type Key = (String, String, Option<String>, String);
 
+/// How long a deploy whose objects are all ready keeps re-reading them for
+/// status fields that are still pending.
+const STATUS_GRACE: Duration = Duration::from_secs(5);
+
 /// At most this many requests of one step (reads, dry runs, applies) are in
 /// flight at once, so a large graph does not open a connection per object.
 const CONCURRENCY: usize = 64;
@@ -277,12 +281,6 @@ impl DirectEngine {
         // 1. Validate everything before the first write.
         let planner = Planner::new(rgd)?;
         let first = planner.plan(instance, &popts)?;
-        if let Some(r) = first.resources.iter().find(|r| r.action == Action::Fail) {
-            return Err(DeployError::Failed {
-                id: r.id.clone(),
-                reason: r.reason.clone().unwrap_or_default(),
-            });
-        }
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&first.instance).0;
         check_identity(instance, &graph, &instance_name, opts)?;
@@ -299,6 +297,19 @@ impl DirectEngine {
         }
         if let (Some(inv), false) = (&old, opts.break_lock) {
             store.check_lock(inv, &self.holder)?;
+        }
+        // The instance's uid, which expressions may read (KRO's instances
+        // have the one the API server gave them): kept in the inventory.
+        let with_uid = inventory::with_uid(instance, old.as_ref());
+        let (instance, first) = match &with_uid {
+            Some(i) => (i, planner.plan(i, &popts)?),
+            None => (instance, first),
+        };
+        if let Some(r) = first.resources.iter().find(|r| r.action == Action::Fail) {
+            return Err(DeployError::Failed {
+                id: r.id.clone(),
+                reason: r.reason.clone().unwrap_or_default(),
+            });
         }
         // The kinds of what an earlier run left, to prune them.
         let left = old.iter().flat_map(|i| &i.objects);
@@ -385,7 +396,7 @@ impl DirectEngine {
         inv.instance = json!({
             "apiVersion": first.instance.get("apiVersion"),
             "kind": first.instance.get("kind"),
-            "metadata": {"name": instance_name, "namespace": opts.namespace},
+            "metadata": {"name": instance_name, "namespace": opts.namespace, "uid": first.instance.pointer("/metadata/uid")},
             "spec": first.instance.get("spec"),
         });
         inv.objects.extend(known.iter().map(|t| t.oref.clone()));
@@ -524,11 +535,34 @@ impl DirectEngine {
         let mut applied_waves = Vec::new();
         let waves = order.len();
         for (wave, ids) in order.iter().enumerate() {
-            // Resolve the wave against what the cluster now holds.
-            let current = if wave == 0 {
-                std::borrow::Cow::Borrowed(first)
-            } else {
-                std::borrow::Cow::Owned(planner.plan(instance, &wave_opts)?)
+            // Resolve the wave against what the cluster now holds. A value
+            // an earlier wave's objects do not show yet (a load balancer's
+            // address) is waited for, as KRO requeues until it can resolve.
+            let deadline = tokio::time::Instant::now() + opts.resource_timeout;
+            let current = loop {
+                let current = if wave == 0 && wave_opts.observed.is_empty() {
+                    std::borrow::Cow::Borrowed(first)
+                } else {
+                    std::borrow::Cow::Owned(planner.plan(instance, &wave_opts)?)
+                };
+                let waiting = ids
+                    .iter()
+                    .filter_map(|id| current.resource(id))
+                    .find(|r| r.action == Action::Wait);
+                let Some(r) = waiting else { break current };
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(DeployError::NotReady {
+                        id: r.id.clone(),
+                        seconds: opts.resource_timeout.as_secs(),
+                        detail: Some(format!(
+                            "what it reads is not there: {}",
+                            r.reason.clone().unwrap_or_default()
+                        )),
+                    });
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                self.refresh(&mut live, kinds, &mut wave_opts.observed, opts)
+                    .await?;
             };
             let mut this_wave = Vec::new();
             let mut targets = Vec::new();
@@ -551,7 +585,7 @@ impl DirectEngine {
                     Action::Wait => {
                         return Err(DeployError::NotReady {
                             id: id.clone(),
-                            seconds: 0,
+                            seconds: opts.resource_timeout.as_secs(),
                             detail: r.reason.clone(),
                         })
                     }
@@ -670,7 +704,57 @@ impl DirectEngine {
             }
             applied_waves.push(this_wave);
         }
+        // Status fields may read what a controller writes a moment after
+        // the object counts as ready (an Ingress's address): re-read for a
+        // little while, so the status printed is the one `status` gives next.
+        let grace = tokio::time::Instant::now() + STATUS_GRACE.min(opts.resource_timeout);
+        while !planner.plan(instance, &wave_opts)?.pending.is_empty()
+            && tokio::time::Instant::now() < grace
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            self.refresh(&mut live, kinds, &mut wave_opts.observed, opts)
+                .await?;
+        }
         Ok((applied_waves, live, wave_opts.observed))
+    }
+
+    /// Reads again every object applied so far, into `live` and `observed`.
+    async fn refresh(
+        &self,
+        live: &mut BTreeMap<String, Vec<Value>>,
+        kinds: &BTreeMap<String, Kind>,
+        observed: &mut Observed,
+        opts: &DeployOptions,
+    ) -> Result<(), DeployError> {
+        let reads = live.iter().flat_map(|(id, objs)| {
+            objs.iter().map(move |o| {
+                let (name, ns) = name_ns(o);
+                let api = self.api(&kinds[id], ns.as_deref());
+                async move {
+                    let got = retry(opts.request_timeout, || api.get_opt(&name))
+                        .await
+                        .map_err(|source| DeployError::Api {
+                            id: id.clone(),
+                            source,
+                        })?;
+                    Ok::<_, DeployError>((
+                        id.clone(),
+                        got.and_then(|d| serde_json::to_value(d).ok()),
+                    ))
+                }
+            })
+        });
+        let read: Vec<(String, Option<Value>)> =
+            bounded(reads).await.into_iter().collect::<Result<_, _>>()?;
+        let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for (id, obj) in read {
+            if let Some(obj) = obj {
+                observed.insert(&id, obj.clone());
+                fresh.entry(id).or_default().push(obj);
+            }
+        }
+        live.extend(fresh);
+        Ok(())
     }
 
     /// Undoes a failed run: deletes what it created, restores what it changed.

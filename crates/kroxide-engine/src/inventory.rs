@@ -89,6 +89,42 @@ pub struct Inventory {
     pub resource_version: Option<String>,
 }
 
+/// `instance` with a `metadata.uid` when it has none: the one an earlier
+/// deploy recorded in `old`, else a new one (None: it has its own). A KRO
+/// instance has the uid the API server gave it, and expressions read it
+/// (`random.seededString(n, schema.metadata.uid)`): a direct deploy keeps
+/// one per instance, so such values stay the same from deploy to deploy.
+pub fn with_uid(instance: &Value, old: Option<&Inventory>) -> Option<Value> {
+    if instance.pointer("/metadata/uid").is_some() {
+        return None;
+    }
+    let uid = old
+        .and_then(|i| i.instance.pointer("/metadata/uid"))
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            kroxide_semantics::readiness::synthetic_uid(&format!(
+                "{} {nanos} {}",
+                holder_id(),
+                kroxide_model::meta_str(instance, "name").unwrap_or("")
+            ))
+        });
+    let mut i = instance.clone();
+    if !i.is_object() {
+        return None;
+    }
+    if i.get("spec").is_none() {
+        // Just a spec (as the planner reads an object with no `spec` key).
+        i = json!({"spec": i});
+    }
+    i["metadata"]["uid"] = json!(uid);
+    Some(i)
+}
+
 /// The inventory Secret's name for an instance.
 pub fn secret_name(graph: &str, instance: &str) -> String {
     format!("kroxide.{graph}.{instance}")

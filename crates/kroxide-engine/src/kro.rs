@@ -130,6 +130,25 @@ pub fn breaking_changes(old: &Schema, new: &Schema, path: &str, out: &mut Vec<St
     }
 }
 
+/// The RGD conditions whose `False` means KRO will not serve the graph:
+/// the graph is invalid, or its instance CRD cannot be made (one another
+/// RGD owns, say).
+const REFUSALS: [&str; 2] = ["GraphAccepted", "KindReady"];
+
+/// Why KRO refuses `rgd` (the message of its first refusing condition).
+fn refusal(rgd: &Value) -> String {
+    rgd.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter().find(|c| {
+                REFUSALS.contains(&c["type"].as_str().unwrap_or("")) && c["status"] == "False"
+            })
+        })
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or("no reason given")
+        .to_string()
+}
+
 /// Whether KRO has decided about the RGD as it is now: `Inactive`, or
 /// `Active` with the graph accepted, the instance kind ready and its
 /// controller running. A condition set for an earlier generation (its
@@ -150,8 +169,11 @@ fn rgd_settled(rgd: &Value) -> bool {
         })
     };
     let refused = conditions.is_some_and(|c| {
-        c.iter()
-            .any(|x| x["type"] == "GraphAccepted" && x["status"] == "False" && current(x))
+        c.iter().any(|x| {
+            REFUSALS.contains(&x["type"].as_str().unwrap_or(""))
+                && x["status"] == "False"
+                && current(x)
+        })
     });
     match rgd.pointer("/status/state").and_then(Value::as_str) {
         // KRO shows a new RGD Inactive, its conditions Unknown ("awaiting
@@ -300,14 +322,7 @@ pub async fn deploy(
         .and_then(Value::as_str)
         == Some("Inactive")
     {
-        let message = accepted
-            .data
-            .pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .and_then(|c| c.iter().find(|c| c["type"] == "GraphAccepted"))
-            .and_then(|c| c["message"].as_str())
-            .unwrap_or("no reason given")
-            .to_string();
+        let message = refusal(&serde_json::to_value(&accepted).unwrap_or(Value::Null));
         return Err(KroError::Inactive { name, message });
     }
     // The instance CRD (KRO labels it with the RGD's name) must be
@@ -396,10 +411,7 @@ pub async fn deploy(
             source,
         })?;
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    crate::kro_wait::healthy(
-        client, rgd, &served, instances, &iname, &prepared, namespaced, opts,
-    )
-    .await
+    crate::kro_wait::healthy(client, rgd, &served, instances, &iname, namespaced, opts).await
 }
 
 /// What a KRO-mode delete did.
@@ -431,6 +443,9 @@ pub async fn delete(
     } else {
         Api::all_with(client.clone(), &ar)
     };
+    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
+    let ns = namespaced.then_some(namespace);
+    let before = crate::kro_wait::children(client, rgd, &served, instance_name, ns).await?;
     match instances
         .delete(instance_name, &DeleteParams::background())
         .await
@@ -444,14 +459,14 @@ pub async fn delete(
             })
         }
     }
-    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
     crate::kro_wait::children_gone(
         client,
         rgd,
         &served,
         &instances,
         instance_name,
-        namespaced.then_some(namespace),
+        ns,
+        before,
         opts,
     )
     .await?;
@@ -467,7 +482,26 @@ pub async fn delete(
             report.definition_deleted = true;
             let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
             match rgds.delete(rgd.name(), &DeleteParams::default()).await {
-                Ok(_) => {}
+                // KRO holds it with a finalizer until it has stopped its
+                // controller: it is deleted when it is gone.
+                Ok(deleting) => {
+                    // (Right: the server says it is gone already.)
+                    let uid = deleting
+                        .left()
+                        .and_then(|o| o.metadata.uid)
+                        .unwrap_or_default();
+                    let gone = kube::runtime::wait::await_condition(
+                        rgds,
+                        rgd.name(),
+                        kube::runtime::conditions::is_deleted(&uid),
+                    );
+                    if tokio::time::timeout(opts.timeout, gone).await.is_err() {
+                        return Err(KroError::Timeout {
+                            what: format!("ResourceGraphDefinition {} to be deleted", rgd.name()),
+                            seconds: opts.timeout.as_secs(),
+                        });
+                    }
+                }
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(source) => {
                     return Err(KroError::Api {
@@ -763,6 +797,16 @@ mod tests {
             {"type": "GraphAccepted", "status": "Unknown", "reason": "AwaitingReconciliation", "observedGeneration": 1},
             {"type": "KindReady", "status": "Unknown", "reason": "AwaitingReconciliation", "observedGeneration": 1}]}});
         assert!(!rgd_settled(&awaiting));
+        // A CRD KRO cannot make is a refusal too, with KRO's message.
+        let mut owned = awaiting.clone();
+        owned["status"]["conditions"][1] = json!({"type": "KindReady", "status": "False", "observedGeneration": 1,
+            "message": "failed to update CRD indices.kro.run: CRD is owned by another ResourceGraphDefinition index-test"});
+        assert!(rgd_settled(&owned));
+        assert!(
+            refusal(&owned).contains("owned by another"),
+            "{}",
+            refusal(&owned)
+        );
         assert!(!rgd_settled(&json!({"status": {}})));
         assert!(!rgd_settled(&json!({})));
     }

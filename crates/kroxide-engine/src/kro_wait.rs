@@ -81,7 +81,6 @@ pub(crate) async fn healthy(
     served: &Served,
     instances: Api<DynamicObject>,
     name: &str,
-    prepared: &Value,
     namespaced: bool,
     opts: &KroOptions,
 ) -> Result<Value, KroError> {
@@ -143,15 +142,7 @@ pub(crate) async fn healthy(
             return Err(timeout(name, opts, &why));
         }
         let Some(inst) = &instance else { continue };
-        match judge(
-            &planner,
-            rgd,
-            inst,
-            prepared,
-            &children,
-            opts,
-            &mut reported,
-        )? {
+        match judge(&planner, rgd, inst, &children, opts, &mut reported)? {
             Verdict::Healthy(status) => return Ok(status),
             Verdict::Waiting(w) => {
                 differs_since = None;
@@ -242,7 +233,6 @@ fn judge(
     planner: &Planner<'_>,
     rgd: &ResourceGraphDefinition,
     inst: &Value,
-    prepared: &Value,
     children: &BTreeMap<(usize, Option<String>, String), Value>,
     opts: &KroOptions,
     reported: &mut Reported,
@@ -276,7 +266,13 @@ fn judge(
         } else {
             state
         };
-        return Ok(Verdict::Waiting(format!("KRO reports it {state}")));
+        let why = ready
+            .filter(|c| c["status"] != "True")
+            .and_then(|c| c["message"].as_str())
+            .filter(|m| !m.is_empty())
+            .map(|m| format!(", not Ready: {m}"))
+            .unwrap_or_default();
+        return Ok(Verdict::Waiting(format!("KRO reports it {state}{why}")));
     }
     // The children by resource id, in forEach order.
     let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
@@ -306,9 +302,15 @@ fn judge(
             observed.insert(id, (*c).clone());
         }
     }
+    // The live instance: it has what the API server gave it (its uid,
+    // which random.seededString and the like read), and KRO plans with it.
+    let mut live_instance = inst.clone();
+    if let Some(m) = live_instance.as_object_mut() {
+        m.remove("status");
+    }
     let plan = planner
         .plan(
-            prepared,
+            &live_instance,
             &PlanOptions {
                 namespace: opts.namespace.clone(),
                 observed,
@@ -408,8 +410,51 @@ fn compare(want: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
+/// The children of instance `name` (by KRO's labels): for each, how it is
+/// shown, its resource id, kind and name.
+pub(crate) type Children = BTreeMap<String, (String, String, String)>;
+
+/// Lists the children KRO labelled for instance `name`.
+pub(crate) async fn children(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    served: &Served,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<Children, KroError> {
+    let lp = ListParams::default().labels(&selector(name, namespace));
+    let mut out = BTreeMap::new();
+    for k in child_kinds(rgd, served) {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &k);
+        let list = crate::retry::retry(Duration::from_secs(30), || api.list_metadata(&lp))
+            .await
+            .map_err(|source| KroError::Api {
+                what: format!("listing the {} objects of {name}", k.kind),
+                source,
+            })?;
+        for o in list.items {
+            let id = o
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(NODE_ID))
+                .cloned()
+                .unwrap_or_default();
+            let obj = o.metadata.name.clone().unwrap_or_default();
+            let shown = match &o.metadata.namespace {
+                Some(ns) => format!("{}/{obj} in {ns} ({id})", k.kind),
+                None => format!("{}/{obj} ({id})", k.kind),
+            };
+            out.insert(shown, (id, k.kind.clone(), obj));
+        }
+    }
+    Ok(out)
+}
+
 /// Waits until KRO has removed every child of instance `name` and the
-/// instance itself, reporting each child as it goes.
+/// instance itself, reporting each child of `before` (listed before the
+/// instance was deleted) as it goes; on timeout, says what is left.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn children_gone(
     client: &kube::Client,
     rgd: &ResourceGraphDefinition,
@@ -417,38 +462,13 @@ pub(crate) async fn children_gone(
     instances: &Api<DynamicObject>,
     name: &str,
     namespace: Option<&str>,
+    before: Children,
     opts: &KroOptions,
 ) -> Result<(), KroError> {
-    let kinds = child_kinds(rgd, served);
-    let lp = ListParams::default().labels(&selector(name, namespace));
     let deadline = Instant::now() + opts.timeout;
-    let mut known: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+    let mut known = before;
     loop {
-        let mut left = BTreeMap::new();
-        for k in &kinds {
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), k);
-            let list = crate::retry::retry(Duration::from_secs(30), || api.list_metadata(&lp))
-                .await
-                .map_err(|source| KroError::Api {
-                    what: format!("listing the {} objects of {name}", k.kind),
-                    source,
-                })?;
-            for o in list.items {
-                let id = o
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(NODE_ID))
-                    .cloned()
-                    .unwrap_or_default();
-                let obj = o.metadata.name.clone().unwrap_or_default();
-                let shown = match &o.metadata.namespace {
-                    Some(ns) => format!("{}/{obj} in {ns} ({id})", k.kind),
-                    None => format!("{}/{obj} ({id})", k.kind),
-                };
-                left.insert(shown, (id, k.kind.clone(), obj));
-            }
-        }
+        let left = children(client, rgd, served, name, namespace).await?;
         for (shown, (id, kind, obj)) in &known {
             if !left.contains_key(shown) {
                 opts.progress.emit(Event::Deleted {

@@ -197,6 +197,17 @@ impl DirectEngine {
         let mut current = planner.plan(instance, &popts)?;
         let graph = rgd.name().to_string();
         let instance_name = name_ns(&current.instance).0;
+        // The uid an earlier deploy gave the instance, as deploy would use it.
+        let store = self.store(&graph, &instance_name, opts);
+        let old = store.read().await?;
+        let with_uid = crate::inventory::with_uid(instance, old.as_ref());
+        let instance = match &with_uid {
+            Some(i) => {
+                current = planner.plan(i, &popts)?;
+                i
+            }
+            None => instance,
+        };
         // Resolve as far as the live objects allow: each round may unlock the next wave.
         let mut live: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
         for _ in 0..=current.waves.len() {
@@ -310,8 +321,7 @@ impl DirectEngine {
             });
         }
         // What a deploy would prune.
-        let store = self.store(&graph, &instance_name, opts);
-        if let Some(inv) = store.read().await? {
+        if let Some(inv) = old {
             let stale: BTreeSet<ObjectRef> = inv
                 .objects
                 .into_iter()

@@ -1,0 +1,589 @@
+//! KRO mode on a real cluster with the real KRO controller (v0.9.3 in
+//! `../shared/kit`), the kubelet simulator making Pods ready. Run by
+//! `scripts/e2e.sh`; by hand:
+//!
+//! ```text
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e_kro -- --ignored
+//! ```
+//!
+//! Each test uses ResourceGraphDefinitions (cluster-scoped) and instance
+//! kinds of its own, so the tests run in parallel.
+
+mod real;
+mod scenarios;
+
+use kroxide::engine::kro::{delete, deploy, KroError, KroOptions};
+use kroxide::engine::{Event, Progress};
+use kroxide::model::ResourceGraphDefinition;
+use kroxide::prelude::*;
+use kube::api::{Api, DynamicObject};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use real::{kroxide, printed, Real};
+use scenarios::example;
+use scenarios::microservices::{microservices_app, Health, MicroservicesStatus};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn opts(r: &Real, ns: &str) -> KroOptions {
+    KroOptions {
+        namespace: ns.to_string(),
+        timeout: r.timeout,
+        ..KroOptions::default()
+    }
+}
+
+fn rgds(r: &Real) -> Api<DynamicObject> {
+    Api::all_with(
+        r.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("kro.run", "v1alpha1", "ResourceGraphDefinition"),
+            "resourcegraphdefinitions",
+        ),
+    )
+}
+
+/// Deletes the instance CRD KRO made for RGD `name` (KRO v0.9.3 leaves it
+/// behind when the RGD goes), so a later run on the same cluster starts clean.
+async fn forget_crd(r: &Real, name: &str) {
+    let crds: Api<DynamicObject> = Api::all_with(
+        r.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    let lp = kube::api::ListParams::default()
+        .labels(&format!("kro.run/resource-graph-definition-name={name}"));
+    for c in crds.list_metadata(&lp).await.unwrap().items {
+        let _ = crds
+            .delete(
+                c.metadata.name.as_deref().unwrap_or(""),
+                &Default::default(),
+            )
+            .await;
+    }
+}
+
+fn rgd(yaml: &str) -> ResourceGraphDefinition {
+    kroxide::model::load_str("test.yaml", yaml)
+        .unwrap()
+        .remove(0)
+        .rgd
+}
+
+/// The microservices example renamed (RGD and kind) for one test, so that
+/// tests deploying it through KRO do not share a definition.
+fn microservices_as(suffix: &str) -> ResourceGraphDefinition {
+    let mut rgd = microservices_app().to_rgd().unwrap();
+    rgd.metadata.name = Some(format!("microservices-{suffix}"));
+    rgd.spec.schema.kind = format!("Microservices{}", suffix.replace('-', ""));
+    rgd
+}
+
+/// The example instance `file`, of `rgd`'s kind.
+fn instance_of(rgd: &ResourceGraphDefinition, file: &str) -> Value {
+    let mut i = example(file);
+    i["kind"] = json!(rgd.spec.schema.kind);
+    i
+}
+
+fn recorder() -> (Progress, Arc<Mutex<Vec<Event>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    (
+        Progress::new(move |e| sink.lock().unwrap().push(e.clone())),
+        events,
+    )
+}
+
+/// The seed's production configuration through KRO: the RGD becomes
+/// Active, the instance healthy with every child ready (prod-sized) and a
+/// complete typed status; deleting it removes every child within the
+/// timeout, reported one by one, and then the definition.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn prod_through_kro_is_healthy_typed_and_deleted_with_progress() {
+    let r = Real::with_kubelet("kroprod", &[], Some(Duration::from_secs(2))).await;
+    let rgd = microservices_as("kroprod");
+    forget_crd(&r, rgd.name()).await;
+    let (progress, events) = recorder();
+    let o = KroOptions {
+        progress,
+        ..opts(&r, &r.ns)
+    };
+    let status = deploy(&r.client, &rgd, &instance_of(&rgd, "prod.yaml"), &o)
+        .await
+        .unwrap();
+    assert_eq!(status["state"], "ACTIVE");
+    let typed: MicroservicesStatus = serde_json::from_value(status.clone()).unwrap();
+    assert_eq!(typed.health, Health::Healthy, "{status}");
+    assert_eq!(typed.gateway_url, "https://api.mycompany.com");
+    assert!(
+        typed.services.user.ready && typed.services.product.ready && typed.services.order.ready
+    );
+    // Every child was reported ready, and the Deployments really are.
+    let ready: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Ready { id } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ready.len(), 12, "{ready:?}");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(r.client.clone(), &r.ns);
+    let product = deployments.get("product-service").await.unwrap();
+    assert_eq!(product.spec.unwrap().replicas, Some(5));
+    assert_eq!(product.status.unwrap().ready_replicas, Some(5));
+
+    let (progress, events) = recorder();
+    let o = KroOptions {
+        progress,
+        ..opts(&r, &r.ns)
+    };
+    let report = delete(&r.client, &rgd, "microservices-prod", true, &o)
+        .await
+        .unwrap();
+    assert!(report.definition_deleted);
+    let deleted = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Deleted { .. }))
+        .count();
+    assert_eq!(deleted, 12);
+    assert!(deployments
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(rgds(&r).get_opt(rgd.name()).await.unwrap().is_none());
+    forget_crd(&r, rgd.name()).await;
+    r.cleanup().await;
+}
+
+/// A delete that KRO cannot finish within the timeout says which children
+/// are left, instead of a bare timeout.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn a_delete_past_its_timeout_lists_what_is_left() {
+    let r = Real::new("krodel", &[]).await;
+    let rgd = microservices_as("krodel");
+    forget_crd(&r, rgd.name()).await;
+    deploy(
+        &r.client,
+        &rgd,
+        &instance_of(&rgd, "dev.yaml"),
+        &opts(&r, &r.ns),
+    )
+    .await
+    .unwrap();
+    let short = KroOptions {
+        timeout: Duration::from_secs(1),
+        ..opts(&r, &r.ns)
+    };
+    let e = delete(&r.client, &rgd, "microservices-dev", false, &short)
+        .await
+        .unwrap_err();
+    match &e {
+        KroError::DeleteTimeout { left, .. } => {
+            assert!(!left.is_empty());
+            assert!(left.iter().any(|l| l.contains("Deployment/")), "{left:?}")
+        }
+        other => panic!("unexpected {other}"),
+    }
+    // Given time, it finishes.
+    delete(&r.client, &rgd, "microservices-dev", true, &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    forget_crd(&r, rgd.name()).await;
+    r.cleanup().await;
+}
+
+/// An RGD the real KRO refuses fails with KRO's own message, and no
+/// instance kind or instance is created. The graph is one kroxide's offline
+/// checks still pass (a `hash.sha256`, which returns bytes in KRO, in a
+/// string field); should they learn to refuse it, nothing may be written.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn an_rgd_kro_refuses_fails_with_kros_message_and_no_instance() {
+    let r = Real::new("krorefused", &[]).await;
+    // A run that failed earlier on this cluster may have left KRO's CRD.
+    forget_crd(&r, "e2e-refused").await;
+    let refused = rgd(r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-refused
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eRefused
+    spec:
+      a: integer | default=1
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}
+      data:
+        h: ${hash.sha256(schema.metadata.name)}
+"#);
+    let inst = json!({"metadata": {"name": "x"}, "spec": {}});
+    let e = deploy(&r.client, &refused, &inst, &opts(&r, &r.ns))
+        .await
+        .unwrap_err();
+    match &e {
+        KroError::Inactive { message, .. } => {
+            assert!(message.contains("bytes"), "{message}");
+            rgds(&r)
+                .delete("e2e-refused", &Default::default())
+                .await
+                .unwrap();
+        }
+        KroError::Deploy(_) => {
+            assert!(rgds(&r).get_opt("e2e-refused").await.unwrap().is_none());
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let crds: Api<DynamicObject> = Api::all_with(
+        r.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    assert!(crds.get_opt("e2erefuseds.kro.run").await.unwrap().is_none());
+    r.cleanup().await;
+}
+
+/// Removing a spec field is refused unless allowed, then applied with
+/// KRO's annotation.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn breaking_schema_changes_are_refused_unless_allowed() {
+    let r = Real::new("krobreak", &[]).await;
+    let rgd = microservices_as("krobreak");
+    forget_crd(&r, rgd.name()).await;
+    deploy(
+        &r.client,
+        &rgd,
+        &instance_of(&rgd, "prod.yaml"),
+        &opts(&r, &r.ns),
+    )
+    .await
+    .unwrap();
+    let mut changed = rgd.clone();
+    if let Some(spec) = changed.spec.schema.spec.as_mut() {
+        spec.shift_remove("version");
+    }
+    let mut inst = instance_of(&rgd, "prod.yaml");
+    inst["spec"].as_object_mut().unwrap().remove("version");
+    // The status and resources still read schema.spec.version: drop those uses.
+    let yaml = kroxide::model::to_yaml(&changed)
+        .unwrap()
+        .replace("${schema.spec.version}", "v1");
+    let changed = kroxide::model::load_str("changed.yaml", &yaml)
+        .unwrap()
+        .remove(0)
+        .rgd;
+    let e = deploy(&r.client, &changed, &inst, &opts(&r, &r.ns))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, KroError::Breaking { changes, .. } if changes.iter().any(|c| c.contains("spec.version: field removed"))),
+        "{e}"
+    );
+    let allowed = KroOptions {
+        allow_breaking_changes: true,
+        ..opts(&r, &r.ns)
+    };
+    let status = deploy(&r.client, &changed, &inst, &allowed).await.unwrap();
+    assert_eq!(status["health"], "healthy", "{status}");
+    let live = rgds(&r).get(rgd.name()).await.unwrap();
+    assert_eq!(
+        live.metadata.annotations.unwrap()["kro.run/allow-breaking-changes"],
+        "true"
+    );
+    delete(
+        &r.client,
+        &changed,
+        "microservices-prod",
+        true,
+        &opts(&r, &r.ns),
+    )
+    .await
+    .unwrap();
+    r.cleanup().await;
+}
+
+const INDEX: &str = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-index
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Index
+    spec:
+      names: "[]string"
+    status:
+      first: ${configs[0].metadata.name}
+      all: ${configs.map(c, c.data.nm)}
+      replicas: ${web.status.readyReplicas}
+  resources:
+  - id: configs
+    forEach:
+    - nm: ${schema.spec.names}
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.metadata.name}-${nm}
+      data:
+        nm: ${nm}
+  - id: web
+    template:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: ${schema.metadata.name}-web
+      spec:
+        replicas: 2
+        selector:
+          matchLabels: {app: index}
+        template:
+          metadata:
+            labels: {app: index}
+          spec:
+            containers:
+            - name: web
+              image: nginx
+"#;
+
+/// From the CLI, a kind whose plural KRO forms irregularly (`Index` →
+/// `indices`): deploy (with progress), status, instances and delete find
+/// it; the status keeps forEach order and matches what direct mode computes.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn an_irregular_plural_and_foreach_order_from_the_cli() {
+    let r = Real::with_kubelet("kroindex", &["direct"], Some(Duration::from_secs(1))).await;
+    // A run that failed earlier on this cluster may have left KRO's CRD.
+    forget_crd(&r, "e2e-index").await;
+    let dir = real::workdir("kroindex");
+    let file = dir.join("index.yaml");
+    std::fs::write(&file, INDEX).unwrap();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(
+        &inst,
+        "metadata: {name: idx}\nspec: {names: [zz, aa, mm]}\n",
+    )
+    .unwrap();
+    let (file, inst) = (file.display().to_string(), inst.display().to_string());
+    let with = |args: &[&str], ns: &str| {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.insert(1, file.clone());
+        a.extend(["-n".into(), ns.to_string()]);
+        a.extend(r.cli_args());
+        a
+    };
+    let started = Instant::now();
+    let out = kroxide(with(
+        &["deploy", "--mode", "kro", "--instance", &inst, "-o", "json"],
+        &r.ns,
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    // The Pods took a second to become ready: the deploy waited for them.
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["first"], "idx-zz", "{status}");
+    assert_eq!(status["all"], json!(["zz", "aa", "mm"]));
+    assert_eq!(status["replicas"], 2, "{status}");
+    // Progress is JSON lines on stderr with -o json: every child reported ready.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for id in ["configs", "web"] {
+        assert!(
+            stderr.contains(&format!("\"event\":\"ready\",\"id\":\"{id}\"")),
+            "{id}: {stderr}"
+        );
+    }
+    let out = kroxide(with(
+        &["status", "--mode", "kro", "--name", "idx", "-o", "json"],
+        &r.ns,
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["first"], "idx-zz");
+    let out = kroxide(with(&["instances", "--mode", "kro", "-o", "json"], &r.ns)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["name"], "idx", "{list}");
+    assert_eq!(list[0]["ready"], true);
+    // Direct mode computes the same status fields.
+    let out = kroxide(with(
+        &[
+            "deploy",
+            "--create-namespace",
+            "--instance",
+            &inst,
+            "-o",
+            "json",
+        ],
+        r.extra(0),
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["first", "all", "replicas"] {
+        assert_eq!(direct[k], status[k], "{k}");
+    }
+    let out = kroxide(with(
+        &[
+            "delete",
+            "--mode",
+            "kro",
+            "--name",
+            "idx",
+            "--delete-definition",
+        ],
+        &r.ns,
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("deleted ResourceGraphDefinition e2e-index"),
+        "{stderr}"
+    );
+    assert!(rgds(&r).get_opt("e2e-index").await.unwrap().is_none());
+    forget_crd(&r, "e2e-index").await;
+    r.cleanup().await;
+}
+
+const VAULT_RGD: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: e2e-vault}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eVault
+    spec:
+      name: string | required=true
+      password: string | required=true pattern="^[a-z0-9-]+$"
+    status:
+      secretName: ${creds.metadata.name}
+      copied: ${settings.data.copied}
+  resources:
+    - id: creds
+      template:
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: "${schema.spec.name}-creds"}
+        stringData:
+          password: ${schema.spec.password}
+    - id: settings
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "${schema.spec.name}"}
+        data:
+          copied: ${schema.spec.password}
+"#;
+
+/// A status field that repeats a Secret's value is masked in what KRO mode
+/// prints: at deploy, and in status with the instance file or only its name.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn kro_mode_masks_a_secret_value_that_the_status_repeats() {
+    let r = Real::new("krosecret", &[]).await;
+    // A run that failed earlier on this cluster may have left KRO's CRD.
+    forget_crd(&r, "e2e-vault").await;
+    let dir = real::workdir("krosecret");
+    let rgd = dir.join("vault.yaml");
+    std::fs::write(&rgd, VAULT_RGD).unwrap();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(
+        &inst,
+        "metadata: {name: v}\nspec: {name: v, password: s3cr3t-pa55}\n",
+    )
+    .unwrap();
+    let (rgd, inst) = (rgd.display().to_string(), inst.display().to_string());
+    for (command, which) in [
+        ("deploy", ["--instance", inst.as_str()]),
+        ("status", ["--instance", inst.as_str()]),
+        ("status", ["--name", "v"]),
+    ] {
+        let mut args: Vec<String> = [
+            command, &rgd, which[0], which[1], "--mode", "kro", "-n", &r.ns,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(r.cli_args());
+        let out = kroxide(args).await;
+        let all = printed(&out);
+        assert_eq!(out.status.code(), Some(0), "{command} {which:?}: {all}");
+        assert!(
+            all.contains("copied:") && !all.contains("s3cr3t-pa55"),
+            "{command} {which:?}: {all}"
+        );
+    }
+    let mut args: Vec<String> = [
+        "delete",
+        &rgd,
+        "--name",
+        "v",
+        "--mode",
+        "kro",
+        "--delete-definition",
+        "-n",
+        &r.ns,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(r.cli_args());
+    let out = kroxide(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    forget_crd(&r, "e2e-vault").await;
+    r.cleanup().await;
+}
+
+/// The typed factory through KRO: deploy returns the typed status, status
+/// reads it back, delete removes it.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn the_typed_factory_through_kro() {
+    let r = Real::new("krofactory", &[]).await;
+    // A run that failed earlier on this cluster may have left KRO's CRD.
+    forget_crd(&r, "microservices-app").await;
+    let app = microservices_app();
+    let factory = || {
+        app.factory(Mode::Kro)
+            .client(r.client.clone())
+            .namespace(&r.ns)
+            .timeout(r.timeout)
+    };
+    let spec: scenarios::microservices::MicroservicesSpec =
+        serde_json::from_value(example("dev.yaml")["spec"].clone()).unwrap();
+    let status = factory().deploy(&spec).await.unwrap();
+    assert_eq!(status.health, Health::Healthy);
+    assert_eq!(factory().status().await.unwrap().health, Health::Healthy);
+    factory().delete().await.unwrap();
+    assert!(factory().status().await.is_err());
+    rgds(&r)
+        .delete("microservices-app", &Default::default())
+        .await
+        .unwrap();
+    r.cleanup().await;
+}
