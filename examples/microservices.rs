@@ -32,6 +32,7 @@ pub enum Environment {
 #[derive(Schema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Gateway {
     pub domain: String,
+    #[schema(minimum = 0)]
     pub replicas: i32,
 }
 
@@ -45,6 +46,7 @@ pub struct Services {
 #[derive(Schema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Backend {
     pub image: String,
+    #[schema(minimum = 0)]
     pub replicas: i32,
     pub database: Database,
 }

@@ -440,6 +440,7 @@ async fn diff_shows_what_would_change_with_secrets_masked() {
         !diffs.is_empty() && diffs.len() + unresolved.len() >= 7,
         "{unresolved:?}"
     );
+    let everything_new = kroxide::engine::render_diff(&diffs, false);
     engine
         .deploy(&rgd, &instance("dev.yaml"), &opts())
         .await
@@ -473,36 +474,45 @@ async fn diff_shows_what_would_change_with_secrets_masked() {
         "{text}"
     );
     assert!(text.contains("+  replicas: 5"), "{text}");
-    let secret_values: Vec<String> = ["dev.yaml", "prod.yaml"]
-        .iter()
-        .flat_map(|f| {
-            let i = instance(f);
-            i["spec"]["database"]
-                .as_object()
-                .map(|m| {
-                    m.values()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-        .filter(|v| v.len() > 3)
-        .collect();
-    for v in &secret_values {
-        assert!(
-            !text.contains(v.as_str()) || v == "postgres",
-            "secret value {v} in diff"
-        );
+    // The db-secrets Secret's values, as written and decoded: none may show.
+    let template = rgd
+        .resource("dbSecrets")
+        .and_then(|r| r.template.as_ref())
+        .cloned()
+        .unwrap();
+    let mut secret_values: Vec<String> = Vec::new();
+    for v in template["data"].as_object().unwrap().values() {
+        let encoded = v.as_str().unwrap().to_string();
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&encoded)
+            .unwrap();
+        secret_values.push(String::from_utf8(decoded).unwrap());
+        secret_values.push(encoded);
     }
+    assert_eq!(secret_values.len(), 6, "{template}");
+    for text in [&everything_new, &text] {
+        for v in &secret_values {
+            assert!(
+                !text.contains(v.as_str()),
+                "secret value {v} in diff:\n{text}"
+            );
+        }
+    }
+    assert!(
+        everything_new.contains("Secret/dev/db-secrets"),
+        "the Secret is not in the diff: {everything_new}"
+    );
 }
 
-/// Deploys with `fault` armed, then (if it failed) once more; the end state
-/// must be the full healthy application, and an object that belongs to
-/// someone else must be untouched.
+/// Deploys with `fault` armed: the run must ride it out (only with
+/// `Rerun::Allowed` may it stop, and then a second run must converge); the
+/// end state must be the full healthy application, and an object that
+/// belongs to someone else must be untouched.
 async fn converges(
     server: &Arc<TestServer>,
     first_timeout: Duration,
+    rerun: Rerun,
     arm: impl FnOnce(&Arc<TestServer>),
 ) {
     let c = local(server, "dev");
@@ -535,15 +545,17 @@ async fn converges(
         ..opts()
     };
     let first = engine.deploy(&rgd, &instance("dev.yaml"), &o).await;
-    let report = match first {
-        Ok(r) => r,
-        Err(e) => {
+    let report = match (first, rerun) {
+        (Ok(r), _) => r,
+        // Only a fault that loses what the server had may stop the first run.
+        (Err(e), Rerun::Allowed) => {
             eprintln!("first run stopped: {e}; running again");
             DirectEngine::new(server.client().unwrap())
                 .deploy(&rgd, &instance("dev.yaml"), &opts())
                 .await
                 .unwrap_or_else(|e| panic!("a re-run did not converge: {e}"))
         }
+        (Err(e), Rerun::No) => panic!("the deploy did not ride out the fault: {e}"),
     };
     assert_eq!(report.status()["health"], "healthy", "{}", report.status());
     let live = c.versions(rgd.name()).await;
@@ -567,19 +579,31 @@ async fn converges(
         );
     }
     assert_eq!(live.len(), 12);
-    if let Some(t) = c.configmaps().get_opt("theirs").await.unwrap() {
-        assert_eq!(
-            t.metadata.resource_version, theirs_rv,
-            "someone else's ConfigMap was changed"
-        );
-        assert!(t.metadata.labels.is_none());
+    // A restart that lost the server's data lost theirs too; otherwise it is untouched.
+    match (c.configmaps().get_opt("theirs").await.unwrap(), rerun) {
+        (Some(t), _) => {
+            assert_eq!(
+                t.metadata.resource_version, theirs_rv,
+                "someone else's ConfigMap was changed"
+            );
+            assert!(t.metadata.labels.is_none());
+        }
+        (None, Rerun::Allowed) => {}
+        (None, Rerun::No) => panic!("someone else's ConfigMap was deleted"),
     }
+}
+
+/// Whether a fault may stop the first run (then a second must converge).
+#[derive(Clone, Copy)]
+enum Rerun {
+    No,
+    Allowed,
 }
 
 #[tokio::test]
 async fn converges_through_500s() {
     let server = Arc::new(TestServer::start().await.unwrap());
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         s.inject("PATCH", "/deployments/", 3, FaultKind::ServerError);
         s.inject("GET", "/secrets/", 2, FaultKind::ServerError);
     })
@@ -589,7 +613,7 @@ async fn converges_through_500s() {
 #[tokio::test]
 async fn converges_through_429_with_retry_after() {
     let server = Arc::new(TestServer::start().await.unwrap());
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         s.inject(
             "PATCH",
             "/services/",
@@ -603,7 +627,7 @@ async fn converges_through_429_with_retry_after() {
 #[tokio::test]
 async fn converges_through_409_conflicts() {
     let server = Arc::new(TestServer::start().await.unwrap());
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         s.inject("PATCH", "/configmaps/", 2, FaultKind::Conflict);
         s.inject("PUT", "/secrets/kroxide.", 1, FaultKind::Conflict);
     })
@@ -613,7 +637,7 @@ async fn converges_through_409_conflicts() {
 #[tokio::test]
 async fn converges_through_a_request_that_never_answers() {
     let server = Arc::new(TestServer::start().await.unwrap());
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         s.inject(
             "PATCH",
             "/deployments/user-service",
@@ -628,7 +652,7 @@ async fn converges_through_a_request_that_never_answers() {
 async fn converges_through_dropped_watches() {
     let server = Arc::new(TestServer::start().await.unwrap());
     server.controllers(|c| c.delay = Duration::from_millis(400));
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         let s = s.clone();
         tokio::spawn(async move {
             for _ in 0..8 {
@@ -644,7 +668,7 @@ async fn converges_through_dropped_watches() {
 async fn converges_through_a_restart_that_keeps_data() {
     let server = Arc::new(TestServer::start().await.unwrap());
     server.controllers(|c| c.delay = Duration::from_millis(300));
-    converges(&server, Duration::from_secs(10), |s| {
+    converges(&server, Duration::from_secs(10), Rerun::No, |s| {
         let s = s.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(400)).await;
@@ -658,7 +682,7 @@ async fn converges_through_a_restart_that_keeps_data() {
 async fn a_restart_that_loses_data_stops_the_run_and_a_rerun_converges() {
     let server = Arc::new(TestServer::start().await.unwrap());
     server.controllers(|c| c.delay = Duration::from_millis(300));
-    converges(&server, Duration::from_secs(2), |s| {
+    converges(&server, Duration::from_secs(2), Rerun::Allowed, |s| {
         let s = s.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(400)).await;

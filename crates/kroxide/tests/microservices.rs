@@ -126,6 +126,10 @@ fn spec_fields_have_the_right_simpleschema_types() {
     let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
         ["properties"];
     assert_eq!(spec["gateway"]["properties"]["replicas"]["type"], "integer");
+    assert_eq!(
+        spec["gateway"]["properties"]["replicas"]["minimum"].as_f64(),
+        Some(0.0)
+    );
     for s in ["user", "product", "order"] {
         assert_eq!(
             spec["services"]["properties"][s]["properties"]["replicas"]["type"],
@@ -211,12 +215,22 @@ mod plans {
             .unwrap();
         assert_eq!(object(&p, "appConfig")["data"]["LOG_LEVEL"], "debug");
         assert_eq!(object(&p, "appConfig")["metadata"]["namespace"], "dev");
+        // A negative replica count is refused (the schema's minimum is 0),
+        // naming the field; a wrong type cannot even be written in Rust.
         let mut bad = dev.clone();
         bad.services.user.replicas = -1;
-        // The schema has no minimum here, so -1 is accepted as the spec allows it;
-        // a wrong type cannot even be written in Rust.
-        assert!(microservices_app()
+        let e = microservices_app()
             .plan(&bad, &PlanOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("spec.services.user.replicas: -1 is less than the minimum 0"),
+            "{e}"
+        );
+        let mut zero = dev.clone();
+        zero.gateway.replicas = 0;
+        assert!(microservices_app()
+            .plan(&zero, &PlanOptions::default())
             .is_ok());
     }
 
