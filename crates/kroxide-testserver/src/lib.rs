@@ -56,7 +56,10 @@
 //! merging (lists are replaced), server-side apply's merging inside
 //! associative lists (lists are atomic), admission webhooks, finalizers and
 //! graceful deletion, pagination (`limit`/`continue`), table output,
-//! `managedFields` entries for the controllers' status writes.
+//! `managedFields` entries for the controllers' status writes, KRO (no
+//! ResourceGraphDefinition API is served unless a test creates KRO's CRD, and
+//! nothing reconciles one: KRO mode is tested against the real KRO, see
+//! `scripts/e2e.sh`).
 //! Where it and a real kube-apiserver differ, the real one is right.
 //!
 //! [`kubelet`] is a kubelet simulator for real control planes without nodes.
@@ -73,7 +76,6 @@
 mod apply;
 mod controllers;
 mod faults;
-mod kro;
 pub mod kubelet;
 mod server;
 mod store;
@@ -113,7 +115,6 @@ impl TestServer {
         let state = Arc::new(State::new());
         seed_namespaces(&state);
         tokio::spawn(run_controllers(state.clone()));
-        tokio::spawn(kro::run(state.clone()));
         let st = state.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -143,6 +144,9 @@ impl TestServer {
         let uri: http::Uri = self.url().parse().expect("valid url");
         let mut config = kube::Config::new(uri);
         config.default_namespace = "default".into();
+        // As kroxide builds its clients: without kube's retry layer, so a
+        // test sees only what kroxide itself rides out.
+        config.default_retry = false;
         kube::Client::try_from(config)
     }
 
@@ -210,21 +214,6 @@ impl TestServer {
                 remaining: times,
                 kind,
             });
-        }
-    }
-
-    /// Installs (or removes) the simulated KRO: the ResourceGraphDefinition
-    /// API becomes servable and RGDs and their instances are reconciled.
-    pub fn install_kro(&self, on: bool) {
-        self.state
-            .kro
-            .store(on, std::sync::atomic::Ordering::SeqCst);
-        if let Ok(mut t) = self.state.types.write() {
-            t.types
-                .retain(|x| !(x.group == "kro.run" && x.plural == "resourcegraphdefinitions"));
-            if on {
-                t.types.push(kro::rgd_type());
-            }
         }
     }
 

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-const USAGE: &str = "usage: kroxide-testserver --kubeconfig FILE [--listen 127.0.0.1:PORT] [--kro]
+const USAGE: &str = "usage: kroxide-testserver --kubeconfig FILE [--listen 127.0.0.1:PORT]
        kroxide-testserver kubelet [--kubeconfig FILE] [--ready-after DURATION] [--namespace NS]...
 
 Serves an in-memory Kubernetes API for tests until stopped, and writes a kubeconfig for it.
---kro installs the simulated KRO controller (ResourceGraphDefinitions and their instances).
 
 kubelet: plays the kubelet (and the load balancer and volume provisioners) for a real
 control plane that has no nodes, until Ctrl-C: Pods become Running and Ready (Pods of
@@ -34,7 +33,6 @@ async fn main() -> std::process::ExitCode {
     }
     let mut kubeconfig = None;
     let mut addr = "127.0.0.1:0".to_string();
-    let mut kro = false;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -45,10 +43,6 @@ async fn main() -> std::process::ExitCode {
             "--listen" if i + 1 < args.len() => {
                 addr = args[i + 1].clone();
                 i += 2;
-            }
-            "--kro" => {
-                kro = true;
-                i += 1;
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -71,7 +65,6 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    server.install_kro(kro);
     if let Err(e) = server.write_kubeconfig(&kubeconfig) {
         eprintln!("error: cannot write {kubeconfig}: {e}");
         return std::process::ExitCode::from(1);

@@ -45,8 +45,6 @@ pub struct State {
     pub faults: Mutex<Vec<crate::faults::Fault>>,
     /// Bumped to end every open watch (a dropped connection or a restart).
     pub watch_epoch: std::sync::atomic::AtomicU64,
-    /// Whether the KRO simulator runs (a cluster with KRO installed).
-    pub kro: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -59,7 +57,6 @@ impl State {
             controllers: Mutex::new(Default::default()),
             faults: Mutex::new(Vec::new()),
             watch_epoch: std::sync::atomic::AtomicU64::new(0),
-            kro: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

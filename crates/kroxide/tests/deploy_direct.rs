@@ -6,7 +6,7 @@ mod scenarios;
 use kroxide::engine::{DeployError, DeployOptions, DirectEngine, Event, GRAPH_LABEL};
 use kroxide_testserver::{FaultKind, TestServer};
 use scenarios::{example as instance, microservices::microservices_app, Cluster};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
