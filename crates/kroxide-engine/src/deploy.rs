@@ -852,6 +852,30 @@ pub(crate) fn check_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Caught before anything is written: an instance naming another
+    /// namespace, and names too long to be the label every object carries.
+    #[test]
+    fn identity_problems_are_refused_up_front() {
+        let opts = DeployOptions {
+            namespace: "dev".into(),
+            ..DeployOptions::default()
+        };
+        let ok = json!({"metadata": {"name": "shop", "namespace": "dev"}});
+        assert!(check_identity(&ok, "app", "shop", &opts).is_ok());
+        let other = json!({"metadata": {"name": "shop", "namespace": "prod"}});
+        let e = check_identity(&other, "app", "shop", &opts).unwrap_err();
+        assert!(
+            matches!(&e, DeployError::NamespaceMismatch { instance, namespace } if instance == "prod" && namespace == "dev"),
+            "{e}"
+        );
+        let long = "x".repeat(64);
+        let e = check_identity(&json!({}), "app", &long, &opts).unwrap_err();
+        assert!(e.to_string().contains("is 64 characters long"), "{e}");
+        assert!(e.to_string().contains(INSTANCE_LABEL), "{e}");
+        let e = check_identity(&json!({}), &long, "shop", &opts).unwrap_err();
+        assert!(e.to_string().contains(GRAPH_LABEL), "{e}");
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Results come back in order, no more than CONCURRENCY run at once, and

@@ -7,7 +7,8 @@ use crate::progress::ResourceState;
 use crate::retry::retry;
 use crate::{name_ns, DeployError, DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{is_ready, plan, Action, Observed, PlanOptions, Planner};
+use kroxide_semantics::plan::{plan, readiness_of, Action, Observed, PlanOptions, Planner};
+use kroxide_semantics::readiness::KindReadiness;
 use kroxide_semantics::redact::{Redactor, MASK};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,6 +23,11 @@ pub struct ResourceStatus {
     /// Names of its live objects.
     pub names: Vec<String>,
     pub state: ResourceState,
+    /// Why it is in that state: what it waits for, why it failed, or that
+    /// it counts as ready because it exists (its kind has no readiness rule
+    /// and it has no readyWhen, as in KRO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The status of a deployed instance.
@@ -100,19 +106,29 @@ impl DirectEngine {
         let mut resources = Vec::new();
         for r in &p.resources {
             let objs = live.get(&r.id).cloned().unwrap_or_default();
-            let state = match (&r.action, objs.is_empty()) {
-                (Action::Skip, _) => ResourceState::Excluded,
-                (_, true) => ResourceState::NotApplied,
-                (_, false) => match rgd.resource(&r.id) {
-                    Some(res) if is_ready(res, &objs) => ResourceState::Ready,
-                    _ => ResourceState::Applied,
-                },
-            };
             let kind = rgd
                 .resource(&r.id)
                 .and_then(|x| x.kind())
                 .unwrap_or("")
                 .to_string();
+            let (state, detail) = match (&r.action, objs.is_empty()) {
+                (Action::Skip, _) => (ResourceState::Excluded, r.reason.clone()),
+                (_, true) => (ResourceState::NotApplied, None),
+                (_, false) => match rgd.resource(&r.id).map(|res| readiness_of(res, &objs)) {
+                    Some(KindReadiness::Ready) => (ResourceState::Ready, None),
+                    Some(KindReadiness::NoRule) => (
+                        ResourceState::Ready,
+                        Some(format!(
+                            "exists (a {kind} has no readiness rule and the resource no readyWhen)"
+                        )),
+                    ),
+                    Some(KindReadiness::Waiting(why)) => (ResourceState::Applied, Some(why)),
+                    Some(KindReadiness::Failed(why)) => {
+                        (ResourceState::Applied, Some(format!("failed: {why}")))
+                    }
+                    None => (ResourceState::Applied, None),
+                },
+            };
             if r.action == Action::Read {
                 continue;
             }
@@ -121,6 +137,7 @@ impl DirectEngine {
                 kind,
                 names: objs.iter().map(|o| name_ns(o).0).collect(),
                 state,
+                detail,
             });
         }
         let ready = resources

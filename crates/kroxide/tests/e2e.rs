@@ -628,3 +628,133 @@ async fn ctrl_c_mid_deploy_then_a_rerun_converges() {
     kubelet.stop();
     r.cleanup().await;
 }
+
+/// A claim whose StorageClass binds on first use is ready while Pending
+/// (no Pod uses it yet); a kind with no readiness rule is ready because it
+/// exists, and `status` says so; a misspelt field in a kind kroxide cannot
+/// check offline (a CRD's) is refused by the server's strict field
+/// validation in the dry run, before anything is written.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn claims_waiting_for_a_consumer_and_strict_fields() {
+    let r = Real::new("claims", &[]).await;
+    let class = format!("e2e-wffc-{}", std::process::id());
+    let classes = api(
+        &r,
+        "storage.k8s.io/v1",
+        "StorageClass",
+        "storageclasses",
+        None,
+    );
+    let sc: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": class},
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer"
+    }))
+    .unwrap();
+    classes.create(&Default::default(), &sc).await.unwrap();
+    let graph = rgd(&format!(
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-claims
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eClaims
+    spec:
+      size: string | default="1Gi"
+  resources:
+  - id: data
+    template:
+      apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata:
+        name: ${{schema.metadata.name}}-data
+      spec:
+        storageClassName: {class}
+        accessModes: [ReadWriteOnce]
+        resources:
+          requests:
+            storage: ${{schema.spec.size}}
+  - id: settings
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${{schema.metadata.name}}-settings
+      data:
+        claim: ${{data.metadata.name}}
+"#
+    ));
+    let engine = DirectEngine::new(r.client.clone());
+    let inst = json!({"metadata": {"name": "db"}, "spec": {}});
+    let report = engine
+        .deploy(&graph, &inst, &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    assert_eq!(report.live["data"][0]["status"]["phase"], "Pending");
+    let status = engine.status(&graph, "db", &opts(&r, &r.ns)).await.unwrap();
+    let settings = status
+        .resources
+        .iter()
+        .find(|x| x.id == "settings")
+        .unwrap();
+    assert!(
+        settings
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("no readiness rule")),
+        "{settings:?}"
+    );
+
+    // A field the RGD CRD does not have: only the server can tell.
+    let misspelt = rgd(r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-strict
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eStrict
+    spec:
+      name: string
+  resources:
+  - id: config
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: ${schema.spec.name}
+  - id: nested
+    template:
+      apiVersion: kro.run/v1alpha1
+      kind: ResourceGraphDefinition
+      metadata:
+        name: ${schema.spec.name}
+      spec:
+        schemaa:
+          apiVersion: v1alpha1
+          kind: Nested
+"#);
+    let inst = json!({"metadata": {"name": "s"}, "spec": {"name": "e2e-strict-nested"}});
+    let e = engine
+        .deploy(&misspelt, &inst, &opts(&r, &r.ns))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, DeployError::DryRun { message, .. } if message.contains("schemaa")),
+        "{e}"
+    );
+    let cms = api(&r, "v1", "ConfigMap", "configmaps", Some(&r.ns));
+    assert!(cms.get_opt("e2e-strict-nested").await.unwrap().is_none());
+    engine
+        .delete("e2e-claims", "db", &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    classes.delete(&class, &Default::default()).await.unwrap();
+    r.cleanup().await;
+}

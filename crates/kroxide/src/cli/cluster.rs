@@ -507,7 +507,10 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                     args.show_secrets,
                 );
                 for r in &report.resources {
-                    eprintln!("  {:<24} {:<12} {}", r.id, r.kind, r.state);
+                    match &r.detail {
+                        Some(d) => eprintln!("  {:<24} {:<12} {}: {d}", r.id, r.kind, r.state),
+                        None => eprintln!("  {:<24} {:<12} {}", r.id, r.kind, r.state),
+                    }
                 }
                 let code = print_doc(&report.status, args.output);
                 if code != ExitCode::SUCCESS || !report.ready {
