@@ -736,13 +736,7 @@ async fn wait(
         Ok(Ok(Some(o))) => Ok(o),
         Ok(Err(kube::runtime::wait::Error::ProbeFailed(e))) => Err(KroError::Api {
             what: format!("watching {what}"),
-            source: match e {
-                kube::runtime::watcher::Error::InitialListFailed(e)
-                | kube::runtime::watcher::Error::WatchStartFailed(e)
-                | kube::runtime::watcher::Error::WatchFailed(e) => e,
-                kube::runtime::watcher::Error::WatchError(s) => kube::Error::Api(s),
-                other => kube::Error::Service(other.to_string().into()),
-            },
+            source: crate::wait::watch_error(e),
         }),
         _ => Err(KroError::Timeout {
             what: what.to_string(),

@@ -124,9 +124,8 @@ pub(crate) async fn healthy(
             }
             Ok(Some(Err(e))) => {
                 errors += 1;
-                let source = watch_error(e);
-                let gone = matches!(&source, kube::Error::Api(s) if s.code == 410);
-                if !gone && (!crate::retry::is_transient(&source) || errors > 8) {
+                let source = crate::wait::watch_error(e);
+                if crate::wait::watch_gives_up(&source, errors) {
                     return Err(KroError::Api {
                         what: format!("watching instance {name} and its resources"),
                         source,
@@ -164,18 +163,6 @@ fn timeout(name: &str, opts: &KroOptions, why: &str) -> KroError {
     KroError::Timeout {
         what: format!("instance {name} to become healthy ({why})"),
         seconds: opts.timeout.as_secs(),
-    }
-}
-
-fn watch_error(e: watcher::Error) -> kube::Error {
-    match e {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => e,
-        watcher::Error::WatchError(s) => kube::Error::Api(s),
-        watcher::Error::NoResourceVersion => {
-            kube::Error::Service("the watch gave no resourceVersion".into())
-        }
     }
 }
 

@@ -168,19 +168,9 @@ impl DirectEngine {
                 }
                 Err(e) => {
                     let id = pending.values().next().cloned().unwrap_or_default();
-                    let source = match e {
-                        watcher::Error::InitialListFailed(e)
-                        | watcher::Error::WatchStartFailed(e)
-                        | watcher::Error::WatchFailed(e) => e,
-                        watcher::Error::WatchError(s) => kube::Error::Api(s),
-                        watcher::Error::NoResourceVersion => {
-                            kube::Error::Service("the watch gave no resourceVersion".into())
-                        }
-                    };
+                    let source = watch_error(e);
                     errors += 1;
-                    // 410 Gone is the watcher's business (it lists again).
-                    let gone = matches!(&source, kube::Error::Api(s) if s.code == 410);
-                    if !gone && (!is_transient(&source) || errors >= WATCH_ERRORS) {
+                    if watch_gives_up(&source, errors) {
                         return Err(DeployError::Api { id, source });
                     }
                     tracing::warn!(resource = %id, error = %brief(&source), "watch failed; watching again");
@@ -313,6 +303,26 @@ fn failed(id: &str, kind: &Kind, obj: &Value, reason: String) -> DeployError {
     }
 }
 
+/// Whether a wait stops on `source`, its watch's `errors`th error in a
+/// row: not on 410 Gone (the watcher lists again), not on a transient
+/// error until [`WATCH_ERRORS`] of them.
+pub(crate) fn watch_gives_up(source: &kube::Error, errors: u32) -> bool {
+    let gone = matches!(source, kube::Error::Api(s) if s.code == 410);
+    !gone && (!is_transient(source) || errors >= WATCH_ERRORS)
+}
+
+/// The API error behind a watch's error, for the retry rules and messages.
+pub(crate) fn watch_error(e: kube::runtime::watcher::Error) -> kube::Error {
+    use kube::runtime::watcher::Error;
+    match e {
+        Error::InitialListFailed(e) | Error::WatchStartFailed(e) | Error::WatchFailed(e) => e,
+        Error::WatchError(s) => kube::Error::Api(s),
+        Error::NoResourceVersion => {
+            kube::Error::Service("the watch gave no resourceVersion".into())
+        }
+    }
+}
+
 /// Ready and desired replicas of a workload, when it has them.
 pub(crate) fn replica_count(o: &Value) -> Option<(u64, u64)> {
     let total = o
@@ -328,4 +338,26 @@ pub(crate) fn replica_count(o: &Value) -> Option<(u64, u64)> {
         .and_then(Value::as_u64)
         .unwrap_or(0);
     Some((ready, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure("x", "Reason").with_code(code),
+        ))
+    }
+
+    /// A watch error is no longer dropped: a final one (403, 404) ends the
+    /// wait at once, transient ones after a few in a row, 410 never.
+    #[test]
+    fn which_watch_errors_end_a_wait() {
+        assert!(watch_gives_up(&api_error(403), 1));
+        assert!(watch_gives_up(&api_error(404), 1));
+        assert!(!watch_gives_up(&api_error(410), WATCH_ERRORS + 5));
+        assert!(!watch_gives_up(&api_error(500), 1));
+        assert!(watch_gives_up(&api_error(500), WATCH_ERRORS));
+    }
 }
