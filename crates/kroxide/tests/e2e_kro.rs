@@ -587,3 +587,208 @@ async fn the_typed_factory_through_kro() {
         .unwrap();
     r.cleanup().await;
 }
+
+/// Through KRO, a graph may create the Namespace its objects go to; one
+/// that also defines a CRD and objects of it is refused by KRO v0.9.3 (it
+/// resolves every kind when it accepts the graph), with KRO's message.
+/// Direct mode deploys both (e2e.rs, `a_graph_with_its_own_namespace_and_crd`).
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn own_namespace_through_kro_and_kros_refusal_of_its_own_crd() {
+    let r = Real::new("kroown", &["inner"]).await;
+    forget_crd(&r, "e2e-kro-own").await;
+    forget_crd(&r, "e2e-kro-own-crd").await;
+    let pid = std::process::id();
+    let with_ns = rgd(r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-kro-own
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eKroOwn
+    spec:
+      ns: string
+  resources:
+  - id: space
+    template:
+      apiVersion: v1
+      kind: Namespace
+      metadata:
+        name: ${schema.spec.ns}
+  - id: settings
+    template:
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: settings
+        namespace: ${space.metadata.name}
+      data:
+        a: b
+"#);
+    let inner = r.extra(0).to_string();
+    let inst = json!({"metadata": {"name": "own"}, "spec": {"ns": inner}});
+    deploy(&r.client, &with_ns, &inst, &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        r.client.clone(),
+        &inner,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+            "configmaps",
+        ),
+    );
+    assert_eq!(cms.get("settings").await.unwrap().data["data"]["a"], "b");
+    delete(&r.client, &with_ns, "own", true, &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    forget_crd(&r, "e2e-kro-own").await;
+
+    let with_crd = rgd(&format!(
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-kro-own-crd
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eKroOwnCrd
+    spec:
+      size: integer | default=1
+  resources:
+  - id: gadgets
+    template:
+      apiVersion: apiextensions.k8s.io/v1
+      kind: CustomResourceDefinition
+      metadata:
+        name: gadgets.e2e{pid}.example.com
+      spec:
+        group: e2e{pid}.example.com
+        scope: Namespaced
+        names: {{kind: Gadget, plural: gadgets, singular: gadget, listKind: GadgetList}}
+        versions:
+        - name: v1
+          served: true
+          storage: true
+          schema:
+            openAPIV3Schema:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+  - id: gadget
+    template:
+      apiVersion: e2e{pid}.example.com/v1
+      kind: Gadget
+      metadata:
+        name: g
+      spec:
+        size: ${{schema.spec.size}}
+"#
+    ));
+    let e = deploy(
+        &r.client,
+        &with_crd,
+        &json!({"metadata": {"name": "g"}, "spec": {}}),
+        &opts(&r, &r.ns),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, KroError::Inactive { message, .. } if message.contains("schema not found")),
+        "{e}"
+    );
+    rgds(&r)
+        .delete("e2e-kro-own-crd", &Default::default())
+        .await
+        .unwrap();
+    r.cleanup().await;
+}
+
+/// Ctrl-C while KRO mode waits for the instance exits 130 and leaves what
+/// was applied to KRO; the same command run again (Pods now start) ends
+/// healthy.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn ctrl_c_in_kro_mode_then_a_rerun_converges() {
+    let r = Real::with_kubelet("krointr", &[], None).await;
+    let rgd = microservices_as("krointr");
+    forget_crd(&r, rgd.name()).await;
+    let dir = real::workdir("krointr");
+    let file = dir.join("rgd.yaml");
+    std::fs::write(&file, kroxide::model::to_yaml(&rgd).unwrap()).unwrap();
+    let inst = dir.join("instance.yaml");
+    std::fs::write(
+        &inst,
+        serde_json::to_string(&instance_of(&rgd, "dev.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut args: Vec<String> = [
+        "deploy",
+        &file.display().to_string(),
+        "--mode",
+        "kro",
+        "--instance",
+        &inst.display().to_string(),
+        "-n",
+        &r.ns,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(r.cli_args());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kroxide"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until KRO has created the Deployments (they never get ready: no kubelet).
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(r.client.clone(), &r.ns);
+    let started = Instant::now();
+    while deployments
+        .list(&Default::default())
+        .await
+        .map(|l| l.items.len())
+        .unwrap_or(0)
+        < 4
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "KRO never created the Deployments"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", printed(&out));
+    let kubelet = kroxide_testserver::kubelet::Kubelet::start(
+        r.client.clone(),
+        kroxide_testserver::kubelet::KubeletConfig {
+            ready_after: Duration::from_millis(100),
+            namespaces: Some(vec![r.ns.clone()]),
+        },
+    );
+    let out = kroxide(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("health: healthy"),
+        "{}",
+        printed(&out)
+    );
+    kubelet.stop();
+    delete(&r.client, &rgd, "microservices-dev", true, &opts(&r, &r.ns))
+        .await
+        .unwrap();
+    forget_crd(&r, rgd.name()).await;
+    r.cleanup().await;
+}
