@@ -427,7 +427,7 @@ impl DirectEngine {
             None => waves.await,
         };
         match outcome {
-            Ok((waves, live, observed)) => {
+            Ok((waves, live, last)) => {
                 // 3. Prune what the graph no longer has, then unlock.
                 let keep: BTreeSet<Key> = run.applied.iter().map(|(o, _)| o.key()).collect();
                 let stale: Vec<ObjectRef> = old_objects
@@ -451,8 +451,7 @@ impl DirectEngine {
                 inv.objects.extend(left);
                 inv.lock = None;
                 store.write(&mut inv).await?;
-                // 4. Status on the live objects.
-                let last = planner.plan(instance, &PlanOptions { observed, ..popts })?;
+                // 4. Status on the live objects (the last plan of the waves).
                 Ok(DeployReport {
                     waves,
                     live,
@@ -523,7 +522,7 @@ impl DirectEngine {
         store: &Store,
         inv: &mut Inventory,
         run: &mut Run,
-    ) -> Result<(Vec<Vec<String>>, BTreeMap<String, Vec<Value>>, Observed), DeployError> {
+    ) -> Result<(Vec<Vec<String>>, BTreeMap<String, Vec<Value>>, Plan), DeployError> {
         let pp = opts.apply_params();
         // What the waves applied so far look like on the cluster; each wave
         // is resolved against it.
@@ -708,14 +707,14 @@ impl DirectEngine {
         // the object counts as ready (an Ingress's address): re-read for a
         // little while, so the status printed is the one `status` gives next.
         let grace = tokio::time::Instant::now() + STATUS_GRACE.min(opts.resource_timeout);
-        while !planner.plan(instance, &wave_opts)?.pending.is_empty()
-            && tokio::time::Instant::now() < grace
-        {
+        let mut last = planner.plan(instance, &wave_opts)?;
+        while !last.pending.is_empty() && tokio::time::Instant::now() < grace {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             self.refresh(&mut live, kinds, &mut wave_opts.observed, opts)
                 .await?;
+            last = planner.plan(instance, &wave_opts)?;
         }
-        Ok((applied_waves, live, wave_opts.observed))
+        Ok((applied_waves, live, last))
     }
 
     /// Reads again every object applied so far, into `live` and `observed`.
