@@ -178,16 +178,12 @@ impl DirectEngine {
                         id: ts[0].oref.id.clone(),
                         source,
                     })?;
-                let types = kube::core::TypeMeta {
-                    api_version: av.clone(),
-                    kind: kind.clone(),
-                };
                 let by_name: BTreeMap<String, Value> = list
                     .items
                     .into_iter()
                     .filter_map(|d| {
-                        let meta = json!({"apiVersion": types.api_version, "kind": types.kind, "metadata": d.metadata});
-                        Some((d.metadata.name.clone()?, meta))
+                        let name = d.metadata.name.clone()?;
+                        Some((name, metadata_object(av, kind, d)))
                     })
                     .collect();
                 Ok::<_, DeployError>(
@@ -210,13 +206,15 @@ impl DirectEngine {
                 if let Some(live) = known {
                     return Ok(live);
                 }
-                retry(opts.request_timeout, || t.api.get_metadata_opt(&t.oref.name))
-                    .await
-                    .map(|o| o.map(|d| json!({"apiVersion": t.oref.api_version, "kind": t.oref.kind, "metadata": d.metadata})))
-                    .map_err(|source| DeployError::Api {
-                        id: t.oref.id.clone(),
-                        source,
-                    })
+                retry(opts.request_timeout, || {
+                    t.api.get_metadata_opt(&t.oref.name)
+                })
+                .await
+                .map(|o| o.map(|d| metadata_object(&t.oref.api_version, &t.oref.kind, d)))
+                .map_err(|source| DeployError::Api {
+                    id: t.oref.id.clone(),
+                    source,
+                })
             }
         });
         let lives = bounded(reads)
@@ -813,6 +811,16 @@ impl DirectEngine {
         }
         kept
     }
+}
+
+/// An object of `kind` as a metadata-only read gives it: what ownership
+/// checks (labels) and what tells a later write apart (resourceVersion).
+fn metadata_object(
+    api_version: &str,
+    kind: &str,
+    d: kube::core::PartialObjectMeta<DynamicObject>,
+) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "metadata": d.metadata})
 }
 
 /// Fails, before anything is written, when the instance names another

@@ -592,15 +592,7 @@ async fn ctrl_c_mid_deploy_then_a_rerun_converges() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = real::interrupt(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", printed(&out));
     let store = kroxide::engine::DirectEngine::new(r.client.clone());
     let listed = store
@@ -611,13 +603,7 @@ async fn ctrl_c_mid_deploy_then_a_rerun_converges() {
     assert!(listed[0].lock.is_none(), "the lock was not released");
     assert_eq!(listed[0].objects.len(), 12, "{:?}", listed[0].objects);
     // Now Pods run; the same command converges.
-    let kubelet = kroxide_testserver::kubelet::Kubelet::start(
-        r.client.clone(),
-        kroxide_testserver::kubelet::KubeletConfig {
-            ready_after: Duration::from_millis(100),
-            namespaces: Some(vec![r.ns.clone()]),
-        },
-    );
+    let kubelet = r.start_kubelet();
     let out = kroxide(args).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     assert!(

@@ -44,16 +44,20 @@ fn rgds(r: &Real) -> Api<DynamicObject> {
     )
 }
 
-/// Deletes the instance CRD KRO made for RGD `name` (KRO v0.9.3 leaves it
-/// behind when the RGD goes), so a later run on the same cluster starts clean.
-async fn forget_crd(r: &Real, name: &str) {
-    let crds: Api<DynamicObject> = Api::all_with(
+fn crds(r: &Real) -> Api<DynamicObject> {
+    Api::all_with(
         r.client.clone(),
         &ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
             "customresourcedefinitions",
         ),
-    );
+    )
+}
+
+/// Deletes the instance CRD KRO made for RGD `name` (KRO v0.9.3 leaves it
+/// behind when the RGD goes), so a later run on the same cluster starts clean.
+async fn forget_crd(r: &Real, name: &str) {
+    let crds = crds(r);
     let lp = kube::api::ListParams::default()
         .labels(&format!("kro.run/resource-graph-definition-name={name}"));
     for c in crds.list_metadata(&lp).await.unwrap().items {
@@ -253,13 +257,7 @@ spec:
         }
         other => panic!("unexpected {other}"),
     }
-    let crds: Api<DynamicObject> = Api::all_with(
-        r.client.clone(),
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
-            "customresourcedefinitions",
-        ),
-    );
+    let crds = crds(&r);
     assert!(crds.get_opt("e2erefuseds.kro.run").await.unwrap().is_none());
     r.cleanup().await;
 }
@@ -761,23 +759,9 @@ async fn ctrl_c_in_kro_mode_then_a_rerun_converges() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = real::interrupt(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", printed(&out));
-    let kubelet = kroxide_testserver::kubelet::Kubelet::start(
-        r.client.clone(),
-        kroxide_testserver::kubelet::KubeletConfig {
-            ready_after: Duration::from_millis(100),
-            namespaces: Some(vec![r.ns.clone()]),
-        },
-    );
+    let kubelet = r.start_kubelet();
     let out = kroxide(args).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     assert!(

@@ -98,6 +98,18 @@ impl Real {
         }
     }
 
+    /// Starts a kubelet simulator for the test's namespaces (Pods ready
+    /// after 100 ms), for a test that began without one.
+    pub fn start_kubelet(&self) -> Kubelet {
+        Kubelet::start(
+            self.client.clone(),
+            KubeletConfig {
+                ready_after: Duration::from_millis(100),
+                namespaces: Some(self.namespaces.clone()),
+            },
+        )
+    }
+
     /// The `n`th extra namespace.
     pub fn extra(&self, n: usize) -> &str {
         &self.namespaces[n + 1]
@@ -131,6 +143,19 @@ pub async fn kroxide(args: Vec<String>) -> std::process::Output {
     })
     .await
     .unwrap()
+}
+
+/// Sends Ctrl-C (SIGINT) to a running kroxide and returns what it printed.
+pub async fn interrupt(child: std::process::Child) -> std::process::Output {
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill");
+    assert!(kill.success(), "kill -INT {pid}");
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
 }
 
 /// What a finished command printed, for assertion messages.
