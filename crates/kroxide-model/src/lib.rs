@@ -49,7 +49,10 @@ pub use rgd::{
     ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
 };
 pub use source::{FieldPath, LoadWarning, PathSegment, SourceFile, SourceLocation};
-pub use yaml::{load_documents, load_file, load_str, to_yaml, to_yaml_multi, LoadedRgd};
+pub use yaml::{
+    load_documents, load_file, load_file_typed, load_str, to_yaml, to_yaml_multi, write_yaml,
+    LoadedRgd,
+};
 
 /// `metadata.<field>` of a Kubernetes object given as JSON, when it is a
 /// string: the one way every crate reads an object's name and namespace.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// One step of a [`FieldPath`].
@@ -145,13 +146,71 @@ pub struct SourceLocation {
     pub len: usize,
 }
 
+/// A field path reduced to 128 bits, computed one segment at a time.
+///
+/// The source map has an entry for every node of a document; keying it by
+/// [`FieldPath`] cost a vector of owned segments per node (most of the
+/// memory, and SipHash over whole paths most of the time, of reading a
+/// large graph). A key is the parent's key hashed with one segment, so a
+/// reader extends it for free while descending, and a lookup computes it
+/// from the path in one pass. Two independent 64-bit lanes make a mix-up of
+/// two paths of one file (which would only misplace a message) as unlikely
+/// as a 128-bit collision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PathKey(u64, u64);
+
+const LANE_A: foldhash::quality::FixedState =
+    foldhash::quality::FixedState::with_seed(0x6b72_6f78_6964_6561);
+const LANE_B: foldhash::quality::FixedState =
+    foldhash::quality::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+
+impl PathKey {
+    /// The key of the empty path.
+    pub(crate) const ROOT: PathKey = PathKey(0, 0);
+
+    fn then(self, seg: impl Hash + Copy) -> PathKey {
+        PathKey(
+            LANE_A.hash_one((self.0, self.1, seg)),
+            LANE_B.hash_one((self.0, self.1, seg)),
+        )
+    }
+
+    /// This path extended by a map key.
+    pub(crate) fn key(self, k: &str) -> PathKey {
+        self.then((0u8, k))
+    }
+
+    /// This path extended by a list index.
+    pub(crate) fn index(self, i: usize) -> PathKey {
+        self.then((1u8, i as u64))
+    }
+
+    fn segment(self, seg: &PathSegment) -> PathKey {
+        match seg {
+            PathSegment::Key(k) => self.key(k),
+            PathSegment::Index(i) => self.index(*i),
+        }
+    }
+
+    fn of(path: &FieldPath) -> PathKey {
+        path.0.iter().fold(PathKey::ROOT, |k, s| k.segment(s))
+    }
+}
+
+impl Hash for PathKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already uniformly distributed: one lane is enough for the table.
+        state.write_u64(self.0);
+    }
+}
+
 /// A source file's text, and where each field of each document in it stands.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     /// The name shown in messages (the path given by the user).
     pub name: String,
     pub text: Arc<str>,
-    locations: HashMap<FieldPath, SourceLocation>,
+    locations: HashMap<PathKey, SourceLocation, foldhash::fast::FixedState>,
     warnings: Vec<LoadWarning>,
 }
 
@@ -171,7 +230,7 @@ impl SourceFile {
         SourceFile {
             name: name.to_string(),
             text,
-            locations: HashMap::new(),
+            locations: HashMap::default(),
             warnings: Vec::new(),
         }
     }
@@ -185,24 +244,31 @@ impl SourceFile {
         &self.warnings
     }
 
-    pub(crate) fn insert(&mut self, path: FieldPath, loc: SourceLocation) {
+    /// Records where `path` stands, unless it is recorded already (the
+    /// first occurrence of a repeated key keeps its place).
+    pub(crate) fn insert(&mut self, path: PathKey, loc: SourceLocation) {
         self.locations.entry(path).or_insert(loc);
     }
 
     /// The location of `path`, or of its nearest ancestor that has one.
     pub fn locate(&self, path: &FieldPath) -> Option<SourceLocation> {
-        let mut p = Some(path.clone());
-        while let Some(cur) = p {
-            if let Some(l) = self.locations.get(&cur) {
-                return Some(*l);
-            }
-            p = cur.parent();
+        let mut keys = Vec::with_capacity(path.0.len() + 1);
+        keys.push(PathKey::ROOT);
+        for s in &path.0 {
+            let next = keys[keys.len() - 1].segment(s);
+            keys.push(next);
         }
-        None
+        keys.iter()
+            .rev()
+            .find_map(|k| self.locations.get(k).copied())
     }
 
     /// The exact location of `path`, if the document has that field.
     pub fn locate_exact(&self, path: &FieldPath) -> Option<SourceLocation> {
-        self.locations.get(path).copied()
+        self.locate_key(PathKey::of(path))
+    }
+
+    pub(crate) fn locate_key(&self, key: PathKey) -> Option<SourceLocation> {
+        self.locations.get(&key).copied()
     }
 }

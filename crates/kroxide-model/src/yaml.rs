@@ -1,18 +1,19 @@
 //! Reading RGD YAML into the model (with a source map) and writing it back.
 //!
-//! Reading goes through a span-keeping tree first, so that every field path
-//! of every document has a line and column for error messages; the tree is
-//! then turned into the typed model. Writing uses serde-saphyr, which quotes
-//! strings such as `on`, `yes`, `y` or `2026-01-01` so that kubectl reads them
-//! back as strings.
+//! Reading builds each document's JSON value straight from the YAML events,
+//! and records, as it goes, a line and column for every field path of the
+//! document (for error messages); the value is then turned into the typed
+//! model. Writing uses serde-saphyr, which quotes strings such as `on`,
+//! `yes`, `y` or `2026-01-01` so that kubectl reads them back as strings.
 
 use crate::error::LoadError;
 use crate::rgd::{ResourceGraphDefinition, API_VERSION, KIND};
-use crate::source::{FieldPath, LoadWarning, SourceFile, SourceLocation};
+use crate::source::{FieldPath, LoadWarning, PathKey, PathSegment, SourceFile, SourceLocation};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 use serde_saphyr::Spanned;
+use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,11 @@ pub struct LoadedRgd {
 
 /// Reads every document of `text` (named `file` in messages) as an RGD.
 pub fn load_str(file: &str, text: &str) -> Result<Vec<LoadedRgd>, LoadError> {
+    load_rgds(file, text, true)
+}
+
+/// Reads every document of `text` as an RGD; `raw` is kept when `keep_raw`.
+fn load_rgds(file: &str, text: &str, keep_raw: bool) -> Result<Vec<LoadedRgd>, LoadError> {
     let docs = load_documents(file, text)?;
     let mut out = Vec::new();
     for (i, (raw, source)) in docs.into_iter().enumerate() {
@@ -49,7 +55,17 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<LoadedRgd>, LoadError> {
                 found,
             });
         }
-        let rgd: ResourceGraphDefinition = serde_path_to_error::deserialize(&raw).map_err(|e| {
+        let (rgd, raw) = if keep_raw {
+            // Tracking the path costs on every field: it is only tracked
+            // again to say where the shape is wrong.
+            let rgd = ResourceGraphDefinition::deserialize(&raw)
+                .or_else(|_| serde_path_to_error::deserialize::<_, ResourceGraphDefinition>(&raw));
+            (rgd, raw)
+        } else {
+            // The typed graph takes the document's strings instead of copies.
+            (serde_path_to_error::deserialize(raw), Value::Null)
+        };
+        let rgd = rgd.map_err(|e| {
             let path = json_path(e.path());
             LoadError::Shape {
                 file: file.to_string(),
@@ -76,41 +92,154 @@ pub fn load_str(file: &str, text: &str) -> Result<Vec<LoadedRgd>, LoadError> {
 
 /// Reads the RGD file at `path`.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Vec<LoadedRgd>, LoadError> {
-    let path = path.as_ref();
+    load_file_with(path.as_ref(), true)
+}
+
+/// [`load_file`] for callers that read only the typed graph: each
+/// [`LoadedRgd::raw`] is `Null`, which spares a large graph a second copy
+/// of all its values (and the time to make it).
+pub fn load_file_typed(path: impl AsRef<Path>) -> Result<Vec<LoadedRgd>, LoadError> {
+    load_file_with(path.as_ref(), false)
+}
+
+fn load_file_with(path: &Path, keep_raw: bool) -> Result<Vec<LoadedRgd>, LoadError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         file: name.clone(),
         source,
     })?;
-    load_str(&name, &text)
+    load_rgds(&name, &text, keep_raw)
 }
 
 /// Parses every YAML document of `text` into JSON plus a source map, without
 /// caring what kind of object it is. Used for instances and observed objects too.
 pub fn load_documents(file: &str, text: &str) -> Result<Vec<(Value, SourceFile)>, LoadError> {
-    let shared: Arc<str> = Arc::from(text);
     // Like the API server (which warns), a repeated key keeps the last value.
     let mut opts = serde_saphyr::Options::default();
     opts.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
-    let nodes: Vec<Spanned<Node>> =
-        serde_saphyr::from_multiple_with_options(text, opts).map_err(|e| {
-            let location = e.location().and_then(|l| to_location(&l, text));
-            LoadError::Syntax {
-                file: file.to_string(),
-                message: first_line(&e.to_string()),
-                location,
-            }
-        })?;
-    let mut out = Vec::new();
-    for node in nodes {
-        if matches!(node.value, Node::Null) {
-            continue;
+    opts.budget = Some(budget(text.len()));
+    // Nothing reads comments: the parser need not hand them over.
+    opts.emit_comments = false;
+    let reader = Reader {
+        name: file.to_string(),
+        text: Arc::from(text),
+        doc: None,
+    };
+    let previous = READER.replace(Some(reader));
+    let parsed: Result<Vec<Document>, _> = serde_saphyr::from_multiple_with_options(text, opts);
+    READER.set(previous);
+    let docs = parsed.map_err(|e| {
+        let location = e.location().and_then(|l| to_location(&l, text));
+        LoadError::Syntax {
+            file: file.to_string(),
+            message: first_line(&e.to_string()),
+            location,
         }
-        let mut source = SourceFile::new(file, shared.clone());
-        let value = to_json(&node, &FieldPath::root(), &mut source, text);
-        out.push((value, source));
+    })?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| (d.value, d.source))
+        .collect())
+}
+
+/// The parser's limits for a text of `len` bytes. Those that count what
+/// the text holds (nodes, events, scalar bytes) grow with it: a legitimate
+/// graph of 10,000 resources has a million nodes, over serde-saphyr's fixed
+/// 250,000. No YAML node takes less than one byte of text, so twice the
+/// length bounds every legitimate document of the text. Expansion of aliases
+/// (billion laughs) is bounded apart, by the parser's alias limits (a
+/// million replayed events in all, whatever the text's length), which this
+/// leaves as they are.
+fn budget(len: usize) -> serde_saphyr::Budget {
+    let mut b = serde_saphyr::Budget::default();
+    let scaled = len.saturating_mul(2);
+    b.max_nodes = b.max_nodes.max(scaled);
+    b.max_events = b.max_events.max(scaled.saturating_mul(2));
+    b.max_total_scalar_bytes = b.max_total_scalar_bytes.max(len);
+    b
+}
+
+thread_local! {
+    /// The file being read: serde hands [`Deserialize`] impls no context,
+    /// and the source map needs the path of each node as it is read.
+    static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
+}
+
+/// What [`load_documents`] knows while serde-saphyr reads its text.
+struct Reader {
+    name: String,
+    text: Arc<str>,
+    /// The document being read.
+    doc: Option<DocReader>,
+}
+
+/// The source map of the document being read, and where the reader is in it.
+struct DocReader {
+    source: SourceFile,
+    /// The key of each enclosing path, the innermost last (the root first).
+    keys: Vec<PathKey>,
+    /// The segments of the innermost path (only warnings need them).
+    segments: Vec<PathSegment>,
+}
+
+impl DocReader {
+    fn key(&self) -> PathKey {
+        *self.keys.last().expect("the root is never left")
     }
-    Ok(out)
+
+    fn path(&self) -> FieldPath {
+        FieldPath(self.segments.clone())
+    }
+
+    fn leave(&mut self, loc: Option<SourceLocation>) -> PathSegment {
+        let key = self.keys.pop().expect("entered");
+        if let Some(l) = loc {
+            self.source.insert(key, l);
+        }
+        self.segments.pop().expect("entered")
+    }
+}
+
+/// Runs `f` on the document being read.
+fn with_doc<R>(f: impl FnOnce(&mut DocReader, &str) -> R) -> R {
+    READER.with_borrow_mut(|r| {
+        let r = r.as_mut().expect("YAML nodes are read by load_documents");
+        let doc = r.doc.as_mut().expect("inside a document");
+        f(doc, &r.text)
+    })
+}
+
+/// One document of the stream, read with its source map.
+struct Document {
+    value: Value,
+    source: SourceFile,
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        READER.with_borrow_mut(|r| {
+            let r = r.as_mut().expect("documents are read by load_documents");
+            r.doc = Some(DocReader {
+                source: SourceFile::new(&r.name, r.text.clone()),
+                keys: vec![PathKey::ROOT],
+                segments: Vec::new(),
+            });
+        });
+        let node = Spanned::<Node>::deserialize(d)?;
+        let doc = READER.with_borrow_mut(|r| {
+            let r = r.as_mut().expect("documents are read by load_documents");
+            let mut doc = r.doc.take().expect("inside a document");
+            if let Some(l) = to_location(&node.referenced, &r.text) {
+                doc.source.insert(PathKey::ROOT, l);
+            }
+            doc
+        });
+        Ok(Document {
+            value: node.value.0,
+            source: doc.source,
+        })
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -165,78 +294,8 @@ fn line_col_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     None
 }
 
-fn to_json(node: &Spanned<Node>, path: &FieldPath, src: &mut SourceFile, text: &str) -> Value {
-    if let Some(l) = to_location(&node.referenced, text) {
-        src.insert(path.clone(), l);
-    }
-    match &node.value {
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::Number((*i).into()),
-        Node::UInt(u) => Value::Number((*u).into()),
-        Node::Float(f) => Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Node::Str(s) => Value::String(s.clone()),
-        Node::Seq(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, n)| to_json(n, &path.index(i), src, text))
-                .collect(),
-        ),
-        Node::Map(entries) => {
-            let mut m = Map::new();
-            for (k, v) in entries {
-                let name = &k.value.name;
-                let child = path.key(name.clone());
-                let here = to_location(&k.referenced, text);
-                if k.value.from_bool {
-                    src.warn(LoadWarning {
-                        rule: "boolean-key",
-                        path: child.clone(),
-                        location: here,
-                        message: format!(
-                            "this key is read as the boolean `{name}` (YAML 1.1, as kubectl reads it); quote it if a string was meant"
-                        ),
-                    });
-                }
-                if m.contains_key(name) {
-                    // Reported at the first occurrence: that is the value lost.
-                    let again = here.map_or(String::new(), |l| format!(" on line {}", l.line));
-                    src.warn(LoadWarning {
-                        rule: "duplicate-key",
-                        path: child.clone(),
-                        location: src.locate_exact(&child).or(here),
-                        message: format!(
-                            "key `{name}` is given again{again}; the last value is kept (as the API server does) and this one is ignored"
-                        ),
-                    });
-                }
-                // Point map entries at their key: that is where a reader looks.
-                if let Some(l) = here {
-                    src.insert(child.clone(), l);
-                }
-                let value = to_json(v, &child, src, text);
-                m.insert(name.clone(), value);
-            }
-            Value::Object(m)
-        }
-    }
-}
-
-/// A YAML node that keeps the spans of its children.
-#[derive(Debug)]
-enum Node {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Node>>),
-    Map(Vec<(Spanned<Key>, Spanned<Node>)>),
-}
+/// A YAML node read as JSON; its children's locations go to the source map.
+struct Node(Value);
 
 /// A mapping key; YAML allows any scalar, Kubernetes wants strings.
 #[derive(Debug)]
@@ -293,57 +352,133 @@ impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Node;
+            type Value = Value;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any YAML value")
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Null)
+            fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+                Ok(Value::Null)
             }
-            fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Null)
+            fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+                Ok(Value::Null)
             }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Node, D2::Error> {
-                Node::deserialize(d)
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Value, D2::Error> {
+                d.deserialize_any(V)
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-                Ok(Node::Bool(v))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-                Ok(Node::Int(v))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Number(v.into()))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-                Ok(match i64::try_from(v) {
-                    Ok(i) => Node::Int(i),
-                    Err(_) => Node::UInt(v),
-                })
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+                Ok(Value::Number(match i64::try_from(v) {
+                    Ok(i) => i.into(),
+                    Err(_) => v.into(),
+                }))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-                Ok(Node::Float(v))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+                Ok(Number::from_f64(v)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-                Ok(Node::Str(v.to_string()))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::String(v.to_string()))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-                Ok(Node::Str(v))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+                Ok(Value::String(v))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Node, A::Error> {
-                let mut v = Vec::new();
-                while let Some(n) = s.next_element()? {
-                    v.push(n);
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Value, A::Error> {
+                let mut out = Vec::new();
+                loop {
+                    with_doc(|doc, _| {
+                        doc.keys.push(doc.key().index(out.len()));
+                        doc.segments.push(PathSegment::Index(out.len()));
+                    });
+                    let Some(n) = s.next_element::<Spanned<Node>>()? else {
+                        with_doc(|doc, _| doc.leave(None));
+                        break;
+                    };
+                    with_doc(|doc, text| doc.leave(to_location(&n.referenced, text)));
+                    out.push(n.value.0);
                 }
-                Ok(Node::Seq(v))
+                Ok(Value::Array(out))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Node, A::Error> {
-                let mut v = Vec::new();
-                while let Some(e) = m.next_entry()? {
-                    v.push(e);
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Value, A::Error> {
+                let mut out = Map::new();
+                while let Some(k) = m.next_key::<Spanned<Key>>()? {
+                    let Key { name, from_bool } = k.value;
+                    let repeated = out.contains_key(&name);
+                    let located = with_doc(|doc, text| {
+                        enter_key(doc, text, name, from_bool, repeated, &k.referenced)
+                    });
+                    // The entry is located at its key; the span of its
+                    // value (which costs) only stands in for a key without one.
+                    let (value, at) = if located {
+                        (m.next_value::<Node>()?, None)
+                    } else {
+                        let v = m.next_value::<Spanned<Node>>()?;
+                        (v.value, Some(v.referenced))
+                    };
+                    let segment =
+                        with_doc(|doc, text| doc.leave(at.and_then(|l| to_location(&l, text))));
+                    let PathSegment::Key(name) = segment else {
+                        unreachable!("a map entry's segment is its key")
+                    };
+                    out.insert(name, value.0);
                 }
-                Ok(Node::Map(v))
+                Ok(Value::Object(out))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V).map(Node)
     }
+}
+
+/// Steps into the map entry `name` (its key read at `key_at`): warns about
+/// a boolean or repeated key, and points the entry at its key, which is
+/// where a reader looks. Whether the key has a location.
+fn enter_key(
+    doc: &mut DocReader,
+    text: &str,
+    name: String,
+    from_bool: bool,
+    repeated: bool,
+    key_at: &serde_saphyr::Location,
+) -> bool {
+    let child = doc.key().key(&name);
+    let here = to_location(key_at, text);
+    doc.keys.push(child);
+    if from_bool || repeated {
+        let mut path = doc.path();
+        path.0.push(PathSegment::Key(name.clone()));
+        if from_bool {
+            doc.source.warn(LoadWarning {
+                rule: "boolean-key",
+                path: path.clone(),
+                location: here,
+                message: format!(
+                    "this key is read as the boolean `{name}` (YAML 1.1, as kubectl reads it); quote it if a string was meant"
+                ),
+            });
+        }
+        if repeated {
+            // Reported at the first occurrence: that is the value lost.
+            let again = here.map_or(String::new(), |l| format!(" on line {}", l.line));
+            doc.source.warn(LoadWarning {
+                rule: "duplicate-key",
+                path,
+                location: doc.source.locate_key(child).or(here),
+                message: format!(
+                    "key `{name}` is given again{again}; the last value is kept (as the API server does) and this one is ignored"
+                ),
+            });
+        }
+    }
+    if let Some(l) = here {
+        doc.source.insert(child, l);
+    }
+    doc.segments.push(PathSegment::Key(name));
+    here.is_some()
 }
 
 fn options() -> serde_saphyr::SerializerOptions {
@@ -358,6 +493,15 @@ pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_saphyr::S
     serde_saphyr::to_string_with_options(value, options())
 }
 
+/// Writes one object as YAML to `w`: the text of [`to_yaml`], without
+/// holding all of it.
+pub fn write_yaml<W: std::io::Write, T: serde::Serialize>(
+    w: &mut W,
+    value: &T,
+) -> Result<(), serde_saphyr::SerializeError> {
+    serde_saphyr::to_io_writer_with_options(w, value, options())
+}
+
 /// Writes several objects as one multi-document YAML stream.
 pub fn to_yaml_multi<T: serde::Serialize>(
     values: &[T],
@@ -370,4 +514,87 @@ pub fn to_yaml_multi<T: serde::Serialize>(
         out.push_str(&to_yaml(v)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A legitimate document over serde-saphyr's default budget of 250,000
+    /// nodes (a graph of 10,000 resources has a million) is read, with
+    /// its source map.
+    #[test]
+    fn a_large_document_is_read() {
+        let n = 300_000;
+        let mut text = String::from("items:\n");
+        for i in 0..n {
+            text.push_str(&format!("- {i}\n"));
+        }
+        let docs = load_documents("large.yaml", &text).unwrap();
+        let (value, source) = &docs[0];
+        assert_eq!(value["items"].as_array().unwrap().len(), n);
+        assert_eq!(value["items"][n - 1], n - 1);
+        let last = FieldPath::root().key("items").index(n - 1);
+        assert_eq!(source.locate_exact(&last).unwrap().line as usize, n + 1);
+    }
+
+    /// Aliases that expand exponentially (billion laughs) are refused,
+    /// however the budget grows with the text.
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let start = std::time::Instant::now();
+        let err = load_documents("laughs.yaml", &text).unwrap_err();
+        assert!(matches!(err, LoadError::Syntax { .. }), "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// Reading only the typed graph gives the same graph, and the same
+    /// shape errors, as reading the document as JSON too.
+    #[test]
+    fn the_typed_only_read_gives_the_same_graph_and_errors() {
+        let good = "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: g}\nspec:\n  schema: {apiVersion: v1alpha1, kind: G, spec: {n: string}}\n  resources:\n  - id: c\n    template: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n";
+        let bad = good.replace("id: c", "id: [c]");
+        let dir = std::env::temp_dir().join(format!("kroxide-typed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [("good.yaml", good.to_string()), ("bad.yaml", bad)] {
+            let path = dir.join(name);
+            std::fs::write(&path, &text).unwrap();
+            match (load_file(&path), load_file_typed(&path)) {
+                (Ok(both), Ok(typed)) => {
+                    assert_eq!(both[0].rgd, typed[0].rgd);
+                    assert!(!both[0].raw.is_null());
+                    assert!(typed[0].raw.is_null());
+                }
+                (Err(a), Err(b)) => {
+                    assert!(matches!(a, LoadError::Shape { .. }), "{a}");
+                    assert_eq!(a.to_string(), b.to_string());
+                }
+                (a, b) => panic!("{name}: {:?} vs {:?}", a.err(), b.err()),
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The source map points every node at its key (map entries) or at
+    /// itself (list items and the root), and a path that is not in the
+    /// document at its nearest ancestor that is.
+    #[test]
+    fn the_source_map_locates_keys_items_and_ancestors() {
+        let text = "a:\n  b: [x, {c: 1}]\n  d: 2\n";
+        let docs = load_documents("m.yaml", text).unwrap();
+        let src = &docs[0].1;
+        let at = |p: &str| src.locate(&FieldPath::parse(p)).map(|l| (l.line, l.column));
+        assert_eq!(at(""), Some((1, 1)));
+        assert_eq!(at("a.b"), Some((2, 3)));
+        assert_eq!(at("a.b[1]"), Some((2, 10)));
+        assert_eq!(at("a.b[1].c"), Some((2, 11)));
+        assert_eq!(at("a.d"), Some((3, 3)));
+        assert_eq!(at("a.b[1].nope[3]"), Some((2, 10)));
+        assert_eq!(src.locate_exact(&FieldPath::parse("a.nope")), None);
+    }
 }

@@ -6,8 +6,9 @@
 //! the resources whose dependencies are all in earlier waves, for parallel
 //! apply.
 
+use foldhash::HashMap;
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 /// Resources and their dependencies.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,7 +28,7 @@ impl DependencyGraph {
     pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
         let ids: Vec<String> = ids.into_iter().collect();
         let deps = vec![BTreeSet::new(); ids.len()];
-        let mut by_id = HashMap::with_capacity(ids.len());
+        let mut by_id = HashMap::with_capacity_and_hasher(ids.len(), Default::default());
         for (i, id) in ids.iter().enumerate() {
             by_id.entry(id.clone()).or_insert(i);
         }

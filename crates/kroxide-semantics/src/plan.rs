@@ -16,12 +16,13 @@ use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::instance::{prepare, InstanceError};
 use crate::k8s::KubernetesApi;
 use crate::readiness::{assume_ready, kind_readiness, KindReadiness};
-use crate::validate::{validate, Diagnostic};
+use crate::validate::{validate, Diagnostic, Validation};
+use foldhash::HashMap;
 use kroxide_model::{FieldNode, FieldTree, ResourceGraphDefinition};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// How to plan.
 #[derive(Clone, Debug, Default)]
@@ -168,22 +169,17 @@ pub enum PlanError {
     Instance(InstanceError),
 }
 
-/// Compiled expressions, shared across a plan.
-#[derive(Default)]
-struct Programs(Mutex<HashMap<String, Arc<dyn Program>>>);
+/// The evaluation of a plan's expressions. Compiled programs are not kept
+/// by their text: the engine parses the common shapes by hand more cheaply
+/// than such a lookup, and keeps the others itself; a large graph's
+/// thousands of one-use programs only added to its peak memory.
+struct Programs;
 
 impl Programs {
     fn get(&self, src: &str) -> Result<Arc<dyn Program>, EvalError> {
-        if let Some(p) = self.0.lock().ok().and_then(|m| m.get(src).cloned()) {
-            return Ok(p);
-        }
-        let p = default_engine()
+        default_engine()
             .compile(src)
-            .map_err(|e| EvalError::Failed(format!("invalid CEL `{src}`: {e}")))?;
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(src.to_string(), p.clone());
-        }
-        Ok(p)
+            .map_err(|e| EvalError::Failed(format!("invalid CEL `{src}`: {e}")))
     }
 
     fn eval(&self, src: &str, vars: &Vars<'_>) -> Result<Value, EvalError> {
@@ -317,7 +313,16 @@ pub struct Planner<'a> {
 impl<'a> Planner<'a> {
     /// Validates `rgd`; an invalid graph cannot be planned.
     pub fn new(rgd: &'a ResourceGraphDefinition) -> Result<Self, PlanError> {
-        let v = validate(rgd);
+        Self::from_validation(rgd, validate(rgd))
+    }
+
+    /// The planner of `rgd` from `v`, its [`validate`]: a caller that has
+    /// validated the graph already (to report its warnings) need not wait
+    /// for a second validation, the costliest step of a large graph's plan.
+    pub fn from_validation(
+        rgd: &'a ResourceGraphDefinition,
+        v: Validation,
+    ) -> Result<Self, PlanError> {
         if !v.is_valid() {
             return Err(PlanError::Graph(v.errors().cloned().collect()));
         }
@@ -357,15 +362,17 @@ impl<'a> Planner<'a> {
         }
         let instance_ns = kroxide_model::meta_str(&instance, "namespace").map(String::from);
         let waves = graph.waves().unwrap_or_default();
-        let programs = Programs::default();
+        let programs = Programs;
         let api = KubernetesApi::embedded();
 
         // What each resource looks like to the expressions of its dependents.
-        let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+        let mut seen: HashMap<String, Value> = HashMap::default();
         let mut excluded: BTreeSet<String> = BTreeSet::new();
         let mut planned: Vec<PlannedResource> = Vec::new();
+        // Resources whose objects are only in `seen` (by position in `planned`).
+        let mut kept_in_seen: Vec<usize> = Vec::new();
 
-        let by_id: std::collections::HashMap<&str, &kroxide_model::Resource> = rgd
+        let by_id: HashMap<&str, &kroxide_model::Resource> = rgd
             .spec
             .resources
             .iter()
@@ -578,35 +585,40 @@ impl<'a> Planner<'a> {
             }
             // What dependents see: the desired object, merged with what a
             // cluster reports (observed), or what it would report (assumed).
-            let live: Vec<Value> = objects
+            let observed: Vec<Option<&Value>> = objects
                 .iter()
-                .map(|o| {
-                    let mut l = o.clone();
-                    if let Some(obs) = opts.observed.lookup(id, o) {
-                        merge(&mut l, obs);
-                    } else if opts.assume_ready {
-                        l = assume_ready(&l);
-                    }
-                    l
-                })
+                .map(|o| opts.observed.lookup(id, o))
                 .collect();
-            let is_live = opts.assume_ready
-                || live
+            let var = |objects: Vec<Value>| {
+                if r.for_each.is_empty() {
+                    objects.into_iter().next().unwrap_or(Value::Null)
+                } else {
+                    Value::Array(objects)
+                }
+            };
+            if opts.assume_ready || observed.iter().any(Option::is_some) {
+                let live: Vec<Value> = objects
                     .iter()
-                    .zip(&objects)
-                    .any(|(l, o)| opts.observed.lookup(id, o).is_some() || l != o);
-            pr.ready = if is_live {
-                Some(readiness(&programs, r, id, &live).is_ready())
+                    .zip(&observed)
+                    .map(|(o, obs)| match obs {
+                        Some(obs) => {
+                            let mut l = o.clone();
+                            merge(&mut l, obs);
+                            l
+                        }
+                        None if opts.assume_ready => assume_ready(o),
+                        None => o.clone(),
+                    })
+                    .collect();
+                pr.ready = Some(readiness(&programs, r, id, &live).is_ready());
+                seen.insert(id.clone(), var(live));
+                pr.objects = objects;
             } else {
-                None
-            };
-            let var = if r.for_each.is_empty() {
-                live.into_iter().next().unwrap_or(Value::Null)
-            } else {
-                Value::Array(live)
-            };
-            seen.insert(id.clone(), var);
-            pr.objects = objects;
+                // Nothing live: dependents see the desired objects, kept
+                // once (in `seen`) until the status has been evaluated.
+                seen.insert(id.clone(), var(objects));
+                kept_in_seen.push(planned.len());
+            }
             planned.push(pr);
         }
 
@@ -622,6 +634,17 @@ impl<'a> Planner<'a> {
             Some(tree) => status_tree(&programs, tree, "status", &vars, &mut pending, &mut errors),
             None => json!({}),
         };
+        drop(vars);
+        for i in kept_in_seen {
+            let pr = &mut planned[i];
+            pr.objects = match seen.remove(&pr.id) {
+                Some(Value::Array(objects)) if !by_id[pr.id.as_str()].for_each.is_empty() => {
+                    objects
+                }
+                Some(object) => vec![object],
+                None => Vec::new(),
+            };
+        }
         Ok(Plan {
             instance,
             waves,
@@ -644,7 +667,7 @@ pub fn is_ready(r: &kroxide_model::Resource, live: &[Value]) -> bool {
 /// kind's rule (the kind of its template, not of the objects, which carry
 /// none when they come from a LIST). `NoRule`: ready because it exists.
 pub fn readiness_of(r: &kroxide_model::Resource, live: &[Value]) -> KindReadiness {
-    readiness(&Programs::default(), r, &r.id, live)
+    readiness(&Programs, r, &r.id, live)
 }
 
 fn readiness(

@@ -228,7 +228,7 @@ pub fn suggest_id(s: &str) -> String {
 struct Ctx<'a> {
     rgd: &'a ResourceGraphDefinition,
     /// Resource position by id (large graphs look ids up often).
-    index: std::collections::HashMap<&'a str, usize>,
+    index: foldhash::HashMap<&'a str, usize>,
     out: Vec<Diagnostic>,
     ids: BTreeSet<String>,
     spec: Option<Schema>,
@@ -301,7 +301,7 @@ pub fn cel_type(s: &Schema, defs: &Definitions) -> CelType {
 /// Field types of the schema and of built-in resources, for the checker.
 struct GraphTypes<'a> {
     rgd: &'a ResourceGraphDefinition,
-    index: &'a std::collections::HashMap<&'a str, usize>,
+    index: &'a foldhash::HashMap<&'a str, usize>,
     spec: Option<&'a Schema>,
     api: &'static KubernetesApi,
 }

@@ -389,8 +389,9 @@ pub const RESERVED: &[&str] = &[
 /// Parsed programs by source text. One build reads the same expressions more
 /// than once (the validator, the status-type inference, the planner), and
 /// parsing is the costly part; programs are immutable, so sharing is safe.
-fn parsed() -> &'static std::sync::Mutex<HashMap<String, Arc<dyn Program>>> {
-    static PARSED: OnceLock<std::sync::Mutex<HashMap<String, Arc<dyn Program>>>> = OnceLock::new();
+fn parsed() -> &'static std::sync::Mutex<foldhash::HashMap<String, Arc<dyn Program>>> {
+    static PARSED: OnceLock<std::sync::Mutex<foldhash::HashMap<String, Arc<dyn Program>>>> =
+        OnceLock::new();
     PARSED.get_or_init(Default::default)
 }
 

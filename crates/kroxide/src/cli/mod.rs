@@ -10,9 +10,9 @@ mod progress;
 pub use cluster::{ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, InstancesArgs, StatusArgs};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kroxide_model::{load_file, LoadError, LoadedRgd, SourceFile};
+use kroxide_model::{load_file_typed, LoadError, LoadedRgd, SourceFile};
 use kroxide_semantics::crd::instance_crd;
-use kroxide_semantics::validate::{load_warnings, validate, Diagnostic, Severity};
+use kroxide_semantics::validate::{load_warnings, validate, Diagnostic, Severity, Validation};
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use std::io::Write;
 use std::path::PathBuf;
@@ -229,7 +229,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
             }
             ExitCode::SUCCESS
         }
-        GraphCommand::Plan { args } => plan_cmd(&rgd, &args),
+        GraphCommand::Plan { args } => plan_cmd(&rgd, None, &args),
         GraphCommand::Deploy { args } => cluster::deploy_cmd(&rgd, &args),
         GraphCommand::Diff { args } => cluster::diff_cmd(&rgd, &args),
         GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
@@ -297,16 +297,28 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(d) => cluster::instances_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Plan { file, args } => match load_valid(&file, "plan") {
-            Ok(d) => plan_cmd(&d.rgd, &args),
+        Command::Plan { file, args } => match load_validated(&file, "plan") {
+            Ok((d, v)) => plan_cmd(&until_exit(d).rgd, Some(v), &args),
             Err(code) => code,
         },
     }
 }
 
+/// `value`, never dropped: a large graph is many small allocations, and
+/// freeing them one by one took a tenth of a command's time just before
+/// the process exits (which hands all its memory back at once).
+fn until_exit<T>(value: T) -> std::mem::ManuallyDrop<T> {
+    std::mem::ManuallyDrop::new(value)
+}
+
 /// The one RGD of `file`, checked by the offline validator: errors are
 /// reported with file, line and column (before anything reaches a cluster).
 fn load_valid(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
+    load_validated(file, verb).map(|(d, _)| d)
+}
+
+/// [`load_valid`], with the validation (which planning reuses).
+fn load_validated(file: &PathBuf, verb: &str) -> Result<(LoadedRgd, Validation), ExitCode> {
     let d = load_one(file, verb)?;
     let v = validate(&d.rgd);
     let errors: Vec<&Diagnostic> = v
@@ -315,7 +327,7 @@ fn load_valid(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
         .filter(|x| x.severity == Severity::Error)
         .collect();
     if errors.is_empty() {
-        return Ok(d);
+        return Ok((d, v));
     }
     for e in errors {
         report_diagnostic(e, &d.source);
@@ -342,7 +354,8 @@ fn load_one(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
 }
 
 fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
-    match load_file(file) {
+    // No command reads the document as plain JSON, only the typed graph.
+    match load_file_typed(file) {
         Ok(d) => Some(d),
         Err(e) => {
             report_load_error(&e);
@@ -360,7 +373,8 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
             continue;
         };
         for d in docs {
-            let mut v = validate(&d.rgd);
+            let d = until_exit(d);
+            let mut v = until_exit(validate(&d.rgd));
             v.diagnostics.splice(0..0, load_warnings(&d.source));
             let errors = v.errors().count();
             failed |= errors > 0;
@@ -435,8 +449,13 @@ pub(crate) fn read_documents(path: &PathBuf) -> Result<Vec<serde_json::Value>, E
     }
 }
 
-fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> ExitCode {
-    use kroxide_semantics::plan::{plan, Observed, PlanOptions};
+/// Plans `rgd` (of which `validation` is the validation, when made already).
+fn plan_cmd(
+    rgd: &kroxide_model::ResourceGraphDefinition,
+    validation: Option<Validation>,
+    args: &PlanArgs,
+) -> ExitCode {
+    use kroxide_semantics::plan::{Observed, PlanOptions, Planner};
     let instance = match read_documents(&args.instance) {
         Ok(mut d) if d.len() == 1 => d.remove(0),
         Ok(d) => {
@@ -461,7 +480,11 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
         assume_ready: args.assume_ready,
         observed,
     };
-    let mut p = match plan(rgd, &instance, &opts) {
+    let planner = match validation {
+        Some(v) => Planner::from_validation(rgd, v),
+        None => Planner::new(rgd),
+    };
+    let mut p = match planner.and_then(|p| p.plan(&instance, &opts)) {
         Ok(p) => p,
         Err(e) => {
             let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
@@ -487,7 +510,8 @@ fn plan_cmd(rgd: &kroxide_model::ResourceGraphDefinition, args: &PlanArgs) -> Ex
             *v = redactor.redact_str(v);
         }
     }
-    if print_doc(&p, args.output) != ExitCode::SUCCESS {
+    let p = until_exit(p);
+    if print_doc(&*p, args.output) != ExitCode::SUCCESS {
         return ExitCode::from(1);
     }
     if p.resources
@@ -519,17 +543,20 @@ pub(crate) fn redact_inputs(
 
 /// Prints a document as YAML or JSON on stdout.
 pub(crate) fn print_doc<T: serde::Serialize>(doc: &T, format: Format) -> ExitCode {
-    let text = match format {
-        Format::Yaml => kroxide_model::to_yaml(doc).map_err(|e| e.to_string()),
+    let written = match format {
+        Format::Yaml => {
+            // Streamed: a large plan's text is never held whole.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            kroxide_model::write_yaml(&mut out, doc)
+                .map_err(|e| e.to_string())
+                .and_then(|()| out.flush().map_err(|e| e.to_string()))
+        }
         Format::Json => serde_json::to_string_pretty(doc)
-            .map(|s| s + "\n")
+            .map(|t| println!("{t}"))
             .map_err(|e| e.to_string()),
     };
-    match text {
-        Ok(t) => {
-            print!("{t}");
-            ExitCode::SUCCESS
-        }
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the output: {e}");
             ExitCode::from(1)
