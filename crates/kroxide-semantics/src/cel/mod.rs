@@ -106,8 +106,28 @@ pub enum EvalError {
 /// let p = default_engine().compile("schema.spec.replicas + extra").unwrap();
 /// assert_eq!(p.eval(&vars).unwrap(), serde_json::json!(3));
 /// ```
+///
+/// Clones share one cache of borrowed values already turned into CEL
+/// values: a forEach resource clones its variables for every item, and each
+/// item's expressions may read a whole collection (`configs[0]`), which
+/// converted anew per item made a plan quadratic in the collection's size.
 #[derive(Clone, Debug, Default)]
-pub struct Vars<'a>(BTreeMap<Cow<'a, str>, Cow<'a, Value>>);
+pub struct Vars<'a> {
+    values: BTreeMap<Cow<'a, str>, Cow<'a, Value>>,
+    converted: Converted,
+}
+
+/// Whole CEL conversions of borrowed values, by address. Only borrowed
+/// values are kept: they outlive every `Vars` sharing the cache, so an
+/// address cannot be reused for another value while the cache holds it.
+#[derive(Clone, Default)]
+struct Converted(Arc<std::sync::Mutex<HashMap<usize, cel::Value>>>);
+
+impl fmt::Debug for Converted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Converted")
+    }
+}
 
 impl<'a> Vars<'a> {
     pub fn new() -> Self {
@@ -116,17 +136,32 @@ impl<'a> Vars<'a> {
 
     /// `value` as the variable `name`, borrowed.
     pub fn add(&mut self, name: &'a str, value: &'a Value) {
-        self.0.insert(Cow::Borrowed(name), Cow::Borrowed(value));
+        self.values
+            .insert(Cow::Borrowed(name), Cow::Borrowed(value));
     }
 
     /// `value` as the variable `name`, owned.
     pub fn add_owned(&mut self, name: impl Into<String>, value: Value) {
-        self.0.insert(Cow::Owned(name.into()), Cow::Owned(value));
+        self.values
+            .insert(Cow::Owned(name.into()), Cow::Owned(value));
     }
 
     /// The variable `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).map(|v| &**v)
+        self.values.get(name).map(|v| &**v)
+    }
+
+    /// The variable `name` wholly as CEL; a borrowed value is converted once
+    /// for all the clones of these variables.
+    fn whole_cel(&self, name: &str) -> Option<cel::Value> {
+        match self.values.get(name)? {
+            Cow::Owned(v) => Some(json_to_cel(v)),
+            Cow::Borrowed(v) => {
+                let key = *v as *const Value as usize;
+                let mut cache = self.converted.0.lock().unwrap_or_else(|p| p.into_inner());
+                Some(cache.entry(key).or_insert_with(|| json_to_cel(v)).clone())
+            }
+        }
     }
 }
 
@@ -556,17 +591,23 @@ impl CelRsProgram {
                 continue;
             }
             if let Some(v) = vars.get(&r.root) {
-                let value = if prune {
-                    let paths: Vec<&[String]> = self
-                        .info
-                        .references
-                        .iter()
-                        .filter(|x| x.root == r.root)
-                        .map(|x| x.path.as_slice())
-                        .collect();
-                    pruned_to_cel(v, &paths)
+                let paths: Vec<&[String]> = self
+                    .info
+                    .references
+                    .iter()
+                    .filter(|x| x.root == r.root)
+                    .map(|x| x.path.as_slice())
+                    .collect();
+                let whole = !prune
+                    || !(v.is_object() || v.is_array())
+                    || paths.iter().any(|p| p.is_empty());
+                let value = if whole {
+                    match vars.whole_cel(&r.root) {
+                        Some(v) => v,
+                        None => continue,
+                    }
                 } else {
-                    json_to_cel(v)
+                    pruned_to_cel(v, &paths)
                 };
                 ctx.add_variable_from_value(r.root.as_str(), value);
                 added.push(&r.root);
@@ -619,13 +660,43 @@ fn classify(msg: &str) -> EvalError {
 /// `size(d.spec)`; `d` for `d[k]`), so the expression sees the same values,
 /// and the same missing keys, as on the whole object; a status expression
 /// reads two fields of a Deployment and converted all of it.
+///
+/// A list read only at literal indexes (`configs[0].metadata.name`) keeps its
+/// length and converts just those elements; the others, never read, are
+/// null. A forEach item reading a whole collection converted every element
+/// of it for every item.
 fn pruned_to_cel(v: &Value, paths: &[&[String]]) -> cel::Value {
-    let Value::Object(o) = v else {
-        return json_to_cel(v);
-    };
     if paths.iter().any(|p| p.is_empty()) {
         return json_to_cel(v);
     }
+    if let Value::Array(items) = v {
+        let Some(indexes) = paths
+            .iter()
+            .map(|p| p[0].parse::<usize>().ok())
+            .collect::<Option<Vec<usize>>>()
+        else {
+            return json_to_cel(v);
+        };
+        let list = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                if !indexes.contains(&i) {
+                    return cel::Value::Null;
+                }
+                let rest: Vec<&[String]> = paths
+                    .iter()
+                    .filter(|p| p[0].parse::<usize>().ok() == Some(i))
+                    .map(|p| &p[1..])
+                    .collect();
+                pruned_to_cel(item, &rest)
+            })
+            .collect();
+        return cel::Value::List(Arc::new(list));
+    }
+    let Value::Object(o) = v else {
+        return json_to_cel(v);
+    };
     let mut m: HashMap<cel::objects::Key, cel::Value> = HashMap::new();
     for (i, p) in paths.iter().enumerate() {
         let key = &p[0];
@@ -933,6 +1004,41 @@ mod tests {
             let ast = Ast::Parsed(engine.env.compile(src).unwrap());
             let full = engine.build(src, ast);
             assert_eq!(p.eval(&vars), full.eval_cel(&vars, false), "{src}");
+        }
+    }
+
+    /// A list read at literal indexes converts only those elements, and
+    /// still gives what converting all of it gives (length, errors).
+    #[test]
+    fn lists_read_at_literal_indexes_give_the_same_results() {
+        let engine = CelRs::new();
+        let items = serde_json::json!([
+            {"metadata": {"name": "a"}, "data": {"k": "1"}},
+            {"metadata": {"name": "b"}},
+            {"metadata": {"name": "c"}, "status": {"ready": true}}
+        ]);
+        let mut vars = Vars::from([("svc".to_string(), serde_json::json!("s1"))]);
+        vars.add("items", &items);
+        for src in [
+            "items[0].metadata.name",
+            "items[0].metadata.name == \"\" ? \"\" : svc + \"-config\"",
+            "items[2].metadata.name + items[0].data.k",
+            "items[2].status.ready && items[1].metadata.name == 'b'",
+            "size(items)",
+            "items[5].metadata.name",
+            "items[1].data.k",
+            "items[0]",
+            "items.map(i, i.metadata.name)",
+            "items[0].metadata.name + string(size(items))",
+        ] {
+            let p = engine.compile_full(src).unwrap();
+            let ast = Ast::Parsed(engine.env.compile(src).unwrap());
+            let full = engine.build(src, ast);
+            let want = full.eval_cel(&vars, false);
+            assert_eq!(full.eval_cel(&vars, true), want, "{src}");
+            assert_eq!(p.eval(&vars), want, "{src}");
+            // Again on a clone, which shares the converted values.
+            assert_eq!(p.eval(&vars.clone()), want, "{src}");
         }
     }
 
