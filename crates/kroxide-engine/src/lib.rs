@@ -36,6 +36,7 @@ mod kro_wait;
 mod observe;
 mod order;
 pub mod progress;
+pub mod requests;
 pub mod retry;
 mod teardown;
 mod wait;

@@ -5,6 +5,7 @@
 
 use super::progress::{Display, Style};
 use super::{print_doc, read_documents, redact_inputs, Format, Mode};
+use kroxide_engine::requests::{counted, RequestCount};
 use kroxide_engine::{DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
 use serde_json::Value;
@@ -176,7 +177,7 @@ fn explicit_namespace(
 
 /// A client for `args`, and the kubeconfig context's namespace (or the
 /// service account's in-cluster; `default` when neither names one).
-async fn kube_client(args: &ClusterArgs) -> Result<(kube::Client, String), String> {
+async fn kube_client(args: &ClusterArgs) -> Result<(kube::Client, RequestCount, String), String> {
     let opts = kube::config::KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -200,14 +201,15 @@ async fn kube_client(args: &ClusterArgs) -> Result<(kube::Client, String), Strin
         "" => "default".to_string(),
         ns => ns.to_string(),
     };
-    let client = kube::Client::try_from(kroxide_engine::retry::client_config(config))
+    let (client, count) = counted(kroxide_engine::retry::client_config(config))
         .map_err(|e| format!("cannot create a client: {e}"))?;
-    Ok((client, namespace))
+    Ok((client, count, namespace))
 }
 
 /// Runs `body` on a fresh runtime with a client for `args` and the namespace
 /// to work in: `namespace` (see [`explicit_namespace`]) when set, else the
-/// kubeconfig context's, as kubectl.
+/// kubeconfig context's, as kubectl. With `KROXIDE_STATS` set, the number
+/// of API requests sent is printed on stderr at the end.
 fn with_client<F, Fut>(args: &ClusterArgs, namespace: Option<String>, body: F) -> ExitCode
 where
     F: FnOnce(kube::Client, String) -> Fut,
@@ -225,7 +227,13 @@ where
     };
     rt.block_on(async {
         match kube_client(args).await {
-            Ok((c, context_ns)) => body(c, namespace.unwrap_or(context_ns)).await,
+            Ok((c, count, context_ns)) => {
+                let code = body(c, namespace.unwrap_or(context_ns)).await;
+                if std::env::var_os("KROXIDE_STATS").is_some() {
+                    eprintln!("kroxide: {} API requests", count.get());
+                }
+                code
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
