@@ -4,8 +4,8 @@
 //! same redeployed unchanged and deleted.
 //!
 //! `scripts/bench-cluster.sh` starts `../shared/kit` and a kubelet simulator
-//! and runs this; it writes its table into BENCHMARKS.md between the
-//! `cluster` markers. Never run in CI: it measures, it asserts nothing.
+//! and runs this; it writes its tables into BENCHMARKS.md between markers
+//! named by the sizes measured, so runs of other sizes stay. Never run in CI: it measures, it asserts nothing.
 //!
 //! Flags: `--sizes 12,999,9999` (12 is the microservices example, other sizes
 //! a graph of N/3 × ConfigMap + Deployment + Service made with forEach),
@@ -790,11 +790,13 @@ fn main() {
     if a.write {
         let path = root.join("BENCHMARKS.md");
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        const BEGIN: &str = "<!-- cluster: begin -->";
-        const END: &str = "<!-- cluster: end -->";
-        let section = format!("{BEGIN}\n{md}{END}");
-        let new = match (old.find(BEGIN), old.find(END)) {
-            (Some(b), Some(e)) => format!("{}{section}{}", &old[..b], &old[e + END.len()..]),
+        // One section per set of sizes, so runs of other sizes stay.
+        let sizes: Vec<String> = a.sizes.iter().map(|s| s.to_string()).collect();
+        let begin = format!("<!-- cluster {}: begin -->", sizes.join(","));
+        let end = format!("<!-- cluster {}: end -->", sizes.join(","));
+        let section = format!("{begin}\n{md}{end}");
+        let new = match (old.find(&begin), old.find(&end)) {
+            (Some(b), Some(e)) => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
             _ => format!("{old}\n{section}\n"),
         };
         std::fs::write(&path, new).unwrap();
@@ -809,7 +811,8 @@ fn report(
     took: Duration,
 ) -> String {
     let mut md = format!(
-        "## Real cluster, side by side (`scripts/bench-cluster.sh`)\n\nOne run of {:.0} min: the kit (kube-apiserver v1.36.2, kube-controller-manager, KRO v0.9.3) on this machine, the kubelet simulator making Pods ready 0.1 s after it sees them. Each try in a fresh namespace, the previous one fully deleted first; {} tries per cell, min / median in seconds. \"requests / object\": the tool's own requests where they can be counted (the floor counts its own, kubectl logs them at -v=6, kroxide prints them with KROXIDE_STATS=1), and in brackets every request the API server served meanwhile (the controllers', KRO's and the simulator's included). Peak memory of the kroxide process by /usr/bin/time.\n\n",
+        "## Real cluster, side by side: {} objects (`scripts/bench-cluster.sh`)\n\nOne run of {:.0} min: the kit (kube-apiserver v1.36.2, kube-controller-manager, KRO v0.9.3) on this machine, the kubelet simulator making Pods ready 0.1 s after it sees them. Each try in a fresh namespace, the previous one fully deleted first; {} tries per cell, min / median in seconds. \"requests / object\": the tool's own requests where they can be counted (the floor counts its own, kubectl logs them at -v=6, kroxide prints them with KROXIDE_STATS=1), and in brackets every request the API server served meanwhile (the controllers', KRO's and the simulator's included). Peak memory of the kroxide process by /usr/bin/time.\n\n",
+        a.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
         took.as_secs_f64() / 60.0,
         a.tries
     );
@@ -863,6 +866,27 @@ fn report(
                 md.push_str(&format!(
                     "| {size} | {}{note} | {min:.2} | {med:.2} | {requests} | {ratio} | {peak} |\n",
                     tool_name(tool)
+                ));
+            }
+        }
+        let median = |size: usize, tool: &str| {
+            let runs = results.get(&(size, phase, tool.to_string()))?;
+            runs.iter()
+                .all(|r| r.note.is_none())
+                .then(|| stats(&runs.iter().map(|r| r.seconds).collect::<Vec<_>>()).1)
+        };
+        for &size in &a.sizes {
+            let mut line = vec![];
+            if let (Some(k), Some(d)) = (median(size, "kro"), median(size, "direct")) {
+                line.push(format!("KRO / kroxide: {:.2}×", k / d));
+            }
+            if let (Some(k), Some(m)) = (median(size, "kro"), median(size, "kromode")) {
+                line.push(format!("kroxide --mode kro − KRO: {:+.2} s", m - k));
+            }
+            if !line.is_empty() {
+                md.push_str(&format!(
+                    "\n{size} objects, medians: {}.\n",
+                    line.join("; ")
                 ));
             }
         }
