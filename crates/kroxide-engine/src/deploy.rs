@@ -347,9 +347,13 @@ impl DirectEngine {
         // (objects in a namespace still to be created cannot be dry-run: the
         // offline schema check stands in for it).
         let dry = opts.apply_params().dry_run();
+        let no_digests = BTreeMap::new();
+        let old_applied = old.as_ref().map_or(&no_digests, |i| &i.applied);
         let dry_runs = known
             .iter()
             .filter(|t| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
+            // What is on the cluster just as kroxide applied it needs no check.
+            .filter(|t| !unchanged(t, &run, old_applied))
             .map(|t| async {
                 let in_new_namespace = t
                     .oref
@@ -447,6 +451,9 @@ impl DirectEngine {
                     .collect();
                 inv.objects = run.applied.iter().map(|(o, _)| o.clone()).collect();
                 inv.objects.extend(left);
+                let listed: BTreeSet<String> =
+                    inv.objects.iter().map(ObjectRef::applied_key).collect();
+                inv.applied.retain(|k, _| listed.contains(k));
                 inv.lock = None;
                 store.write(&mut inv).await?;
                 // 4. Status on the live objects (the last plan of the waves).
@@ -635,29 +642,66 @@ impl DirectEngine {
             if inv.objects.len() != before || half_gone {
                 self.lock(store, inv).await?;
             }
-            let writes = targets.iter().map(|t| async {
-                t.apply(&pp, opts.request_timeout)
-                    .await
-                    .map_err(|source| DeployError::Api {
-                        id: t.oref.id.clone(),
-                        source,
-                    })
+            // Objects that are on the cluster just as kroxide applied them are
+            // read, not applied again: a redeploy of an unchanged instance
+            // writes nothing.
+            let same: Vec<bool> = targets
+                .iter()
+                .map(|t| unchanged(t, run, &inv.applied))
+                .collect();
+            let kept = self
+                .read_whole(
+                    targets
+                        .iter()
+                        .zip(&same)
+                        .filter(|(_, s)| **s)
+                        .map(|(t, _)| t),
+                    graph,
+                    instance_name,
+                    opts,
+                )
+                .await?;
+            let writes = targets.iter().map(|t| {
+                let read = kept.get(&t.oref.key()).cloned();
+                async {
+                    match read {
+                        Some(live) => Ok((live, false)),
+                        None => t
+                            .apply(&pp, opts.request_timeout)
+                            .await
+                            .map(|o| (serde_json::to_value(&o).unwrap_or(Value::Null), true))
+                            .map_err(|source| DeployError::Api {
+                                id: t.oref.id.clone(),
+                                source,
+                            }),
+                    }
+                }
             });
             let results = bounded(writes).await;
             let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             let mut failure = None;
             for (t, result) in targets.iter().zip(results) {
                 match result {
-                    Ok(obj) => {
+                    Ok((obj, written)) => {
                         let prior = run.prior.get(&t.oref.key()).cloned().flatten();
-                        let changed = match prior
-                            .as_ref()
-                            .and_then(|p| p.pointer("/metadata/resourceVersion"))
-                            .and_then(Value::as_str)
-                        {
-                            Some(rv) => obj.metadata.resource_version.as_deref() != Some(rv),
-                            None => true,
-                        };
+                        let rv = obj
+                            .pointer("/metadata/resourceVersion")
+                            .and_then(Value::as_str);
+                        let changed = written
+                            && match prior
+                                .as_ref()
+                                .and_then(|p| p.pointer("/metadata/resourceVersion"))
+                                .and_then(Value::as_str)
+                            {
+                                Some(before) => rv != Some(before),
+                                None => true,
+                            };
+                        if written {
+                            match inventory::applied_digest(&t.object, &obj) {
+                                Some(d) => inv.applied.insert(t.oref.applied_key(), d),
+                                None => inv.applied.remove(&t.oref.applied_key()),
+                            };
+                        }
                         opts.progress.emit(Event::Applied {
                             id: t.oref.id.clone(),
                             kind: t.oref.kind.clone(),
@@ -666,10 +710,7 @@ impl DirectEngine {
                         });
                         run.applied.push((t.oref.clone(), prior));
                         run.states.insert(t.oref.id.clone(), ResourceState::Applied);
-                        fresh
-                            .entry(t.oref.id.clone())
-                            .or_default()
-                            .push(serde_json::to_value(&obj).unwrap_or(Value::Null));
+                        fresh.entry(t.oref.id.clone()).or_default().push(obj);
                     }
                     Err(e) => {
                         failure.get_or_insert(e);
@@ -713,6 +754,82 @@ impl DirectEngine {
             last = planner.plan(instance, &wave_opts)?;
         }
         Ok((applied_waves, live, last))
+    }
+
+    /// The whole live objects of `targets`, by key: one LIST (of this
+    /// instance's objects) per kind and namespace with many targets, a GET
+    /// for the others. Objects gone meanwhile are missing from the answer.
+    async fn read_whole<'t>(
+        &self,
+        targets: impl Iterator<Item = &'t Target>,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> Result<BTreeMap<Key, Value>, DeployError> {
+        let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Target>> = BTreeMap::new();
+        for t in targets {
+            let o = &t.oref;
+            groups
+                .entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone()))
+                .or_default()
+                .push(t);
+        }
+        let whole = |t: &Target, d: DynamicObject| {
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            // A LIST's items carry no kind.
+            v["apiVersion"] = json!(t.oref.api_version);
+            v["kind"] = json!(t.oref.kind);
+            v
+        };
+        let selector = format!("{GRAPH_LABEL}={graph},{INSTANCE_LABEL}={instance}");
+        let lists = groups
+            .values()
+            .filter(|ts| ts.len() >= LIST_THRESHOLD)
+            .map(|ts| {
+                let lp = kube::api::ListParams::default().labels(&selector);
+                async move {
+                    let list = retry(opts.request_timeout, || ts[0].api.list(&lp))
+                        .await
+                        .map_err(|source| DeployError::Api {
+                            id: ts[0].oref.id.clone(),
+                            source,
+                        })?;
+                    let mut by_name: BTreeMap<String, DynamicObject> = list
+                        .items
+                        .into_iter()
+                        .filter_map(|d| Some((d.metadata.name.clone()?, d)))
+                        .collect();
+                    Ok::<_, DeployError>(
+                        ts.iter()
+                            .filter_map(|t| {
+                                let d = by_name.remove(&t.oref.name)?;
+                                Some((t.oref.key(), whole(t, d)))
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                }
+            });
+        let mut out: BTreeMap<Key, Value> = BTreeMap::new();
+        for found in try_join_all(lists).await? {
+            out.extend(found);
+        }
+        let gets = groups
+            .values()
+            .filter(|ts| ts.len() < LIST_THRESHOLD)
+            .flatten()
+            .map(|t| async move {
+                retry(opts.request_timeout, || t.api.get_opt(&t.oref.name))
+                    .await
+                    .map(|d| d.map(|d| (t.oref.key(), whole(t, d))))
+                    .map_err(|source| DeployError::Api {
+                        id: t.oref.id.clone(),
+                        source,
+                    })
+            });
+        for got in bounded(gets).await {
+            out.extend(got?);
+        }
+        Ok(out)
     }
 
     /// Reads again every object applied so far, into `live` and `observed`.
@@ -815,6 +932,22 @@ impl DirectEngine {
 
 /// An object of `kind` as a metadata-only read gives it: what ownership
 /// checks (labels) and what tells a later write apart (resourceVersion).
+/// Whether `t` is on the cluster just as kroxide last applied it: its live
+/// metadata (read by the ownership check) gives the digest the inventory
+/// recorded (see [`inventory::applied_digest`]).
+fn unchanged(t: &Target, run: &Run, applied: &BTreeMap<String, String>) -> bool {
+    let Some(Some(live)) = run.prior.get(&t.oref.key()) else {
+        return false;
+    };
+    match (
+        applied.get(&t.oref.applied_key()),
+        inventory::applied_digest(&t.object, live),
+    ) {
+        (Some(recorded), Some(now)) => *recorded == now,
+        _ => false,
+    }
+}
+
 fn metadata_object(
     api_version: &str,
     kind: &str,

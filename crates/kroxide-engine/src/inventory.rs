@@ -18,7 +18,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::core::{DynamicObject, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Label marking inventory Secrets (value: the format version).
@@ -54,6 +54,11 @@ impl ObjectRef {
     }
 
     /// `Kind/name` (with the namespace when it has one), for messages.
+    /// The key of this object in [`Inventory::applied`].
+    pub fn applied_key(&self) -> String {
+        format!("{} {}", self.api_version, self.display())
+    }
+
     pub fn display(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{}/{} in {ns}", self.kind, self.name),
@@ -84,9 +89,46 @@ pub struct Inventory {
     pub objects: BTreeSet<ObjectRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<Lock>,
+    /// For each object (by [`ObjectRef::applied_key`]), the digest of what
+    /// kroxide last applied to it and of the fields that apply owned then
+    /// (see [`applied_digest`]): a redeploy skips an object whose live state
+    /// still gives the same digest. Older inventories have none: everything
+    /// is applied, as before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applied: BTreeMap<String, String>,
     /// The Secret's resourceVersion when read.
     #[serde(skip)]
     pub resource_version: Option<String>,
+}
+
+/// The digest of `manifest` as kroxide applied it to `live` (a whole object,
+/// or its metadata only): the manifest, and the fields kroxide's apply owns
+/// in `live`'s managedFields. None when kroxide's apply owns nothing there.
+///
+/// Another manager that changes a field kroxide set takes that field over
+/// (the API server moves it out of kroxide's managedFields entry), so the
+/// digest changes with any such drift; controllers' status writes and fields
+/// kroxide never set leave it alone. The same manifest and the same digest
+/// mean that applying again would change nothing.
+pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let fields = live
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .find(|m| {
+            m["manager"] == crate::FIELD_MANAGER
+                && m["operation"] == "Apply"
+                && m.get("subresource")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+        })?
+        .get("fieldsV1")?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(manifest).ok()?.hash(&mut h);
+    serde_json::to_string(fields).ok()?.hash(&mut h);
+    Some(format!("{:016x}", h.finish()))
 }
 
 /// `instance` with a `metadata.uid` when it has none: the one an earlier

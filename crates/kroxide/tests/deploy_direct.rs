@@ -137,6 +137,66 @@ async fn deploys_dev_in_waves_and_reports_healthy() {
         .all(|w| w.field_manager.as_deref() == Some("kroxide")));
 }
 
+/// A redeploy of an unchanged instance sends no apply and no dry run for
+/// objects that are as kroxide left them (only the inventory's lock is
+/// written); an object whose field another manager changed is sent again.
+#[tokio::test]
+async fn an_unchanged_redeploy_applies_nothing_and_drift_is_taken_back() {
+    let (server, engine, rgd, first) = dev_deployed(Duration::from_millis(5)).await;
+    let object_patches = |server: &TestServer| -> Vec<String> {
+        server
+            .requests()
+            .into_iter()
+            .filter(|r| r.verb == "PATCH" && !r.path.contains("/secrets/kroxide."))
+            .map(|r| format!("{}{}", r.path, if r.dry_run { " (dry run)" } else { "" }))
+            .collect()
+    };
+    server.clear_log();
+    let again = engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap();
+    assert_eq!(object_patches(&server), Vec::<String>::new());
+    assert_eq!(again.status(), first.status());
+    assert_eq!(again.live.len(), 12);
+    assert_eq!(again.live["appConfig"][0]["data"]["LOG_LEVEL"], "debug");
+
+    // Someone else changes a value kroxide set: the object is no longer as
+    // kroxide left it, so the next deploy checks it again, and the server
+    // reports the conflict (as `kubectl apply --server-side` would) before
+    // anything is written. Only that object is sent.
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(server.client().unwrap(), "dev");
+    let pp = kube::api::PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    cms.patch(
+        "app-config",
+        &pp,
+        &kube::api::Patch::Merge(json!({"data": {"LOG_LEVEL": "trace"}})),
+    )
+    .await
+    .unwrap();
+    server.clear_log();
+    let err = engine
+        .deploy(&rgd, &instance("dev.yaml"), &opts())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("kubectl-edit") && err.to_string().contains("LOG_LEVEL"),
+        "{err}"
+    );
+    assert_eq!(
+        object_patches(&server),
+        vec!["/api/v1/namespaces/dev/configmaps/app-config (dry run)".to_string()]
+    );
+    assert_eq!(
+        cms.get("app-config").await.unwrap().data.unwrap()["LOG_LEVEL"],
+        "trace"
+    );
+}
+
 #[tokio::test]
 async fn a_bad_spec_writes_nothing() {
     let server = TestServer::start().await.unwrap();
