@@ -2,7 +2,8 @@
 # The YAML path, whole process (issue 18): `kroxide validate` and `kroxide
 # plan` of RGD files of 10 to 10,000 resources (N/3 x ConfigMap + Deployment
 # + Service, one status field per service), min and median of 5 runs and peak
-# memory, as a markdown table on stdout. Needs python3 and GNU time.
+# memory (wall time includes GNU time's own fork), as a markdown table on
+# stdout. Needs python3 and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p kroxide --bin kroxide >&2
@@ -43,12 +44,14 @@ for n in 12 99 999 9999; do
     [ "$cmd" = plan ] && args+=(--instance "$dir/inst$n.yaml")
     times=(); peak=0
     for _ in 1 2 3 4 5; do
-      /usr/bin/time -f "%e %M" -o "$dir/t" "$k" "${args[@]}" >/dev/null
-      read -r t m < "$dir/t"
-      times+=("$t"); [ "$m" -gt "$peak" ] && peak=$m
+      start=$(date +%s%N)
+      /usr/bin/time -f "%M" -o "$dir/t" "$k" "${args[@]}" >/dev/null
+      end=$(date +%s%N)
+      read -r m < "$dir/t"
+      times+=("$(( (end - start) / 1000 ))"); [ "$m" -gt "$peak" ] && peak=$m
     done
     sorted=($(printf '%s\n' "${times[@]}" | sort -n))
-    row="$row $(awk "BEGIN{printf \"%.0f ms\", ${sorted[0]}*1000}") | $(awk "BEGIN{printf \"%.0f ms\", ${sorted[2]}*1000}") | $(awk "BEGIN{printf \"%.1f MB\", $peak/1024}") |"
+    row="$row $(awk "BEGIN{printf \"%.1f ms\", ${sorted[0]}/1000}") | $(awk "BEGIN{printf \"%.1f ms\", ${sorted[2]}/1000}") | $(awk "BEGIN{printf \"%.1f MB\", $peak/1024}") |"
   done
   echo "$row"
 done
