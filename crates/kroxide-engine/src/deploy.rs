@@ -157,14 +157,7 @@ impl DirectEngine {
             .filter(|t| !run.prior.contains_key(&t.oref.key()))
             .collect();
         // Many objects of one kind in one namespace: one LIST instead of a GET each.
-        let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Target>> = BTreeMap::new();
-        for t in &unread {
-            let o = &t.oref;
-            groups
-                .entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone()))
-                .or_default()
-                .push(t);
-        }
+        let groups = by_kind(unread.iter().copied());
         let mut listed: BTreeMap<(String, String, Option<String>, String), Option<Value>> =
             BTreeMap::new();
         let lists = groups
@@ -766,14 +759,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<BTreeMap<Key, Value>, DeployError> {
-        let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Target>> = BTreeMap::new();
-        for t in targets {
-            let o = &t.oref;
-            groups
-                .entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone()))
-                .or_default()
-                .push(t);
-        }
+        let groups = by_kind(targets);
         let whole = |t: &Target, d: DynamicObject| {
             let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
             // A LIST's items carry no kind.
@@ -932,6 +918,22 @@ impl DirectEngine {
 
 /// An object of `kind` as a metadata-only read gives it: what ownership
 /// checks (labels) and what tells a later write apart (resourceVersion).
+/// `targets` by kind (apiVersion, kind) and namespace: one LIST can answer
+/// a group.
+fn by_kind<'t>(
+    targets: impl IntoIterator<Item = &'t Target>,
+) -> BTreeMap<(String, String, Option<String>), Vec<&'t Target>> {
+    let mut groups: BTreeMap<_, Vec<&Target>> = BTreeMap::new();
+    for t in targets {
+        let o = &t.oref;
+        groups
+            .entry((o.api_version.clone(), o.kind.clone(), o.namespace.clone()))
+            .or_default()
+            .push(t);
+    }
+    groups
+}
+
 /// Whether `t` is on the cluster just as kroxide last applied it: its live
 /// metadata (read by the ownership check) gives the digest the inventory
 /// recorded (see [`inventory::applied_digest`]).

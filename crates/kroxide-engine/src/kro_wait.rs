@@ -14,7 +14,7 @@
 use crate::kro::{KroError, KroOptions};
 use crate::progress::Event;
 use crate::Served;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{readiness_of, Action, Observed, PlanOptions, Planner};
 use kroxide_semantics::readiness::KindReadiness;
@@ -117,25 +117,39 @@ pub(crate) async fn healthy(
             deadline.min(Instant::now() + Duration::from_millis(500)),
             changes.next(),
         );
-        match next.await {
-            Ok(Some(Ok(change))) => {
-                errors = 0;
-                apply_change(change, &kinds, &mut instance, &mut children)
-            }
-            Ok(Some(Err(e))) => {
-                errors += 1;
-                let source = crate::wait::watch_error(e);
-                if crate::wait::watch_gives_up(&source, errors) {
-                    return Err(KroError::Api {
-                        what: format!("watching instance {name} and its resources"),
-                        source,
-                    });
-                }
-                tracing::warn!(error = %crate::retry::brief(&source), "watch failed; watching again");
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(errors))).await;
-            }
+        let mut batch = match next.await {
+            Ok(Some(first)) => vec![first],
             Ok(None) => return Err(timeout(name, opts, &why)),
-            Err(_) => {}
+            Err(_) => Vec::new(),
+        };
+        // Every change already there is taken before the instance is judged
+        // again: a watch's first list gives each child as its own event, and
+        // judging (a plan of the whole graph) after each one made waiting
+        // on n children cost n plans.
+        if !batch.is_empty() {
+            while let Some(Some(more)) = changes.next().now_or_never() {
+                batch.push(more);
+            }
+        }
+        for change in batch {
+            match change {
+                Ok(change) => {
+                    errors = 0;
+                    apply_change(change, &kinds, &mut instance, &mut children)
+                }
+                Err(e) => {
+                    errors += 1;
+                    let source = crate::wait::watch_error(e);
+                    if crate::wait::watch_gives_up(&source, errors) {
+                        return Err(KroError::Api {
+                            what: format!("watching instance {name} and its resources"),
+                            source,
+                        });
+                    }
+                    tracing::warn!(error = %crate::retry::brief(&source), "watch failed; watching again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(errors))).await;
+                }
+            }
         }
         if Instant::now() >= deadline {
             return Err(timeout(name, opts, &why));

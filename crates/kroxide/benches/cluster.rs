@@ -696,7 +696,16 @@ async fn measure(c: &Cluster, work: impl std::future::Future<Output = Option<u64
 
 // ------------------------------------------------------------------ report
 
-fn tool_name(t: &str) -> &'static str {
+fn tool_name(t: &str, phase: &str) -> &'static str {
+    match (t, phase) {
+        ("kubectl", "delete") => return "kubectl delete -f",
+        ("kro", "delete") => return "real KRO v0.9.3 (instance deleted and gone)",
+        ("kro", "redeploy unchanged") => {
+            return "real KRO v0.9.3 (instance applied again, ACTIVE, all ready)"
+        }
+        ("direct", "delete") => return "kroxide delete",
+        _ => {}
+    }
     match t {
         "floor" => "floor (SSA all at once, 16 in flight, 50 ms poll)",
         "kubectl" => "kubectl apply --server-side + kubectl wait",
@@ -829,7 +838,7 @@ fn report(
                 if runs.iter().all(|r| r.note.as_deref() == Some("as KRO")) {
                     md.push_str(&format!(
                         "| {size} | {} | | | | | (KRO deletes: see the KRO row) |\n",
-                        tool_name(tool)
+                        tool_name(tool, phase)
                     ));
                     continue;
                 }
@@ -865,7 +874,7 @@ fn report(
                     .unwrap_or_default();
                 md.push_str(&format!(
                     "| {size} | {}{note} | {min:.2} | {med:.2} | {requests} | {ratio} | {peak} |\n",
-                    tool_name(tool)
+                    tool_name(tool, phase)
                 ));
             }
         }
