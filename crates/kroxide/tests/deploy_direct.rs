@@ -141,7 +141,7 @@ async fn deploys_dev_in_waves_and_reports_healthy() {
 /// objects that are as kroxide left them (only the inventory's lock is
 /// written); an object whose field another manager changed is sent again.
 #[tokio::test]
-async fn an_unchanged_redeploy_applies_nothing_and_drift_is_taken_back() {
+async fn an_unchanged_redeploy_applies_nothing_and_a_drifted_object_is_sent_again() {
     let (server, engine, rgd, first) = dev_deployed(Duration::from_millis(5)).await;
     let object_patches = |server: &TestServer| -> Vec<String> {
         server
