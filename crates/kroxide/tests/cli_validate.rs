@@ -319,3 +319,34 @@ fn the_microservices_example_plans_from_the_cli() {
     assert!(stdout.contains("LOG_LEVEL: info"), "{stdout}");
     assert!(stdout.contains("health: healthy"), "{stdout}");
 }
+
+/// `kroxide plan ... | head`: a reader that goes away is an error on stderr
+/// and exit 1, in YAML and JSON alike, never a panic (exit 101).
+#[test]
+fn output_to_a_closed_pipe_is_an_error_not_a_panic() {
+    let rgd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rgds/webapp.yaml");
+    let instance = temp(
+        "pipe-instance.yaml",
+        "apiVersion: kro.run/v1alpha1\nkind: WebApp\nmetadata:\n  name: pipe\nspec:\n  name: pipe\n",
+    );
+    for format in ["yaml", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kroxide"))
+            .args(["plan", "-o", format, "--instance"])
+            .arg(&instance)
+            .arg(&rgd)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before kroxide writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{format}: {stderr}");
+        assert!(
+            stderr.contains("cannot write the output"),
+            "{format}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+    }
+}

@@ -551,9 +551,13 @@ pub(crate) fn print_doc<T: serde::Serialize>(doc: &T, format: Format) -> ExitCod
                 .map_err(|e| e.to_string())
                 .and_then(|()| out.flush().map_err(|e| e.to_string()))
         }
-        Format::Json => serde_json::to_string_pretty(doc)
-            .map(|t| println!("{t}"))
-            .map_err(|e| e.to_string()),
+        Format::Json => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, doc)
+                .map_err(|e| e.to_string())
+                .and_then(|()| writeln!(out).map_err(|e| e.to_string()))
+                .and_then(|()| out.flush().map_err(|e| e.to_string()))
+        }
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,
