@@ -916,8 +916,6 @@ impl DirectEngine {
     }
 }
 
-/// An object of `kind` as a metadata-only read gives it: what ownership
-/// checks (labels) and what tells a later write apart (resourceVersion).
 /// `targets` by kind (apiVersion, kind) and namespace: one LIST can answer
 /// a group.
 fn by_kind<'t>(
@@ -950,6 +948,8 @@ fn unchanged(t: &Target, run: &Run, applied: &BTreeMap<String, String>) -> bool 
     }
 }
 
+/// An object of `kind` as a metadata-only read gives it: what ownership
+/// checks (labels) and what tells a later write apart (resourceVersion).
 fn metadata_object(
     api_version: &str,
     kind: &str,

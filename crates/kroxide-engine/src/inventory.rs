@@ -53,12 +53,12 @@ impl ObjectRef {
         )
     }
 
-    /// `Kind/name` (with the namespace when it has one), for messages.
     /// The key of this object in [`Inventory::applied`].
     pub fn applied_key(&self) -> String {
         format!("{} {}", self.api_version, self.display())
     }
 
+    /// `Kind/name` (with the namespace when it has one), for messages.
     pub fn display(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{}/{} in {ns}", self.kind, self.name),

@@ -115,11 +115,15 @@ pub enum EvalError {
 pub struct Vars<'a> {
     values: BTreeMap<Cow<'a, str>, Cow<'a, Value>>,
     converted: Converted,
+    /// Invariant in `'a`: a clone cannot be narrowed to a shorter lifetime
+    /// and given a value that dies before the cache that keys it by address.
+    _same_lifetime: std::marker::PhantomData<fn(&'a ()) -> &'a ()>,
 }
 
 /// Whole CEL conversions of borrowed values, by address. Only borrowed
-/// values are kept: they outlive every `Vars` sharing the cache, so an
-/// address cannot be reused for another value while the cache holds it.
+/// values are kept: they live for the `'a` of every `Vars` sharing the cache
+/// (`Vars` is invariant in it), so an address cannot be reused for another
+/// value while the cache holds it.
 #[derive(Clone, Default)]
 struct Converted(Arc<std::sync::Mutex<HashMap<usize, cel::Value>>>);
 
@@ -165,7 +169,7 @@ impl<'a> Vars<'a> {
     }
 }
 
-impl<const N: usize> From<[(String, Value); N]> for Vars<'static> {
+impl<const N: usize> From<[(String, Value); N]> for Vars<'_> {
     fn from(vars: [(String, Value); N]) -> Self {
         let mut out = Vars::new();
         for (k, v) in vars {
