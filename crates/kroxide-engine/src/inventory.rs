@@ -10,6 +10,11 @@
 //! at once: a run writes its holder id and an expiry into it with an
 //! optimistic-concurrency update (resourceVersion precondition), and clears
 //! them when done. A lock past its expiry (the holder died) is taken over.
+//!
+//! The entry is JSON compressed with zlib (as Helm gzips its releases): a
+//! Secret holds at most 1 MiB, and the plain JSON of 10,000 objects is
+//! about 2 MiB. Inventories written as plain JSON by earlier versions are
+//! still read.
 
 use crate::retry::retry;
 use crate::{DeployError, GRAPH_LABEL, INSTANCE_LABEL};
@@ -26,6 +31,28 @@ pub const INVENTORY_LABEL: &str = "kroxide.dev/inventory";
 /// The Secret `type` of inventories.
 pub const INVENTORY_TYPE: &str = "kroxide.dev/inventory";
 const DATA_KEY: &str = "inventory";
+/// The API server refuses a Secret whose data (decoded) exceed 1 MiB.
+const SECRET_LIMIT: usize = 1024 * 1024;
+/// The most an inventory may inflate to when read (a damaged or hostile
+/// entry cannot make a run allocate more).
+const INFLATED_LIMIT: usize = 256 * 1024 * 1024;
+
+/// The bytes stored for `inv`: its JSON, zlib-compressed.
+pub fn encode(inv: &Inventory) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_vec(inv)?;
+    Ok(miniz_oxide::deflate::compress_to_vec_zlib(&json, 6))
+}
+
+/// The inventory in `bytes`: zlib-compressed JSON, or the plain JSON that
+/// kroxide wrote before it compressed (it starts with `{`).
+pub fn decode(bytes: &[u8]) -> Option<Inventory> {
+    if bytes.first() == Some(&b'{') {
+        return serde_json::from_slice(bytes).ok();
+    }
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(bytes, INFLATED_LIMIT).ok()?;
+    serde_json::from_slice(&json).ok()
+}
 
 /// One object kroxide applied for an instance.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -260,7 +287,7 @@ impl Store {
             .and_then(Value::as_str)
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
         let mut inv: Inventory = text
-            .and_then(|t| serde_json::from_slice(&t).ok())
+            .and_then(|t| decode(&t))
             .ok_or_else(|| DeployError::Inventory {
                 name: name.to_string(),
                 message: "it is not a kroxide inventory (no readable `inventory` entry); delete it or pick another instance name".into(),
@@ -276,10 +303,22 @@ impl Store {
     }
 
     fn to_secret(&self, inv: &Inventory) -> Result<DynamicObject, DeployError> {
-        let text = serde_json::to_vec(inv).map_err(|e| DeployError::Inventory {
+        let text = encode(inv).map_err(|e| DeployError::Inventory {
             name: self.name(),
             message: e.to_string(),
         })?;
+        // The API server would refuse it with "data: Too long", and later
+        // in the run than this check: the first write comes before any object's.
+        let stored = text.len();
+        if stored > SECRET_LIMIT {
+            return Err(DeployError::Inventory {
+                name: self.name(),
+                message: format!(
+                    "listing {} objects takes {stored} bytes, over the 1 MiB a Secret can hold; split the graph into several instances",
+                    inv.objects.len()
+                ),
+            });
+        }
         let mut obj = DynamicObject::new(&self.name(), &secret_resource());
         obj.metadata = ObjectMeta {
             name: Some(self.name()),
@@ -405,6 +444,52 @@ mod tests {
         let names: Vec<_> = set.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["z", "m", "a"]);
         assert_eq!(r(0, "z").display(), "ConfigMap/z in dev");
+    }
+
+    fn big(n: usize) -> Inventory {
+        let mut inv = Inventory {
+            graph: "bench".into(),
+            instance: json!({"metadata": {"name": "big"}, "spec": {"replicas": 3}}),
+            ..Inventory::default()
+        };
+        for i in 0..n {
+            let o = ObjectRef {
+                wave: i % 3,
+                id: ["configs", "deployments", "services"][i % 3].into(),
+                api_version: if i % 3 == 1 { "apps/v1" } else { "v1" }.into(),
+                kind: ["ConfigMap", "Deployment", "Service"][i % 3].into(),
+                namespace: Some("bench-namespace".into()),
+                name: format!("svc-{:05}", i / 3),
+            };
+            let digest = format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            inv.applied.insert(o.applied_key(), digest);
+            inv.objects.insert(o);
+        }
+        inv
+    }
+
+    #[test]
+    fn ten_thousand_objects_fit_in_one_secret() {
+        let inv = big(10_000);
+        // As plain JSON (what kroxide wrote before) they did not fit.
+        assert!(serde_json::to_vec(&inv).unwrap().len() > SECRET_LIMIT);
+        let bytes = encode(&inv).unwrap();
+        assert!(bytes.len() < SECRET_LIMIT / 4, "{} bytes", bytes.len());
+        let back = decode(&bytes).expect("decodes");
+        assert_eq!(back.objects, inv.objects);
+        assert_eq!(back.applied, inv.applied);
+        assert_eq!(back.instance, inv.instance);
+    }
+
+    #[test]
+    fn a_plain_json_inventory_of_an_earlier_version_is_still_read() {
+        let inv = big(4);
+        let back = decode(&serde_json::to_vec(&inv).unwrap()).expect("decodes");
+        assert_eq!(back.objects, inv.objects);
+        // Neither garbage nor a truncated entry is an inventory.
+        assert!(decode(b"not an inventory").is_none());
+        let bytes = encode(&inv).unwrap();
+        assert!(decode(&bytes[..bytes.len() / 2]).is_none());
     }
 
     #[test]

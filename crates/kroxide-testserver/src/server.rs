@@ -706,6 +706,40 @@ fn list_item(rt: &ResourceType, obj: &Value) -> Value {
 }
 
 /// `sendInitialEvents` is for watches only, and with `true` needs
+/// The API server's 422 for a Secret whose `data` and `stringData` hold
+/// more than 1 MiB together (its `ValidateSecret`).
+fn secret_too_long(obj: &Value, name: &str) -> Option<Response<Body>> {
+    use base64::Engine as _;
+    const LIMIT: usize = 1024 * 1024;
+    let data: usize = obj["data"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| {
+            let b = v.as_str().unwrap_or("");
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_or(b.len(), |d| d.len())
+        })
+        .sum();
+    let string_data: usize = obj["stringData"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v.as_str().map_or(0, str::len))
+        .sum();
+    (data + string_data > LIMIT).then(|| {
+        status_error(
+            422,
+            "Invalid",
+            &format!(
+                "Secret \"{name}\" is invalid: data: Too long: may not be more than {LIMIT} bytes"
+            ),
+            json!({"name": name, "kind": "Secret"}),
+        )
+    })
+}
+
 /// `resourceVersionMatch=NotOlderThan` (the API server's 422 otherwise).
 fn invalid_initial_events(q: &BTreeMap<String, String>, watch: bool) -> Option<Response<Body>> {
     let send = q.get("sendInitialEvents");
@@ -1228,6 +1262,12 @@ pub(crate) fn write(
             }
         } else if !status_only {
             obj.as_object_mut().expect("object").remove("status");
+        }
+    }
+    // As on a real server, a Secret's data (decoded) hold at most 1 MiB.
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        if let Some(e) = secret_too_long(&obj, &obj_name) {
+            return e;
         }
     }
     // Server defaults, then validation against the schema.

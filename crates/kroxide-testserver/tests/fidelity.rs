@@ -453,3 +453,37 @@ async fn services_and_claims_have_no_generation_workloads_do() {
         .unwrap();
     assert_eq!(d.metadata.generation, Some(1));
 }
+
+#[tokio::test]
+async fn a_secret_holds_at_most_one_mebibyte_of_data() {
+    use base64::Engine as _;
+    let server = TestServer::start().await.unwrap();
+    let client = server.client().unwrap();
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Secret"), "secrets");
+    let secrets: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let secret = |name: &str, bytes: usize| -> DynamicObject {
+        serde_json::from_value(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "data": {"a": base64::engine::general_purpose::STANDARD.encode(vec![b'x'; bytes])}}),
+        )
+        .unwrap()
+    };
+    // The limit is on the decoded bytes: 1,000,000 bytes (1.33 MB in base64) fit.
+    secrets
+        .create(&PostParams::default(), &secret("fits", 1_000_000))
+        .await
+        .unwrap();
+    let err = secrets
+        .create(&PostParams::default(), &secret("big", 1024 * 1024 + 1))
+        .await
+        .unwrap_err();
+    let kube::Error::Api(s) = err else {
+        panic!("not an API error: {err}")
+    };
+    assert_eq!(s.code, 422);
+    assert_eq!(
+        s.message,
+        "Secret \"big\" is invalid: data: Too long: may not be more than 1048576 bytes"
+    );
+}
