@@ -5,9 +5,13 @@
 //! error (clap's convention), 0 success.
 
 mod cluster;
+mod graph;
 mod progress;
+mod schema;
 
 pub use cluster::{ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, InstancesArgs, StatusArgs};
+pub use graph::GraphFormat;
+pub use schema::{instance_json_schema, to_json_schema};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use kroxide_model::{load_file_typed, LoadError, LoadedRgd, SourceFile};
@@ -87,6 +91,40 @@ pub enum Command {
         #[command(flatten)]
         args: InstancesArgs,
     },
+    /// Draw the graph: its resources by apply wave, an arrow from each to those it reads, labelled with the paths read.
+    Graph {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: GraphArgs,
+    },
+    /// Print the JSON Schema of the graph's instances, for editors (yaml-language-server).
+    Schema {
+        /// An RGD YAML file.
+        file: PathBuf,
+    },
+    /// Print a shell completion script (e.g. `kroxide completions bash > ~/.local/share/bash-completion/completions/kroxide`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `kroxide man | man -l -`.
+    Man {
+        /// Write a page per command (kroxide.1, kroxide-validate.1, ...) into this directory instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Options of `graph`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GraphArgs {
+    /// Output format: Mermaid (GitHub draws it), Graphviz DOT, or SVG (drawn by kroxide, no Graphviz needed).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    /// Also draw the instance (`schema`) and the spec fields each resource reads.
+    #[arg(long)]
+    pub schema: bool,
 }
 
 /// Options of `plan`.
@@ -167,6 +205,13 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: InstancesArgs,
     },
+    /// Draw the graph (Mermaid, DOT or SVG).
+    Graph {
+        #[command(flatten)]
+        args: GraphArgs,
+    },
+    /// Print the JSON Schema of instances, for editors.
+    Schema,
 }
 
 pub use crate::factory::Mode;
@@ -235,6 +280,8 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
         GraphCommand::Delete { args } => cluster::delete_cmd(&rgd, &args),
         GraphCommand::Instances { args } => cluster::instances_cmd(&rgd, &args),
+        GraphCommand::Graph { args } => graph_cmd(&rgd, &validate(&rgd), &args),
+        GraphCommand::Schema => schema_cmd(&rgd, None),
         GraphCommand::Crd => match instance_crd(&rgd) {
             Ok(c) => match kroxide_model::to_yaml(&c) {
                 Ok(y) => {
@@ -301,6 +348,108 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok((d, v)) => plan_cmd(&until_exit(d).rgd, Some(v), &args),
             Err(code) => code,
         },
+        Command::Graph { file, args } => match load_validated(&file, "graph") {
+            Ok((d, v)) => graph_cmd(&d.rgd, &v, &args),
+            Err(code) => code,
+        },
+        Command::Schema { file } => match load_validated(&file, "schema") {
+            Ok((d, _)) => schema_cmd(&d.rgd, Some(&d.source)),
+            Err(code) => code,
+        },
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Generated in memory: clap_complete panics when a write fails
+            // (`kroxide completions bash | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kroxide", &mut script);
+            let mut out = std::io::stdout().lock();
+            finish_output(out.write_all(&script).and_then(|()| out.flush()))
+        }
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => match std::fs::create_dir_all(&dir)
+                    .and_then(|()| clap_mangen::generate_to(cmd, &dir))
+                {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!(
+                            "error: {}: cannot write the manual pages: {e}",
+                            dir.display()
+                        );
+                        ExitCode::from(1)
+                    }
+                },
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    let written = clap_mangen::Man::new(cmd).render(&mut out);
+                    finish_output(written.and_then(|()| out.flush()))
+                }
+            }
+        }
+    }
+}
+
+/// Exit code after writing to stdout.
+fn finish_output(written: std::io::Result<()>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Draws `rgd`, validated as `v`.
+fn graph_cmd(
+    rgd: &kroxide_model::ResourceGraphDefinition,
+    v: &Validation,
+    args: &GraphArgs,
+) -> ExitCode {
+    let m = match graph::model(rgd, v, args.schema) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let text = match args.format {
+        GraphFormat::Mermaid => graph::mermaid(&m),
+        GraphFormat::Dot => graph::dot(&m),
+        GraphFormat::Svg => graph::svg(&m),
+    };
+    let mut out = std::io::stdout().lock();
+    finish_output(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// Prints the JSON Schema of `rgd`'s instances (`source`, when the graph
+/// was read from a file, places SimpleSchema errors in it).
+fn schema_cmd(
+    rgd: &kroxide_model::ResourceGraphDefinition,
+    source: Option<&SourceFile>,
+) -> ExitCode {
+    match schema::instance_json_schema(rgd) {
+        Ok(s) => print_doc(&s, Format::Json),
+        Err(e) => {
+            let path = kroxide_model::FieldPath::root()
+                .key("spec")
+                .key("schema")
+                .join(&e.path);
+            let d = Diagnostic {
+                severity: Severity::Error,
+                rule: "simpleschema",
+                message: format!("invalid SimpleSchema: {}", e.message),
+                resource: None,
+                path,
+                help: None,
+            };
+            match source {
+                Some(src) => report_diagnostic(&d, src),
+                None => eprintln!("error: {}", d.message),
+            }
+            ExitCode::from(1)
+        }
     }
 }
 
