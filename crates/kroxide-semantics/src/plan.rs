@@ -729,6 +729,8 @@ fn status_tree(
                 }
             }
             FieldNode::Leaf(s) => match programs.eval_string(s, vars) {
+                // KRO leaves a status field whose value is null out.
+                Ok(Value::Null) => {}
                 Ok(val) => {
                     out.insert(k.clone(), val);
                 }

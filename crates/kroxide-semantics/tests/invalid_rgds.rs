@@ -116,7 +116,8 @@ fn cases() -> Vec<Case> {
         c("comparing int with string", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${schema.spec.count > \"3\" ? \"y\" : \"n\"}'}}"))), "cel-type", "no matching overload for '>' applied to (int, string)", "spec.resources[0].template.data.a"),
         c("non-bool condition", doc(SCHEMA, &res("cm", &format!("{}      includeWhen: ['${{schema.spec.name ? true : false}}']\n", tpl(CM)))), "cel-type", "a condition must be bool, got string", "spec.resources[0].includeWhen[0]"),
         c("forEach iterator not in name", doc(SCHEMA, &res("cm", &format!("{}      forEach: [{{i: '${{[1, 2]}}'}}]\n", tpl(CM)))), "foreach", "iterator `i` is not used in metadata.name", "spec.resources[0].template.metadata.name"),
-        c("unsupported function", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${string(sets.contains([1], [1]))}'}}"))), "cel-function", "unsupported CEL function sets.contains", "spec.resources[0].template.data.a"),
+        c("function KRO does not have", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${string(sets.contains([1], [1]))}'}}"))), "cel-type", "sets.contains is not in KRO v0.9.3's CEL environment", "spec.resources[0].template.data.a"),
+        c("unknown function", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${schema.spec.name.frobnicate()}'}}"))), "cel-function", "unsupported CEL function frobnicate", "spec.resources[0].template.data.a"),
         c("rgd without name", doc(SCHEMA, &ok_res).replace("  name: bad\n", "  labels: {a: b}\n"), "name", "metadata.name is required", "metadata.name"),
     ]
 }

@@ -3,7 +3,7 @@
 //! applied to incompatible known types are reported before anything runs.
 //! Unknown types are `dyn` and never produce errors.
 
-use super::{chain, CelType, Reference, TypeEnv, MACROS};
+use super::{chain, is_namespaced, CelType, Reference, TypeEnv, MACROS, NOT_IN_KRO};
 use cel::common::ast::{Expr, LiteralValue};
 use cel::parser::Expression;
 
@@ -13,6 +13,136 @@ fn numeric(t: &CelType) -> bool {
 
 fn op_name(f: &str) -> &str {
     f.trim_matches('_')
+}
+
+/// Two known types cel-go's checker will not unify (`int` and `double`,
+/// `null` and `string`); `dyn` unifies with everything.
+fn incompatible(a: &CelType, b: &CelType) -> bool {
+    match (a, b) {
+        (CelType::Dyn, _) | (_, CelType::Dyn) => false,
+        (CelType::List(x), CelType::List(y)) | (CelType::Map(x), CelType::Map(y)) => {
+            incompatible(x, y)
+        }
+        (CelType::Null, CelType::List(_) | CelType::Map(_))
+        | (CelType::List(_) | CelType::Map(_), CelType::Null) => false,
+        _ => a != b,
+    }
+}
+
+fn scalar(t: &CelType) -> bool {
+    matches!(
+        t,
+        CelType::Int
+            | CelType::Uint
+            | CelType::Double
+            | CelType::String
+            | CelType::Bool
+            | CelType::Bytes
+    )
+}
+
+/// The Kubernetes library type an expression makes, when its shape tells
+/// (`quantity("1")`, `semver(v)`, `url(u)`): they have no `string()`.
+fn library_type(e: &Expression) -> Option<&'static str> {
+    match &e.expr {
+        Expr::Call(c) => match (c.target.as_ref(), c.func_name.as_str()) {
+            (None, "quantity") => Some("kubernetes.Quantity"),
+            (None, "semver") => Some("kubernetes.Semver"),
+            (None, "url") => Some("kubernetes.URL"),
+            (Some(t), "add" | "sub") => library_type(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The result type of a function KRO's environment declares, when it does
+/// not depend on the arguments.
+fn result_type(f: &str) -> Option<CelType> {
+    let string_list = || CelType::List(Box::new(CelType::String));
+    Some(match f {
+        "hash.fnv64a" | "hash.sha256" | "hash.md5" | "base64.decode" | "bytes" => CelType::Bytes,
+        "base64.encode"
+        | "json.marshal"
+        | "random.seededString"
+        | "strings.quote"
+        | super::macros::STRING
+        | "lowerAscii"
+        | "upperAscii"
+        | "trim"
+        | "replace"
+        | "substring"
+        | "charAt"
+        | "join"
+        | "format"
+        | "find"
+        | "getScheme"
+        | "getHost"
+        | "getHostname"
+        | "getPort"
+        | "getEscapedPath" => CelType::String,
+        "findAll" | "split" => string_list(),
+        "random.seededInt" | "family" | "prefixLength" | "major" | "minor" | "patch"
+        | "asInteger" | "compareTo" => CelType::Int,
+        "asApproximateFloat" => CelType::Double,
+        "isURL"
+        | "isIP"
+        | "isCIDR"
+        | "isSemver"
+        | "isQuantity"
+        | "startsWith"
+        | "endsWith"
+        | "matches"
+        | "ip.isCanonical"
+        | "isSorted"
+        | "isInteger"
+        | "isLessThan"
+        | "isGreaterThan"
+        | "containsIP"
+        | "containsCIDR"
+        | "isUnspecified"
+        | "isLoopback"
+        | "isLinkLocalMulticast"
+        | "isLinkLocalUnicast"
+        | "isGlobalUnicast"
+        | "hasValue" => CelType::Bool,
+        _ => return None,
+    })
+}
+
+/// cel-go checks `"...".format([...])` when both are literals: `%d` takes
+/// only numbers.
+fn check_format(fmt: &str, args: &[Expression], errs: &mut Vec<String>) {
+    let mut it = fmt.chars().peekable();
+    let mut n = 0usize;
+    while let Some(c) = it.next() {
+        if c != '%' {
+            continue;
+        }
+        while it.peek().is_some_and(|d| d.is_ascii_digit() || *d == '.') {
+            it.next();
+        }
+        let Some(verb) = it.next() else { return };
+        if verb == '%' {
+            continue;
+        }
+        let arg = args.get(n);
+        n += 1;
+        let given = match arg.map(|a| &a.expr) {
+            Some(Expr::Literal(LiteralValue::String(_))) => "string",
+            Some(Expr::Literal(LiteralValue::Boolean(_))) => "bool",
+            Some(Expr::Literal(LiteralValue::Bytes(_))) => "bytes",
+            Some(Expr::Literal(LiteralValue::Null)) => "null_type",
+            Some(Expr::List(_)) => "list",
+            Some(Expr::Map(_)) => "map",
+            _ => continue,
+        };
+        if verb == 'd' {
+            errs.push(format!(
+                "error during formatting: decimal clause can only be used on ints, uints, and doubles, was given {given}"
+            ));
+        }
+    }
 }
 
 pub(super) fn type_of(
@@ -82,8 +212,76 @@ pub(super) fn type_of(
                 .iter()
                 .map(|a| type_of(a, env, bound, errs))
                 .collect();
-            if let Some(t) = &c.target {
-                type_of(t, env, bound, errs);
+            let namespace = match c.target.as_deref().map(|t| &t.expr) {
+                Some(Expr::Ident(ns)) if is_namespaced(ns, &c.func_name) && !bound.contains(ns) => {
+                    Some(ns.clone())
+                }
+                _ => None,
+            };
+            let target = match (&c.target, &namespace) {
+                (Some(t), None) => Some(type_of(t, env, bound, errs)),
+                _ => None,
+            };
+            let full = match &namespace {
+                Some(ns) => format!("{ns}.{}", c.func_name),
+                None => c.func_name.clone(),
+            };
+            if let Some((ns, what)) = namespace
+                .as_deref()
+                .and_then(|ns| NOT_IN_KRO.iter().find(|(n, _)| *n == ns))
+            {
+                errs.push(format!(
+                    "{full} is not in KRO v0.9.3's CEL environment: KRO does not have {what} (`{ns}.*`), and rejects the expression"
+                ));
+                return CelType::Dyn;
+            }
+            let lit_str = |e: &Expression| match &e.expr {
+                Expr::Literal(LiteralValue::String(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            match (full.as_str(), c.target.as_deref(), c.args.as_slice()) {
+                ("base64.encode", _, [_]) if args[0] == CelType::String => {
+                    errs.push("no matching overload for 'base64.encode' applied to (string): it encodes bytes".into());
+                }
+                ("string" | super::macros::STRING, None, [a]) => {
+                    if let Some(t) = library_type(a) {
+                        errs.push(format!(
+                            "no matching overload for 'string' applied to ({t})"
+                        ));
+                    }
+                }
+                ("size", None, [_]) | ("size", Some(_), []) => {
+                    let t = target.clone().unwrap_or_else(|| args[0].clone());
+                    if !matches!(
+                        t,
+                        CelType::String
+                            | CelType::Bytes
+                            | CelType::List(_)
+                            | CelType::Map(_)
+                            | CelType::Dyn
+                    ) {
+                        errs.push(format!("no matching overload for 'size' applied to ({t})"));
+                    }
+                }
+                ("format", Some(t), [list]) => {
+                    if let (Some(f), Expr::List(l)) = (lit_str(t), &list.expr) {
+                        check_format(&f, &l.elements, errs);
+                    }
+                }
+                ("find" | "findAll", Some(_), [p, ..]) => {
+                    if let Some(p) = lit_str(p) {
+                        if let Err(e) = regex::Regex::new(&p) {
+                            errs.push(format!(
+                                "{full}: compile: error parsing regexp {p:?}: {}",
+                                e.to_string().lines().last().unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if let Some(t) = result_type(&full) {
+                return t;
             }
             let f = c.func_name.as_str();
             match (f, args.as_slice()) {
@@ -142,12 +340,32 @@ pub(super) fn type_of(
                     a.clone()
                 }
                 ("_<_" | "_<=_" | "_>_" | "_>=_", [a, b]) => {
-                    let ok = *a == CelType::Dyn
-                        || *b == CelType::Dyn
-                        || (numeric(a) && numeric(b))
-                        || (a == b
-                            && matches!(a, CelType::String | CelType::Bool | CelType::Bytes));
+                    // KRO's cel-go does not compare across numeric types.
+                    let ok = *a == CelType::Dyn || *b == CelType::Dyn || (a == b && scalar(a));
                     if !ok {
+                        errs.push(format!(
+                            "no matching overload for '{}' applied to ({a}, {b})",
+                            op_name(f)
+                        ));
+                    }
+                    CelType::Bool
+                }
+                ("_==_" | "_!=_", [a, b]) => {
+                    // `null` is not a value of a typed `schema` field
+                    // (`schema.spec.name == null` is rejected); KRO accepts it
+                    // on resource fields (its own job example reads
+                    // `job.status.completionTime != null`).
+                    let schema_or_literal = |e: &Expression| {
+                        matches!(e.expr, Expr::Literal(_))
+                            || matches!(chain(e), Some((r, _, None)) if r == "schema")
+                    };
+                    let null_vs_schema = |t: &CelType, u: &CelType, e: &Expression| {
+                        *t == CelType::Null && scalar(u) && schema_or_literal(e)
+                    };
+                    if (scalar(a) && scalar(b) && a != b)
+                        || null_vs_schema(a, b, &c.args[1])
+                        || null_vs_schema(b, a, &c.args[0])
+                    {
                         errs.push(format!(
                             "no matching overload for '{}' applied to ({a}, {b})",
                             op_name(f)
@@ -166,7 +384,9 @@ pub(super) fn type_of(
                 }
                 ("_?_:_", [c0, a, b]) => {
                     if !matches!(c0, CelType::Bool | CelType::Dyn) {
-                        errs.push(format!("a condition must be bool, got {c0}"));
+                        errs.push(format!("no matching overload for '?:' applied to ({c0}, {a}, {b}): a condition must be bool, got {c0}"));
+                    } else if incompatible(a, b) {
+                        errs.push(format!("no matching overload for '?:' applied to ({c0}, {a}, {b}): the two branches must have the same type"));
                     }
                     if a == b {
                         a.clone()

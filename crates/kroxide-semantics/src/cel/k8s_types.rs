@@ -145,7 +145,17 @@ pub(crate) fn parse_ip(t: &str) -> Result<Value, String> {
     let ip: IpAddr = t
         .parse()
         .map_err(|_| format!("IP Address {t:?} parse error"))?;
+    if let IpAddr::V6(v6) = ip {
+        if v6.to_ipv4_mapped().is_some() {
+            return Err(format!("IPv4-mapped IPv6 address {t:?} is not allowed"));
+        }
+    }
     Ok(tagged("ip", vec![("value", s(&ip.to_string()))]))
+}
+
+/// The canonical text of an ip value.
+pub(crate) fn ip_string(v: &Value) -> Result<String, String> {
+    str_field(v, "ip", "value")
 }
 
 fn ip_of(v: &Value) -> Result<IpAddr, String> {

@@ -305,43 +305,6 @@ pub fn fnv64a(data: &[u8]) -> [u8; 8] {
     h.to_be_bytes()
 }
 
-/// CEL value to JSON the way Go's `json.Marshal` writes KRO's values
-/// (map keys sorted, bytes base64).
-fn to_json(v: &Value) -> Result<serde_json::Value, String> {
-    use base64::Engine as _;
-    Ok(match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::UInt(u) => serde_json::Value::from(*u),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .ok_or("json.marshal cannot encode NaN or infinity")?,
-        Value::String(s) => serde_json::Value::String(s.to_string()),
-        Value::Bytes(b) => serde_json::Value::String(
-            base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
-        ),
-        Value::List(l) => {
-            serde_json::Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?)
-        }
-        Value::Map(m) => {
-            let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
-            for (k, v) in m.map.iter() {
-                let key = match k {
-                    Key::String(s) => s.to_string(),
-                    Key::Int(i) => i.to_string(),
-                    Key::Uint(u) => u.to_string(),
-                    Key::Bool(b) => b.to_string(),
-                };
-                entries.push((key, to_json(v)?));
-            }
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().collect())
-        }
-        other => return Err(format!("json.marshal cannot encode a {}", other.type_of())),
-    })
-}
-
 /// JSON to CEL as Go's `json.Unmarshal` into `any` gives it: every number is a double.
 fn from_json(v: &serde_json::Value) -> Value {
     match v {
@@ -383,8 +346,7 @@ overloads! {
         Ok(Value::Bytes(Arc::new(Md5::digest(string(&a[0], "hash.md5 argument")?.as_bytes()).to_vec())))
     };
     json_marshal => "json.marshal", "json.marshal_dyn", [DYN_TYPE], |a| {
-        let j = to_json(&a[0])?;
-        Ok(Value::String(Arc::new(serde_json::to_string(&j).map_err(|e| e.to_string())?)))
+        Ok(Value::String(Arc::new(crate::cel::go::json_marshal(&a[0])?)))
     };
     json_unmarshal => "json.unmarshal", "json.unmarshal_string", [STRING_TYPE], |a| {
         let s = string(&a[0], "json.unmarshal argument")?;
@@ -428,6 +390,11 @@ overloads! {
     is_url => "isURL", "isURL_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_url(string(&a[0], "isURL argument")?).is_ok()));
     ip_new => "ip", "ip_string", [STRING_TYPE], |a| k8s::parse_ip(string(&a[0], "ip argument")?);
     is_ip => "isIP", "isIP_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_ip(string(&a[0], "isIP argument")?).is_ok()));
+    ip_is_canonical => "ip.isCanonical", "ip_isCanonical_string", [STRING_TYPE], |a| {
+        let t = string(&a[0], "ip.isCanonical argument")?;
+        let ip = k8s::parse_ip(t)?;
+        Ok(Value::Bool(k8s::ip_string(&ip)? == t))
+    };
     cidr_new => "cidr", "cidr_string", [STRING_TYPE], |a| k8s::parse_cidr(string(&a[0], "cidr argument")?);
     is_cidr => "isCIDR", "isCIDR_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_cidr(string(&a[0], "isCIDR argument")?).is_ok()));
     semver_new => "semver", "semver_string", [STRING_TYPE], |a| k8s::parse_semver(string(&a[0], "semver argument")?);
@@ -488,6 +455,21 @@ overloads! {
     re_find_all_n => "findAll", "string_findAll_int", STRING_TYPE, [STRING_TYPE, INT_TYPE], |a| k8s::find(string(&a[0], "findAll receiver")?, string(&a[1], "findAll pattern")?, Some(int(&a[2], "findAll limit")?));
     q_as_approx => "asApproximateFloat", "quantity_asApproximateFloat", MAP_TYPE, [], |a| {
         Ok(Value::Float(crate::cel::quantity::value_of(&a[0])?))
+    };
+    q_is_integer => "isInteger", "quantity_isInteger", MAP_TYPE, [], |a| {
+        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])?.fract() == 0.0))
+    };
+    q_add => "add", "quantity_add", MAP_TYPE, [MAP_TYPE], |a| {
+        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? + crate::cel::quantity::value_of(&a[1])?)
+    };
+    q_add_int => "add", "quantity_add_int", MAP_TYPE, [INT_TYPE], |a| {
+        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? + int(&a[1], "add argument")? as f64)
+    };
+    q_sub => "sub", "quantity_sub", MAP_TYPE, [MAP_TYPE], |a| {
+        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? - crate::cel::quantity::value_of(&a[1])?)
+    };
+    q_sub_int => "sub", "quantity_sub_int", MAP_TYPE, [INT_TYPE], |a| {
+        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? - int(&a[1], "sub argument")? as f64)
     };
     q_as_int => "asInteger", "quantity_asInteger", MAP_TYPE, [], |a| {
         let v = crate::cel::quantity::value_of(&a[0])?;

@@ -8,8 +8,10 @@
 
 mod check;
 mod fast;
+pub mod go;
 mod k8s_types;
 pub mod library;
+mod macros;
 pub mod quantity;
 
 use serde_json::Value;
@@ -234,8 +236,13 @@ pub trait CelEngine: Send + Sync {
     fn supports(&self, function: &str) -> bool;
 }
 
-/// The functions this engine runs (besides operators and macros); a test
-/// calls each of them, so the list cannot claim more than is there.
+/// The functions this engine runs (besides operators and macros): KRO
+/// v0.9.3's CEL environment (cel-go v0.27 with its standard library,
+/// optionals, `ext.Strings`, `ext.Lists`, `ext.Encoders`, `ext.Bindings`,
+/// `ext.TwoVarComprehensions`; the Kubernetes libraries lists, URLs, regex,
+/// quantity, IP, CIDR and semver of k8s.io/apiserver v0.35; KRO's random,
+/// maps, JSON, hash and lists). A test calls each of them, so the list cannot
+/// claim more than is there.
 pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     // standard library
     "size",
@@ -272,6 +279,8 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "value",
     "orValue",
     "or",
+    // bindings
+    "cel.bind",
     // strings extension
     "charAt",
     "indexOf",
@@ -284,6 +293,7 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "trim",
     "join",
     "strings.quote",
+    "format",
     "reverse",
     // lists extension
     "slice",
@@ -291,33 +301,51 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "distinct",
     "sort",
     "lists.range",
-    // math extension
-    "math.abs",
-    "math.ceil",
-    "math.floor",
-    "math.round",
-    "math.trunc",
-    "math.sign",
-    "math.sqrt",
-    "math.isInf",
-    "math.isNaN",
-    "math.isFinite",
-    "math.bitAnd",
-    "math.bitOr",
-    "math.bitXor",
-    "math.bitNot",
-    "math.bitShiftLeft",
-    "math.bitShiftRight",
-    "greatest",
-    "least",
+    "first",
+    "last",
     // encoders extension
     "base64.encode",
     "base64.decode",
-    // Kubernetes libraries (lists, quantity)
+    // Kubernetes lists library
     "sum",
     "min",
     "max",
     "isSorted",
+    // Kubernetes regex library
+    "find",
+    "findAll",
+    // Kubernetes URL library
+    "url",
+    "isURL",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    // Kubernetes IP and CIDR libraries
+    "ip",
+    "isIP",
+    "ip.isCanonical",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "cidr",
+    "isCIDR",
+    "containsIP",
+    "containsCIDR",
+    "prefixLength",
+    "masked",
+    // Kubernetes semver library
+    "semver",
+    "isSemver",
+    "major",
+    "minor",
+    "patch",
+    // Kubernetes quantity library (and semver's comparisons)
     "quantity",
     "isQuantity",
     "isLessThan",
@@ -325,6 +353,9 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "compareTo",
     "asApproximateFloat",
     "asInteger",
+    "isInteger",
+    "add",
+    "sub",
     // KRO's own
     "random.seededString",
     "random.seededInt",
@@ -339,11 +370,26 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "lists.removeAtIndex",
 ];
 
+/// Libraries KRO v0.9.3 does not have, by namespace, with what is missing:
+/// `validate` rejects their functions, as KRO does (it reports the namespace
+/// as an unknown identifier).
+pub const NOT_IN_KRO: &[(&str, &str)] = &[
+    ("math", "cel-go's math extension"),
+    ("sets", "the Kubernetes sets library"),
+];
+
 /// Function namespaces: `random.seededString(...)` is a call, not a read of a
 /// variable `random`. Resource ids may not shadow them.
 pub const FUNCTION_NAMESPACES: &[&str] = &[
     "base64", "hash", "json", "lists", "math", "optional", "random", "sets", "strings",
 ];
+
+/// Whether `ns.f(...)` calls the function `ns.f` (not `f` on a variable
+/// `ns`): the namespaces above, and the IP library's `ip.isCanonical`, whose
+/// namespace is also a function (`ip(...)`) and not reserved as an id.
+pub(crate) fn is_namespaced(ns: &str, f: &str) -> bool {
+    FUNCTION_NAMESPACES.contains(&ns) || (ns == "ip" && f == "isCanonical")
+}
 
 /// Comprehension macros, whose first arguments name bound variables.
 pub(crate) const MACROS: &[&str] = &[
@@ -357,21 +403,13 @@ pub(crate) const MACROS: &[&str] = &[
     "transformMap",
     "transformMapEntry",
     "sortBy",
+    "optMap",
+    "optFlatMap",
 ];
 
-/// Type names usable as identifiers (`type(x) == string`).
-pub const TYPE_IDENTIFIERS: &[&str] = &[
-    "bool",
-    "bytes",
-    "double",
-    "int",
-    "list",
-    "map",
-    "null_type",
-    "string",
-    "type",
-    "uint",
-];
+/// Type names usable as identifiers. None in KRO v0.9.3: it reports
+/// `type(x) == string` as referencing the unknown identifier `string`.
+pub const TYPE_IDENTIFIERS: &[&str] = &[];
 
 /// The process-wide engine on the `cel` crate.
 pub fn default_engine() -> &'static dyn CelEngine {
@@ -389,11 +427,12 @@ impl CelRs {
         // Registration of the bundled extensions cannot conflict on a fresh env.
         let _ = env.add_extension(cel::extensions::strings);
         let _ = env.add_extension(cel::extensions::lists);
-        let _ = env.add_extension(cel::extensions::math);
         let _ = env.add_extension(cel::extensions::encoders);
+        // No math extension: KRO v0.9.3 does not have it.
         // cel-go (and so KRO) keeps the last entry of a repeated map key.
         env.set_error_on_duplicate_map_keys(false);
         library::register(&mut env);
+        macros::register(&mut env);
         CelRs { env: Arc::new(env) }
     }
 }
@@ -551,7 +590,9 @@ fn read_path(r: &Reference, vars: &Vars<'_>) -> Option<Value> {
     }
     match v {
         Value::Object(_) | Value::Array(_) => None,
-        // Numbers that are neither i64, u64 nor finite f64 cannot be in JSON.
+        // A double (or an integer beyond int64, which Kubernetes reads as a
+        // double) is written the way KRO writes it: see `go::field_json`.
+        Value::Number(n) if !n.is_i64() => None,
         scalar => Some(scalar.clone()),
     }
 }
@@ -732,7 +773,8 @@ pub(crate) fn json_to_cel(v: &Value) -> cel::Value {
             if let Some(i) = n.as_i64() {
                 cel::Value::Int(i)
             } else if let Some(u) = n.as_u64() {
-                cel::Value::UInt(u)
+                // Kubernetes decodes an integer beyond int64 as a float64.
+                cel::Value::Float(u as f64)
             } else {
                 cel::Value::Float(n.as_f64().unwrap_or(f64::NAN))
             }
@@ -754,9 +796,9 @@ pub(crate) fn json_to_cel(v: &Value) -> cel::Value {
     }
 }
 
+/// A result as KRO writes it into an object: see [`go::field_json`].
 fn cel_to_json(v: &cel::Value) -> Result<Value, EvalError> {
-    v.json()
-        .map_err(|e| EvalError::Failed(format!("result cannot be written as JSON: {e}")))
+    go::field_json(v).map_err(EvalError::Failed)
 }
 
 fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInfo) {
@@ -775,8 +817,10 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
             }
         }
         Expr::Call(c) => {
-            // Index with a literal key continues a reference chain.
-            if c.func_name == "_[_]" || c.func_name == "_[?_]" {
+            // Index with a literal key (or an optional field selection,
+            // `a.?b`) continues a reference chain: KRO checks `b` against a
+            // declared object's fields.
+            if c.func_name == "_[_]" || c.func_name == "_[?_]" || c.func_name == "_?._" {
                 if let Some((root, path, rest)) = chain(e) {
                     if !bound.contains(&root) {
                         info.references.push(Reference { root, path });
@@ -825,9 +869,7 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
             }
             match &c.target {
                 Some(t) => match &t.expr {
-                    Expr::Ident(ns)
-                        if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !bound.contains(ns) =>
-                    {
+                    Expr::Ident(ns) if is_namespaced(ns, &c.func_name) && !bound.contains(ns) => {
                         info.functions.insert(format!("{ns}.{}", c.func_name));
                     }
                     _ => {
@@ -835,6 +877,9 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
                         walk(t, bound, info);
                     }
                 },
+                None if c.func_name == macros::STRING => {
+                    info.functions.insert("string".into());
+                }
                 None => {
                     info.functions.insert(c.func_name.clone());
                 }
@@ -896,7 +941,10 @@ pub(crate) fn chain(
             }
             Some((root, path, rest))
         }
-        Expr::Call(c) if (c.func_name == "_[_]" || c.func_name == "_[?_]") && c.args.len() == 2 => {
+        Expr::Call(c)
+            if (c.func_name == "_[_]" || c.func_name == "_[?_]" || c.func_name == "_?._")
+                && c.args.len() == 2 =>
+        {
             let (root, mut path, rest) = chain(&c.args[0])?;
             if rest.is_some() {
                 return Some((root, path, rest));
@@ -930,7 +978,14 @@ fn hint(e: &cel::parser::Expression) -> TypeHint {
             | "matches" => TypeHint::Bool,
             "size" | "int" => TypeHint::Int,
             "double" => TypeHint::Float,
-            "string" | "lowerAscii" | "upperAscii" | "trim" | "join" | "replace" | "substring"
+            "string"
+            | macros::STRING
+            | "lowerAscii"
+            | "upperAscii"
+            | "trim"
+            | "join"
+            | "replace"
+            | "substring"
             | "format" => TypeHint::String,
             "_?_:_" if c.args.len() == 3 => {
                 TypeHint::Either(Box::new(hint(&c.args[1])), Box::new(hint(&c.args[2])))
@@ -1196,7 +1251,7 @@ mod tests {
         );
         assert_eq!(
             eval("json.unmarshal('{\"a\": [1, 2]}').a[1]").unwrap(),
-            json!(2.0)
+            json!(2)
         );
         assert_eq!(
             eval("json.marshal({\"name\": schema.spec.name, \"b\": 1})").unwrap(),
@@ -1270,24 +1325,6 @@ mod tests {
             "l.distinct()",
             "l.sort()",
             "lists.range(3)",
-            "math.abs(-1)",
-            "math.ceil(1.2)",
-            "math.floor(1.2)",
-            "math.round(1.2)",
-            "math.trunc(1.2)",
-            "math.sign(-2)",
-            "math.sqrt(4)",
-            "math.isInf(1.0)",
-            "math.isNaN(1.0)",
-            "math.isFinite(1.0)",
-            "math.bitAnd(1, 3)",
-            "math.bitOr(1, 2)",
-            "math.bitXor(1, 3)",
-            "math.bitNot(1)",
-            "math.bitShiftLeft(1, 2)",
-            "math.bitShiftRight(4, 1)",
-            "math.greatest(1, 2)",
-            "math.least(1, 2)",
             "base64.encode(b'a')",
             "base64.decode('YQ==')",
             "l.sum()",
@@ -1344,6 +1381,14 @@ mod tests {
             "lists.setAtIndex(l, 0, 9)",
             "lists.insertAtIndex(l, 3, 9)",
             "lists.removeAtIndex(l, 0)",
+            "cel.bind(x, 1, x + 1)",
+            "ip.isCanonical('10.0.0.1')",
+            "quantity('1.5').isInteger()",
+            "quantity('1').add(quantity('2')).asInteger()",
+            "quantity('2').sub(1).asInteger()",
+            "[1].first()",
+            "[1].last()",
+            "string(1.5)",
         ];
         let mut covered = std::collections::BTreeSet::new();
         for c in calls.iter().chain(kro_calls.iter()) {
@@ -1351,9 +1396,11 @@ mod tests {
                 .compile(c)
                 .unwrap_or_else(|e| panic!("{c}: {e}"));
             if let Err(e) = p.eval(&vars) {
-                // bytes results are fine; only a missing function is a failure here.
+                // Results KRO cannot write (bytes, a quantity) fail; only a
+                // missing function is a failure here.
                 assert!(
-                    !e.to_string().contains("unsupported") && !e.to_string().contains("Undeclared"),
+                    !e.to_string().contains("unsupported CEL function")
+                        && !e.to_string().contains("Undeclared"),
                     "{c}: {e}"
                 );
             }
@@ -1361,12 +1408,16 @@ mod tests {
         }
         for f in SUPPORTED_FUNCTIONS {
             assert!(
-                covered.contains(*f) || ["has", "greatest", "least"].contains(f),
+                // Macros expanded at parse time leave no call behind.
+                covered.contains(*f) || ["has", "cel.bind"].contains(f),
                 "{f} is listed but not exercised"
             );
         }
         assert!(default_engine().supports("json.marshal"));
-        assert!(!default_engine().supports("url"));
+        assert!(default_engine().supports("url"));
+        // KRO v0.9.3 has neither cel-go's math extension nor the sets library.
+        assert!(!default_engine().supports("math.abs"));
+        assert!(!default_engine().supports("sets.contains"));
     }
 
     #[test]

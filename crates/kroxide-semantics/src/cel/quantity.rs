@@ -66,6 +66,18 @@ pub(crate) fn make(s: &str) -> Result<Value, String> {
     Ok(Value::Map(Map { map: Arc::new(m) }))
 }
 
+/// The quantity of value `v` (the result of `add` and `sub`).
+pub(crate) fn from_value(v: f64) -> Result<Value, String> {
+    let m: HashMap<Key, Value> = HashMap::from([
+        (
+            Key::String(Arc::new(TAG.into())),
+            Value::String(Arc::new(crate::cel::go::format_g(v))),
+        ),
+        (Key::String(Arc::new(VAL.into())), Value::Float(v)),
+    ]);
+    Ok(Value::Map(Map { map: Arc::new(m) }))
+}
+
 pub(crate) fn value_of(v: &Value) -> Result<f64, String> {
     if let Value::Map(m) = v {
         if let Some(Value::Float(f)) = m.map.get(&Key::String(Arc::new(VAL.into()))) {
