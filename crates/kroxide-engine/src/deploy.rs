@@ -528,7 +528,10 @@ impl DirectEngine {
             namespace: opts.namespace.clone(),
             ..PlanOptions::default()
         };
-        let mut live: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        // Objects without their managedFields unless the graph reads them:
+        // they are almost half of a Deployment, and a deploy keeps every
+        // object it applied until the end.
+        let keep_managed = reads_managed_fields(planner.rgd());
         let mut applied_waves = Vec::new();
         let waves = order.len();
         for (wave, ids) in order.iter().enumerate() {
@@ -558,7 +561,7 @@ impl DirectEngine {
                     });
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                self.refresh(&mut live, kinds, &mut wave_opts.observed, opts)
+                self.refresh(kinds, &mut wave_opts.observed, keep_managed, opts)
                     .await?;
             };
             let mut this_wave = Vec::new();
@@ -695,6 +698,7 @@ impl DirectEngine {
                                 None => inv.applied.remove(&t.oref.applied_key()),
                             };
                         }
+                        let obj = slim(obj, keep_managed);
                         opts.progress.emit(Event::Applied {
                             id: t.oref.id.clone(),
                             kind: t.oref.kind.clone(),
@@ -724,14 +728,12 @@ impl DirectEngine {
                     instance_name,
                     opts,
                     &run_lock,
+                    keep_managed,
                 )
                 .await?
             };
             for (id, objs) in ready {
-                for o in &objs {
-                    wave_opts.observed.insert(&id, o.clone());
-                }
-                live.insert(id, objs);
+                wave_opts.observed.replace(&id, objs);
             }
             applied_waves.push(this_wave);
         }
@@ -742,11 +744,11 @@ impl DirectEngine {
         let mut last = planner.plan(instance, &wave_opts)?;
         while !last.pending.is_empty() && tokio::time::Instant::now() < grace {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            self.refresh(&mut live, kinds, &mut wave_opts.observed, opts)
+            self.refresh(kinds, &mut wave_opts.observed, keep_managed, opts)
                 .await?;
             last = planner.plan(instance, &wave_opts)?;
         }
-        Ok((applied_waves, live, last))
+        Ok((applied_waves, wave_opts.observed.into_resources(), last))
     }
 
     /// The whole live objects of `targets`, by key: one LIST (of this
@@ -818,15 +820,15 @@ impl DirectEngine {
         Ok(out)
     }
 
-    /// Reads again every object applied so far, into `live` and `observed`.
+    /// Reads again every object applied so far (those `observed` holds).
     async fn refresh(
         &self,
-        live: &mut BTreeMap<String, Vec<Value>>,
         kinds: &BTreeMap<String, Kind>,
         observed: &mut Observed,
+        keep_managed: bool,
         opts: &DeployOptions,
     ) -> Result<(), DeployError> {
-        let reads = live.iter().flat_map(|(id, objs)| {
+        let reads = observed.resources().flat_map(|(id, objs)| {
             objs.iter().map(move |o| {
                 let (name, ns) = name_ns(o);
                 let api = self.api(&kinds[id], ns.as_deref());
@@ -834,26 +836,28 @@ impl DirectEngine {
                     let got = retry(opts.request_timeout, || api.get_opt(&name))
                         .await
                         .map_err(|source| DeployError::Api {
-                            id: id.clone(),
+                            id: id.to_string(),
                             source,
                         })?;
                     Ok::<_, DeployError>((
-                        id.clone(),
-                        got.and_then(|d| serde_json::to_value(d).ok()),
+                        id,
+                        got.and_then(|d| serde_json::to_value(d).ok())
+                            .map(|v| slim(v, keep_managed)),
                     ))
                 }
             })
         });
-        let read: Vec<(String, Option<Value>)> =
+        let read: Vec<(&str, Option<Value>)> =
             bounded(reads).await.into_iter().collect::<Result<_, _>>()?;
         let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for (id, obj) in read {
-            if let Some(obj) = obj {
-                observed.insert(&id, obj.clone());
-                fresh.entry(id).or_default().push(obj);
-            }
+            // An object gone since is no longer observed.
+            let objs = fresh.entry(id.to_string()).or_default();
+            objs.extend(obj);
         }
-        live.extend(fresh);
+        for (id, objs) in fresh {
+            observed.replace(&id, objs);
+        }
         Ok(())
     }
 
@@ -914,6 +918,23 @@ impl DirectEngine {
         }
         kept
     }
+}
+
+/// Whether an expression of `rgd` may read `metadata.managedFields` (the
+/// word appears anywhere in the graph): then live objects are kept whole.
+pub(crate) fn reads_managed_fields(rgd: &ResourceGraphDefinition) -> bool {
+    serde_json::to_string(rgd).is_ok_and(|s| s.contains("managedFields"))
+}
+
+/// `obj` without its `metadata.managedFields`, unless `keep`: what kroxide
+/// keeps of a live object once the inventory digest has been taken from it.
+pub(crate) fn slim(mut obj: Value, keep: bool) -> Value {
+    if !keep {
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.shift_remove("managedFields");
+        }
+    }
+    obj
 }
 
 /// `targets` by kind (apiVersion, kind) and namespace: one LIST can answer
@@ -994,6 +1015,33 @@ pub(crate) fn check_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Live objects are kept without managedFields (half of a Deployment)
+    /// unless an expression of the graph may read them.
+    #[test]
+    fn managed_fields_are_dropped_unless_the_graph_reads_them() {
+        let rgd = |expr: &str| -> ResourceGraphDefinition {
+            serde_json::from_value(json!({
+                "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+                "metadata": {"name": "g"},
+                "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "G", "spec": {},
+                    "status": {"x": expr}},
+                    "resources": [{"id": "cm", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": "c"}}}]}
+            }))
+            .unwrap()
+        };
+        let plain = rgd("${cm.metadata.name}");
+        let reads = rgd("${size(cm.metadata.managedFields)}");
+        assert!(!reads_managed_fields(&plain));
+        assert!(reads_managed_fields(&reads));
+        let live = json!({"metadata": {"name": "c", "managedFields": [{"manager": "kroxide"}]}, "data": {"a": "b"}});
+        assert_eq!(
+            slim(live.clone(), reads_managed_fields(&plain)),
+            json!({"metadata": {"name": "c"}, "data": {"a": "b"}})
+        );
+        assert_eq!(slim(live.clone(), reads_managed_fields(&reads)), live);
+    }
 
     /// Caught before anything is written: an instance naming another
     /// namespace, and names too long to be the label every object carries.

@@ -43,6 +43,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
         run: &Mutex<&mut Run>,
+        keep_managed: bool,
     ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
         let mut done: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         // (plural.group, namespace) -> object name -> resource id
@@ -117,7 +118,9 @@ impl DirectEngine {
             }
         });
         for (id, v) in try_join_all(watches).await?.into_iter().flatten() {
-            done.entry(id).or_default().push(v);
+            done.entry(id)
+                .or_default()
+                .push(crate::deploy::slim(v, keep_managed));
         }
         // In the order they were applied: a forEach collection keeps its order.
         for (id, objs) in done.iter_mut() {

@@ -75,6 +75,22 @@ impl Observed {
         }
     }
 
+    /// Observes `objs` as all the objects of resource `id`, in place of
+    /// any observed before.
+    pub fn replace(&mut self, id: &str, objs: Vec<Value>) {
+        self.by_id.insert(id.to_string(), objs);
+    }
+
+    /// The objects observed for each resource id.
+    pub fn resources(&self) -> impl Iterator<Item = (&str, &[Value])> {
+        self.by_id.iter().map(|(id, v)| (id.as_str(), v.as_slice()))
+    }
+
+    /// The objects observed for each resource id, taken out.
+    pub fn into_resources(self) -> BTreeMap<String, Vec<Value>> {
+        self.by_id
+    }
+
     fn lookup(&self, id: &str, desired: &Value) -> Option<&Value> {
         let name = kroxide_model::meta_str(desired, "name");
         if let Some(list) = self.by_id.get(id) {
