@@ -125,7 +125,13 @@ fn temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kroxide-cli-graph-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
+    // Tests run at once and write the same files: write aside, then rename
+    // (atomic), so no test reads a file another is halfway through writing.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let aside = dir.join(format!(".{name}.{n}"));
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, &p).unwrap();
     p
 }
 
