@@ -49,6 +49,10 @@ pub struct ExprInfo {
     pub functions: BTreeSet<String>,
     /// The result type, as far as the expression's shape tells.
     pub result: TypeHint,
+    /// For each variable, how many of its whole-value reads (an empty
+    /// path in [`Self::references`]) are the argument of `size()`: a list
+    /// read only so needs its length, not its elements.
+    pub sized: BTreeMap<String, usize>,
 }
 
 /// What an expression's shape says about its result type, before any
@@ -636,17 +640,30 @@ impl CelRsProgram {
                 continue;
             }
             if let Some(v) = vars.get(&r.root) {
-                let paths: Vec<&[String]> = self
+                let mut paths: Vec<&[String]> = self
                     .info
                     .references
                     .iter()
                     .filter(|x| x.root == r.root)
                     .map(|x| x.path.as_slice())
                     .collect();
+                // A list whose every whole read is `size(list)` needs its
+                // length only (`size(deployments)` over a forEach collection
+                // converted every live object).
+                let whole_reads = paths.iter().filter(|p| p.is_empty()).count();
+                let only_sized = v.is_array()
+                    && whole_reads > 0
+                    && self.info.sized.get(&r.root).copied().unwrap_or(0) >= whole_reads;
+                if only_sized {
+                    paths.retain(|p| !p.is_empty());
+                }
                 let whole = !prune
                     || !(v.is_object() || v.is_array())
                     || paths.iter().any(|p| p.is_empty());
-                let value = if whole {
+                let value = if only_sized && prune && paths.is_empty() {
+                    let len = v.as_array().map_or(0, Vec::len);
+                    cel::Value::List(Arc::new(vec![cel::Value::Null; len]))
+                } else if whole {
                     match vars.whole_cel(&r.root) {
                         Some(v) => v,
                         None => continue,
@@ -867,6 +884,18 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
                 bound.truncate(n);
                 return;
             }
+            if c.func_name == "size" {
+                let arg = match (&c.target, c.args.as_slice()) {
+                    (Some(t), []) => Some(&**t),
+                    (None, [a]) => Some(a),
+                    _ => None,
+                };
+                if let Some(Expr::Ident(v)) = arg.map(|a| &a.expr) {
+                    if !bound.contains(v) {
+                        *info.sized.entry(v.clone()).or_default() += 1;
+                    }
+                }
+            }
             match &c.target {
                 Some(t) => match &t.expr {
                     Expr::Ident(ns) if is_namespaced(ns, &c.func_name) && !bound.contains(ns) => {
@@ -1066,6 +1095,19 @@ mod tests {
         }
     }
 
+    /// `size(x)` and `x.size()` of a variable are counted as reads of its
+    /// length only; a variable bound by a macro is not counted.
+    #[test]
+    fn reads_of_a_length_only_are_counted() {
+        let engine = CelRs::new();
+        let sized = |src: &str| engine.compile_full(src).unwrap().info().sized.clone();
+        assert_eq!(sized("size(items)")["items"], 1);
+        assert_eq!(sized("items.size() + size(items)")["items"], 2);
+        assert_eq!(sized("items.size() + size(items[0].x)")["items"], 1);
+        assert!(sized("size(items.x)").is_empty());
+        assert!(sized("items.all(i, size(i) > 0)").is_empty());
+    }
+
     /// A list read at literal indexes converts only those elements, and
     /// still gives what converting all of it gives (length, errors).
     #[test]
@@ -1089,6 +1131,10 @@ mod tests {
             "items[0]",
             "items.map(i, i.metadata.name)",
             "items[0].metadata.name + string(size(items))",
+            "items.size() * 2",
+            "size(items) == 3 && items[1].metadata.name == 'b'",
+            "size(items) > 0 && items == items",
+            "items.exists(i, size(items) > 2)",
         ] {
             let p = engine.compile_full(src).unwrap();
             let ast = Ast::Parsed(engine.env.compile(src).unwrap());
