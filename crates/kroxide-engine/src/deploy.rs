@@ -654,6 +654,7 @@ impl DirectEngine {
                         .map(|(t, _)| t),
                     graph,
                     instance_name,
+                    keep_managed,
                     opts,
                 )
                 .await?;
@@ -759,11 +760,12 @@ impl DirectEngine {
         targets: impl Iterator<Item = &'t Target>,
         graph: &str,
         instance: &str,
+        keep_managed: bool,
         opts: &DeployOptions,
     ) -> Result<BTreeMap<Key, Value>, DeployError> {
         let groups = by_kind(targets);
         let whole = |t: &Target, d: DynamicObject| {
-            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            let mut v = slim(serde_json::to_value(d).unwrap_or(Value::Null), keep_managed);
             // A LIST's items carry no kind.
             v["apiVersion"] = json!(t.oref.api_version);
             v["kind"] = json!(t.oref.kind);
