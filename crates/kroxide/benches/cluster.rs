@@ -478,7 +478,8 @@ async fn kubectl(c: &Cluster, w: &Workload, ns: &str) -> Try {
 }
 
 /// The real KRO: the RGD applied and Active, the instance applied and ACTIVE
-/// with every Deployment ready; unchanged, the instance applied again.
+/// with every Deployment ready and KRO reporting it Ready; unchanged, the
+/// instance applied again.
 async fn kro(c: &Cluster, w: &Workload, ns: &str, tag: &str, cap: Duration) -> Try {
     let (rgd, instance) = w.unique(tag);
     let rgd_name = rgd["metadata"]["name"].as_str().unwrap().to_string();
@@ -510,6 +511,7 @@ async fn kro(c: &Cluster, w: &Workload, ns: &str, tag: &str, cap: Duration) -> T
         let api = apply_instance().await;
         instance_active(&api, &name).await;
         c.poll_ready(ns, w.deployments).await;
+        instance_ready(&api, &name).await;
         None
     })
     .await;
@@ -517,6 +519,7 @@ async fn kro(c: &Cluster, w: &Workload, ns: &str, tag: &str, cap: Duration) -> T
         let api = apply_instance().await;
         instance_active(&api, &name).await;
         c.poll_ready(ns, w.deployments).await;
+        instance_ready(&api, &name).await;
         None
     })
     .await;
@@ -560,6 +563,26 @@ async fn instance_active(api: &Api<DynamicObject>, name: &str) {
         assert!(start.elapsed() < DEADLINE, "instance not ACTIVE");
         let i = api.get(name).await.expect("get instance");
         if i.data["status"]["state"] == "ACTIVE" {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// KRO's own word that the instance is healthy: its `Ready` condition True
+/// (what `kubectl wait --for=condition=Ready` waits for, and what
+/// `kroxide deploy --mode kro` waits for). KRO v0.9.3 sets it some time
+/// after the last child is ready.
+async fn instance_ready(api: &Api<DynamicObject>, name: &str) {
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < DEADLINE, "instance not Ready");
+        let i = api.get(name).await.expect("get instance");
+        let ready = i.data["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+        if ready {
             return;
         }
         tokio::time::sleep(POLL).await;
@@ -701,7 +724,7 @@ fn tool_name(t: &str, phase: &str) -> &'static str {
         ("kubectl", "delete") => return "kubectl delete -f",
         ("kro", "delete") => return "real KRO v0.9.3 (instance deleted and gone)",
         ("kro", "redeploy unchanged") => {
-            return "real KRO v0.9.3 (instance applied again, ACTIVE, all ready)"
+            return "real KRO v0.9.3 (instance applied again, ACTIVE, all ready, Ready=True)"
         }
         ("direct", "delete") => return "kroxide delete",
         _ => {}
@@ -709,7 +732,7 @@ fn tool_name(t: &str, phase: &str) -> &'static str {
     match t {
         "floor" => "floor (SSA all at once, 16 in flight, 50 ms poll)",
         "kubectl" => "kubectl apply --server-side + kubectl wait",
-        "kro" => "real KRO v0.9.3 (RGD Active, instance ACTIVE, all ready)",
+        "kro" => "real KRO v0.9.3 (RGD Active, instance ACTIVE, all ready, Ready=True)",
         "direct" => "kroxide deploy",
         "kromode" => "kroxide deploy --mode kro",
         _ => "?",
