@@ -3,8 +3,8 @@
 //! Every field takes a literal or an `Expr<T>` of the field's type, so an
 //! integer expression cannot land in a string field. Each builder renders
 //! the Kubernetes object as an RGD template; anything a builder lacks can
-//! be set by path with [`Object::set`] on any object, including any
-//! k8s-openapi struct.
+//! be set by path with [`Object::set`] (or [`Object::set_at`], whose keys
+//! may hold dots) on any object, including any k8s-openapi struct.
 
 use crate::expr::{Expr, IntoExpr, Node};
 use crate::handle::{Handle, Kind};
@@ -1177,18 +1177,251 @@ impl Object {
         }
     }
 
-    /// Sets the field at `path` (`spec.replicas`) to a literal or expression.
+    /// Sets the field at `path` to a literal or expression.
+    ///
+    /// `path` is dotted (`spec.replicas`). A key that itself holds dots or
+    /// slashes, as annotation and label keys do, is written in brackets and
+    /// quotes, as kubectl's JSONPath and kroxide's own messages write it:
+    /// `metadata.annotations["app.kubernetes.io/name"]` (`\"` and `\\`
+    /// escape inside the quotes), or with escaped dots:
+    /// `metadata.annotations.app\.kubernetes\.io/name`. A path that does
+    /// not parse (`a..b`, an unclosed bracket, an index such as `[0]`) is a
+    /// build error of the graph. To pass the keys as they are, with no
+    /// syntax at all, use [`Object::set_at`]; for one label or annotation,
+    /// [`HasMeta::label`] and [`HasMeta::annotation`] take the key as is.
+    ///
+    /// ```
+    /// use kroxide_dsl::{Object, IntoResource};
+    /// let built = Object::new("v1", "ConfigMap", "cfg")
+    ///     .set("data.mode", "fast")
+    ///     .set(r#"metadata.annotations["app.kubernetes.io/name"]"#, "web")
+    ///     .set(r"metadata.labels.app\.kubernetes\.io/part-of", "shop")
+    ///     .into_built();
+    /// assert!(built.errors.is_empty());
+    /// let t = &built.template;
+    /// assert_eq!(t["data"]["mode"], "fast");
+    /// assert_eq!(t["metadata"]["annotations"]["app.kubernetes.io/name"], "web");
+    /// assert_eq!(t["metadata"]["labels"]["app.kubernetes.io/part-of"], "shop");
+    /// ```
     pub fn set<T>(mut self, path: &str, value: impl IntoExpr<T>) -> Self {
         let e = value.into_expr();
-        let parts: Vec<&str> = path.split('.').collect();
-        self.obj.set_expr(&parts, &e);
+        match parse_path(path) {
+            Ok(parts) => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.obj.set_expr(&parts, &e);
+            }
+            Err(why) => self.obj.errors.push(why),
+        }
         self
     }
 
-    /// Sets the field at `path` to any JSON value.
+    /// Sets the field at `path` (the syntax of [`Object::set`]) to any JSON value.
+    ///
+    /// ```
+    /// use kroxide_dsl::{Object, IntoResource};
+    /// use serde_json::json;
+    /// let built = Object::new("v1", "ConfigMap", "cfg")
+    ///     .set_json(r#"metadata.annotations["example.com/config"]"#, json!("{\"a\":1}"))
+    ///     .into_built();
+    /// assert_eq!(built.template["metadata"]["annotations"]["example.com/config"], "{\"a\":1}");
+    /// ```
     pub fn set_json(mut self, path: &str, value: Value) -> Self {
-        let parts: Vec<&str> = path.split('.').collect();
-        self.obj.set(&parts, value);
+        match parse_path(path) {
+            Ok(parts) => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.obj.set(&parts, value);
+            }
+            Err(why) => self.obj.errors.push(why),
+        }
         self
+    }
+
+    /// Sets the field at `path`, given as its keys, to a literal or
+    /// expression. No key is split or unescaped, so any key can be set,
+    /// whatever it holds: use this when keys come from data.
+    ///
+    /// ```
+    /// use kroxide_dsl::{Object, IntoResource};
+    /// let key = "app.kubernetes.io/name";
+    /// let built = Object::new("v1", "ConfigMap", "cfg")
+    ///     .set_at(&["metadata", "annotations", key], "web")
+    ///     .into_built();
+    /// assert_eq!(built.template["metadata"]["annotations"][key], "web");
+    /// ```
+    pub fn set_at<T>(mut self, path: &[&str], value: impl IntoExpr<T>) -> Self {
+        let e = value.into_expr();
+        match check_keys(path) {
+            Ok(()) => self.obj.set_expr(path, &e),
+            Err(why) => self.obj.errors.push(why),
+        }
+        self
+    }
+
+    /// Sets the field at `path`, given as its keys (as [`Object::set_at`]),
+    /// to any JSON value.
+    ///
+    /// ```
+    /// use kroxide_dsl::{Object, IntoResource};
+    /// use serde_json::json;
+    /// let built = Object::new("v1", "ConfigMap", "cfg")
+    ///     .set_json_at(&["metadata", "labels", "app.kubernetes.io/part-of"], json!("shop"))
+    ///     .into_built();
+    /// assert_eq!(built.template["metadata"]["labels"]["app.kubernetes.io/part-of"], "shop");
+    /// ```
+    pub fn set_json_at(mut self, path: &[&str], value: Value) -> Self {
+        match check_keys(path) {
+            Ok(()) => self.obj.set(path, value),
+            Err(why) => self.obj.errors.push(why),
+        }
+        self
+    }
+}
+
+fn check_keys(path: &[&str]) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("Object::set_at: the path has no keys".into());
+    }
+    Ok(())
+}
+
+/// Splits a field path of [`Object::set`] into its keys: dotted segments,
+/// `\.` and `\\` escapes in them, and `["key"]` (or `['key']`) segments
+/// taken verbatim but for `\"`, `\'` and `\\`.
+fn parse_path(path: &str) -> Result<Vec<String>, String> {
+    let bad = |why: &str| Err(format!("Object::set: field path `{path}` {why}"));
+    let mut keys = Vec::new();
+    let mut chars = path.chars().peekable();
+    // Whether a key must start here (at the start, after a dot).
+    let mut need_key = true;
+    loop {
+        match chars.peek().copied() {
+            None => {
+                if need_key {
+                    return bad(if keys.is_empty() {
+                        "is empty"
+                    } else {
+                        "ends with a dot"
+                    });
+                }
+                return Ok(keys);
+            }
+            Some('[') => {
+                chars.next();
+                let quote = match chars.next() {
+                    Some(q @ ('"' | '\'')) => q,
+                    _ => {
+                        return bad(
+                            "has a bracket without a quoted key (list indexes cannot be set by path; write the key as [\"key\"])",
+                        )
+                    }
+                };
+                let mut key = String::new();
+                loop {
+                    match chars.next() {
+                        None => return bad("has an unclosed quote"),
+                        Some('\\') => match chars.next() {
+                            Some(c) => key.push(c),
+                            None => return bad("ends with a backslash"),
+                        },
+                        Some(c) if c == quote => break,
+                        Some(c) => key.push(c),
+                    }
+                }
+                if chars.next() != Some(']') {
+                    return bad("has a quoted key not followed by `]`");
+                }
+                keys.push(key);
+                need_key = false;
+                match chars.peek() {
+                    None | Some('[') => {}
+                    Some('.') => {
+                        chars.next();
+                        need_key = true;
+                    }
+                    Some(_) => return bad("has text right after `]`: put a dot before it"),
+                }
+            }
+            Some('.') => return bad("has an empty key (two dots, or a leading dot)"),
+            Some(_) => {
+                let mut key = String::new();
+                while let Some(&c) = chars.peek() {
+                    match c {
+                        '.' | '[' => break,
+                        '\\' => {
+                            chars.next();
+                            match chars.next() {
+                                Some(c) => key.push(c),
+                                None => return bad("ends with a backslash"),
+                            }
+                        }
+                        c => {
+                            chars.next();
+                            key.push(c);
+                        }
+                    }
+                }
+                keys.push(key);
+                need_key = false;
+                if chars.peek() == Some(&'.') {
+                    chars.next();
+                    need_key = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::parse_path;
+
+    fn ok(p: &str) -> Vec<String> {
+        parse_path(p).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn plain_dotted_paths_split_on_dots() {
+        assert_eq!(ok("spec.replicas"), ["spec", "replicas"]);
+        assert_eq!(ok("data"), ["data"]);
+        assert_eq!(
+            ok("metadata.labels.app/x-y_z"),
+            ["metadata", "labels", "app/x-y_z"]
+        );
+    }
+
+    #[test]
+    fn quoted_and_escaped_keys_keep_their_dots() {
+        let want = ["metadata", "annotations", "app.kubernetes.io/name"];
+        assert_eq!(
+            ok(r#"metadata.annotations["app.kubernetes.io/name"]"#),
+            want
+        );
+        assert_eq!(ok("metadata.annotations['app.kubernetes.io/name']"), want);
+        assert_eq!(ok(r"metadata.annotations.app\.kubernetes\.io/name"), want);
+        assert_eq!(ok(r#"a["b.c"].d"#), ["a", "b.c", "d"]);
+        assert_eq!(ok(r#"a["b"]["c.d"]"#), ["a", "b", "c.d"]);
+        assert_eq!(ok(r#"["x.y"].z"#), ["x.y", "z"]);
+        assert_eq!(ok(r#"a["q\"uote\\"]"#), ["a", "q\"uote\\"]);
+        assert_eq!(ok(r#"a["it's"]"#), ["a", "it's"]);
+        assert_eq!(ok(r#"a["[.]"]"#), ["a", "[.]"]);
+    }
+
+    #[test]
+    fn malformed_paths_are_errors_not_keys() {
+        for p in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "a[0]",
+            "a[b]",
+            r#"a["b"#,
+            r#"a["b""#,
+            r#"a["b"]c"#,
+            r"a\",
+        ] {
+            let e = parse_path(p).expect_err(p);
+            assert!(e.contains(&format!("`{p}`")), "{e}");
+        }
     }
 }

@@ -330,3 +330,56 @@ fn ready_when_and_include_when_render_as_kro_expects() {
         "${schema.spec.name}"
     );
 }
+
+/// Issue 17: annotation and label keys hold dots (`app.kubernetes.io/name`);
+/// `Object::set` must not split them into nested maps.
+#[test]
+fn object_paths_can_set_keys_that_hold_dots() {
+    let g = ResourceGraph::<Spec, Status>::new("dots", "v1alpha1", "Dots").build(|g, spec| {
+        let d = g.add(Deployment::new("web", "nginx"));
+        g.add(
+            Object::new("v1", "ConfigMap", "cfg")
+                .set(
+                    r#"metadata.annotations["app.kubernetes.io/name"]"#,
+                    &spec.name,
+                )
+                .set(r"metadata.labels.app\.kubernetes\.io/part-of", "shop")
+                .set_at(&["metadata", "labels", "example.com/tier"], "web")
+                .set_json_at(&["data", "config.json"], serde_json::json!("{\"a\": 1}"))
+                .set("data.plain", "still dotted"),
+        );
+        StatusExpr {
+            ready: d.status().ready_replicas().gt(0),
+            endpoint: d.name(),
+        }
+    });
+    let rgd = g.to_rgd().unwrap_or_else(|e| panic!("{e}"));
+    let t = rgd
+        .resource("cfgConfigMap")
+        .unwrap()
+        .template
+        .clone()
+        .unwrap();
+    let meta = &t["metadata"];
+    assert_eq!(
+        meta["annotations"]["app.kubernetes.io/name"], "${schema.spec.name}",
+        "{t}"
+    );
+    assert_eq!(meta["labels"]["app.kubernetes.io/part-of"], "shop", "{t}");
+    assert_eq!(meta["labels"]["example.com/tier"], "web", "{t}");
+    assert_eq!(t["data"]["config.json"], "{\"a\": 1}", "{t}");
+    assert_eq!(t["data"]["plain"], "still dotted", "{t}");
+    assert!(meta["annotations"].get("app").is_none(), "{t}");
+
+    // A path that does not parse is a build error, not a strange key.
+    let bad = ResourceGraph::<Spec, Status>::new("dots", "v1alpha1", "Dots").build(|g, _| {
+        let d = g.add(Deployment::new("web", "nginx"));
+        g.add(Object::new("v1", "ConfigMap", "cfg").set("data..x", "v"));
+        StatusExpr {
+            ready: d.status().ready_replicas().gt(0),
+            endpoint: d.name(),
+        }
+    });
+    let e = bad.to_rgd().unwrap_err().to_string();
+    assert!(e.contains("`data..x`"), "{e}");
+}
