@@ -18,7 +18,7 @@ use crate::k8s::KubernetesApi;
 use crate::readiness::{assume_ready, kind_readiness, KindReadiness};
 use crate::validate::{validate, Diagnostic, Validation};
 use foldhash::HashMap;
-use kroxide_model::{FieldNode, FieldTree, ResourceGraphDefinition};
+use kroxide_model::{FieldNode, FieldPath, FieldTree, ResourceGraphDefinition};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -255,6 +255,71 @@ impl Programs {
         })
     }
 
+    /// The unset instance field that the first failing expression of the
+    /// string `s` waits for, if that is why it fails.
+    fn unset_in(&self, s: &str, vars: &Vars<'_>, instance: &Value) -> Option<Unset> {
+        let exprs = match parse_string(s).ok()? {
+            StringValue::Literal(_) => return None,
+            StringValue::Standalone(e) => vec![e],
+            StringValue::Template(parts) => parts
+                .into_iter()
+                .filter_map(|p| match p {
+                    crate::expr::TemplatePart::Expr(e) => Some(e),
+                    crate::expr::TemplatePart::Text(_) => None,
+                })
+                .collect(),
+        };
+        for e in exprs {
+            let program = self.get(&e).ok()?;
+            match program.eval(vars) {
+                Ok(_) => continue,
+                Err(EvalError::Pending(why)) => return unset_field(&*program, &why, instance),
+                Err(EvalError::Failed(_)) => return None,
+            }
+        }
+        None
+    }
+
+    /// Where in `template` (first failing string, in [`Self::resolve`]'s
+    /// order) an unset instance field is read, the string, and the field.
+    fn unset_in_template(
+        &self,
+        template: &Value,
+        vars: &Vars<'_>,
+        instance: &Value,
+    ) -> Option<(FieldPath, String, Unset)> {
+        self.first_failing(template, &FieldPath::root(), vars)
+            .and_then(|(at, s)| Some((at, s.to_string(), self.unset_in(s, vars, instance)?)))
+    }
+
+    /// The first string of `v` (a key or a value, at `at`) that does not
+    /// evaluate, and where it is.
+    fn first_failing<'v>(
+        &self,
+        v: &'v Value,
+        at: &FieldPath,
+        vars: &Vars<'_>,
+    ) -> Option<(FieldPath, &'v str)> {
+        match v {
+            Value::String(s) => self
+                .eval_string(s, vars)
+                .is_err()
+                .then(|| (at.clone(), s.as_str())),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| self.first_failing(x, &at.index(i), vars)),
+            Value::Object(o) => o.iter().find_map(|(k, x)| {
+                let here = at.key(k.clone());
+                if has_expression_start(k) && self.eval_string(k, vars).is_err() {
+                    return Some((here, k.as_str()));
+                }
+                self.first_failing(x, &here, vars)
+            }),
+            _ => None,
+        }
+    }
+
     fn condition(&self, s: &str, vars: &Vars<'_>) -> Result<bool, EvalError> {
         match self.eval_string(s, vars)? {
             Value::Bool(b) => Ok(b),
@@ -263,6 +328,127 @@ impl Programs {
             ))),
         }
     }
+}
+
+/// An instance field an expression reads that is not set: the instance
+/// does not change while it is deployed, so what KRO would wait for (its
+/// `no such key ... (data pending)`) never comes.
+#[derive(Clone, Debug)]
+struct Unset {
+    /// The field, from the instance's root (`spec.services`).
+    field: String,
+    /// The expression.
+    expr: String,
+    /// The evaluation error (`no such key: services`).
+    cause: String,
+}
+
+impl Unset {
+    /// The reason of resource `id`, which reads the field at `at`; `kro`
+    /// tells what KRO does then. The error is worded as KRO's (`eval
+    /// "schema.spec.x": no such key: x`).
+    fn describe(&self, id: &str, at: &str, kro: &str) -> String {
+        let cause = match self.cause.strip_prefix("No such") {
+            Some(rest) => format!("no such{rest}"),
+            None => self.cause.clone(),
+        };
+        format!(
+            "{} is not set in the instance and has no default; resource `{id}` reads it at {at} (eval {:?}: {cause}; {kro})",
+            self.field, self.expr
+        )
+    }
+}
+
+/// What KRO v0.9.3 does when a template or forEach reads an unset field.
+const KRO_WAITS: &str = "KRO would keep the instance IN_PROGRESS, waiting for it forever";
+/// What KRO v0.9.3 does when an includeWhen reads an unset field.
+const KRO_ERRORS: &str = "KRO would mark the instance ERROR and apply nothing";
+
+/// The unset instance field that `program`, pending with `why`, reads, if
+/// the instance is what it waits for. Only the spec counts: the instance's
+/// metadata gains a uid (and KRO's labels) once it is created. An
+/// expression reading only the spec waits for nothing else; one that also
+/// reads anything else is blamed on the spec only when the missing key is
+/// an unset spec field's and no other reference names that key.
+fn unset_field(program: &dyn Program, why: &str, instance: &Value) -> Option<Unset> {
+    let refs = &program.info().references;
+    let is_spec = |r: &&crate::cel::Reference| {
+        r.root == "schema" && r.path.first().map(String::as_str) == Some("spec")
+    };
+    let missing: Vec<(String, &str)> = refs
+        .iter()
+        .filter(is_spec)
+        .filter_map(|r| first_unset(instance, &r.path))
+        .collect();
+    let key = missing_key(why);
+    let others: Vec<_> = refs.iter().filter(|r| !is_spec(r)).collect();
+    let unset = |field: String| Unset {
+        field,
+        expr: program.source().to_string(),
+        cause: why.to_string(),
+    };
+    let matching = missing
+        .iter()
+        .find(|(_, k)| key.as_deref() == Some(*k))
+        .map(|(f, _)| f.clone());
+    if others.is_empty() {
+        // Only the instance is read: nothing will change what it gives.
+        return matching
+            .or_else(|| missing.first().map(|(f, _)| f.clone()))
+            .map(unset);
+    }
+    let key = key?;
+    if others.iter().any(|r| r.path.contains(&key)) {
+        return None;
+    }
+    matching.map(unset)
+}
+
+/// The field on `path` (below the instance's root) that is not set in
+/// `instance`, as a path from the root, and its last step.
+fn first_unset<'p>(instance: &Value, path: &'p [String]) -> Option<(String, &'p str)> {
+    let mut at = FieldPath::root();
+    let mut v = instance;
+    for p in path {
+        let index = p
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<usize>();
+        let next = match (v, index) {
+            (Value::Object(m), _) => {
+                at = at.key(p.clone());
+                m.get(p)
+            }
+            (Value::Array(a), Ok(i)) => {
+                at = at.index(i);
+                a.get(i)
+            }
+            // A value that is not a map or list: the path is wrong, not unset.
+            _ => return None,
+        };
+        match next {
+            Some(Value::Null) | None => return Some((at.to_string(), p.as_str())),
+            Some(n) => v = n,
+        }
+    }
+    None
+}
+
+/// The key a CEL error says is missing (`no such key: services`).
+fn missing_key(why: &str) -> Option<String> {
+    let lower = why.to_ascii_lowercase();
+    ["no such key", "no such field", "no such attribute"]
+        .iter()
+        .find_map(|p| {
+            let at = lower.find(p)? + p.len();
+            let rest = why[at..].trim_start_matches([':', ' ']);
+            let key: String = rest
+                .trim_start_matches(['\'', '"'])
+                .chars()
+                .take_while(|c| !matches!(c, '\'' | '"' | ' ' | ',' | ')' | '('))
+                .collect();
+            (!key.is_empty()).then_some(key)
+        })
 }
 
 fn merge(base: &mut Value, over: &Value) {
@@ -445,12 +631,18 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 Err((c, e)) => {
+                    // KRO marks the instance ERROR when an includeWhen reads
+                    // an unset instance field (and applies nothing).
                     pr.action = if matches!(e, EvalError::Pending(_)) {
                         Action::Wait
                     } else {
                         Action::Fail
                     };
                     pr.reason = Some(format!("includeWhen {c}: {e}"));
+                    if let Some(u) = programs.unset_in(&c, &vars, &instance) {
+                        pr.action = Action::Fail;
+                        pr.reason = Some(u.describe(id, &format!("includeWhen {c}"), KRO_ERRORS));
+                    }
                     planned.push(pr);
                     continue;
                 }
@@ -495,14 +687,20 @@ impl<'a> Planner<'a> {
                                 ))
                             }
                             Err(e) => {
-                                failed = Some((
-                                    if matches!(e, EvalError::Pending(_)) {
-                                        Action::Wait
-                                    } else {
-                                        Action::Fail
-                                    },
-                                    format!("forEach {name}: {e}"),
-                                ))
+                                failed = Some(match programs.unset_in(expr, &vars, &instance) {
+                                    Some(u) => (
+                                        Action::Fail,
+                                        u.describe(
+                                            id,
+                                            &format!("forEach {name}: {expr}"),
+                                            KRO_WAITS,
+                                        ),
+                                    ),
+                                    None if matches!(e, EvalError::Pending(_)) => {
+                                        (Action::Wait, format!("forEach {name}: {e}"))
+                                    }
+                                    None => (Action::Fail, format!("forEach {name}: {e}")),
+                                })
                             }
                         }
                     }
@@ -523,6 +721,20 @@ impl<'a> Planner<'a> {
                     v2.add(k, val);
                 }
                 match programs.resolve(template, &v2) {
+                    // Waiting for an instance field that is not set would
+                    // wait forever (as KRO does): fail, naming it.
+                    Err(EvalError::Pending(why)) => {
+                        problem =
+                            Some(match programs.unset_in_template(template, &v2, &instance) {
+                                Some((at, s, u)) => EvalError::Failed(u.describe(
+                                    id,
+                                    &format!("{at}: {s}"),
+                                    KRO_WAITS,
+                                )),
+                                None => EvalError::Pending(why),
+                            });
+                        break;
+                    }
                     Ok(mut obj) => {
                         let (av, kind) = (
                             obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
