@@ -175,3 +175,31 @@ fn each_invalid_rgd_is_reported_with_message_and_location() {
         failures.join("\n")
     );
 }
+
+/// Expressions a real KRO v0.9.3 accepts (RGD Active on the kit) that the
+/// type checker must not reject: `has()` is a bool, whatever the field's type.
+#[test]
+fn expressions_kro_accepts_are_not_type_errors() {
+    let schema = "{apiVersion: v1alpha1, kind: App, spec: {note: string, count: integer}}";
+    for expr in [
+        "${has(schema.spec.note) ? schema.spec.note : svc.spec.clusterIP}",
+        "${has(schema.spec.count) && schema.spec.count > 1 ? 'many' : 'few'}",
+        "${!has(svc.spec.clusterIP) ? '' : svc.spec.clusterIP}",
+    ] {
+        let yaml = doc(
+            schema,
+            &format!(
+                "{}{}",
+                res("svc", &tpl("{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {ports: [{port: 80}]}}")),
+                res("cm", &tpl(&format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: c}}, data: {{a: \"{expr}\"}}}}")))
+            ),
+        );
+        let docs = load_str("ok.yaml", &yaml).unwrap();
+        let v = validate(&docs[0].rgd);
+        let errors: Vec<String> = v
+            .errors()
+            .map(|e| format!("[{}] {}", e.rule, e.message))
+            .collect();
+        assert!(errors.is_empty(), "{expr}: {errors:?}");
+    }
+}

@@ -161,6 +161,11 @@ pub(super) fn type_of(
             LiteralValue::Bytes(_) => CelType::Bytes,
             LiteralValue::Null => CelType::Null,
         },
+        // `has(a.b)` is a select that tests for presence: a bool.
+        Expr::Select(s) if s.test => {
+            type_of(&s.operand, env, bound, errs);
+            CelType::Bool
+        }
         Expr::Ident(_) | Expr::Select(_) => match chain(e) {
             Some((root, path, None)) if !bound.contains(&root) => env
                 .type_of(&Reference { root, path })
