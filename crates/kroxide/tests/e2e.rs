@@ -247,10 +247,25 @@ async fn an_instance_without_a_field_its_templates_read_fails_before_writing() {
         "waited {:?}",
         started.elapsed()
     );
+    // Through KRO too: refused before the RGD or the namespace is written
+    // (KRO itself would keep the instance IN_PROGRESS without end).
+    let started = Instant::now();
+    let out = run(&["deploy", "--create-namespace", "--mode", "kro"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(why),
+        "{}",
+        printed(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited {:?}",
+        started.elapsed()
+    );
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(r.client.clone());
     assert!(
         namespaces.get_opt(&r.ns).await.unwrap().is_none(),
-        "the deploy created its namespace before failing"
+        "a deploy created its namespace before failing"
     );
     r.cleanup().await;
 }
