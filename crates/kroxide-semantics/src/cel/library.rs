@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Runs `f` on the evaluated arguments of a CEL call.
-fn call<'b, 'v>(
+pub(super) fn call<'b, 'v>(
     name: &str,
     args: Vec<CowVal<'b, 'v>>,
     f: fn(&[Value]) -> Result<Value, String>,

@@ -188,22 +188,6 @@ fn two_var(
     Ok(Some(bind(h, TARGET, target, loop_)))
 }
 
-/// Runs `f` on the evaluated arguments.
-fn native<'b, 'v>(
-    name: &str,
-    args: Vec<CowVal<'b, 'v>>,
-    f: fn(&[Value]) -> Result<Value, String>,
-) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let mut vals = Vec::with_capacity(args.len());
-    for a in &args {
-        let v: &dyn Val = a.as_ref();
-        vals.push(Value::try_from(v)?);
-    }
-    let out = f(&vals).map_err(|e| ExecutionError::function_error(name, e))?;
-    let boxed: Box<dyn Val> = Box::<dyn Val>::try_from(out)?;
-    Ok(CowVal::from(boxed))
-}
-
 /// cel-go's `string(x)`.
 fn string_of(a: &[Value]) -> Result<Value, String> {
     let s = |t: String| Ok(Value::String(Arc::new(t)));
@@ -290,7 +274,7 @@ macro_rules! natives {
     ($($f:ident => $name:expr, $imp:expr, $n:literal;)*) => {
         $(
             fn $f<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-                native($name, args, $imp)
+                super::library::call($name, args, $imp)
             }
         )*
         fn register_natives(env: &mut Env) {
