@@ -423,6 +423,21 @@ fn graph_cmd(
     finish_output(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }
 
+/// A SimpleSchema error as a diagnostic placed under `spec.schema`.
+fn simpleschema_diagnostic(e: &kroxide_semantics::simpleschema::SchemaError) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        rule: "simpleschema",
+        message: format!("invalid SimpleSchema: {}", e.message),
+        resource: None,
+        path: kroxide_model::FieldPath::root()
+            .key("spec")
+            .key("schema")
+            .join(&e.path),
+        help: None,
+    }
+}
+
 /// Prints the JSON Schema of `rgd`'s instances (`source`, when the graph
 /// was read from a file, places SimpleSchema errors in it).
 fn schema_cmd(
@@ -432,18 +447,7 @@ fn schema_cmd(
     match schema::instance_json_schema(rgd) {
         Ok(s) => print_doc(&s, Format::Json),
         Err(e) => {
-            let path = kroxide_model::FieldPath::root()
-                .key("spec")
-                .key("schema")
-                .join(&e.path);
-            let d = Diagnostic {
-                severity: Severity::Error,
-                rule: "simpleschema",
-                message: format!("invalid SimpleSchema: {}", e.message),
-                resource: None,
-                path,
-                help: None,
-            };
+            let d = simpleschema_diagnostic(&e);
             match source {
                 Some(src) => report_diagnostic(&d, src),
                 None => eprintln!("error: {}", d.message),
@@ -740,21 +744,7 @@ fn crd_cmd(file: &PathBuf) -> ExitCode {
         match instance_crd(&d.rgd) {
             Ok(c) => out.push(c),
             Err(e) => {
-                let path = kroxide_model::FieldPath::root()
-                    .key("spec")
-                    .key("schema")
-                    .join(&e.path);
-                report_diagnostic(
-                    &Diagnostic {
-                        severity: Severity::Error,
-                        rule: "simpleschema",
-                        message: format!("invalid SimpleSchema: {}", e.message),
-                        resource: None,
-                        path,
-                        help: None,
-                    },
-                    &d.source,
-                );
+                report_diagnostic(&simpleschema_diagnostic(&e), &d.source);
                 return ExitCode::from(1);
             }
         }
