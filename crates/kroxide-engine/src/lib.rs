@@ -29,6 +29,7 @@
 //! ```
 
 mod deploy;
+mod drift;
 mod error;
 pub mod inventory;
 pub mod kro;
@@ -41,6 +42,7 @@ pub mod retry;
 mod teardown;
 mod wait;
 
+pub use drift::FieldDrift;
 pub use error::DeployError;
 pub use inventory::{Inventory, ObjectRef};
 pub use observe::{render_diff, ObjectDiff, ResourceStatus, StatusReport};

@@ -165,7 +165,7 @@ impl DirectEngine {
     }
 
     /// The live objects listed in an inventory, by resource id.
-    async fn read_live(
+    pub(crate) async fn read_live(
         &self,
         served: &crate::Served,
         objects: &BTreeSet<ObjectRef>,

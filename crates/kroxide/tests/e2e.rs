@@ -270,6 +270,77 @@ async fn an_instance_without_a_field_its_templates_read_fails_before_writing() {
     r.cleanup().await;
 }
 
+/// `kroxide drift` on a real API server: none right after a deploy; after
+/// another field manager scales a Deployment, exactly that field, naming
+/// the manager (read from managedFields, nothing written).
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
+async fn drift_names_the_fields_another_manager_changed() {
+    let r = Real::new("drift", &[]).await;
+    let dir = real::workdir("drift");
+    let rgd_file = dir.join("microservices.yaml");
+    std::fs::write(
+        &rgd_file,
+        scenarios::microservices::microservices_app()
+            .to_rgd_yaml()
+            .unwrap(),
+    )
+    .unwrap();
+    let inst_file = dir.join("dev.yaml");
+    std::fs::write(
+        &inst_file,
+        serde_json::to_string(&scenarios::example("dev.yaml")).unwrap(),
+    )
+    .unwrap();
+    let run = |cmd: &[&str]| {
+        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        a.insert(1, rgd_file.display().to_string());
+        a.extend([
+            "--instance".into(),
+            inst_file.display().to_string(),
+            "-n".into(),
+            r.ns.clone(),
+        ]);
+        a.extend(r.cli_args());
+        kroxide(a)
+    };
+    let out = run(&["deploy", "--create-namespace"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let out = run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(out.stdout.is_empty(), "{}", printed(&out));
+
+    // Another manager (as `kubectl scale` would) changes a field kroxide set.
+    let deployments: Api<DynamicObject> =
+        api(&r, "apps/v1", "Deployment", "deployments", Some(&r.ns));
+    deployments
+        .patch(
+            "user-service",
+            &kube::api::PatchParams {
+                field_manager: Some("drift-e2e".into()),
+                ..Default::default()
+            },
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await
+        .unwrap();
+    let out = run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", printed(&out));
+    assert!(
+        lines[0].starts_with("userDeployment Deployment/user-service: spec.replicas changed by drift-e2e (Update at "),
+        "{}",
+        printed(&out)
+    );
+    let out = run(&["drift", "-o", "json"]).await;
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["field"], "spec.replicas", "{}", printed(&out));
+    assert_eq!(list[0]["manager"], "drift-e2e");
+    r.cleanup().await;
+}
+
 /// resourceVersions of the graph's objects once the controllers have
 /// stopped writing status.
 async fn settled_versions(c: &Cluster, graph: &str) -> std::collections::BTreeMap<String, String> {

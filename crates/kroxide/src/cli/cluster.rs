@@ -113,6 +113,18 @@ pub struct StatusArgs {
     pub output: Format,
 }
 
+/// Options of `drift`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub which: WhichInstance,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The drifted fields as a JSON or YAML list instead of one line each.
+    #[arg(long, short, value_enum)]
+    pub output: Option<Format>,
+}
+
 /// Options of `delete`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DeleteArgs {
@@ -522,6 +534,58 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                 }
                 let code = print_doc(&report.status, args.output);
                 if code != ExitCode::SUCCESS || !report.ready {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `drift`: the fields another field manager took from kroxide, one line
+/// each (or a JSON/YAML list with `-o`). Field paths only: no values, so no
+/// Secret value is shown.
+pub fn drift_cmd(rgd: &ResourceGraphDefinition, args: &DriftArgs) -> ExitCode {
+    if args.cluster.mode == Mode::Kro {
+        eprintln!("error: drift works in direct mode only (through KRO, KRO applies the objects)");
+        return ExitCode::from(2);
+    }
+    let (name, namespace) = match which_instance(rgd, &args.which, &args.cluster) {
+        Ok(n) => n,
+        Err(c) => return c,
+    };
+    with_client(&args.cluster, namespace, |client, ns| async move {
+        let engine = DirectEngine::new(client);
+        match engine
+            .drift(rgd, &name, &engine_options(&args.cluster, &ns))
+            .await
+        {
+            Ok(drift) => {
+                let code = if let Some(format) = args.output {
+                    print_doc(&serde_json::to_value(&drift).unwrap_or_default(), format)
+                } else {
+                    for d in &drift {
+                        let when = d
+                            .time
+                            .as_deref()
+                            .map(|t| format!(" at {t}"))
+                            .unwrap_or_default();
+                        println!(
+                            "{} {}/{}: {} changed by {} ({}{when})",
+                            d.id, d.kind, d.name, d.field, d.manager, d.operation
+                        );
+                    }
+                    if drift.is_empty() {
+                        eprintln!("no drift: every field kroxide applies to instance {name} is still kroxide's");
+                    }
+                    ExitCode::SUCCESS
+                };
+                if code != ExitCode::SUCCESS || !drift.is_empty() {
                     ExitCode::from(1)
                 } else {
                     ExitCode::SUCCESS

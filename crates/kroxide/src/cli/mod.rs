@@ -9,7 +9,9 @@ mod graph;
 mod progress;
 mod schema;
 
-pub use cluster::{ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, InstancesArgs, StatusArgs};
+pub use cluster::{
+    ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, DriftArgs, InstancesArgs, StatusArgs,
+};
 pub use graph::GraphFormat;
 pub use schema::{instance_json_schema, to_json_schema};
 
@@ -76,6 +78,13 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         args: StatusArgs,
+    },
+    /// List the fields of a deployed instance's objects that another field manager changed since kroxide applied them (from managedFields; no dry run). Exit 0 none, 1 some.
+    Drift {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: DriftArgs,
     },
     /// Delete a deployed instance: its objects in reverse waves, then its inventory.
     Delete {
@@ -195,6 +204,11 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: StatusArgs,
     },
+    /// List the fields of the instance's objects that another field manager changed.
+    Drift {
+        #[command(flatten)]
+        args: DriftArgs,
+    },
     /// Delete a deployed instance.
     Delete {
         #[command(flatten)]
@@ -278,6 +292,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Deploy { args } => cluster::deploy_cmd(&rgd, &args),
         GraphCommand::Diff { args } => cluster::diff_cmd(&rgd, &args),
         GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
+        GraphCommand::Drift { args } => cluster::drift_cmd(&rgd, &args),
         GraphCommand::Delete { args } => cluster::delete_cmd(&rgd, &args),
         GraphCommand::Instances { args } => cluster::instances_cmd(&rgd, &args),
         GraphCommand::Graph { args } => graph_cmd(&rgd, &validate(&rgd), &args),
@@ -334,6 +349,10 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Status { file, args } => match load_valid(&file, "status") {
             Ok(d) => cluster::status_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Drift { file, args } => match load_valid(&file, "drift") {
+            Ok(d) => cluster::drift_cmd(&d.rgd, &args),
             Err(code) => code,
         },
         Command::Delete { file, args } => match load_valid(&file, "delete") {
