@@ -49,20 +49,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<Vec<FieldDrift>, DeployError> {
-        let store = self.store(rgd.name(), instance, opts);
-        let inv = store
-            .read()
-            .await?
-            .ok_or_else(|| DeployError::NotDeployed {
-                graph: rgd.name().to_string(),
-                instance: instance.to_string(),
-                namespace: opts.namespace.clone(),
-                inventory: crate::inventory::secret_name(rgd.name(), instance),
-            })?;
-        let served = self
-            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
-            .await?;
-        let live = self.read_live(&served, &inv.objects, opts).await?;
+        let (inv, live) = self.deployed(rgd, instance, opts).await?;
         let mut observed = Observed::default();
         for (id, objs) in &live {
             observed.replace(id, objs.clone());

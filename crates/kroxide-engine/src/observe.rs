@@ -74,20 +74,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<StatusReport, DeployError> {
-        let store = self.store(rgd.name(), instance, opts);
-        let inv = store
-            .read()
-            .await?
-            .ok_or_else(|| DeployError::NotDeployed {
-                graph: rgd.name().to_string(),
-                instance: instance.to_string(),
-                namespace: opts.namespace.clone(),
-                inventory: crate::inventory::secret_name(rgd.name(), instance),
-            })?;
-        let served = self
-            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
-            .await?;
-        let live = self.read_live(&served, &inv.objects, opts).await?;
+        let (inv, live) = self.deployed(rgd, instance, opts).await?;
         let mut observed = Observed::default();
         for (id, objs) in &live {
             for o in objs {
@@ -154,6 +141,31 @@ impl DirectEngine {
         })
     }
 
+    /// A deployed instance's inventory and its live objects by resource id
+    /// (an instance never deployed is [`DeployError::NotDeployed`]).
+    pub(crate) async fn deployed(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> Result<(crate::Inventory, BTreeMap<String, Vec<Value>>), DeployError> {
+        let store = self.store(rgd.name(), instance, opts);
+        let inv = store
+            .read()
+            .await?
+            .ok_or_else(|| DeployError::NotDeployed {
+                graph: rgd.name().to_string(),
+                instance: instance.to_string(),
+                namespace: opts.namespace.clone(),
+                inventory: crate::inventory::secret_name(rgd.name(), instance),
+            })?;
+        let served = self
+            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
+            .await?;
+        let live = self.read_live(&served, &inv.objects, opts).await?;
+        Ok((inv, live))
+    }
+
     /// The instances of `graph` deployed by kroxide in the namespace, from
     /// their inventories (the lock shows a deploy in progress).
     pub async fn instances(
@@ -165,7 +177,7 @@ impl DirectEngine {
     }
 
     /// The live objects listed in an inventory, by resource id.
-    pub(crate) async fn read_live(
+    async fn read_live(
         &self,
         served: &crate::Served,
         objects: &BTreeSet<ObjectRef>,
