@@ -12,7 +12,6 @@
 use crate::inventory::ObjectRef;
 use crate::{DeployError, DeployOptions, DirectEngine, FIELD_MANAGER};
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{plan, Observed, PlanOptions};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -49,21 +48,8 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<Vec<FieldDrift>, DeployError> {
-        let (inv, live) = self.deployed(rgd, instance, opts).await?;
-        let mut observed = Observed::default();
-        for (id, objs) in &live {
-            observed.replace(id, objs.clone());
-        }
-        // What a deploy of the recorded spec would apply now.
-        let desired = plan(
-            rgd,
-            &inv.instance,
-            &PlanOptions {
-                namespace: opts.namespace.clone(),
-                observed,
-                ..PlanOptions::default()
-            },
-        )?;
+        // `desired`: what a deploy of the recorded spec would apply now.
+        let (inv, live, desired) = self.deployed(rgd, instance, opts).await?;
         let mut out = Vec::new();
         for o in &inv.objects {
             let Some(live) = live.get(&o.id).and_then(|objs| {

@@ -7,7 +7,7 @@ use crate::progress::ResourceState;
 use crate::retry::retry;
 use crate::{name_ns, DeployError, DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{plan, readiness_of, Action, Observed, PlanOptions, Planner};
+use kroxide_semantics::plan::{plan, readiness_of, Action, Observed, Plan, PlanOptions, Planner};
 use kroxide_semantics::readiness::KindReadiness;
 use kroxide_semantics::redact::{Redactor, MASK};
 use serde::Serialize;
@@ -74,22 +74,7 @@ impl DirectEngine {
         instance: &str,
         opts: &DeployOptions,
     ) -> Result<StatusReport, DeployError> {
-        let (inv, live) = self.deployed(rgd, instance, opts).await?;
-        let mut observed = Observed::default();
-        for (id, objs) in &live {
-            for o in objs {
-                observed.insert(id, o.clone());
-            }
-        }
-        let p = plan(
-            rgd,
-            &inv.instance,
-            &PlanOptions {
-                namespace: opts.namespace.clone(),
-                observed,
-                ..PlanOptions::default()
-            },
-        )?;
+        let (inv, live, p) = self.deployed(rgd, instance, opts).await?;
         let mut resources = Vec::new();
         for r in &p.resources {
             let objs = live.get(&r.id).cloned().unwrap_or_default();
@@ -141,14 +126,16 @@ impl DirectEngine {
         })
     }
 
-    /// A deployed instance's inventory and its live objects by resource id
-    /// (an instance never deployed is [`DeployError::NotDeployed`]).
+    /// A deployed instance's inventory, its live objects by resource id, and
+    /// the plan of its recorded spec against them (what a deploy would apply
+    /// now, the status it would report). An instance never deployed is
+    /// [`DeployError::NotDeployed`].
     pub(crate) async fn deployed(
         &self,
         rgd: &ResourceGraphDefinition,
         instance: &str,
         opts: &DeployOptions,
-    ) -> Result<(crate::Inventory, BTreeMap<String, Vec<Value>>), DeployError> {
+    ) -> Result<(crate::Inventory, BTreeMap<String, Vec<Value>>, Plan), DeployError> {
         let store = self.store(rgd.name(), instance, opts);
         let inv = store
             .read()
@@ -163,7 +150,20 @@ impl DirectEngine {
             .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
             .await?;
         let live = self.read_live(&served, &inv.objects, opts).await?;
-        Ok((inv, live))
+        let mut observed = Observed::default();
+        for (id, objs) in &live {
+            observed.replace(id, objs.clone());
+        }
+        let p = plan(
+            rgd,
+            &inv.instance,
+            &PlanOptions {
+                namespace: opts.namespace.clone(),
+                observed,
+                ..PlanOptions::default()
+            },
+        )?;
+        Ok((inv, live, p))
     }
 
     /// The instances of `graph` deployed by kroxide in the namespace, from

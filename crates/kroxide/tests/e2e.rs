@@ -102,6 +102,42 @@ async fn concurrent_deploys_do_not_corrupt_the_inventory() {
     r.cleanup().await;
 }
 
+/// The microservices example's RGD, written into `dir`.
+fn microservices_rgd_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("microservices.yaml");
+    std::fs::write(
+        &file,
+        scenarios::microservices::microservices_app()
+            .to_rgd_yaml()
+            .unwrap(),
+    )
+    .unwrap();
+    file
+}
+
+/// `kroxide CMD.. RGD.. --instance INSTANCE -n <the test's namespace>`, and
+/// the arguments that reach the cluster when `cluster`.
+fn cli(
+    r: &Real,
+    cmd: &[&str],
+    rgd: &std::path::Path,
+    instance: &std::path::Path,
+    cluster: bool,
+) -> Vec<String> {
+    let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    a.insert(1, rgd.display().to_string());
+    a.extend([
+        "--instance".into(),
+        instance.display().to_string(),
+        "-n".into(),
+        r.ns.clone(),
+    ]);
+    if cluster {
+        a.extend(r.cli_args());
+    }
+    a
+}
+
 /// The user's path: `kroxide deploy` of the microservices example ends
 /// healthy with a complete status, and `kroxide status` prints the same; a
 /// redeploy of the same spec writes nothing; a spec change rewrites exactly
@@ -111,29 +147,13 @@ async fn concurrent_deploys_do_not_corrupt_the_inventory() {
 async fn the_microservices_example_from_the_cli() {
     let r = Real::new("cli", &[]).await;
     let dir = real::workdir("cli");
-    let rgd_file = dir.join("microservices.yaml");
-    std::fs::write(
-        &rgd_file,
-        scenarios::microservices::microservices_app()
-            .to_rgd_yaml()
-            .unwrap(),
-    )
-    .unwrap();
+    let rgd_file = microservices_rgd_file(&dir);
     let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/microservices/dev.yaml")
         .display()
         .to_string();
     let with = |args: &[&str], instance: &str| {
-        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        a.insert(1, rgd_file.display().to_string());
-        a.extend([
-            "--instance".into(),
-            instance.to_string(),
-            "-n".into(),
-            r.ns.clone(),
-        ]);
-        a.extend(r.cli_args());
-        a
+        cli(&r, args, &rgd_file, std::path::Path::new(instance), true)
     };
     let out = kroxide(with(&["deploy", "--create-namespace", "-o", "json"], &dev)).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
@@ -200,32 +220,12 @@ async fn the_microservices_example_from_the_cli() {
 async fn an_instance_without_a_field_its_templates_read_fails_before_writing() {
     let r = Real::new("unset", &[]).await;
     let dir = real::workdir("unset");
-    let rgd_file = dir.join("microservices.yaml");
-    std::fs::write(
-        &rgd_file,
-        scenarios::microservices::microservices_app()
-            .to_rgd_yaml()
-            .unwrap(),
-    )
-    .unwrap();
+    let rgd_file = microservices_rgd_file(&dir);
     let mut inst = scenarios::example("dev.yaml");
     inst["spec"].as_object_mut().unwrap().remove("services");
     let inst_file = dir.join("no-services.yaml");
     std::fs::write(&inst_file, serde_json::to_string(&inst).unwrap()).unwrap();
-    let run = |cmd: &[&str]| {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.insert(1, rgd_file.display().to_string());
-        a.extend([
-            "--instance".into(),
-            inst_file.display().to_string(),
-            "-n".into(),
-            r.ns.clone(),
-        ]);
-        if cmd[0] == "deploy" {
-            a.extend(r.cli_args());
-        }
-        kroxide(a)
-    };
+    let run = |cmd: &[&str]| kroxide(cli(&r, cmd, &rgd_file, &inst_file, cmd[0] == "deploy"));
     let why = "spec.services is not set in the instance and has no default; resource `userDeployment` reads it at spec.replicas: ${schema.spec.services.user.replicas}";
     let out = run(&["plan"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
@@ -278,32 +278,14 @@ async fn an_instance_without_a_field_its_templates_read_fails_before_writing() {
 async fn drift_names_the_fields_another_manager_changed() {
     let r = Real::new("drift", &[]).await;
     let dir = real::workdir("drift");
-    let rgd_file = dir.join("microservices.yaml");
-    std::fs::write(
-        &rgd_file,
-        scenarios::microservices::microservices_app()
-            .to_rgd_yaml()
-            .unwrap(),
-    )
-    .unwrap();
+    let rgd_file = microservices_rgd_file(&dir);
     let inst_file = dir.join("dev.yaml");
     std::fs::write(
         &inst_file,
         serde_json::to_string(&scenarios::example("dev.yaml")).unwrap(),
     )
     .unwrap();
-    let run = |cmd: &[&str]| {
-        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
-        a.insert(1, rgd_file.display().to_string());
-        a.extend([
-            "--instance".into(),
-            inst_file.display().to_string(),
-            "-n".into(),
-            r.ns.clone(),
-        ]);
-        a.extend(r.cli_args());
-        kroxide(a)
-    };
+    let run = |cmd: &[&str]| kroxide(cli(&r, cmd, &rgd_file, &inst_file, true));
     let out = run(&["deploy", "--create-namespace"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     let out = run(&["drift"]).await;
@@ -701,14 +683,7 @@ async fn ctrl_c_mid_deploy_then_a_rerun_converges() {
     // No kubelet at first: the deploy waits on its Deployments for ever.
     let r = Real::with_kubelet("ctrlc", &[], None).await;
     let dir = real::workdir("ctrlc");
-    let rgd_file = dir.join("microservices.yaml");
-    std::fs::write(
-        &rgd_file,
-        scenarios::microservices::microservices_app()
-            .to_rgd_yaml()
-            .unwrap(),
-    )
-    .unwrap();
+    let rgd_file = microservices_rgd_file(&dir);
     let dev = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/microservices/dev.yaml");
     let mut args: Vec<String> = vec![
