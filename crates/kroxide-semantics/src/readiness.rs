@@ -149,8 +149,20 @@ pub fn kind_readiness(kind: &str, obj: &Value) -> KindReadiness {
             let updated = int_at(obj, "/status/updatedReplicas").unwrap_or(0);
             let available = int_at(obj, "/status/availableReplicas")
                 .unwrap_or(if kind == "StatefulSet" { ready } else { 0 });
+            // As `kubectl rollout status`: a rollout is done when the old
+            // ReplicaSets' pods are gone too (status.replicas counts them),
+            // not when the new ones are up: meanwhile readyReplicas can
+            // exceed spec.replicas, and a status comparing the two is wrong.
+            let total = int_at(obj, "/status/replicas").unwrap_or(0);
             if ready >= want && updated >= want && available >= want {
-                Ready
+                if kind == "Deployment" && total > updated {
+                    Waiting(format!(
+                        "{} old replicas are pending termination",
+                        total - updated
+                    ))
+                } else {
+                    Ready
+                }
             } else {
                 Waiting(format!("{ready}/{want} replicas ready"))
             }
@@ -278,6 +290,22 @@ mod tests {
         );
         assert_eq!(synthetic_uid("a"), synthetic_uid("a"));
         assert_ne!(synthetic_uid("a"), synthetic_uid("b"));
+    }
+
+    /// Mid-rollout, the new ReplicaSet's pods are all up while an old one
+    /// still runs: not ready yet (readyReplicas is above spec.replicas).
+    #[test]
+    fn a_deployment_is_ready_when_its_old_replicas_are_gone() {
+        let d = |total: i64, ready: i64| {
+            json!({"metadata": {"generation": 2}, "spec": {"replicas": 5},
+                "status": {"observedGeneration": 2, "replicas": total, "updatedReplicas": 5,
+                    "readyReplicas": ready, "availableReplicas": ready}})
+        };
+        assert_eq!(
+            kind_readiness("Deployment", &d(6, 6)),
+            KindReadiness::Waiting("1 old replicas are pending termination".into())
+        );
+        assert_eq!(kind_readiness("Deployment", &d(5, 5)), KindReadiness::Ready);
     }
 
     /// What the controllers write when a rollout or a Job gives up (as the
