@@ -296,12 +296,7 @@ impl DirectEngine {
             Some(i) => (i, planner.plan(i, &popts)?),
             None => (instance, first),
         };
-        if let Some(r) = first.resources.iter().find(|r| r.action == Action::Fail) {
-            return Err(DeployError::Failed {
-                id: r.id.clone(),
-                reason: r.reason.clone().unwrap_or_default(),
-            });
-        }
+        refuse_failures(&first)?;
         // The kinds of what an earlier run left, to prune them.
         let left = old.iter().flat_map(|i| &i.objects);
         self.discover_more(&mut served, opts, left.map(|o| o.api_version.as_str()))
@@ -645,7 +640,7 @@ impl DirectEngine {
                 .iter()
                 .map(|t| unchanged(t, run, &inv.applied))
                 .collect();
-            let kept = self
+            let mut kept = self
                 .read_whole(
                     targets
                         .iter()
@@ -659,7 +654,7 @@ impl DirectEngine {
                 )
                 .await?;
             let writes = targets.iter().map(|t| {
-                let read = kept.get(&t.oref.key()).cloned();
+                let read = kept.remove(&t.oref.key());
                 async {
                     match read {
                         Some(live) => Ok((live, false)),
@@ -919,6 +914,19 @@ impl DirectEngine {
             }
         }
         kept
+    }
+}
+
+/// Fails, naming the resource and why, when `plan` shows a resource that
+/// cannot be made whatever the cluster holds (`Action::Fail`): checked
+/// before the first write, in both modes.
+pub(crate) fn refuse_failures(plan: &Plan) -> Result<(), DeployError> {
+    match plan.resources.iter().find(|r| r.action == Action::Fail) {
+        Some(r) => Err(DeployError::Failed {
+            id: r.id.clone(),
+            reason: r.reason.clone().unwrap_or_default(),
+        }),
+        None => Ok(()),
     }
 }
 

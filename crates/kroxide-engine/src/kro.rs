@@ -232,17 +232,7 @@ pub async fn deploy(
     // field the templates read but the instance lacks) is refused before
     // anything is written, as in direct mode; KRO would accept the instance
     // and keep it IN_PROGRESS (or ERROR) without end.
-    if let Some(r) = planned
-        .resources
-        .iter()
-        .find(|r| r.action == kroxide_semantics::plan::Action::Fail)
-    {
-        return Err(DeployError::Failed {
-            id: r.id.clone(),
-            reason: r.reason.clone().unwrap_or_default(),
-        }
-        .into());
-    }
+    crate::deploy::refuse_failures(&planned)?;
     let prepared = planned.instance;
     let kro = crate::discover(client, REQUEST_TIMEOUT, [KRO_API_VERSION]).await?;
     if kro
