@@ -154,11 +154,19 @@ pub fn kind_readiness(kind: &str, obj: &Value) -> KindReadiness {
             // not when the new ones are up: meanwhile readyReplicas can
             // exceed spec.replicas, and a status comparing the two is wrong.
             let total = int_at(obj, "/status/replicas").unwrap_or(0);
+            // A scale-down is done when the extra replicas are gone: right
+            // after it the controller still counts them (status.replicas and
+            // availableReplicas above spec.replicas).
             if ready >= want && updated >= want && available >= want {
                 if kind == "Deployment" && total > updated {
                     Waiting(format!(
                         "{} old replicas are pending termination",
                         total - updated
+                    ))
+                } else if kind == "Deployment" && total > want {
+                    Waiting(format!(
+                        "{} extra replicas are pending termination",
+                        total - want
                     ))
                 } else {
                     Ready
@@ -306,6 +314,23 @@ mod tests {
             KindReadiness::Waiting("1 old replicas are pending termination".into())
         );
         assert_eq!(kind_readiness("Deployment", &d(5, 5)), KindReadiness::Ready);
+    }
+
+    /// Scaled from 2 to 1: until the controller has removed the second
+    /// replica, status still counts it (seen on the real cluster: a status
+    /// read at that moment said 2 available).
+    #[test]
+    fn a_scaled_down_deployment_is_ready_when_the_extra_replicas_are_gone() {
+        let d = |total: i64| {
+            json!({"metadata": {"generation": 3}, "spec": {"replicas": 1},
+                "status": {"observedGeneration": 3, "replicas": total, "updatedReplicas": total,
+                    "readyReplicas": total, "availableReplicas": total}})
+        };
+        assert_eq!(
+            kind_readiness("Deployment", &d(2)),
+            KindReadiness::Waiting("1 extra replicas are pending termination".into())
+        );
+        assert_eq!(kind_readiness("Deployment", &d(1)), KindReadiness::Ready);
     }
 
     /// What the controllers write when a rollout or a Job gives up (as the
