@@ -117,6 +117,26 @@ impl Graph {
         }
     }
 
+    /// The resource's objects are kept when the instance is deleted or the
+    /// resource pruned (orphaned: kroxide's labels removed), as
+    /// [`HasMeta::retain`](crate::HasMeta::retain) on its builder does: the
+    /// annotation `kroxide.dev/delete-policy: retain` on its template.
+    /// Direct mode only (KRO deletes every child of an instance).
+    ///
+    /// ```
+    /// use kroxide_dsl::{ConfigMap, Graph};
+    /// let mut g = Graph::default();
+    /// let settings = g.add(ConfigMap::new("settings").data("mode", "fast"));
+    /// g.retain(&settings);
+    /// ```
+    pub fn retain<K>(&mut self, h: &Handle<K>) {
+        if let Some(r) = self.resource_mut(h.id()) {
+            if let Some(t) = r.template.as_mut() {
+                t["metadata"]["annotations"]["kroxide.dev/delete-policy"] = "retain".into();
+            }
+        }
+    }
+
     /// The resource exists only when `cond` (over the spec) holds.
     pub fn include_when<K>(&mut self, h: &Handle<K>, cond: impl IntoExpr<bool>) {
         let e = cond.into_expr();

@@ -145,6 +145,23 @@ pub trait HasMeta: Sized {
         self
     }
 
+    /// Keeps the object when the instance is deleted, or when the resource
+    /// leaves the graph (pruned): the annotation
+    /// `kroxide.dev/delete-policy: retain`. The object is orphaned (kroxide's
+    /// labels are removed) and reported as kept, as Helm's
+    /// `helm.sh/resource-policy: keep` does; a later deploy takes it back
+    /// with `--adopt`. kroxide's direct mode only: KRO deletes every child of
+    /// an instance (`deploy --mode kro` warns).
+    ///
+    /// ```
+    /// use kroxide_dsl::{HasMeta, IntoResource, PersistentVolumeClaim};
+    /// let built = PersistentVolumeClaim::new("data", "10Gi").retain().into_built();
+    /// assert_eq!(built.template["metadata"]["annotations"]["kroxide.dev/delete-policy"], "retain");
+    /// ```
+    fn retain(self) -> Self {
+        self.annotation("kroxide.dev/delete-policy", "retain")
+    }
+
     /// Sets `metadata.namespace` (by default the instance's namespace).
     fn namespace(mut self, ns: impl IntoExpr<String>) -> Self {
         let e = ns.into_expr();

@@ -425,18 +425,18 @@ impl DirectEngine {
                     .filter(|o| !keep.contains(&o.key()))
                     .cloned()
                     .collect();
-                let (pruned, skipped) = if opts.prune {
-                    self.delete_objects(&served, &stale, &graph, &instance_name, opts, false)
+                // Objects whose delete policy is `retain` are orphaned, not deleted.
+                let removed = if opts.prune {
+                    let how = crate::teardown::Removal::Delete { wait: false };
+                    self.remove_objects(&served, &stale, &graph, &instance_name, opts, how)
                         .await
                 } else {
-                    (Vec::new(), Vec::new())
+                    Default::default()
                 };
                 // Kept: what could not be pruned yet (a later run retries); not
-                // kept: what turned out not to be ours.
-                let left: Vec<ObjectRef> = stale
-                    .into_iter()
-                    .filter(|o| !pruned.contains(o) && !skipped.contains(o))
-                    .collect();
+                // kept: what turned out not to be ours, or was orphaned.
+                let left: Vec<ObjectRef> =
+                    stale.into_iter().filter(|o| !removed.handled(o)).collect();
                 inv.objects = run.applied.iter().map(|(o, _)| o.clone()).collect();
                 inv.objects.extend(left);
                 let listed: BTreeSet<String> =
@@ -448,7 +448,8 @@ impl DirectEngine {
                 Ok(DeployReport {
                     waves,
                     live,
-                    pruned,
+                    pruned: removed.deleted,
+                    retained: removed.retained,
                     plan: last,
                 })
             }

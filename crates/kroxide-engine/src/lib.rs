@@ -47,7 +47,7 @@ pub use error::DeployError;
 pub use inventory::{Inventory, ObjectRef};
 pub use observe::{render_diff, ObjectDiff, ResourceStatus, StatusReport};
 pub use progress::{Event, Progress, ResourceState};
-pub use teardown::DeleteReport;
+pub use teardown::{is_retained, retained_resources, DeleteReport};
 
 use kroxide_semantics::plan::Plan;
 use kube::api::{Api, DynamicObject};
@@ -102,6 +102,19 @@ pub const NAMESPACE_LABEL: &str = "kroxide.dev/namespace";
 pub const RESOURCE_LABEL: &str = "kroxide.dev/resource";
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "kroxide";
+/// Every label kroxide sets on the objects it applies (kroxide sets no
+/// annotation on them): what orphaning an object removes.
+pub const OWNERSHIP_LABELS: [&str; 4] =
+    [GRAPH_LABEL, INSTANCE_LABEL, NAMESPACE_LABEL, RESOURCE_LABEL];
+/// Annotation of a resource template: `retain` keeps its objects when the
+/// instance is deleted or the resource pruned (they are orphaned: kroxide's
+/// labels are removed, the objects stay); `delete` (the default) does not.
+/// Direct mode only: KRO deletes every child of an instance.
+pub const DELETE_POLICY_ANNOTATION: &str = "kroxide.dev/delete-policy";
+/// The values [`DELETE_POLICY_ANNOTATION`] may take.
+pub const DELETE_POLICIES: [&str; 2] = ["retain", "delete"];
+/// Helm's annotation for the same (`keep`), honoured too.
+pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
 /// How to deploy (and delete, read status, diff).
 #[derive(Clone, Debug)]
@@ -170,6 +183,9 @@ pub struct DeployReport {
     pub live: BTreeMap<String, Vec<Value>>,
     /// Objects of an earlier deploy that were deleted because the graph no longer has them.
     pub pruned: Vec<ObjectRef>,
+    /// Objects the graph no longer has that were kept because their delete
+    /// policy is `retain` (orphaned: kroxide's labels removed).
+    pub retained: Vec<ObjectRef>,
     /// The final plan (with the status computed on the live objects).
     pub plan: Plan,
 }
@@ -454,6 +470,22 @@ pub(crate) fn not_owned(
         (Some(g), Some(i), None) => Some(format!(
             "it belongs to instance `{i}` of graph `{g}` in an unknown namespace"
         )),
-        _ => Some("it exists and was not created by kroxide".into()),
+        _ => Some("it exists and was not created by kroxide (or was orphaned by `delete --orphan` or a retain policy)".into()),
+    }
+}
+
+/// Who owns `live` as kroxide sees it, for messages: `no kroxide labels`, or
+/// `instance `i` of graph `g` in namespace `n``.
+pub fn owner_of(live: &Value) -> String {
+    let label = |k: &str| {
+        live.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+    };
+    let owner_ns = label(NAMESPACE_LABEL).or_else(|| kroxide_model::meta_str(live, "namespace"));
+    match (label(GRAPH_LABEL), label(INSTANCE_LABEL), owner_ns) {
+        (Some(g), Some(i), Some(n)) => format!("instance `{i}` of graph `{g}` in namespace `{n}`"),
+        (Some(g), Some(i), None) => format!("instance `{i}` of graph `{g}`"),
+        _ => "no kroxide labels".into(),
     }
 }

@@ -64,6 +64,57 @@ pub struct ObjectDiff {
     pub desired: Option<Value>,
     /// Why a deploy would refuse to change it (it is not this instance's), if so.
     pub not_owned: Option<String>,
+    /// The graph no longer has it, but its delete policy is `retain`: a
+    /// deploy would keep it and only remove kroxide's labels (`desired`).
+    pub retained: bool,
+}
+
+/// Where each resource of `p` (a plan made against `live`) stands: its
+/// live objects judged by its readyWhen or its kind's rule, excluded by
+/// includeWhen, or not applied. Resources only read (externalRef) are left out.
+pub(crate) fn resource_statuses(
+    rgd: &ResourceGraphDefinition,
+    p: &Plan,
+    live: &BTreeMap<String, Vec<Value>>,
+) -> Vec<ResourceStatus> {
+    let mut resources = Vec::new();
+    for r in &p.resources {
+        let objs = live.get(&r.id).cloned().unwrap_or_default();
+        let kind = rgd
+            .resource(&r.id)
+            .and_then(|x| x.kind())
+            .unwrap_or("")
+            .to_string();
+        let (state, detail) = match (&r.action, objs.is_empty()) {
+            (Action::Skip, _) => (ResourceState::Excluded, r.reason.clone()),
+            (_, true) => (ResourceState::NotApplied, None),
+            (_, false) => match rgd.resource(&r.id).map(|res| readiness_of(res, &objs)) {
+                Some(KindReadiness::Ready) => (ResourceState::Ready, None),
+                Some(KindReadiness::NoRule) => (
+                    ResourceState::Ready,
+                    Some(format!(
+                        "exists (a {kind} has no readiness rule and the resource no readyWhen)"
+                    )),
+                ),
+                Some(KindReadiness::Waiting(why)) => (ResourceState::Applied, Some(why)),
+                Some(KindReadiness::Failed(why)) => {
+                    (ResourceState::Applied, Some(format!("failed: {why}")))
+                }
+                None => (ResourceState::Applied, None),
+            },
+        };
+        if r.action == Action::Read {
+            continue;
+        }
+        resources.push(ResourceStatus {
+            id: r.id.clone(),
+            kind,
+            names: objs.iter().map(|o| name_ns(o).0).collect(),
+            state,
+            detail,
+        });
+    }
+    resources
 }
 
 impl DirectEngine {
@@ -75,43 +126,7 @@ impl DirectEngine {
         opts: &DeployOptions,
     ) -> Result<StatusReport, DeployError> {
         let (inv, live, p) = self.deployed(rgd, instance, opts).await?;
-        let mut resources = Vec::new();
-        for r in &p.resources {
-            let objs = live.get(&r.id).cloned().unwrap_or_default();
-            let kind = rgd
-                .resource(&r.id)
-                .and_then(|x| x.kind())
-                .unwrap_or("")
-                .to_string();
-            let (state, detail) = match (&r.action, objs.is_empty()) {
-                (Action::Skip, _) => (ResourceState::Excluded, r.reason.clone()),
-                (_, true) => (ResourceState::NotApplied, None),
-                (_, false) => match rgd.resource(&r.id).map(|res| readiness_of(res, &objs)) {
-                    Some(KindReadiness::Ready) => (ResourceState::Ready, None),
-                    Some(KindReadiness::NoRule) => (
-                        ResourceState::Ready,
-                        Some(format!(
-                            "exists (a {kind} has no readiness rule and the resource no readyWhen)"
-                        )),
-                    ),
-                    Some(KindReadiness::Waiting(why)) => (ResourceState::Applied, Some(why)),
-                    Some(KindReadiness::Failed(why)) => {
-                        (ResourceState::Applied, Some(format!("failed: {why}")))
-                    }
-                    None => (ResourceState::Applied, None),
-                },
-            };
-            if r.action == Action::Read {
-                continue;
-            }
-            resources.push(ResourceStatus {
-                id: r.id.clone(),
-                kind,
-                names: objs.iter().map(|o| name_ns(o).0).collect(),
-                state,
-                detail,
-            });
-        }
+        let resources = resource_statuses(rgd, &p, &live);
         let ready = resources
             .iter()
             .all(|r| matches!(r.state, ResourceState::Ready | ResourceState::Excluded));
@@ -347,6 +362,7 @@ impl DirectEngine {
                     .and_then(|l| crate::not_owned(l, &graph, &instance_name, &opts.namespace)),
                 live,
                 desired: serde_json::to_value(desired).ok(),
+                retained: false,
             });
         }
         // What a deploy would prune.
@@ -365,14 +381,17 @@ impl DirectEngine {
             for (id, objs) in self.read_live(&served, &stale, opts).await? {
                 for l in objs {
                     let (name, namespace) = name_ns(&l);
+                    // Pruning deletes it, or keeps it without kroxide's labels.
+                    let retained = crate::is_retained(&l);
                     out.push(ObjectDiff {
                         id: id.clone(),
                         kind: l["kind"].as_str().unwrap_or("").to_string(),
                         name,
                         namespace,
+                        desired: retained.then(|| crate::teardown::without_ownership(&l)),
                         live: Some(l),
-                        desired: None,
                         not_owned: None,
+                        retained,
                     });
                 }
             }
@@ -468,6 +487,10 @@ pub fn render_diff(diffs: &[ObjectDiff], show_secrets: bool) -> String {
         let header = match (&d.live, &d.desired) {
             (None, _) => format!("{place} ({}, new)", d.id),
             (_, None) => format!("{place} ({}, would be pruned)", d.id),
+            _ if d.retained => format!(
+                "{place} ({}, no longer in the graph: kept (delete-policy: retain))",
+                d.id
+            ),
             _ => format!("{place} ({})", d.id),
         };
         let diff = similar::TextDiff::from_lines(&before, &after);
@@ -501,6 +524,7 @@ mod tests {
             live: Some(secret("old-pass-1", "admin")),
             desired: Some(secret("new-pass-2", "admin")),
             not_owned: None,
+            retained: false,
         };
         let text = render_diff(std::slice::from_ref(&d), false);
         assert!(
@@ -535,6 +559,7 @@ mod tests {
             live: Some(cm.clone()),
             desired: Some(newer),
             not_owned: None,
+            retained: false,
         };
         assert_eq!(render_diff(&[same], false), "");
         let new = ObjectDiff {
@@ -545,6 +570,7 @@ mod tests {
             name: "c".into(),
             namespace: None,
             not_owned: None,
+            retained: false,
         };
         let text = render_diff(&[new], false);
         assert!(

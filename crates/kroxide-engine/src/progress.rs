@@ -45,6 +45,16 @@ pub enum Event {
         kind: String,
         name: String,
     },
+    /// An object was kept, without kroxide's labels (by `delete --orphan`,
+    /// or because its delete policy is `retain`, on delete and on prune).
+    #[serde(rename_all = "camelCase")]
+    Orphaned {
+        id: String,
+        kind: String,
+        name: String,
+        /// Kept because of its delete policy (not because of `--orphan`).
+        retained: bool,
+    },
     /// An object was left alone because kroxide does not own it.
     #[serde(rename_all = "camelCase")]
     Skipped {
@@ -116,6 +126,20 @@ impl fmt::Display for Event {
                 write!(f, "pruned {kind}/{name} (no longer in the graph)")
             }
             Event::Deleted { id, kind, name } => write!(f, "{id}: {kind}/{name} deleted"),
+            Event::Orphaned {
+                id,
+                kind,
+                name,
+                retained,
+            } => write!(
+                f,
+                "{id}: {kind}/{name} {}",
+                if *retained {
+                    "kept (delete-policy: retain), kroxide's labels removed"
+                } else {
+                    "orphaned: kept, kroxide's labels removed"
+                }
+            ),
             Event::Skipped { kind, name, reason } => {
                 write!(f, "left {kind}/{name} alone: {reason}")
             }

@@ -1,37 +1,142 @@
-//! `delete` and pruning: removing what an instance owns, and nothing else.
+//! `delete`, `delete --orphan` and pruning: removing what an instance owns,
+//! and nothing else.
 //!
-//! Both work from the inventory, so they need neither the process that
+//! All work from the inventory, so they need neither the process that
 //! deployed nor the instance file. Before deleting an object its live labels
 //! are checked again: an object that changed hands since (another instance's,
 //! or relabelled by someone) is left alone and reported.
+//!
+//! An object is kept instead of deleted when it is **orphaned**: all of them
+//! with [`DirectEngine::orphan`] (`delete --orphan`), and, on delete and on
+//! prune, those whose template says `kroxide.dev/delete-policy: retain` (or
+//! Helm's `helm.sh/resource-policy: keep`), as read on the live object. An
+//! orphaned object loses kroxide's labels ([`crate::OWNERSHIP_LABELS`]),
+//! removed by a JSON merge patch that touches nothing else (a server-side
+//! apply would drop the fields kroxide's apply owns), so a later deploy of
+//! the instance needs `--adopt` to take it back.
 
 use crate::inventory::ObjectRef;
 use crate::progress::Event;
 use crate::retry::retry;
-use crate::{not_owned, DeployError, DeployOptions, DirectEngine};
-use kube::api::DeleteParams;
+use crate::{
+    not_owned, DeployError, DeployOptions, DirectEngine, DELETE_POLICY_ANNOTATION, FIELD_MANAGER,
+    HELM_RESOURCE_POLICY_ANNOTATION, OWNERSHIP_LABELS,
+};
+use kroxide_model::ResourceGraphDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-/// What `delete` did.
+/// What `delete` (or `delete --orphan`) did.
 #[derive(Clone, Debug, Default)]
 pub struct DeleteReport {
     /// Deleted objects, in the order they went.
     pub deleted: Vec<ObjectRef>,
+    /// Objects kept without kroxide's labels because of `--orphan`.
+    pub orphaned: Vec<ObjectRef>,
+    /// Objects kept without kroxide's labels because their delete policy is
+    /// `retain` (`kroxide.dev/delete-policy: retain`, `helm.sh/resource-policy: keep`).
+    pub retained: Vec<ObjectRef>,
     /// Objects listed in the inventory but left alone (not ours any more).
     pub skipped: Vec<ObjectRef>,
     /// Whether there was anything to delete (false: never deployed, or already deleted).
     pub found: bool,
 }
 
+/// Whether a live object (or a template) asks to be kept on delete and
+/// prune: `kroxide.dev/delete-policy: retain`, or Helm's
+/// `helm.sh/resource-policy: keep`.
+pub fn is_retained(object: &Value) -> bool {
+    let annotation = |k: &str| {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+    };
+    annotation(DELETE_POLICY_ANNOTATION) == Some("retain")
+        || annotation(HELM_RESOURCE_POLICY_ANNOTATION) == Some("keep")
+}
+
+/// The ids of the resources of `rgd` whose template asks to be retained
+/// (see [`is_retained`]): what KRO mode warns about, since KRO deletes them.
+pub fn retained_resources(rgd: &ResourceGraphDefinition) -> Vec<String> {
+    rgd.spec
+        .resources
+        .iter()
+        .filter(|r| r.template.as_ref().is_some_and(is_retained))
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// How [`DirectEngine::remove_objects`] removes what it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// Delete (retained objects are orphaned); with `wait`, until gone.
+    Delete { wait: bool },
+    /// Orphan every object.
+    Orphan,
+}
+
+/// What [`DirectEngine::remove_objects`] did; objects in none of these failed.
+#[derive(Default)]
+pub(crate) struct Removed {
+    pub(crate) deleted: Vec<ObjectRef>,
+    pub(crate) orphaned: Vec<ObjectRef>,
+    pub(crate) retained: Vec<ObjectRef>,
+    pub(crate) skipped: Vec<ObjectRef>,
+}
+
+impl Removed {
+    /// Whether `o` was dealt with (deleted, kept or left alone).
+    pub(crate) fn handled(&self, o: &ObjectRef) -> bool {
+        self.deleted.contains(o)
+            || self.orphaned.contains(o)
+            || self.retained.contains(o)
+            || self.skipped.contains(o)
+    }
+}
+
+/// What became of one object.
+enum Outcome {
+    Deleted,
+    Orphaned { retained: bool },
+    Skipped,
+}
+
 impl DirectEngine {
     /// Deletes every object of `instance` of `graph` in reverse waves (each
-    /// wave gone before the next starts), then its inventory. Deleting an
-    /// instance that is not there succeeds with an empty report.
+    /// wave gone before the next starts), then its inventory. Objects whose
+    /// delete policy is `retain` are kept, orphaned. Deleting an instance
+    /// that is not there succeeds with an empty report.
     pub async fn delete(
         &self,
         graph: &str,
         instance: &str,
         opts: &DeployOptions,
+    ) -> Result<DeleteReport, DeployError> {
+        self.teardown(graph, instance, opts, Removal::Delete { wait: true })
+            .await
+    }
+
+    /// `delete --orphan`: every object of `instance` of `graph` that is still
+    /// this instance's stays on the cluster but loses kroxide's labels (a
+    /// merge patch that removes only them), then the inventory is deleted. A
+    /// later deploy of the instance refuses these objects unless `adopt`.
+    pub async fn orphan(
+        &self,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> Result<DeleteReport, DeployError> {
+        self.teardown(graph, instance, opts, Removal::Orphan).await
+    }
+
+    async fn teardown(
+        &self,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+        how: Removal,
     ) -> Result<DeleteReport, DeployError> {
         let store = self.store(graph, instance, opts);
         let Some(mut inv) = store.read().await? else {
@@ -57,24 +162,27 @@ impl DirectEngine {
             ..DeleteReport::default()
         };
         for (_, objects) in by_wave.into_iter().rev() {
-            let (deleted, skipped) = self
-                .delete_objects(&served, &objects, graph, instance, opts, true)
+            let removed = self
+                .remove_objects(&served, &objects, graph, instance, opts, how)
                 .await;
-            // Whatever could not be deleted stays listed, so a re-run retries it.
-            let failed: Vec<&ObjectRef> = objects
-                .iter()
-                .filter(|o| !deleted.contains(o) && !skipped.contains(o))
-                .collect();
-            report.deleted.extend(deleted);
-            report.skipped.extend(skipped);
+            // Whatever could not be removed stays listed, so a re-run retries it.
+            let failed: Vec<&ObjectRef> = objects.iter().filter(|o| !removed.handled(o)).collect();
+            report.deleted.extend(removed.deleted);
+            report.orphaned.extend(removed.orphaned);
+            report.retained.extend(removed.retained);
+            report.skipped.extend(removed.skipped);
             if let Some(first) = failed.first() {
                 inv.objects.retain(|o| failed.contains(&o));
                 inv.lock = None;
                 store.write(&mut inv).await?;
+                let what = match how {
+                    Removal::Orphan => "orphaned",
+                    Removal::Delete { .. } => "deleted",
+                };
                 return Err(DeployError::Failed {
                     id: first.id.clone(),
                     reason: format!(
-                        "{} could not be deleted; the inventory still lists it, run delete again",
+                        "{} could not be {what}; the inventory still lists it, run delete again",
                         first.display()
                     ),
                 });
@@ -84,27 +192,28 @@ impl DirectEngine {
         Ok(report)
     }
 
-    /// Deletes `objects` (when they are still this instance's) and, with
-    /// `wait`, waits until they are gone. Returns (deleted, left alone);
-    /// objects in neither failed.
-    pub(crate) async fn delete_objects(
+    /// Removes `objects` (when they are still this instance's) as `how`
+    /// says: deletes them (waiting until they are gone with `wait`), except
+    /// those whose delete policy is `retain`, which are orphaned; or orphans
+    /// them all.
+    pub(crate) async fn remove_objects(
         &self,
         served: &crate::Served,
         objects: &[ObjectRef],
         graph: &str,
         instance: &str,
         opts: &DeployOptions,
-        wait: bool,
-    ) -> (Vec<ObjectRef>, Vec<ObjectRef>) {
+        how: Removal,
+    ) -> Removed {
         let jobs = objects.iter().map(|o| async move {
             let Some(k) = served.resolve(&o.api_version, &o.kind) else {
                 // The kind is gone from the cluster, so are its objects.
-                return Ok(true);
+                return Ok(Outcome::Deleted);
             };
             let api = self.api(&k, o.namespace.as_deref());
             let live = retry(opts.request_timeout, || api.get_opt(&o.name)).await?;
             let Some(live) = live else {
-                return Ok(true);
+                return Ok(Outcome::Deleted);
             };
             let live_json = serde_json::to_value(&live).unwrap_or_default();
             if let Some(why) = not_owned(&live_json, graph, instance, &opts.namespace) {
@@ -113,7 +222,17 @@ impl DirectEngine {
                     name: o.name.clone(),
                     reason: why,
                 });
-                return Ok(false);
+                return Ok(Outcome::Skipped);
+            }
+            let retained = is_retained(&live_json);
+            if retained || how == Removal::Orphan {
+                return self
+                    .drop_ownership(&api, o, live, graph, instance, opts)
+                    .await
+                    .map(|kept| match kept {
+                        Some(()) => Outcome::Orphaned { retained },
+                        None => Outcome::Skipped,
+                    });
             }
             let dp = DeleteParams::background();
             match retry(opts.request_timeout, || api.delete(&o.name, &dp)).await {
@@ -121,7 +240,7 @@ impl DirectEngine {
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(e),
             }
-            if wait {
+            if how == (Removal::Delete { wait: true }) {
                 let uid = live.metadata.uid.clone().unwrap_or_default();
                 let gone = async {
                     loop {
@@ -144,34 +263,168 @@ impl DirectEngine {
                     ));
                 }
             }
-            Ok(true)
+            Ok(Outcome::Deleted)
         });
         let results = crate::deploy::bounded(jobs).await;
-        let mut deleted = Vec::new();
-        let mut skipped = Vec::new();
+        let mut out = Removed::default();
         for (o, r) in objects.iter().zip(results) {
             match r {
-                Ok(true) => {
-                    opts.progress.emit(if wait {
-                        Event::Deleted {
-                            id: o.id.clone(),
-                            kind: o.kind.clone(),
-                            name: o.name.clone(),
-                        }
-                    } else {
-                        Event::Pruned {
-                            kind: o.kind.clone(),
-                            name: o.name.clone(),
-                        }
-                    });
-                    deleted.push(o.clone());
+                Ok(Outcome::Deleted) => {
+                    opts.progress
+                        .emit(if how == (Removal::Delete { wait: false }) {
+                            Event::Pruned {
+                                kind: o.kind.clone(),
+                                name: o.name.clone(),
+                            }
+                        } else {
+                            Event::Deleted {
+                                id: o.id.clone(),
+                                kind: o.kind.clone(),
+                                name: o.name.clone(),
+                            }
+                        });
+                    out.deleted.push(o.clone());
                 }
-                Ok(false) => skipped.push(o.clone()),
+                Ok(Outcome::Orphaned { retained }) => {
+                    opts.progress.emit(Event::Orphaned {
+                        id: o.id.clone(),
+                        kind: o.kind.clone(),
+                        name: o.name.clone(),
+                        retained,
+                    });
+                    if retained {
+                        out.retained.push(o.clone());
+                    } else {
+                        out.orphaned.push(o.clone());
+                    }
+                }
+                Ok(Outcome::Skipped) => out.skipped.push(o.clone()),
                 Err(e) => {
-                    tracing::warn!(object = %o.display(), error = %crate::retry::brief(&e), "could not delete");
+                    tracing::warn!(object = %o.display(), error = %crate::retry::brief(&e), "could not remove");
                 }
             }
         }
-        (deleted, skipped)
+        out
+    }
+
+    /// Removes kroxide's labels from `live` (object `o`) with a JSON merge
+    /// patch that names only them, conditional on the resourceVersion read:
+    /// when the object changed meanwhile it is read again and, if still
+    /// this instance's, patched again. Returns None when it turned out not
+    /// to be this instance's any more (left alone); an object gone meanwhile
+    /// counts as done.
+    async fn drop_ownership(
+        &self,
+        api: &Api<DynamicObject>,
+        o: &ObjectRef,
+        mut live: DynamicObject,
+        graph: &str,
+        instance: &str,
+        opts: &DeployOptions,
+    ) -> kube::Result<Option<()>> {
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        for _ in 0..5 {
+            let patch = Patch::Merge(ownership_patch(live.metadata.resource_version.as_deref()));
+            match retry(opts.request_timeout, || api.patch(&o.name, &pp, &patch)).await {
+                Ok(_) => return Ok(Some(())),
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Some(())),
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    let Some(now) = retry(opts.request_timeout, || api.get_opt(&o.name)).await?
+                    else {
+                        return Ok(Some(()));
+                    };
+                    let now_json = serde_json::to_value(&now).unwrap_or_default();
+                    if let Some(why) = not_owned(&now_json, graph, instance, &opts.namespace) {
+                        opts.progress.emit(Event::Skipped {
+                            kind: o.kind.clone(),
+                            name: o.name.clone(),
+                            reason: why,
+                        });
+                        return Ok(None);
+                    }
+                    live = now;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(kube::Error::Service(
+            "the object kept changing while its labels were removed".into(),
+        ))
+    }
+}
+
+/// The JSON merge patch that removes kroxide's labels (and nothing else),
+/// conditional on `resource_version` when given.
+pub(crate) fn ownership_patch(resource_version: Option<&str>) -> Value {
+    let labels: Map<String, Value> = OWNERSHIP_LABELS
+        .iter()
+        .map(|l| (l.to_string(), Value::Null))
+        .collect();
+    let mut patch = json!({"metadata": {"labels": labels}});
+    if let Some(rv) = resource_version {
+        patch["metadata"]["resourceVersion"] = json!(rv);
+    }
+    patch
+}
+
+/// `object` as orphaning would leave it: without kroxide's labels.
+pub(crate) fn without_ownership(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(labels) = o
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        for l in OWNERSHIP_LABELS {
+            labels.shift_remove(l);
+        }
+        // The API server keeps no empty map.
+        if labels.is_empty() {
+            if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.shift_remove("labels");
+            }
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retain_policy_is_read_from_annotations_kroxides_and_helms() {
+        let with = |k: &str, v: &str| json!({"metadata": {"annotations": {k: v}}});
+        assert!(is_retained(&with(DELETE_POLICY_ANNOTATION, "retain")));
+        assert!(is_retained(&with(HELM_RESOURCE_POLICY_ANNOTATION, "keep")));
+        assert!(!is_retained(&with(DELETE_POLICY_ANNOTATION, "delete")));
+        assert!(!is_retained(&with(
+            HELM_RESOURCE_POLICY_ANNOTATION,
+            "retain"
+        )));
+        assert!(!is_retained(&json!({"metadata": {"name": "x"}})));
+    }
+
+    #[test]
+    fn the_ownership_patch_names_only_kroxides_labels() {
+        let p = ownership_patch(Some("42"));
+        assert_eq!(
+            p,
+            json!({"metadata": {"resourceVersion": "42", "labels": {
+                "kroxide.dev/graph": null, "kroxide.dev/instance": null,
+                "kroxide.dev/namespace": null, "kroxide.dev/resource": null}}})
+        );
+        let live = json!({"metadata": {"name": "c", "labels": {"app": "web", "kroxide.dev/graph": "g", "kroxide.dev/resource": "c"}}, "data": {"a": "1"}});
+        assert_eq!(
+            without_ownership(&live),
+            json!({"metadata": {"name": "c", "labels": {"app": "web"}}, "data": {"a": "1"}})
+        );
+        let only_ours = json!({"metadata": {"name": "c", "labels": {"kroxide.dev/graph": "g"}}});
+        assert_eq!(
+            without_ownership(&only_ours),
+            json!({"metadata": {"name": "c"}})
+        );
     }
 }

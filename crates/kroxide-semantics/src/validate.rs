@@ -773,6 +773,28 @@ fn check_template(
                     }
                 }
             }
+            // kroxide's delete policy (kroxide_engine::DELETE_POLICY_ANNOTATION).
+            if let Some(v) = m
+                .get("annotations")
+                .and_then(|a| a.get("kroxide.dev/delete-policy"))
+            {
+                if !matches!(v.as_str(), Some("retain" | "delete")) {
+                    let shown = match v {
+                        Value::String(s) => format!("`{s}`"),
+                        other => format!("`{other}`"),
+                    };
+                    cx.error(
+                        "delete-policy",
+                        Some(id),
+                        path.key("metadata")
+                            .key("annotations")
+                            .key("kroxide.dev/delete-policy".to_string()),
+                        format!(
+                            "resource `{id}`: annotation `kroxide.dev/delete-policy` is {shown}; the allowed values are `retain` (keep the object on delete and prune) and `delete` (the default), written as they are (not an expression)"
+                        ),
+                    );
+                }
+            }
             if !m.contains_key("name") && !m.contains_key("generateName") {
                 cx.error(
                     "template",

@@ -118,6 +118,8 @@ fn cases() -> Vec<Case> {
         c("forEach iterator not in name", doc(SCHEMA, &res("cm", &format!("{}      forEach: [{{i: '${{[1, 2]}}'}}]\n", tpl(CM)))), "foreach", "iterator `i` is not used in metadata.name", "spec.resources[0].template.metadata.name"),
         c("function KRO does not have", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${string(sets.contains([1], [1]))}'}}"))), "cel-type", "sets.contains is not in KRO v0.9.3's CEL environment", "spec.resources[0].template.data.a"),
         c("unknown function", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {a: '${schema.spec.name.frobnicate()}'}}"))), "cel-function", "unsupported CEL function frobnicate", "spec.resources[0].template.data.a"),
+        c("delete policy keep", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x, annotations: {kroxide.dev/delete-policy: keep}}}"))), "delete-policy", "resource `cm`: annotation `kroxide.dev/delete-policy` is `keep`; the allowed values are `retain` (keep the object on delete and prune) and `delete`", "spec.resources[0].template.metadata.annotations[\"kroxide.dev/delete-policy\"]"),
+        c("delete policy expression", doc(SCHEMA, &res("cm", &tpl("{apiVersion: v1, kind: ConfigMap, metadata: {name: x, annotations: {kroxide.dev/delete-policy: '${schema.spec.name}'}}}"))), "delete-policy", "the allowed values are `retain`", "spec.resources[0].template.metadata.annotations[\"kroxide.dev/delete-policy\"]"),
         c("rgd without name", doc(SCHEMA, &ok_res).replace("  name: bad\n", "  labels: {a: b}\n"), "name", "metadata.name is required", "metadata.name"),
     ]
 }
@@ -201,5 +203,25 @@ fn expressions_kro_accepts_are_not_type_errors() {
             .map(|e| format!("[{}] {}", e.rule, e.message))
             .collect();
         assert!(errors.is_empty(), "{expr}: {errors:?}");
+    }
+}
+
+/// `retain` and `delete` are the delete policies kroxide knows; Helm's
+/// annotation is honoured as Helm has it and not checked.
+#[test]
+fn the_known_delete_policies_are_valid() {
+    for (key, value) in [
+        ("kroxide.dev/delete-policy", "retain"),
+        ("kroxide.dev/delete-policy", "delete"),
+        ("helm.sh/resource-policy", "keep"),
+    ] {
+        let yaml = doc(
+            SCHEMA,
+            &res("cm", &tpl(&format!("{{apiVersion: v1, kind: ConfigMap, metadata: {{name: x, annotations: {{{key}: {value}}}}}}}"))),
+        );
+        let docs = load_str("ok.yaml", &yaml).unwrap();
+        let v = validate(&docs[0].rgd);
+        let errors: Vec<String> = v.errors().map(|e| e.message.clone()).collect();
+        assert!(errors.is_empty(), "{key}: {value}: {errors:?}");
     }
 }

@@ -1142,6 +1142,16 @@ pub(crate) fn write(
             let Some(l) = &live else {
                 return not_found(rt, &obj_name);
             };
+            // A resourceVersion in the patch is a precondition, as the API server has it.
+            let want = p
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str);
+            let have = l
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str);
+            if want.is_some() && want != have {
+                return status_error(409, "Conflict", &format!("Operation cannot be fulfilled on {} \"{obj_name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural), json!({"name": obj_name, "kind": rt.plural}));
+            }
             let mut o = l.clone();
             merge_patch(&mut o, &p);
             (o, status)

@@ -61,6 +61,18 @@ async fn scenario_foreign_objects_are_left_alone() {
 }
 
 #[tokio::test]
+async fn scenario_orphan_keeps_objects_without_ownership() {
+    let (_server, c) = cluster().await;
+    scenarios::orphan_keeps_objects_without_ownership(&c).await;
+}
+
+#[tokio::test]
+async fn scenario_retained_objects_survive_delete_and_prune() {
+    let (_server, c) = cluster().await;
+    scenarios::retained_objects_survive_delete_and_prune(&c).await;
+}
+
+#[tokio::test]
 async fn scenario_concurrent_deploys_do_not_corrupt_the_inventory() {
     let (_server, c) = cluster().await;
     scenarios::concurrent_deploys_do_not_corrupt_the_inventory(&c).await;

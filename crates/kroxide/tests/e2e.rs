@@ -102,6 +102,151 @@ async fn concurrent_deploys_do_not_corrupt_the_inventory() {
     r.cleanup().await;
 }
 
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn orphan_keeps_objects_without_ownership() {
+    let r = Real::new("orphan", &[]).await;
+    scenarios::orphan_keeps_objects_without_ownership(&cluster(&r)).await;
+    r.cleanup().await;
+}
+
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn retained_objects_survive_delete_and_prune() {
+    let r = Real::new("retain", &[]).await;
+    scenarios::retained_objects_survive_delete_and_prune(&cluster(&r)).await;
+    r.cleanup().await;
+}
+
+/// The deletion policy from the CLI: `delete --orphan` leaves the objects
+/// without kroxide's labels; `diff` says a deploy would refuse them and
+/// `diff --adopt` names what it would adopt and who has it now; `deploy`
+/// refuses them, `deploy --adopt` takes them back; `delete` keeps the
+/// retained ConfigMaps; `--orphan --mode kro` is refused.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn delete_orphan_diff_adopt_and_retain_from_the_cli() {
+    let r = Real::new("orphancli", &[]).await;
+    let dir = real::workdir("orphancli");
+    let rgd_file = dir.join("keepers.yaml");
+    std::fs::write(&rgd_file, scenarios::KEEPERS_YAML).unwrap();
+    let inst_file = dir.join("k.yaml");
+    std::fs::write(&inst_file, "metadata: {name: k}\nspec: {name: k}\n").unwrap();
+    let run = |cmd: &[&str]| kroxide(cli(&r, cmd, &rgd_file, &inst_file, true));
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).to_string();
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let cms = api(&r, "v1", "ConfigMap", "configmaps", Some(&r.ns));
+    let labelled = |o: &DynamicObject| {
+        o.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.keys().any(|k| k.starts_with("kroxide.dev/")))
+    };
+
+    let out = run(&["deploy", "--create-namespace"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    // Refused before anything reaches the cluster.
+    let out = run(&["delete", "--orphan", "--mode", "kro"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+    assert!(
+        stderr(&out).contains("--orphan works in direct mode only")
+            && stderr(&out).contains("nothing was changed"),
+        "{}",
+        printed(&out)
+    );
+
+    let out = run(&["delete", "--orphan"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(
+        stderr(&out).contains("orphaned instance k: 1 objects kept without kroxide's labels, 2 kept (delete-policy: retain)")
+            && stderr(&out).contains("a deploy of it takes them back only with --adopt")
+            && stderr(&out).contains("orphaned ConfigMap/k-plain"),
+        "{}",
+        printed(&out)
+    );
+    for n in ["k-data", "k-extra", "k-plain"] {
+        let cm = cms.get(n).await.unwrap();
+        assert!(!labelled(&cm), "{n}: {:?}", cm.metadata.labels);
+    }
+
+    let out = run(&["diff"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    assert!(
+        stderr(&out).contains("note: a deploy would refuse ConfigMap/k-plain (plain): it exists and was not created by kroxide")
+            && stderr(&out).contains("`--adopt` takes it over"),
+        "{}",
+        printed(&out)
+    );
+    assert!(!stdout(&out).contains("would adopt"), "{}", printed(&out));
+    let out = run(&["diff", "--adopt"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    for n in ["k-data", "k-extra", "k-plain"] {
+        assert!(
+            stdout(&out).contains(&format!(
+                "would adopt ConfigMap/{n} (now: no kroxide labels)\n"
+            )),
+            "{}",
+            printed(&out)
+        );
+    }
+    assert!(!stderr(&out).contains("would refuse"), "{}", printed(&out));
+
+    let out = run(&["deploy"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    assert!(
+        stderr(&out).contains("refusing to change objects that this instance does not own")
+            && stderr(&out).contains("ConfigMap/k-plain")
+            && stderr(&out).contains("pass --adopt to take them over"),
+        "{}",
+        printed(&out)
+    );
+    let out = run(&["deploy", "--adopt"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    for n in ["k-data", "k-extra", "k-plain"] {
+        assert!(labelled(&cms.get(n).await.unwrap()), "{n} not taken back");
+    }
+
+    // A plain delete keeps the retained ConfigMaps, without labels.
+    let out = run(&["delete"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    assert!(
+        stderr(&out).contains("deleted instance k: 1 objects, 2 kept (delete-policy: retain)")
+            && stderr(&out).contains("kept (delete-policy: retain) ConfigMap/k-data"),
+        "{}",
+        printed(&out)
+    );
+    assert!(cms.get_opt("k-plain").await.unwrap().is_none());
+    for n in ["k-data", "k-extra"] {
+        let cm = cms.get(n).await.unwrap();
+        assert!(!labelled(&cm), "{n}: {:?}", cm.metadata.labels);
+    }
+
+    // Objects of another instance: `diff --adopt` names their owner (deploy
+    // --adopt takes over any object, as `diff --adopt` says).
+    let other_file = dir.join("other.yaml");
+    std::fs::write(&other_file, "metadata: {name: other}\nspec: {name: k}\n").unwrap();
+    let out = kroxide(cli(
+        &r,
+        &["deploy", "--adopt"],
+        &rgd_file,
+        &other_file,
+        true,
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let out = run(&["diff", "--adopt"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "would adopt ConfigMap/k-plain (now: instance `other` of graph `keepers` in namespace `{}`)",
+            r.ns
+        )),
+        "{}",
+        printed(&out)
+    );
+    r.cleanup().await;
+}
+
 /// The microservices example's RGD, written into `dir`.
 fn microservices_rgd_file(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("microservices.yaml");

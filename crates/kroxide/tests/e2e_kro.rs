@@ -776,3 +776,80 @@ async fn ctrl_c_in_kro_mode_then_a_rerun_converges() {
     forget_crd(&r, rgd.name()).await;
     r.cleanup().await;
 }
+
+/// kroxide's delete policy is direct mode's: `deploy --mode kro` warns,
+/// naming the retained resources, `delete --orphan --mode kro` is refused
+/// before anything is written (KRO v0.9.3 cannot keep an instance's
+/// children), and KRO's delete removes the retained ConfigMaps too.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn kro_mode_warns_that_it_ignores_the_retain_policy() {
+    let r = Real::new("kroretain", &[]).await;
+    forget_crd(&r, "e2e-keepers").await;
+    let dir = real::workdir("kroretain");
+    let file = dir.join("keepers.yaml");
+    std::fs::write(
+        &file,
+        scenarios::KEEPERS_YAML
+            .replace("name: keepers", "name: e2e-keepers")
+            .replace("kind: Keepers", "kind: E2eKeepers"),
+    )
+    .unwrap();
+    let inst = dir.join("k.yaml");
+    std::fs::write(&inst, "metadata: {name: k}\nspec: {name: k}\n").unwrap();
+    let (file, inst) = (file.display().to_string(), inst.display().to_string());
+    let with = |args: &[&str]| {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.insert(1, file.clone());
+        a.extend(["-n".into(), r.ns.clone()]);
+        a.extend(r.cli_args());
+        a
+    };
+    let out = kroxide(with(&["deploy", "--mode", "kro", "--instance", &inst])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: KRO ignores kroxide's delete policy: `data`, `extra` would be kept by a direct-mode delete, but KRO deletes them with the instance"),
+        "{}",
+        printed(&out)
+    );
+    let out = kroxide(with(&[
+        "delete", "--mode", "kro", "--name", "k", "--orphan",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", printed(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--orphan works in direct mode only"),
+        "{}",
+        printed(&out)
+    );
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        r.client.clone(),
+        &r.ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+            "configmaps",
+        ),
+    );
+    for n in ["k-data", "k-extra", "k-plain"] {
+        assert!(
+            cms.get_opt(n).await.unwrap().is_some(),
+            "{n} gone after a refused delete"
+        );
+    }
+    let out = kroxide(with(&[
+        "delete",
+        "--mode",
+        "kro",
+        "--name",
+        "k",
+        "--delete-definition",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    for n in ["k-data", "k-extra", "k-plain"] {
+        assert!(cms.get_opt(n).await.unwrap().is_none(), "KRO kept {n}");
+    }
+    forget_crd(&r, "e2e-keepers").await;
+    r.cleanup().await;
+}

@@ -94,6 +94,10 @@ pub struct DiffArgs {
     pub instance: PathBuf,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Show what `deploy --adopt` would take over: a `would adopt` line for
+    /// each object that exists but is not this instance's.
+    #[arg(long)]
+    pub adopt: bool,
     /// Show Secret values instead of masking them.
     #[arg(long)]
     pub show_secrets: bool,
@@ -138,6 +142,11 @@ pub struct DeleteArgs {
     /// Delete even though another run's lock is set (when that run died).
     #[arg(long)]
     pub break_lock: bool,
+    /// Leave the objects on the cluster: remove kroxide's labels from them and
+    /// delete the inventory (a later deploy takes them back with --adopt).
+    /// Direct mode only.
+    #[arg(long)]
+    pub orphan: bool,
     /// Progress as JSON lines on stderr.
     #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
@@ -351,6 +360,13 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                 version.map(|v| format!(" {v}")).unwrap_or_default(),
                 ns
             ));
+            let retained = kroxide_engine::retained_resources(rgd);
+            if !retained.is_empty() {
+                eprintln!(
+                    "warning: KRO ignores kroxide's delete policy: {} would be kept by a direct-mode delete, but KRO deletes them with the instance",
+                    retained.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", ")
+                );
+            }
             let kopts = kroxide_engine::kro::KroOptions {
                 allow_breaking_changes: args.allow_breaking_changes,
                 progress: display.progress(),
@@ -417,6 +433,12 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                 for p in &report.pruned {
                     display.note(&format!("  pruned {}", p.display()));
                 }
+                for k in &report.retained {
+                    display.note(&format!(
+                        "  kept (delete-policy: retain) {}: no longer in the graph, kroxide's labels removed",
+                        k.display()
+                    ));
+                }
                 let mut status = report.status().clone();
                 redact_status(
                     &mut status,
@@ -456,21 +478,35 @@ pub fn diff_cmd(rgd: &ResourceGraphDefinition, args: &DiffArgs) -> ExitCode {
             .await
         {
             Ok((diffs, unresolved)) => {
-                let text = kroxide_engine::render_diff(&diffs, args.show_secrets);
-                print!("{text}");
+                // What a deploy would do with objects that are not this
+                // instance's: as deploy, `--adopt` takes over any of them.
+                let mut adoptions = String::new();
                 for d in diffs.iter().filter(|d| d.desired.is_some()) {
-                    if let Some(why) = &d.not_owned {
+                    let (Some(why), Some(live)) = (&d.not_owned, &d.live) else {
+                        continue;
+                    };
+                    if args.adopt {
+                        adoptions.push_str(&format!(
+                            "would adopt {}/{} (now: {})\n",
+                            d.kind,
+                            d.name,
+                            kroxide_engine::owner_of(live)
+                        ));
+                    } else {
                         eprintln!(
-                            "note: a deploy would refuse to change {}/{} ({}): {why}; pass --adopt to take it over",
+                            "note: a deploy would refuse {}/{} ({}): {why}; `--adopt` takes it over (`diff --adopt` shows it)",
                             d.kind, d.name, d.id
                         );
                     }
                 }
+                print!("{adoptions}");
+                let text = kroxide_engine::render_diff(&diffs, args.show_secrets);
+                print!("{text}");
                 for (id, why) in &unresolved {
                     let why = redact_inputs(rgd, &instance, args.show_secrets, why);
                     eprintln!("note: {id} cannot be resolved before deploy: {why}");
                 }
-                if text.is_empty() {
+                if text.is_empty() && adoptions.is_empty() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(1)
@@ -600,6 +636,10 @@ pub fn drift_cmd(rgd: &ResourceGraphDefinition, args: &DriftArgs) -> ExitCode {
 }
 
 pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode {
+    if args.orphan && args.cluster.mode == Mode::Kro {
+        eprintln!("error: --orphan works in direct mode only: KRO (v0.9.3, and its main branch) deletes every child of an instance when the instance goes, one by one behind its finalizer, with no deletion policy to keep one; nothing was changed");
+        return ExitCode::from(2);
+    }
     let (name, namespace) = match which_instance(rgd, &args.which, &args.cluster) {
         Ok(n) => n,
         Err(c) => return c,
@@ -647,7 +687,11 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
             progress: display.progress(),
             ..engine_options(&args.cluster, &ns)
         };
-        let result = engine.delete(rgd.name(), &name, &opts).await;
+        let result = if args.orphan {
+            engine.orphan(rgd.name(), &name, &opts).await
+        } else {
+            engine.delete(rgd.name(), &name, &opts).await
+        };
         display.finish();
         match result {
             Ok(r) if !r.found => {
@@ -658,15 +702,31 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
                 ExitCode::SUCCESS
             }
             Ok(r) => {
-                eprintln!(
-                    "deleted instance {name}: {} objects{}",
-                    r.deleted.len(),
-                    if r.skipped.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {} left alone (not kroxide's any more)", r.skipped.len())
-                    }
-                );
+                let mut also = Vec::new();
+                if !r.retained.is_empty() {
+                    also.push(format!("{} kept (delete-policy: retain)", r.retained.len()));
+                }
+                if !r.skipped.is_empty() {
+                    also.push(format!(
+                        "{} left alone (not kroxide's any more)",
+                        r.skipped.len()
+                    ));
+                }
+                let also: String = also.iter().map(|a| format!(", {a}")).collect();
+                if args.orphan {
+                    eprintln!(
+                        "orphaned instance {name}: {} objects kept without kroxide's labels{also}; its inventory is deleted, and a deploy of it takes them back only with --adopt",
+                        r.orphaned.len()
+                    );
+                } else {
+                    eprintln!("deleted instance {name}: {} objects{also}", r.deleted.len());
+                }
+                for o in &r.orphaned {
+                    eprintln!("  orphaned {}", o.display());
+                }
+                for o in &r.retained {
+                    eprintln!("  kept (delete-policy: retain) {}", o.display());
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

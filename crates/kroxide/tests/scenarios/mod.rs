@@ -332,3 +332,204 @@ pub async fn concurrent_deploys_do_not_corrupt_the_inventory(c: &Cluster) {
         .await
         .unwrap();
 }
+
+/// Whether `o` still carries any of kroxide's ownership labels.
+fn has_kroxide_labels(o: &DynamicObject) -> bool {
+    o.metadata.labels.as_ref().is_some_and(|l| {
+        kroxide::engine::OWNERSHIP_LABELS
+            .iter()
+            .any(|k| l.contains_key(*k))
+    })
+}
+
+/// `delete --orphan` (`DirectEngine::orphan`) keeps every object but removes
+/// kroxide's labels (nothing else: the spec kroxide applied stays) and the
+/// inventory; a redeploy then refuses the objects unless `adopt`, which
+/// takes them back.
+pub async fn orphan_keeps_objects_without_ownership(c: &Cluster) {
+    let rgd = webapp_rgd();
+    let inst = json!({"apiVersion": "kro.run/v1alpha1", "kind": "WebApp", "metadata": {"name": "shop"}, "spec": {"name": "shop", "replicas": 1}});
+    c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    let deployments = c.api("apps/v1", "Deployment", "deployments");
+    let services = c.api("v1", "Service", "services");
+    let report = c
+        .engine()
+        .orphan("webapp", "shop", &c.opts())
+        .await
+        .unwrap();
+    assert!(report.found);
+    assert!(report.deleted.is_empty(), "{report:?}");
+    let mut orphaned: Vec<String> = report
+        .orphaned
+        .iter()
+        .map(|o| format!("{}/{}", o.kind, o.name))
+        .collect();
+    orphaned.sort();
+    assert_eq!(orphaned, ["Deployment/shop", "Service/shop"], "{report:?}");
+    let d = deployments.get("shop").await.unwrap();
+    let s = services.get("shop").await.unwrap();
+    assert!(!has_kroxide_labels(&d), "{:?}", d.metadata.labels);
+    assert!(!has_kroxide_labels(&s), "{:?}", s.metadata.labels);
+    // Only the labels went: what kroxide applied is still there.
+    assert_eq!(d.data["spec"]["replicas"], 1);
+    assert_eq!(
+        d.data["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    let (secrets, inv) = inventory_name(c, "webapp", "shop");
+    assert!(
+        secrets.get_opt(&inv).await.unwrap().is_none(),
+        "inventory left"
+    );
+    let err = c
+        .engine()
+        .status(&rgd, "shop", &c.opts())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeployError::NotDeployed { .. }), "{err}");
+    // Nothing left to orphan or delete.
+    let again = c
+        .engine()
+        .orphan("webapp", "shop", &c.opts())
+        .await
+        .unwrap();
+    assert!(!again.found && again.orphaned.is_empty());
+
+    // A redeploy refuses them (nothing applied), `adopt` takes them back.
+    let err = c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DeployError::NotOwned { .. }), "{msg}");
+    assert!(
+        msg.contains("Deployment/shop") && msg.contains("orphaned") && msg.contains("--adopt"),
+        "{msg}"
+    );
+    assert!(!has_kroxide_labels(&deployments.get("shop").await.unwrap()));
+    let adopt = DeployOptions {
+        adopt: true,
+        ..c.opts()
+    };
+    c.engine().deploy(&rgd, &inst, &adopt).await.unwrap();
+    let d = deployments.get("shop").await.unwrap();
+    assert_eq!(
+        d.metadata.labels.as_ref().unwrap()[GRAPH_LABEL],
+        "webapp",
+        "{:?}",
+        d.metadata.labels
+    );
+    let report = c
+        .engine()
+        .delete("webapp", "shop", &c.opts())
+        .await
+        .unwrap();
+    assert_eq!(report.deleted.len(), 2, "{report:?}");
+    assert!(deployments.get_opt("shop").await.unwrap().is_none());
+}
+
+/// A graph of three ConfigMaps: `data` retained (`kroxide.dev/delete-policy:
+/// retain`), `extra` retained the Helm way and only with `spec.extra`, and
+/// `plain`.
+pub fn keepers_rgd() -> ResourceGraphDefinition {
+    kroxide::model::load_str("keepers.yaml", KEEPERS_YAML)
+        .unwrap()
+        .remove(0)
+        .rgd
+}
+
+/// The RGD of [`keepers_rgd`].
+pub const KEEPERS_YAML: &str = r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: keepers
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Keepers
+    spec:
+      name: string | default="k"
+      extra: boolean | default=true
+  resources:
+    - id: data
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ${schema.spec.name}-data
+          annotations:
+            kroxide.dev/delete-policy: retain
+        data:
+          a: "1"
+    - id: extra
+      includeWhen:
+        - ${schema.spec.extra}
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ${schema.spec.name}-extra
+          annotations:
+            helm.sh/resource-policy: keep
+        data:
+          b: "2"
+    - id: plain
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ${schema.spec.name}-plain
+        data:
+          c: "3"
+"#;
+
+/// A retained object is orphaned, not deleted: by a prune (its resource
+/// excluded by includeWhen) and by `delete`; the others go as before.
+pub async fn retained_objects_survive_delete_and_prune(c: &Cluster) {
+    let rgd = keepers_rgd();
+    assert_eq!(kroxide::engine::retained_resources(&rgd), ["data", "extra"]);
+    let mut inst = json!({"metadata": {"name": "k"}, "spec": {"name": "k"}});
+    c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    let cms = c.configmaps();
+    for n in ["k-data", "k-extra", "k-plain"] {
+        assert!(has_kroxide_labels(&cms.get(n).await.unwrap()), "{n}");
+    }
+
+    // Excluded: `extra` would be pruned, and is kept.
+    inst["spec"]["extra"] = json!(false);
+    let (diffs, _) = c.engine().diff(&rgd, &inst, &c.opts()).await.unwrap();
+    let extra = diffs
+        .iter()
+        .find(|d| d.name == "k-extra")
+        .expect("k-extra in the diff");
+    assert!(extra.retained, "{:?}", extra.desired);
+    let text = kroxide::engine::render_diff(&diffs, false);
+    assert!(text.contains("kept (delete-policy: retain)"), "{text}");
+    let report = c.engine().deploy(&rgd, &inst, &c.opts()).await.unwrap();
+    assert!(report.pruned.is_empty(), "{:?}", report.pruned);
+    assert_eq!(report.retained.len(), 1, "{:?}", report.retained);
+    assert_eq!(report.retained[0].name, "k-extra");
+    let kept = cms.get("k-extra").await.unwrap();
+    assert!(!has_kroxide_labels(&kept), "{:?}", kept.metadata.labels);
+    assert_eq!(kept.data["data"]["b"], "2");
+    // No longer this instance's: not in its inventory, and left alone from now on.
+    let invs = c.engine().instances("keepers", &c.opts()).await.unwrap();
+    assert_eq!(invs[0].objects.len(), 2, "{:?}", invs[0].objects);
+
+    let report = c.engine().delete("keepers", "k", &c.opts()).await.unwrap();
+    let names =
+        |v: &[kroxide::engine::ObjectRef]| v.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&report.deleted), ["k-plain"], "{report:?}");
+    assert_eq!(names(&report.retained), ["k-data"], "{report:?}");
+    assert!(report.orphaned.is_empty());
+    assert!(cms.get_opt("k-plain").await.unwrap().is_none());
+    let kept = cms.get("k-data").await.unwrap();
+    assert!(!has_kroxide_labels(&kept), "{:?}", kept.metadata.labels);
+    assert_eq!(kept.data["data"]["a"], "1");
+    let (secrets, inv) = inventory_name(c, "keepers", "k");
+    assert!(
+        secrets.get_opt(&inv).await.unwrap().is_none(),
+        "inventory left"
+    );
+    for n in ["k-data", "k-extra"] {
+        cms.delete(n, &Default::default()).await.unwrap();
+    }
+}
