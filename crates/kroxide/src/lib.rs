@@ -29,6 +29,7 @@
 
 pub mod cli;
 pub mod factory;
+pub mod graphtest;
 pub mod prelude;
 
 pub use kroxide_dsl as dsl;

@@ -8,12 +8,14 @@ mod cluster;
 mod graph;
 mod progress;
 mod schema;
+mod test;
 
 pub use cluster::{
     ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, DriftArgs, InstancesArgs, StatusArgs,
 };
 pub use graph::GraphFormat;
 pub use schema::{instance_json_schema, to_json_schema};
+pub use test::TestArgs;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use kroxide_model::{load_file_typed, LoadError, LoadedRgd, SourceFile};
@@ -111,6 +113,11 @@ pub enum Command {
     Schema {
         /// An RGD YAML file.
         file: PathBuf,
+    },
+    /// Run the graph tests (`*.test.yaml`) under DIRs offline: planned manifests, status, errors, snapshots. Exit 0 all pass, 1 a test failed, 2 bad test files.
+    Test {
+        #[command(flatten)]
+        args: TestArgs,
     },
     /// Print a shell completion script (e.g. `kroxide completions bash > ~/.local/share/bash-completion/completions/kroxide`).
     Completions {
@@ -226,6 +233,11 @@ pub enum GraphCommand {
     },
     /// Print the JSON Schema of instances, for editors.
     Schema,
+    /// Run graph tests (`*.test.yaml`) offline; tests without `rgd:` test this graph.
+    Test {
+        #[command(flatten)]
+        args: TestArgs,
+    },
 }
 
 pub use crate::factory::Mode;
@@ -297,6 +309,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Instances { args } => cluster::instances_cmd(&rgd, &args),
         GraphCommand::Graph { args } => graph_cmd(&rgd, &validate(&rgd), &args),
         GraphCommand::Schema => schema_cmd(&rgd, None),
+        GraphCommand::Test { args } => test::test_cmd(&args, Some(&rgd)),
         GraphCommand::Crd => match instance_crd(&rgd) {
             Ok(c) => match kroxide_model::to_yaml(&c) {
                 Ok(y) => {
@@ -375,6 +388,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok((d, _)) => schema_cmd(&d.rgd, Some(&d.source)),
             Err(code) => code,
         },
+        Command::Test { args } => test::test_cmd(&args, None),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Generated in memory: clap_complete panics when a write fails
@@ -665,22 +679,7 @@ fn plan_cmd(
         }
     };
     if !args.show_secrets {
-        let mut redactor = kroxide_semantics::redact::Redactor::default();
-        redactor.learn(p.resources.iter().flat_map(|r| r.objects.iter()));
-        for r in &mut p.resources {
-            for o in &mut r.objects {
-                mask_secret(o);
-                redactor.redact_value(o);
-            }
-            if let Some(reason) = &r.reason {
-                r.reason = Some(redactor.redact_str(reason));
-            }
-        }
-        redactor.redact_value(&mut p.instance);
-        redactor.redact_value(&mut p.status);
-        for v in p.pending.values_mut().chain(p.errors.values_mut()) {
-            *v = redactor.redact_str(v);
-        }
+        redact_plan(&mut p);
     }
     let p = until_exit(p);
     if print_doc(&*p, args.output) != ExitCode::SUCCESS {
@@ -695,6 +694,29 @@ fn plan_cmd(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Masks every Secret value in `p` as `plan` prints it (Secrets' `data`
+/// and `stringData`, and their values wherever else they occur); returns
+/// the redactor, which knows those values, for other text about the plan.
+pub fn redact_plan(p: &mut kroxide_semantics::plan::Plan) -> kroxide_semantics::redact::Redactor {
+    let mut redactor = kroxide_semantics::redact::Redactor::default();
+    redactor.learn(p.resources.iter().flat_map(|r| r.objects.iter()));
+    for r in &mut p.resources {
+        for o in &mut r.objects {
+            mask_secret(o);
+            redactor.redact_value(o);
+        }
+        if let Some(reason) = &r.reason {
+            r.reason = Some(redactor.redact_str(reason));
+        }
+    }
+    redactor.redact_value(&mut p.instance);
+    redactor.redact_value(&mut p.status);
+    for v in p.pending.values_mut().chain(p.errors.values_mut()) {
+        *v = redactor.redact_str(v);
+    }
+    redactor
 }
 
 /// `message` with the instance values that feed Secrets masked: an error
