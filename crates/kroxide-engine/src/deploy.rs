@@ -270,6 +270,8 @@ impl DirectEngine {
             ..PlanOptions::default()
         };
         // 1. Validate everything before the first write.
+        let whole = kroxide_semantics::instance::whole(rgd, instance);
+        let instance = &whole;
         let planner = Planner::new(rgd)?;
         let first = planner.plan(instance, &popts)?;
         let graph = rgd.name().to_string();

@@ -158,7 +158,7 @@ pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
     Some(format!("{:016x}", h.finish()))
 }
 
-/// `instance` with a `metadata.uid` when it has none: the one an earlier
+/// `instance` (a whole object) with a `metadata.uid` when it has none: the one an earlier
 /// deploy recorded in `old`, else a new one (None: it has its own). A KRO
 /// instance has the uid the API server gave it, and expressions read it
 /// (`random.seededString(n, schema.metadata.uid)`): a direct deploy keeps
@@ -182,13 +182,10 @@ pub fn with_uid(instance: &Value, old: Option<&Inventory>) -> Option<Value> {
                 kroxide_model::meta_str(instance, "name").unwrap_or("")
             ))
         });
+    // A whole object: see kroxide_semantics::instance::whole.
     let mut i = instance.clone();
     if !i.is_object() {
         return None;
-    }
-    if i.get("spec").is_none() {
-        // Just a spec (as the planner reads an object with no `spec` key).
-        i = json!({"spec": i});
     }
     i["metadata"]["uid"] = json!(uid);
     Some(i)

@@ -244,7 +244,8 @@ impl DirectEngine {
         // The uid an earlier deploy gave the instance, as deploy would use it.
         let store = self.store(&graph, &instance_name, opts);
         let old = store.read().await?;
-        let with_uid = crate::inventory::with_uid(instance, old.as_ref());
+        let whole = kroxide_semantics::instance::whole(rgd, instance);
+        let with_uid = crate::inventory::with_uid(&whole, old.as_ref());
         let instance = match &with_uid {
             Some(i) => {
                 current = planner.plan(i, &popts)?;

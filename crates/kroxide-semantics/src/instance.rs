@@ -74,6 +74,34 @@ pub fn label_key_problem(key: &str) -> Option<String> {
     label_value_problem(name).map(|why| format!("its name {why}"))
 }
 
+/// The instance as a whole object: `raw` itself when it names its spec,
+/// apiVersion, kind or metadata (an instance of only `metadata: {name: x}`
+/// takes every default), else `raw` as the spec of one (a bare spec; a
+/// field `metadata` is the spec's when the schema declares one). Null is
+/// an empty spec; anything else is returned as it is.
+pub fn whole(rgd: &ResourceGraphDefinition, raw: &Value) -> Value {
+    let spec_field = |k: &str| {
+        rgd.spec
+            .schema
+            .spec
+            .as_ref()
+            .is_some_and(|f| f.contains_key(k))
+    };
+    match raw {
+        Value::Object(m)
+            if m.contains_key("spec")
+                || m.contains_key("apiVersion")
+                || m.contains_key("kind")
+                || (m.contains_key("metadata") && !spec_field("metadata")) =>
+        {
+            raw.clone()
+        }
+        Value::Object(_) => json!({"spec": raw}),
+        Value::Null => json!({"spec": {}}),
+        other => other.clone(),
+    }
+}
+
 /// Validates and defaults an instance of `rgd`. `raw` is the instance object
 /// (`apiVersion`, `kind`, `metadata`, `spec`), or just its spec when it has no
 /// `spec` key; `namespace` is used when the instance does not name one.
@@ -101,13 +129,7 @@ pub fn prepare(
     let names = InstanceNames::of(rgd);
     let mut problems = Vec::new();
     let mut obj = match raw {
-        Value::Object(m)
-            if m.contains_key("spec") || m.contains_key("apiVersion") || m.contains_key("kind") =>
-        {
-            raw.clone()
-        }
-        Value::Object(_) => json!({"spec": raw}),
-        Value::Null => json!({"spec": {}}),
+        Value::Object(_) | Value::Null => whole(rgd, raw),
         other => {
             return Err(InstanceError {
                 problems: vec![(

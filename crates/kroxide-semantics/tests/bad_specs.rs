@@ -299,3 +299,34 @@ fn a_dollar_brace_that_is_not_an_expression_is_warned_about() {
         "spec.resources[0].template.data.replicas"
     );
 }
+
+/// An instance file of just `metadata: {name: x}` is a whole object that
+/// takes every default, not a spec with an unknown field `metadata`; a bare
+/// spec with a field of that name still reads as a spec when the schema
+/// declares one.
+#[test]
+fn an_instance_with_only_metadata_is_an_object_not_a_spec() {
+    let rgd = &load_str(
+        "app.yaml",
+        "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: app}\nspec:\n  schema:\n    apiVersion: v1alpha1\n    kind: App\n    spec:\n      replicas: integer | default=2\n  resources:\n    - id: cm\n      template: {apiVersion: v1, kind: ConfigMap, metadata: {name: x}, data: {r: '${string(schema.spec.replicas)}'}}\n",
+    )
+    .unwrap()[0]
+        .rgd;
+    let p = plan(
+        rgd,
+        &json!({"metadata": {"name": "shop"}}),
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(p.instance["metadata"]["name"], "shop");
+    assert_eq!(p.instance["spec"], json!({"replicas": 2}));
+
+    let with_field = RGD.replace(
+        "      name: string",
+        "      metadata: string\n      name: string",
+    );
+    let rgd = &load_str("app.yaml", &with_field).unwrap()[0].rgd;
+    let spec = json!({"metadata": "m", "name": "shop", "db": {"host": "h"}});
+    let p = plan(rgd, &spec, &PlanOptions::default()).unwrap();
+    assert_eq!(p.instance["spec"]["metadata"], "m");
+}
