@@ -2,6 +2,7 @@
 //! for readiness, prune, unlock. See the crate documentation for the order
 //! of events and what is checked before the first write.
 
+use crate::history::Outcome;
 use crate::inventory::{self, Inventory, Lock, ObjectRef, Store};
 use crate::progress::{Event, ResourceState};
 use crate::retry::retry;
@@ -392,7 +393,12 @@ impl DirectEngine {
             "spec": first.instance.get("spec"),
         });
         inv.objects.extend(known.iter().map(|t| t.oref.clone()));
-        self.lock(&store, &mut inv).await?;
+        // Who deploys, for the revision history: asked along with the
+        // first write of the inventory (a review is a POST, though it
+        // stores nothing: not before everything is validated).
+        let (user, locked) = futures::join!(self.whoami(opts), self.lock(&store, &mut inv));
+        locked?;
+        let cause = opts.change_cause.as_deref().unwrap_or("deploy");
 
         let waves = self.apply_waves(
             &planner,
@@ -445,6 +451,13 @@ impl DirectEngine {
                     inv.objects.iter().map(ObjectRef::applied_key).collect();
                 inv.applied.retain(|k, _| listed.contains(k));
                 inv.lock = None;
+                inv.record(
+                    rgd,
+                    &inv.instance["spec"].clone(),
+                    &user,
+                    Outcome::Deployed,
+                    cause,
+                );
                 store.write(&mut inv).await?;
                 // 4. Status on the live objects (the last plan of the waves).
                 Ok(DeployReport {
@@ -486,6 +499,13 @@ impl DirectEngine {
                     }
                 }
                 inv.lock = None;
+                inv.record(
+                    rgd,
+                    &inv.instance["spec"].clone(),
+                    &user,
+                    Outcome::Failed,
+                    cause,
+                );
                 if let Err(unlock) = store.write(&mut inv).await {
                     tracing::warn!(error = %unlock, "could not release the instance lock");
                 }

@@ -93,4 +93,13 @@ pub enum DeployError {
         namespace: String,
         inventory: String,
     },
+    /// `rollback` to a revision that cannot be deployed.
+    #[error(
+        "cannot roll instance `{instance}` back to revision {revision}: {why}; nothing was applied"
+    )]
+    NoRevision {
+        instance: String,
+        revision: u64,
+        why: String,
+    },
 }

@@ -123,6 +123,13 @@ pub struct Inventory {
     /// is applied, as before.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub applied: BTreeMap<String, String>,
+    /// The last deploys, oldest first (see [`crate::history`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<crate::history::Revision>,
+    /// The graphs those revisions deployed, by digest: base64 of the
+    /// zlib-compressed RGD JSON.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub graphs: BTreeMap<String, String>,
     /// The Secret's resourceVersion when read.
     #[serde(skip)]
     pub resource_version: Option<String>,
@@ -299,11 +306,17 @@ impl Store {
         Ok(inv)
     }
 
-    fn to_secret(&self, inv: &Inventory) -> Result<DynamicObject, DeployError> {
-        let text = encode(inv).map_err(|e| DeployError::Inventory {
-            name: self.name(),
-            message: e.to_string(),
-        })?;
+    fn to_secret(&self, inv: &mut Inventory) -> Result<DynamicObject, DeployError> {
+        let text = loop {
+            let text = encode(inv).map_err(|e| DeployError::Inventory {
+                name: self.name(),
+                message: e.to_string(),
+            })?;
+            // Old revisions' graphs go first: the objects must be listed.
+            if text.len() <= SECRET_LIMIT || !inv.drop_oldest_graph() {
+                break text;
+            }
+        };
         // The API server would refuse it with "data: Too long", and later
         // in the run than this check: the first write comes before any object's.
         let stored = text.len();

@@ -608,6 +608,26 @@ pub async fn status(
     Ok(o.get("status").cloned().unwrap_or(json!({})))
 }
 
+/// The RGD's `status.lastIssuedRevision` (None: not deployed, or a KRO without revisions).
+pub async fn last_issued_revision(
+    client: &kube::Client,
+    graph: &str,
+) -> Result<Option<u64>, KroError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
+    match crate::retry::retry(REQUEST_TIMEOUT, || api.get_opt(graph)).await {
+        Ok(o) => Ok(o.and_then(|o| {
+            o.data
+                .pointer("/status/lastIssuedRevision")
+                .and_then(Value::as_u64)
+        })),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(KroError::NotInstalled),
+        Err(source) => Err(KroError::Api {
+            what: format!("reading ResourceGraphDefinition {graph}"),
+            source,
+        }),
+    }
+}
+
 /// The live instance object (its spec as applied, its status as KRO last
 /// wrote it). Its spec tells which values feed Secrets, to mask them in the
 /// status when the caller has no instance file.

@@ -31,6 +31,7 @@
 mod deploy;
 mod drift;
 mod error;
+pub mod history;
 pub mod inventory;
 pub mod kro;
 mod kro_wait;
@@ -44,6 +45,7 @@ mod wait;
 
 pub use drift::FieldDrift;
 pub use error::DeployError;
+pub use history::{HistoryEntry, Outcome, Revision};
 pub use inventory::{Inventory, ObjectRef};
 pub use observe::{render_diff, ObjectDiff, ResourceStatus, StatusReport};
 pub use progress::{Event, Progress, ResourceState};
@@ -141,6 +143,12 @@ pub struct DeployOptions {
     pub break_lock: bool,
     /// Where progress events go.
     pub progress: Progress,
+    /// Who deploys, for the revision history (None: the user the API server
+    /// authenticates, as `kubectl auth whoami`).
+    pub user: Option<String>,
+    /// Why, for the revision history (None: `deploy`), like kubectl's
+    /// `kubernetes.io/change-cause`.
+    pub change_cause: Option<String>,
 }
 
 impl Default for DeployOptions {
@@ -157,6 +165,8 @@ impl Default for DeployOptions {
             rollback_on_failure: false,
             break_lock: false,
             progress: Progress::none(),
+            user: None,
+            change_cause: None,
         }
     }
 }

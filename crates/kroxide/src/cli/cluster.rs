@@ -231,7 +231,11 @@ async fn kube_client(args: &ClusterArgs) -> Result<(kube::Client, RequestCount, 
 /// to work in: `namespace` (see [`explicit_namespace`]) when set, else the
 /// kubeconfig context's, as kubectl. With `KROXIDE_STATS` set, the number
 /// of API requests sent is printed on stderr at the end.
-fn with_client<F, Fut>(args: &ClusterArgs, namespace: Option<String>, body: F) -> ExitCode
+pub(super) fn with_client<F, Fut>(
+    args: &ClusterArgs,
+    namespace: Option<String>,
+    body: F,
+) -> ExitCode
 where
     F: FnOnce(kube::Client, String) -> Fut,
     Fut: std::future::Future<Output = ExitCode>,
@@ -287,7 +291,7 @@ fn instance_name(rgd: &ResourceGraphDefinition, instance: &Value) -> String {
 
 /// The instance's name, and its namespace as far as the command line and the
 /// instance file (when given) name it (see [`explicit_namespace`]).
-fn which_instance(
+pub(super) fn which_instance(
     rgd: &ResourceGraphDefinition,
     which: &WhichInstance,
     cluster: &ClusterArgs,
@@ -305,7 +309,7 @@ fn which_instance(
     }
 }
 
-fn kro_options(c: &ClusterArgs, namespace: &str) -> kroxide_engine::kro::KroOptions {
+pub(super) fn kro_options(c: &ClusterArgs, namespace: &str) -> kroxide_engine::kro::KroOptions {
     kroxide_engine::kro::KroOptions {
         namespace: namespace.to_string(),
         timeout: c.timeout,
@@ -313,7 +317,7 @@ fn kro_options(c: &ClusterArgs, namespace: &str) -> kroxide_engine::kro::KroOpti
     }
 }
 
-fn engine_options(c: &ClusterArgs, namespace: &str) -> DeployOptions {
+pub(super) fn engine_options(c: &ClusterArgs, namespace: &str) -> DeployOptions {
     DeployOptions {
         namespace: namespace.to_string(),
         resource_timeout: c.timeout,
@@ -323,7 +327,7 @@ fn engine_options(c: &ClusterArgs, namespace: &str) -> DeployOptions {
 
 /// Masks Secret values that `status` may repeat (a status field can read a
 /// Secret): those of the live Secrets, and those the instance feeds to Secrets.
-fn redact_status<'a>(
+pub(super) fn redact_status<'a>(
     status: &mut Value,
     rgd: &ResourceGraphDefinition,
     instances: impl IntoIterator<Item = &'a Value>,

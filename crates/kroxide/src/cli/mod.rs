@@ -6,6 +6,7 @@
 
 mod cluster;
 mod graph;
+mod history;
 mod progress;
 mod schema;
 mod test;
@@ -14,6 +15,7 @@ pub use cluster::{
     ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, DriftArgs, InstancesArgs, StatusArgs,
 };
 pub use graph::GraphFormat;
+pub use history::{HistoryArgs, RollbackArgs};
 pub use schema::{instance_json_schema, to_json_schema};
 pub use test::TestArgs;
 
@@ -87,6 +89,20 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         args: DriftArgs,
+    },
+    /// List a deployed instance's revisions (one line each, its number first): when, by whom, what changed. KRO mode: the graph's GraphRevisions.
+    History {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: HistoryArgs,
+    },
+    /// Deploy a revision of an instance again (its spec and graph), recorded as a new revision. KRO mode: re-apply a GraphRevision's graph.
+    Rollback {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: RollbackArgs,
     },
     /// Delete a deployed instance: its objects in reverse waves, then its inventory.
     Delete {
@@ -216,6 +232,16 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: DriftArgs,
     },
+    /// List a deployed instance's revisions.
+    History {
+        #[command(flatten)]
+        args: HistoryArgs,
+    },
+    /// Deploy a revision of an instance again.
+    Rollback {
+        #[command(flatten)]
+        args: RollbackArgs,
+    },
     /// Delete a deployed instance.
     Delete {
         #[command(flatten)]
@@ -305,6 +331,8 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Diff { args } => cluster::diff_cmd(&rgd, &args),
         GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
         GraphCommand::Drift { args } => cluster::drift_cmd(&rgd, &args),
+        GraphCommand::History { args } => history::history_cmd(&rgd, &args),
+        GraphCommand::Rollback { args } => history::rollback_cmd(&rgd, &args),
         GraphCommand::Delete { args } => cluster::delete_cmd(&rgd, &args),
         GraphCommand::Instances { args } => cluster::instances_cmd(&rgd, &args),
         GraphCommand::Graph { args } => graph_cmd(&rgd, &validate(&rgd), &args),
@@ -366,6 +394,14 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Drift { file, args } => match load_valid(&file, "drift") {
             Ok(d) => cluster::drift_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::History { file, args } => match load_valid(&file, "history") {
+            Ok(d) => history::history_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Rollback { file, args } => match load_valid(&file, "rollback") {
+            Ok(d) => history::rollback_cmd(&d.rgd, &args),
             Err(code) => code,
         },
         Command::Delete { file, args } => match load_valid(&file, "delete") {
