@@ -452,6 +452,52 @@ pub(crate) async fn children(
     Ok(out)
 }
 
+/// The children KRO made for instance `name`, whole, by resource id (its
+/// `kro.run/node-id` label), each collection in its forEach order.
+pub(crate) async fn live_children(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    served: &Served,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<BTreeMap<String, Vec<Value>>, KroError> {
+    let lp = ListParams::default().labels(&selector(name, namespace));
+    let mut out: BTreeMap<String, Vec<(usize, Value)>> = BTreeMap::new();
+    for k in child_kinds(rgd, served) {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &k);
+        let list = crate::retry::retry(Duration::from_secs(30), || api.list(&lp))
+            .await
+            .map_err(|source| KroError::Api {
+                what: format!("listing the {} objects of {name}", k.kind),
+                source,
+            })?;
+        for mut o in list.items {
+            o.types = Some(TypeMeta {
+                api_version: k.api_version.clone(),
+                kind: k.kind.clone(),
+            });
+            let labels = o.metadata.labels.clone().unwrap_or_default();
+            let Some(id) = labels.get(NODE_ID) else {
+                continue;
+            };
+            let index = labels
+                .get(COLLECTION_INDEX)
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0);
+            if let Ok(v) = serde_json::to_value(&o) {
+                out.entry(id.clone()).or_default().push((index, v));
+            }
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(id, mut objs)| {
+            objs.sort_by_key(|(i, _)| *i);
+            (id, objs.into_iter().map(|(_, v)| v).collect())
+        })
+        .collect())
+}
+
 /// Waits until KRO has removed every child of instance `name` and the
 /// instance itself, reporting each child of `before` (listed before the
 /// instance was deleted) as it goes; on timeout, says what is left.

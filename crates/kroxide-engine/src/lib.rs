@@ -31,6 +31,8 @@
 mod deploy;
 mod drift;
 mod error;
+mod events;
+mod explain;
 pub mod history;
 pub mod inventory;
 pub mod kro;
@@ -45,6 +47,8 @@ mod wait;
 
 pub use drift::FieldDrift;
 pub use error::DeployError;
+pub use events::ObjectEvent;
+pub use explain::{kro_explain, ExplainedResource, Explanation, KroVerdict};
 pub use history::{HistoryEntry, Outcome, Revision};
 pub use inventory::{Inventory, ObjectRef};
 pub use observe::{render_diff, ObjectDiff, ResourceStatus, StatusReport};

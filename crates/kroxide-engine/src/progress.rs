@@ -70,6 +70,16 @@ pub enum Event {
         name: String,
         deleted: bool,
     },
+    /// A Kubernetes Warning event about an object a deploy waits on (or
+    /// one its controller made: a ReplicaSet, a Pod), new since the wait began.
+    #[serde(rename_all = "camelCase")]
+    Warning {
+        id: String,
+        /// `Kind/name` of the object the event is about.
+        object: String,
+        reason: String,
+        message: String,
+    },
     /// The state of one resource when a deploy stopped on an error.
     #[serde(rename_all = "camelCase")]
     State { id: String, state: ResourceState },
@@ -122,6 +132,12 @@ impl fmt::Display for Event {
             ),
             Event::Waiting { id, ready, total } => write!(f, "{id}: {ready}/{total} ready"),
             Event::Ready { id } => write!(f, "{id}: ready"),
+            Event::Warning {
+                id,
+                object,
+                reason,
+                message,
+            } => write!(f, "{id}: warning from {object}: {reason}: {message}"),
             Event::Pruned { kind, name } => {
                 write!(f, "pruned {kind}/{name} (no longer in the graph)")
             }

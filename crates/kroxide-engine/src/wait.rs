@@ -19,12 +19,17 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{GroupVersionKind, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// How many watch errors in a row are tolerated (the watcher backs off and
 /// lists again after each) before the wait gives up.
 const WATCH_ERRORS: u32 = 8;
+/// When a deploy first looks for Warning events of what it waits on...
+const WARNINGS_AFTER: Duration = Duration::from_secs(3);
+/// ...and how often after that.
+const WARNINGS_EVERY: Duration = Duration::from_secs(5);
 
 impl DirectEngine {
     /// Waits until every object of a wave is ready: one watch per kind and
@@ -117,7 +122,12 @@ impl DirectEngine {
                 }
             }
         });
-        for (id, v) in try_join_all(watches).await?.into_iter().flatten() {
+        let warnings = self.warn_while_waiting(fresh, kinds, &remaining, opts);
+        let watched = tokio::select! {
+            w = try_join_all(watches) => w?,
+            never = warnings => match never {},
+        };
+        for (id, v) in watched.into_iter().flatten() {
             done.entry(id)
                 .or_default()
                 .push(crate::deploy::slim(v, keep_managed));
@@ -131,6 +141,74 @@ impl DirectEngine {
             });
         }
         Ok(done)
+    }
+
+    /// Shows the new Warning events of the objects still not ready (and of
+    /// the ReplicaSets and Pods their controllers made), every few seconds,
+    /// from [`WARNINGS_AFTER`] on: the controllers' reason why a wait drags
+    /// on (a quota, an image that cannot be pulled). Never returns: it ends
+    /// with the wait. A wave that is ready at once costs no request.
+    async fn warn_while_waiting(
+        &self,
+        fresh: &BTreeMap<String, Vec<Value>>,
+        kinds: &BTreeMap<String, Kind>,
+        remaining: &Mutex<BTreeMap<String, usize>>,
+        opts: &DeployOptions,
+    ) -> std::convert::Infallible {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut first = true;
+        loop {
+            tokio::time::sleep(if first {
+                WARNINGS_AFTER
+            } else {
+                WARNINGS_EVERY
+            })
+            .await;
+            first = false;
+            let waiting: Vec<String> = {
+                let rem = remaining.lock().unwrap_or_else(|p| p.into_inner());
+                rem.iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            };
+            let mut by_ns: BTreeMap<String, Vec<(&str, &str, String)>> = BTreeMap::new();
+            for id in &waiting {
+                let kind = kinds[id].resource.kind.as_str();
+                for o in fresh.get(id).into_iter().flatten() {
+                    let (name, ns) = name_ns(o);
+                    by_ns
+                        .entry(ns.unwrap_or_else(|| opts.namespace.clone()))
+                        .or_default()
+                        .push((id.as_str(), kind, name));
+                }
+            }
+            for (ns, objects) in by_ns {
+                let Ok(events) =
+                    crate::events::list(&self.client, &ns, true, opts.request_timeout).await
+                else {
+                    continue;
+                };
+                for e in &events {
+                    let Some((id, _, _)) = objects
+                        .iter()
+                        .find(|(_, kind, name)| crate::events::concerns(e, kind, name))
+                    else {
+                        continue;
+                    };
+                    // Once per object and reason: a ReplicaSet that cannot
+                    // create Pods says so for every Pod name it tries.
+                    if seen.insert(format!("{id} {} {}", e.object, e.reason)) {
+                        opts.progress.emit(Event::Warning {
+                            id: id.to_string(),
+                            object: e.object.clone(),
+                            reason: e.reason.clone(),
+                            message: e.message.clone(),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Follows one watch until every object in `pending` is ready.

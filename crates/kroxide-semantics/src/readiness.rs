@@ -234,6 +234,22 @@ pub fn kind_readiness(kind: &str, obj: &Value) -> KindReadiness {
     }
 }
 
+/// The readiness rule [`kind_readiness`] applies to `kind`, in words (for
+/// `explain`); None when the kind has none (ready once it exists, as in KRO).
+pub fn kind_rule(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Deployment" => "rollout complete as `kubectl rollout status` says: the controller saw the newest generation, spec.replicas updated, ready and available, no old or extra replicas left",
+        "StatefulSet" => "the controller saw the newest generation and spec.replicas are updated, ready and available",
+        "DaemonSet" => "the controller saw the newest generation and every scheduled pod is ready",
+        "Job" => "condition Complete (condition Failed is a failure)",
+        "Pod" => "condition Ready, or phase Succeeded (phase Failed is a failure)",
+        "PersistentVolumeClaim" => "phase Bound (or Pending with a WaitForFirstConsumer StorageClass)",
+        "Namespace" => "phase Active",
+        "CustomResourceDefinition" => "condition Established",
+        _ => return None,
+    })
+}
+
 /// Whether a live object is ready by its kind's rules: `Some(true)` ready,
 /// `Some(false)` not (yet), `None` when the kind has no readiness (it is
 /// ready once it exists).

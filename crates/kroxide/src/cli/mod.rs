@@ -5,6 +5,7 @@
 //! error (clap's convention), 0 success.
 
 mod cluster;
+mod explain;
 mod graph;
 mod history;
 mod progress;
@@ -14,6 +15,7 @@ mod test;
 pub use cluster::{
     ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, DriftArgs, InstancesArgs, StatusArgs,
 };
+pub use explain::ExplainArgs;
 pub use graph::GraphFormat;
 pub use history::{HistoryArgs, RollbackArgs};
 pub use schema::{instance_json_schema, to_json_schema};
@@ -89,6 +91,13 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         args: DriftArgs,
+    },
+    /// Why a deployed instance is (not) ready: its resources wave by wave, each with its live state, its readiness rule, what it waits on and its newest events; pending status fields. Exit 0 ready, 1 not.
+    Explain {
+        /// An RGD YAML file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: ExplainArgs,
     },
     /// List a deployed instance's revisions (one line each, its number first): when, by whom, what changed. KRO mode: the graph's GraphRevisions.
     History {
@@ -232,6 +241,11 @@ pub enum GraphCommand {
         #[command(flatten)]
         args: DriftArgs,
     },
+    /// Why a deployed instance is (not) ready.
+    Explain {
+        #[command(flatten)]
+        args: ExplainArgs,
+    },
     /// List a deployed instance's revisions.
     History {
         #[command(flatten)]
@@ -331,6 +345,7 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Diff { args } => cluster::diff_cmd(&rgd, &args),
         GraphCommand::Status { args } => cluster::status_cmd(&rgd, &args),
         GraphCommand::Drift { args } => cluster::drift_cmd(&rgd, &args),
+        GraphCommand::Explain { args } => explain::explain_cmd(&rgd, &args),
         GraphCommand::History { args } => history::history_cmd(&rgd, &args),
         GraphCommand::Rollback { args } => history::rollback_cmd(&rgd, &args),
         GraphCommand::Delete { args } => cluster::delete_cmd(&rgd, &args),
@@ -394,6 +409,10 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Drift { file, args } => match load_valid(&file, "drift") {
             Ok(d) => cluster::drift_cmd(&d.rgd, &args),
+            Err(code) => code,
+        },
+        Command::Explain { file, args } => match load_valid(&file, "explain") {
+            Ok(d) => explain::explain_cmd(&d.rgd, &args),
             Err(code) => code,
         },
         Command::History { file, args } => match load_valid(&file, "history") {
