@@ -172,7 +172,13 @@ impl DirectEngine {
             report.retained.extend(removed.retained);
             report.skipped.extend(removed.skipped);
             if let Some(first) = failed.first() {
-                inv.objects.retain(|o| failed.contains(&o));
+                // Listed still: what failed, and the waves not reached yet.
+                inv.objects.retain(|o| {
+                    !(report.deleted.contains(o)
+                        || report.orphaned.contains(o)
+                        || report.retained.contains(o)
+                        || report.skipped.contains(o))
+                });
                 inv.lock = None;
                 store.write(&mut inv).await?;
                 let what = match how {

@@ -217,6 +217,13 @@ impl TestServer {
         }
     }
 
+    /// Disarms every fault still scripted.
+    pub fn clear_faults(&self) {
+        if let Ok(mut f) = self.state.faults.lock() {
+            f.clear();
+        }
+    }
+
     /// Ends every open watch, as a dropped connection would.
     pub fn drop_watches(&self) {
         self.state

@@ -327,6 +327,41 @@ async fn progress_reports_waves_objects_and_readiness_in_order() {
     );
 }
 
+/// A delete that fails on one object keeps listing it, and every object of
+/// the waves it had not reached yet: a second delete removes them all
+/// (the inventory once kept only the failed object, so the first wave's
+/// objects were left on the cluster, labelled, and forgotten).
+#[tokio::test]
+async fn a_failed_delete_keeps_listing_what_it_did_not_reach() {
+    let (server, engine, rgd, _) = dev_deployed(Duration::ZERO).await;
+    server.inject(
+        "DELETE",
+        "/deployments/user-service",
+        1000,
+        FaultKind::ServerError,
+    );
+    let e = engine
+        .delete(rgd.name(), "microservices-dev", &opts())
+        .await
+        .expect_err("the delete of user-service fails");
+    assert!(e.to_string().contains("user-service"), "{e}");
+    let c = local(&server, "dev");
+    let configs = c.configmaps();
+    assert!(configs.get_opt("app-config").await.unwrap().is_some());
+    server.clear_faults();
+    let report = engine
+        .delete(rgd.name(), "microservices-dev", &opts())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.found);
+    assert!(
+        configs.get_opt("app-config").await.unwrap().is_none(),
+        "the first wave's ConfigMap was forgotten: {:?}",
+        report.deleted
+    );
+    assert!(c.versions("microservices-app").await.is_empty());
+}
+
 #[tokio::test]
 async fn delete_goes_in_reverse_waves_each_gone_before_the_next() {
     let (server, engine, rgd, report) = dev_deployed(Duration::ZERO).await;
