@@ -139,6 +139,21 @@ pub fn prepare(
             })
         }
     };
+    // A whole object holds nothing else: spec fields written at the top
+    // level next to `metadata` would otherwise be dropped without a word.
+    if let Some(m) = obj.as_object() {
+        for k in m.keys() {
+            if !matches!(
+                k.as_str(),
+                "apiVersion" | "kind" | "metadata" | "spec" | "status"
+            ) {
+                problems.push((
+                    FieldPath::root().key(k),
+                    "unknown field of an instance (apiVersion, kind, metadata, spec, status): spec fields go under `spec:`".into(),
+                ));
+            }
+        }
+    }
     let api_version = names.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         None => obj["apiVersion"] = json!(api_version),

@@ -319,6 +319,19 @@ fn an_instance_with_only_metadata_is_an_object_not_a_spec() {
     )
     .unwrap();
     assert_eq!(p.instance["metadata"]["name"], "shop");
+    // Spec fields next to `metadata` are refused, not dropped for defaults.
+    let e = plan(
+        rgd,
+        &json!({"metadata": {"labels": {"a": "b"}}, "replicas": 5}),
+        &PlanOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("replicas: unknown field of an instance")
+            && e.contains("spec fields go under `spec:`"),
+        "{e}"
+    );
     assert_eq!(p.instance["spec"], json!({"replicas": 2}));
 
     let with_field = RGD.replace(
