@@ -64,6 +64,8 @@ pub(crate) struct Run {
     /// The live object before this run, for every object checked.
     prior: BTreeMap<Key, Option<Value>>,
     pub(crate) states: BTreeMap<String, ResourceState>,
+    /// Fields another manager had changed that this run's applies set again.
+    pub(crate) taken_back: Vec<crate::FieldDrift>,
 }
 
 /// One object about to be applied.
@@ -95,6 +97,12 @@ impl Target {
             kind: self.oref.kind.clone(),
             name: self.oref.name.clone(),
             message: match e {
+                // A field another manager took (`kubectl scale`, `kubectl
+                // edit`): kroxide takes it back only when told to.
+                kube::Error::Api(s) if s.code == 409 => format!(
+                    "{} (another field manager changed it since kroxide applied it: `kroxide drift` lists such fields; pass --force-conflicts to set them back to what the graph says)",
+                    s.message
+                ),
                 kube::Error::Api(s) => s.message,
                 other => other.to_string(),
             },
@@ -465,6 +473,7 @@ impl DirectEngine {
                     live,
                     pruned: removed.deleted,
                     retained: removed.retained,
+                    taken_back: std::mem::take(&mut run.taken_back),
                     plan: last,
                 })
             }
@@ -663,6 +672,25 @@ impl DirectEngine {
                 .iter()
                 .map(|t| unchanged(t, run, &inv.applied))
                 .collect();
+            // What another manager changed that this apply takes back
+            // (read from the managedFields of the metadata already read).
+            // Without force, the apply conflicts on such a field instead
+            // (unless it holds the graph's value again: then both own it).
+            let force = opts.force_conflicts;
+            for (t, _) in targets.iter().zip(&same).filter(|(_, s)| force && !**s) {
+                if let Some(Some(prior)) = run.prior.get(&t.oref.key()) {
+                    for d in crate::drift::object_drift(&t.oref, &t.object, prior) {
+                        opts.progress.emit(Event::TakingBack {
+                            id: d.id.clone(),
+                            kind: d.kind.clone(),
+                            name: d.name.clone(),
+                            field: d.field.clone(),
+                            manager: d.manager.clone(),
+                        });
+                        run.taken_back.push(d);
+                    }
+                }
+            }
             let mut kept = self
                 .read_whole(
                     targets

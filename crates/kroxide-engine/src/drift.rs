@@ -50,28 +50,36 @@ impl DirectEngine {
     ) -> Result<Vec<FieldDrift>, DeployError> {
         // `desired`: what a deploy of the recorded spec would apply now.
         let (inv, live, desired) = self.deployed(rgd, instance, opts).await?;
-        let mut out = Vec::new();
-        for o in &inv.objects {
-            let Some(live) = live.get(&o.id).and_then(|objs| {
-                objs.iter()
-                    .find(|l| kroxide_model::meta_str(l, "name") == Some(o.name.as_str()))
-            }) else {
-                continue;
-            };
-            let manifest = desired
-                .resource(&o.id)
-                .and_then(|r| {
-                    r.objects
-                        .iter()
-                        .find(|m| kroxide_model::meta_str(m, "name") == Some(o.name.as_str()))
-                })
-                .cloned();
-            if let Some(manifest) = manifest {
-                out.extend(object_drift(o, &manifest, live));
-            }
-        }
-        Ok(out)
+        Ok(instance_drift(&inv, &live, &desired))
     }
+}
+
+/// The drift of every object `inv` lists, from the `live` objects by
+/// resource id, against what `desired` (the plan of the recorded spec)
+/// applies to each.
+pub(crate) fn instance_drift(
+    inv: &crate::Inventory,
+    live: &std::collections::BTreeMap<String, Vec<Value>>,
+    desired: &kroxide_semantics::plan::Plan,
+) -> Vec<FieldDrift> {
+    let mut out = Vec::new();
+    for o in &inv.objects {
+        let Some(live) = live.get(&o.id).and_then(|objs| {
+            objs.iter()
+                .find(|l| kroxide_model::meta_str(l, "name") == Some(o.name.as_str()))
+        }) else {
+            continue;
+        };
+        let manifest = desired.resource(&o.id).and_then(|r| {
+            r.objects
+                .iter()
+                .find(|m| kroxide_model::meta_str(m, "name") == Some(o.name.as_str()))
+        });
+        if let Some(manifest) = manifest {
+            out.extend(object_drift(o, manifest, live));
+        }
+    }
+    out
 }
 
 /// The drift of one live object against the manifest kroxide applies to it.

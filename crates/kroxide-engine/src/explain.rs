@@ -120,7 +120,7 @@ fn explanation(
                 match kind_rule(&r.kind) {
                     Some(rule) => format!("{} readiness: {rule}", r.kind),
                     None => format!(
-                        "it exists (a {} has no readiness rule and the resource no readyWhen, as in KRO)",
+                        "it exists (kind {} has no readiness rule and the resource no readyWhen, as in KRO)",
                         r.kind
                     ),
                 }

@@ -419,11 +419,16 @@ impl Store {
         }
     }
 
-    /// Every inventory of this store's graph in the namespace.
-    pub(crate) async fn list(&self) -> Result<Vec<Inventory>, DeployError> {
+    /// Every inventory of this store's graph in the namespace (or in all).
+    pub(crate) async fn list(&self, all_namespaces: bool) -> Result<Vec<Inventory>, DeployError> {
         let lp = kube::api::ListParams::default()
             .labels(&format!("{INVENTORY_LABEL},{GRAPH_LABEL}={}", self.graph));
-        let list = retry(self.timeout, || self.api.list(&lp))
+        let api = if all_namespaces {
+            Api::all_with(self.api.clone().into_client(), &secret_resource())
+        } else {
+            self.api.clone()
+        };
+        let list = retry(self.timeout, || api.list(&lp))
             .await
             .map_err(|e| self.error(e))?;
         // The listed Secrets already hold the inventories: no read per instance.

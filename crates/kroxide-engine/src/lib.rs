@@ -200,6 +200,9 @@ pub struct DeployReport {
     /// Objects the graph no longer has that were kept because their delete
     /// policy is `retain` (orphaned: kroxide's labels removed).
     pub retained: Vec<ObjectRef>,
+    /// Fields of its objects that another field manager had changed and
+    /// that this deploy set back to what the graph says.
+    pub taken_back: Vec<FieldDrift>,
     /// The final plan (with the status computed on the live objects).
     pub plan: Plan,
 }

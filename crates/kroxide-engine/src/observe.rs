@@ -43,6 +43,10 @@ pub struct StatusReport {
     pub resources: Vec<ResourceStatus>,
     /// Whether every resource that should exist is ready.
     pub ready: bool,
+    /// Fields of its objects that another field manager changed since
+    /// kroxide applied them (see [`DirectEngine::drift`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::FieldDrift>,
     /// The instance as last deployed (from the inventory; may hold secret values).
     #[serde(skip)]
     pub deployed: Value,
@@ -93,7 +97,7 @@ pub(crate) fn resource_statuses(
                 Some(KindReadiness::NoRule) => (
                     ResourceState::Ready,
                     Some(format!(
-                        "exists (a {kind} has no readiness rule and the resource no readyWhen)"
+                        "exists (kind {kind} has no readiness rule and the resource no readyWhen)"
                     )),
                 ),
                 Some(KindReadiness::Waiting(why)) => (ResourceState::Applied, Some(why)),
@@ -127,6 +131,7 @@ impl DirectEngine {
     ) -> Result<StatusReport, DeployError> {
         let (inv, live, p) = self.deployed(rgd, instance, opts).await?;
         let resources = resource_statuses(rgd, &p, &live);
+        let drift = crate::drift::instance_drift(&inv, &live, &p);
         let ready = resources
             .iter()
             .all(|r| matches!(r.state, ResourceState::Ready | ResourceState::Excluded));
@@ -136,6 +141,7 @@ impl DirectEngine {
             pending: p.pending,
             resources,
             ready,
+            drift,
             deployed: inv.instance,
             live,
         })
@@ -188,7 +194,17 @@ impl DirectEngine {
         graph: &str,
         opts: &DeployOptions,
     ) -> Result<Vec<crate::Inventory>, DeployError> {
-        self.store(graph, "", opts).list().await
+        self.store(graph, "", opts).list(false).await
+    }
+
+    /// The instances of `graph` deployed by kroxide in every namespace (as
+    /// `kubectl get -A`): one list of inventory Secrets cluster-wide.
+    pub async fn all_instances(
+        &self,
+        graph: &str,
+        opts: &DeployOptions,
+    ) -> Result<Vec<crate::Inventory>, DeployError> {
+        self.store(graph, "", opts).list(true).await
     }
 
     /// The live objects listed in an inventory, by resource id.

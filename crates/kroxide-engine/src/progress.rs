@@ -70,6 +70,17 @@ pub enum Event {
         name: String,
         deleted: bool,
     },
+    /// Another field manager changed `field` of an object since kroxide
+    /// applied it; this deploy sets it back (`kroxide drift` lists these).
+    #[serde(rename_all = "camelCase")]
+    TakingBack {
+        id: String,
+        kind: String,
+        name: String,
+        field: String,
+        /// The manager that changed it.
+        manager: String,
+    },
     /// A Kubernetes Warning event about an object a deploy waits on (or
     /// one its controller made: a ReplicaSet, a Pod), new since the wait began.
     #[serde(rename_all = "camelCase")]
@@ -132,6 +143,16 @@ impl fmt::Display for Event {
             ),
             Event::Waiting { id, ready, total } => write!(f, "{id}: {ready}/{total} ready"),
             Event::Ready { id } => write!(f, "{id}: ready"),
+            Event::TakingBack {
+                id,
+                kind,
+                name,
+                field,
+                manager,
+            } => write!(
+                f,
+                "{id}: {kind}/{name}: taking back {field} (changed by {manager})"
+            ),
             Event::Warning {
                 id,
                 object,

@@ -189,7 +189,8 @@ impl DirectEngine {
                 else {
                     continue;
                 };
-                for e in &events {
+                // Newest first: what is shown is the controller's latest word.
+                for e in events.iter().rev() {
                     let Some((id, _, _)) = objects
                         .iter()
                         .find(|(_, kind, name)| crate::events::concerns(e, kind, name))

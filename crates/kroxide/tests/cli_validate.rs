@@ -150,6 +150,17 @@ fn crd_prints_the_instance_crd() {
         stdout.contains("kind: CustomResourceDefinition"),
         "{stdout}"
     );
+    // The same CRD as JSON, for tools.
+    let out = kroxide(&[
+        "crd",
+        &shared("kro/fixtures/chainsaw/check-required-default-interactions/rgd.yaml"),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let crd: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(crd["metadata"]["name"], "complexapps.kro.run");
+    assert_eq!(crd["kind"], "CustomResourceDefinition");
 }
 
 #[test]

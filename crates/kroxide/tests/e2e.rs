@@ -417,7 +417,9 @@ async fn an_instance_without_a_field_its_templates_read_fails_before_writing() {
 
 /// `kroxide drift` on a real API server: none right after a deploy; after
 /// another field manager scales a Deployment, exactly that field, naming
-/// the manager (read from managedFields, nothing written).
+/// the manager (read from managedFields, nothing written); `status` says so
+/// too; a deploy refuses to take the field back unless --force-conflicts,
+/// and then names it.
 #[tokio::test]
 #[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG"]
 async fn drift_names_the_fields_another_manager_changed() {
@@ -465,6 +467,47 @@ async fn drift_names_the_fields_another_manager_changed() {
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["field"], "spec.replicas", "{}", printed(&out));
     assert_eq!(list[0]["manager"], "drift-e2e");
+
+    // `status` has a drift line.
+    let out = run(&["status"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("drift: 1 fields changed by other managers")
+            && err.contains("userDeployment Deployment/user-service: spec.replicas by drift-e2e"),
+        "{}",
+        printed(&out)
+    );
+    // A deploy does not take the field back unasked: the API server reports
+    // the conflict, and kroxide says what to do.
+    let out = run(&["deploy"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("conflict") && err.contains("pass --force-conflicts"),
+        "{}",
+        printed(&out)
+    );
+    // With --force-conflicts it does, and says which field from whom.
+    let out = run(&["deploy", "--force-conflicts"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "userDeployment: Deployment/user-service: taking back spec.replicas (changed by drift-e2e)"
+        ) && err.contains("1 fields other managers had changed taken back"),
+        "{}",
+        printed(&out)
+    );
+    let users = deployments.get("user-service").await.unwrap();
+    assert_eq!(users.data["spec"]["replicas"], 1);
+    let out = run(&["drift"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let out = run(&["status"]).await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("drift: none"),
+        "{}",
+        printed(&out)
+    );
     r.cleanup().await;
 }
 

@@ -539,3 +539,54 @@ async fn explain_through_kro_shows_kros_verdict_and_the_tree() {
     forget_crd(&r, &kind).await;
     r.cleanup().await;
 }
+
+/// `instances -A` lists the instances of a graph in every namespace, as
+/// `kubectl get -A`; without it, those of one namespace.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn instances_in_every_namespace() {
+    let r = Real::new("everywhere", &["two"]).await;
+    let dir = real::workdir("everywhere");
+    let file = dir.join("app.yaml");
+    let graph = format!("e2e-everywhere-{}", std::process::id());
+    std::fs::write(&file, app(&graph, "Everywhere", None)).unwrap();
+    let inst = dir.join("shop.yaml");
+    std::fs::write(&inst, "metadata: {name: shop}\n").unwrap();
+    let inst_s = inst.display().to_string();
+    let mut in_two = args(&r, "deploy", &file, &["-i", &inst_s, "--create-namespace"]);
+    let n = in_two.iter().position(|a| *a == r.ns).unwrap();
+    in_two[n] = r.extra(0).to_string();
+    for a in [
+        args(&r, "deploy", &file, &["-i", &inst_s, "--create-namespace"]),
+        in_two,
+    ] {
+        let out = kroxide(a).await;
+        assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    }
+    let out = kroxide(args(&r, "instances", &file, &["-A", "-o", "json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut seen: Vec<(String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().into(),
+                r["namespace"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![
+        ("shop".to_string(), r.ns.clone()),
+        ("shop".to_string(), r.extra(0).to_string()),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
+    let out = kroxide(args(&r, "instances", &file, &["-o", "json"])).await;
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["namespace"], r.ns.as_str());
+    r.cleanup().await;
+}

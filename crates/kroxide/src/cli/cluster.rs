@@ -157,7 +157,7 @@ pub struct DeleteArgs {
 pub struct InstancesArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// KRO mode: list instances in every namespace.
+    /// List instances in every namespace (as `kubectl get -A`).
     #[arg(long, short = 'A')]
     pub all_namespaces: bool,
     #[arg(long, short, value_enum)]
@@ -428,11 +428,15 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
             Ok(report) => {
                 let applied: usize = report.waves.iter().map(Vec::len).sum();
                 display.note(&format!(
-                    "deployed {} instance {}: {applied} resources in {} waves, {} pruned",
+                    "deployed {} instance {}: {applied} resources in {} waves, {} pruned{}",
                     rgd.name(),
                     instance_name(rgd, &instance),
                     report.waves.iter().filter(|w| !w.is_empty()).count(),
-                    report.pruned.len()
+                    report.pruned.len(),
+                    match report.taken_back.len() {
+                        0 => String::new(),
+                        n => format!(", {n} fields other managers had changed taken back"),
+                    }
                 ));
                 for p in &report.pruned {
                     display.note(&format!("  pruned {}", p.display()));
@@ -570,6 +574,24 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
                     match &r.detail {
                         Some(d) => eprintln!("  {:<24} {:<12} {}: {d}", r.id, r.kind, r.state),
                         None => eprintln!("  {:<24} {:<12} {}", r.id, r.kind, r.state),
+                    }
+                }
+                // Field paths and managers only: no value, so no Secret value.
+                match report.drift.len() {
+                    0 => {
+                        eprintln!("  drift: none (every field kroxide applies is still kroxide's)")
+                    }
+                    n => {
+                        eprintln!("  drift: {n} fields changed by other managers since the last deploy (kroxide drift lists them; deploy --force-conflicts sets them back):");
+                        for d in report.drift.iter().take(5) {
+                            eprintln!(
+                                "    {} {}/{}: {} by {}",
+                                d.id, d.kind, d.name, d.field, d.manager
+                            );
+                        }
+                        if n > 5 {
+                            eprintln!("    ... and {} more", n - 5);
+                        }
                     }
                 }
                 let code = print_doc(&report.status, args.output);
@@ -758,16 +780,19 @@ pub fn instances_cmd(rgd: &ResourceGraphDefinition, args: &InstancesArgs) -> Exi
             }
         } else {
             let engine = DirectEngine::new(client);
-            match engine
-                .instances(rgd.name(), &engine_options(&args.cluster, &ns))
-                .await
-            {
+            let opts = engine_options(&args.cluster, &ns);
+            let listed = if args.all_namespaces {
+                engine.all_instances(rgd.name(), &opts).await
+            } else {
+                engine.instances(rgd.name(), &opts).await
+            };
+            match listed {
                 Ok(list) => list
                     .into_iter()
                     .map(|inv| {
                         serde_json::json!({
                             "name": inv.instance.pointer("/metadata/name"),
-                            "namespace": ns,
+                            "namespace": inv.instance.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&ns),
                             "objects": inv.objects.len(),
                             "state": if inv.lock.is_some() { "DEPLOYING" } else { "DEPLOYED" },
                             "lockedBy": inv.lock.map(|l| l.holder),

@@ -56,6 +56,9 @@ pub enum Command {
     Crd {
         /// An RGD YAML file.
         file: PathBuf,
+        /// YAML (one document per RGD) or JSON (one object, or a list for several RGDs).
+        #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
     },
     /// Show what a deploy would apply, wave by wave, and the status KRO would report. No cluster.
     Plan {
@@ -215,7 +218,10 @@ pub enum GraphCommand {
     /// Check the graph; print warnings (e.g. Services that select no pods).
     Validate,
     /// Print the CustomResourceDefinition KRO would create for instances.
-    Crd,
+    Crd {
+        #[arg(long, short, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+    },
     /// Show what a deploy would apply and the status KRO would report. No cluster.
     Plan {
         #[command(flatten)]
@@ -353,17 +359,8 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
         GraphCommand::Graph { args } => graph_cmd(&rgd, &validate(&rgd), &args),
         GraphCommand::Schema => schema_cmd(&rgd, None),
         GraphCommand::Test { args } => test::test_cmd(&args, Some(&rgd)),
-        GraphCommand::Crd => match instance_crd(&rgd) {
-            Ok(c) => match kroxide_model::to_yaml(&c) {
-                Ok(y) => {
-                    print!("{y}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            },
+        GraphCommand::Crd { output } => match instance_crd(&rgd) {
+            Ok(c) => print_doc(&c, output),
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(1)
@@ -394,7 +391,7 @@ pub fn run(cli: Cli) -> ExitCode {
             order,
             output,
         } => validate_cmd(&files, order, output),
-        Command::Crd { file } => crd_cmd(&file),
+        Command::Crd { file, output } => crd_cmd(&file, output),
         Command::Deploy { file, args } => match load_valid(&file, "deploy") {
             Ok(d) => cluster::deploy_cmd(&d.rgd, &args),
             Err(code) => code,
@@ -831,7 +828,7 @@ pub fn mask_secret(o: &mut serde_json::Value) {
     }
 }
 
-fn crd_cmd(file: &PathBuf) -> ExitCode {
+fn crd_cmd(file: &PathBuf, output: Format) -> ExitCode {
     let Some(docs) = load_or_report(file) else {
         return ExitCode::from(1);
     };
@@ -844,6 +841,12 @@ fn crd_cmd(file: &PathBuf) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+    }
+    if output == Format::Json {
+        return match out.len() {
+            1 => print_doc(&out[0], output),
+            _ => print_doc(&out, output),
+        };
     }
     match kroxide_model::to_yaml_multi(&out) {
         Ok(y) => {
