@@ -104,6 +104,18 @@ impl Graph {
         Handle::new(id, built.name, built.pod_labels, built.name_value)
     }
 
+    /// The resources added so far, in order, as the graph model holds them.
+    ///
+    /// ```
+    /// use kroxide_dsl::{ConfigMap, Graph};
+    /// let mut g = Graph::default();
+    /// g.add(ConfigMap::new("app-config").data("mode", "fast"));
+    /// assert_eq!(g.resources()[0].id, "appConfig");
+    /// ```
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
     fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
         self.resources.iter_mut().find(|r| r.id == id)
     }
@@ -128,12 +140,32 @@ impl Graph {
     /// let mut g = Graph::default();
     /// let settings = g.add(ConfigMap::new("settings").data("mode", "fast"));
     /// g.retain(&settings);
+    /// let t = g.resources()[0].template.as_ref().unwrap();
+    /// assert_eq!(t["metadata"]["annotations"]["kroxide.dev/delete-policy"], "retain");
     /// ```
+    ///
+    /// A template whose `metadata` or `annotations` is one `${...}`
+    /// expression (a whole map computed) is left as it is: annotate that map.
     pub fn retain<K>(&mut self, h: &Handle<K>) {
-        if let Some(r) = self.resource_mut(h.id()) {
-            if let Some(t) = r.template.as_mut() {
-                t["metadata"]["annotations"]["kroxide.dev/delete-policy"] = "retain".into();
-            }
+        let Some(t) = self
+            .resource_mut(h.id())
+            .and_then(|r| r.template.as_mut())
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            return;
+        };
+        let meta = t.entry("metadata").or_insert_with(|| serde_json::json!({}));
+        let Some(annotations) = meta.as_object_mut().map(|m| {
+            m.entry("annotations")
+                .or_insert_with(|| serde_json::json!({}))
+        }) else {
+            return;
+        };
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(
+                kroxide_model::DELETE_POLICY_ANNOTATION.into(),
+                "retain".into(),
+            );
         }
     }
 

@@ -159,7 +159,7 @@ pub trait HasMeta: Sized {
     /// assert_eq!(built.template["metadata"]["annotations"]["kroxide.dev/delete-policy"], "retain");
     /// ```
     fn retain(self) -> Self {
-        self.annotation("kroxide.dev/delete-policy", "retain")
+        self.annotation(kroxide_model::DELETE_POLICY_ANNOTATION, "retain")
     }
 
     /// Sets `metadata.namespace` (by default the instance's namespace).

@@ -98,8 +98,11 @@ pub enum DeployError {
         "cannot roll instance `{instance}` back to revision {revision}: {why}; nothing was applied"
     )]
     NoRevision {
+        /// The instance's name.
         instance: String,
+        /// The revision asked for.
         revision: u64,
+        /// Why it cannot be deployed.
         why: String,
     },
 }

@@ -23,7 +23,9 @@ pub struct ObjectEvent {
     /// `Normal` or `Warning`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Why, in one word of the controller's (`FailedCreate`, `BackOff`).
     pub reason: String,
+    /// What the controller says.
     pub message: String,
     /// How many times it happened.
     pub count: u64,
@@ -95,7 +97,11 @@ fn summary(e: &DynamicObject) -> ObjectEvent {
 }
 
 /// Whether `event` is about object `kind`/`name`, or about the ReplicaSets
-/// and Pods its controller made.
+/// and Pods its controller made, by the names controllers give them: a
+/// Deployment's ReplicaSet `<name>-<hash>` and its Pods
+/// `<name>-<hash>-<suffix>`; a StatefulSet's Pods `<name>-<ordinal>`; a
+/// DaemonSet's, Job's or ReplicaSet's Pods `<name>-<suffix>`. So Deployment
+/// `web` does not claim Pod `web-api-5d4f8-x2x9q` of Deployment `web-api`.
 pub(crate) fn concerns(event: &ObjectEvent, kind: &str, name: &str) -> bool {
     let Some((k, n)) = event.object.split_once('/') else {
         return false;
@@ -103,14 +109,30 @@ pub(crate) fn concerns(event: &ObjectEvent, kind: &str, name: &str) -> bool {
     if k == kind && n == name {
         return true;
     }
-    let made = match kind {
-        "Deployment" => &["ReplicaSet", "Pod"][..],
-        "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => &["Pod"][..],
-        _ => &[][..],
+    let Some(rest) = n.strip_prefix(name).and_then(|r| r.strip_prefix('-')) else {
+        return false;
     };
-    made.contains(&k)
-        && n.strip_prefix(name)
-            .is_some_and(|rest| rest.starts_with('-'))
+    let parts: Vec<&str> = rest.split('-').collect();
+    let word = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric());
+    match (kind, k, parts.as_slice()) {
+        ("Deployment", "ReplicaSet", [hash]) => word(hash),
+        ("Deployment", "Pod", [hash, suffix]) => word(hash) && word(suffix),
+        ("StatefulSet", "Pod", [ordinal]) => {
+            !ordinal.is_empty() && ordinal.chars().all(|c| c.is_ascii_digit())
+        }
+        ("DaemonSet" | "Job" | "ReplicaSet", "Pod", [suffix]) => word(suffix),
+        _ => false,
+    }
+}
+
+/// Whether `event` was last seen at or after `t` (an event without a time
+/// counts as recent).
+pub(crate) fn seen_since(event: &ObjectEvent, t: jiff::Timestamp) -> bool {
+    event
+        .last_seen
+        .as_deref()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .is_none_or(|seen| seen >= t)
 }
 
 /// The newest `n` of `events` (oldest first) about `kind`/`name`, those of
@@ -158,6 +180,20 @@ mod tests {
     }
 
     #[test]
+    fn events_of_before_a_time_are_old_news() {
+        let t: jiff::Timestamp = "2026-12-01T14:40:00Z".parse().unwrap();
+        assert!(!seen_since(&ev("Pod/a", "2026-12-01T14:39:59Z"), t));
+        assert!(seen_since(&ev("Pod/a", "2026-12-01T14:40:00.5Z"), t));
+        assert!(seen_since(
+            &ObjectEvent {
+                last_seen: None,
+                ..ev("Pod/a", "x")
+            },
+            t
+        ));
+    }
+
+    #[test]
     fn a_deployments_events_include_its_replicasets_and_pods_only() {
         let all = [
             ev("Deployment/web", "1"),
@@ -166,6 +202,9 @@ mod tests {
             ev("ReplicaSet/webhook-1", "4"),
             ev("Pod/web", "5"),
             ev("Service/web-5d4f8", "6"),
+            // Deployment `web-api`'s ReplicaSet and Pod: not `web`'s.
+            ev("ReplicaSet/web-api-7c9d", "6"),
+            ev("Pod/web-api-7c9d-q8z2k", "6"),
         ];
         let got: Vec<String> = newest_of(&all, "Deployment", "web", 10)
             .into_iter()
@@ -194,5 +233,10 @@ mod tests {
         assert_eq!((rs.object.as_str(), rs.count), ("ReplicaSet/web-5d4f8", 3));
         assert_eq!(rs.message, "exceeded quota again");
         assert!(newest_of(&all, "ConfigMap", "web", 5).is_empty());
+        let pod = |o: &str| ev(o, "1");
+        assert!(concerns(&pod("Pod/db-0"), "StatefulSet", "db"));
+        assert!(!concerns(&pod("Pod/db-x"), "StatefulSet", "db"));
+        assert!(!concerns(&pod("Pod/db-backup-0"), "StatefulSet", "db"));
+        assert!(concerns(&pod("Pod/migrate-q8z2k"), "Job", "migrate"));
     }
 }

@@ -26,7 +26,9 @@ pub const EVENTS_SHOWN: usize = 5;
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExplainedResource {
+    /// Resource id in the graph.
     pub id: String,
+    /// Kind of its objects.
     pub kind: String,
     /// Names of its live objects.
     pub names: Vec<String>,
@@ -34,6 +36,7 @@ pub struct ExplainedResource {
     pub wave: usize,
     /// The resources it reads.
     pub depends_on: Vec<String>,
+    /// Ready, applied and not ready, not applied, or excluded.
     pub state: ResourceState,
     /// What it waits on, why it failed, or why it was left out.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,8 +56,11 @@ pub struct ExplainedResource {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
+    /// The graph (RGD name).
     pub graph: String,
+    /// The instance's name.
     pub instance: String,
+    /// The instance's namespace.
     pub namespace: String,
     /// Every resource that should exist is ready.
     pub ready: bool,

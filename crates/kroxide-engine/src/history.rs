@@ -52,8 +52,10 @@ pub struct Revision {
     pub revision: u64,
     /// When the deploy ended, in seconds since the Unix epoch.
     pub deployed_at: u64,
-    /// Who deployed it: the user the API server authenticated.
+    /// Who deployed it: the user the API server authenticated (else the
+    /// kubeconfig's user, else `unknown`).
     pub user: String,
+    /// How the deploy ended.
     pub outcome: Outcome,
     /// Why: `deploy`, `rollback to 3`, or the caller's [`DeployOptions::change_cause`].
     pub description: String,
@@ -67,10 +69,15 @@ pub struct Revision {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
+    /// Its number (see [`Revision::revision`]).
     pub revision: u64,
+    /// When the deploy ended, in seconds since the Unix epoch.
     pub deployed_at: u64,
+    /// Who deployed it.
     pub user: String,
+    /// How the deploy ended.
     pub outcome: Outcome,
+    /// Why (see [`Revision::description`]).
     pub description: String,
     /// The first 12 hex digits of the graph's digest.
     pub graph: String,
@@ -103,9 +110,9 @@ impl Inventory {
         outcome: Outcome,
         description: &str,
     ) {
-        let json = serde_json::to_vec(rgd).unwrap_or_default();
-        let digest = hex(&Sha256::digest(&json));
+        let digest = graph_digest(rgd);
         if !self.graphs.contains_key(&digest) {
+            let json = serde_json::to_vec(rgd).unwrap_or_default();
             let packed = miniz_oxide::deflate::compress_to_vec_zlib(&json, 6);
             self.graphs.insert(
                 digest.clone(),
@@ -222,6 +229,23 @@ impl DirectEngine {
         Ok(inv.map(|i| i.history()).unwrap_or_default())
     }
 
+    /// Revision `n` of `instance` of `graph` and its graph when still kept
+    /// (None: no such revision). The spec may hold Secret values: callers
+    /// use it to mask them.
+    pub async fn revision(
+        &self,
+        graph: &str,
+        instance: &str,
+        n: u64,
+        opts: &DeployOptions,
+    ) -> Result<Option<(Revision, Option<ResourceGraphDefinition>)>, DeployError> {
+        let inv = self.store(graph, instance, opts).read().await?;
+        Ok(inv.and_then(|i| {
+            let rev = i.revisions.iter().find(|r| r.revision == n)?.clone();
+            Some((rev, i.revision_graph(n)))
+        }))
+    }
+
     /// Deploys revision `to` of `instance` again: its spec and its graph
     /// (or `rgd`, the graph file's, when the revision's own graph was not
     /// kept, or with `use_current_graph`). Recorded as a new revision
@@ -295,7 +319,8 @@ impl DirectEngine {
     }
 
     /// The user the API server sees this client as (SelfSubjectReview, as
-    /// `kubectl auth whoami`); `unknown` when it cannot say.
+    /// `kubectl auth whoami`); else [`DeployOptions::kubeconfig_user`]; else
+    /// `unknown`.
     pub(crate) async fn whoami(&self, opts: &DeployOptions) -> String {
         if let Some(u) = &opts.user {
             return u.clone();
@@ -315,15 +340,19 @@ impl DirectEngine {
             api.create(&kube::api::PostParams::default(), &review),
         )
         .await;
-        match asked {
+        let reviewed = match asked {
             Ok(Ok(r)) => r
                 .data
                 .pointer("/status/userInfo/username")
                 .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_string(),
-            _ => "unknown".into(),
-        }
+                .map(String::from),
+            _ => None,
+        };
+        // A cluster that forbids or lacks reviews (before 1.28): the
+        // kubeconfig's user, as the caller named it.
+        reviewed
+            .or_else(|| opts.kubeconfig_user.clone())
+            .unwrap_or_else(|| "unknown".into())
     }
 }
 
@@ -351,6 +380,11 @@ fn graph_revision_resource() -> kube::discovery::ApiResource {
     }
 }
 
+/// A GraphRevision's `spec.revision`.
+fn revision_number(o: &kube::core::DynamicObject) -> Option<u64> {
+    o.data.pointer("/spec/revision").and_then(Value::as_u64)
+}
+
 async fn graph_revisions(
     client: &kube::Client,
     graph: &str,
@@ -362,7 +396,7 @@ async fn graph_revisions(
     match crate::retry::retry(std::time::Duration::from_secs(30), || api.list(&lp)).await {
         Ok(l) => {
             let mut items = l.items;
-            items.sort_by_key(|o| o.data.pointer("/spec/revision").and_then(Value::as_u64));
+            items.sort_by_key(revision_number);
             Ok(items)
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Err(crate::kro::KroError::Api {
@@ -386,11 +420,7 @@ pub async fn kro_history(
         .await?
         .iter()
         .map(|o| {
-            let revision = o
-                .data
-                .pointer("/spec/revision")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
+            let revision = revision_number(o).unwrap_or(0);
             KroRevision {
                 revision,
                 created: o
@@ -424,13 +454,10 @@ pub async fn kro_rollback(
     opts: &crate::kro::KroOptions,
 ) -> Result<Value, crate::kro::KroError> {
     let revisions = graph_revisions(client, rgd.name()).await?;
-    let Some(rev) = revisions
-        .iter()
-        .find(|o| o.data.pointer("/spec/revision").and_then(Value::as_u64) == Some(to))
-    else {
+    let Some(rev) = revisions.iter().find(|o| revision_number(o) == Some(to)) else {
         let kept: Vec<String> = revisions
             .iter()
-            .filter_map(|o| o.data.pointer("/spec/revision").and_then(Value::as_u64))
+            .filter_map(revision_number)
             .map(|n| n.to_string())
             .collect();
         return Err(DeployError::NoRevision {

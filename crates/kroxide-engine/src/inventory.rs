@@ -54,6 +54,18 @@ pub fn decode(bytes: &[u8]) -> Option<Inventory> {
     serde_json::from_slice(&json).ok()
 }
 
+/// The bytes stored for `inv` ([`encode`]), within a Secret's 1 MiB if
+/// dropping old revisions' graphs can make it so: the oldest go first, as
+/// the objects must stay listed. Still too big: the smallest it can be.
+pub(crate) fn fit(inv: &mut Inventory) -> Result<Vec<u8>, serde_json::Error> {
+    loop {
+        let text = encode(inv)?;
+        if text.len() <= SECRET_LIMIT || !inv.drop_oldest_graph() {
+            return Ok(text);
+        }
+    }
+}
+
 /// One object kroxide applied for an instance.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -170,7 +182,7 @@ pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
 /// instance has the uid the API server gave it, and expressions read it
 /// (`random.seededString(n, schema.metadata.uid)`): a direct deploy keeps
 /// one per instance, so such values stay the same from deploy to deploy.
-pub fn with_uid(instance: &Value, old: Option<&Inventory>) -> Option<Value> {
+pub(crate) fn with_uid(instance: &Value, old: Option<&Inventory>) -> Option<Value> {
     if instance.pointer("/metadata/uid").is_some() {
         return None;
     }
@@ -307,16 +319,10 @@ impl Store {
     }
 
     fn to_secret(&self, inv: &mut Inventory) -> Result<DynamicObject, DeployError> {
-        let text = loop {
-            let text = encode(inv).map_err(|e| DeployError::Inventory {
-                name: self.name(),
-                message: e.to_string(),
-            })?;
-            // Old revisions' graphs go first: the objects must be listed.
-            if text.len() <= SECRET_LIMIT || !inv.drop_oldest_graph() {
-                break text;
-            }
-        };
+        let text = fit(inv).map_err(|e| DeployError::Inventory {
+            name: self.name(),
+            message: e.to_string(),
+        })?;
         // The API server would refuse it with "data: Too long", and later
         // in the run than this check: the first write comes before any object's.
         let stored = text.len();
@@ -444,6 +450,43 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three revisions whose graphs compress to about 600 KB each:
+    /// the two oldest graphs are dropped to fit a Secret, the newest kept.
+    #[test]
+    fn an_inventory_too_big_for_a_secret_drops_the_oldest_graphs_first() {
+        let mut inv = Inventory::default();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut noise = |n: usize| -> String {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    char::from(b'A' + (state % 26) as u8)
+                })
+                .collect()
+        };
+        for n in 1..=3u64 {
+            let digest = format!("d{n}");
+            inv.graphs.insert(digest.clone(), noise(1_000_000));
+            inv.revisions.push(crate::history::Revision {
+                revision: n,
+                deployed_at: n,
+                user: "u".into(),
+                outcome: crate::history::Outcome::Deployed,
+                description: "deploy".into(),
+                graph_digest: digest,
+                spec: json!({}),
+            });
+        }
+        let bytes = fit(&mut inv).unwrap();
+        assert!(bytes.len() <= SECRET_LIMIT, "{}", bytes.len());
+        let kept: Vec<&String> = inv.graphs.keys().collect();
+        assert_eq!(kept, ["d3"]);
+        assert_eq!(inv.revisions.len(), 3, "revisions stay listed");
+        assert_eq!(decode(&bytes).unwrap().graphs.len(), 1);
+    }
 
     #[test]
     fn a_ref_orders_by_wave_first() {

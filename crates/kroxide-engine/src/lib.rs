@@ -112,15 +112,9 @@ pub const FIELD_MANAGER: &str = "kroxide";
 /// annotation on them): what orphaning an object removes.
 pub const OWNERSHIP_LABELS: [&str; 4] =
     [GRAPH_LABEL, INSTANCE_LABEL, NAMESPACE_LABEL, RESOURCE_LABEL];
-/// Annotation of a resource template: `retain` keeps its objects when the
-/// instance is deleted or the resource pruned (they are orphaned: kroxide's
-/// labels are removed, the objects stay); `delete` (the default) does not.
-/// Direct mode only: KRO deletes every child of an instance.
-pub const DELETE_POLICY_ANNOTATION: &str = "kroxide.dev/delete-policy";
-/// The values [`DELETE_POLICY_ANNOTATION`] may take.
-pub const DELETE_POLICIES: [&str; 2] = ["retain", "delete"];
-/// Helm's annotation for the same (`keep`), honoured too.
-pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+pub use kroxide_model::{
+    DELETE_POLICIES, DELETE_POLICY_ANNOTATION, HELM_RESOURCE_POLICY_ANNOTATION,
+};
 
 /// How to deploy (and delete, read status, diff).
 #[derive(Clone, Debug)]
@@ -150,6 +144,9 @@ pub struct DeployOptions {
     /// Who deploys, for the revision history (None: the user the API server
     /// authenticates, as `kubectl auth whoami`).
     pub user: Option<String>,
+    /// Who deploys when the API server cannot say (no SelfSubjectReview):
+    /// the kubeconfig context's user, for the revision history.
+    pub kubeconfig_user: Option<String>,
     /// Why, for the revision history (None: `deploy`), like kubectl's
     /// `kubernetes.io/change-cause`.
     pub change_cause: Option<String>,
@@ -170,6 +167,7 @@ impl Default for DeployOptions {
             break_lock: false,
             progress: Progress::none(),
             user: None,
+            kubeconfig_user: None,
             change_cause: None,
         }
     }

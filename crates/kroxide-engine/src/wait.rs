@@ -157,6 +157,9 @@ impl DirectEngine {
     ) -> std::convert::Infallible {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut first = true;
+        // New since the wait began: a minute's slack for the API server's
+        // clock (events carry its times, compared with this machine's).
+        let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
         loop {
             tokio::time::sleep(if first {
                 WARNINGS_AFTER
@@ -190,7 +193,11 @@ impl DirectEngine {
                     continue;
                 };
                 // Newest first: what is shown is the controller's latest word.
-                for e in events.iter().rev() {
+                for e in events
+                    .iter()
+                    .rev()
+                    .filter(|e| crate::events::seen_since(e, since))
+                {
                     let Some((id, _, _)) = objects
                         .iter()
                         .find(|(_, kind, name)| crate::events::concerns(e, kind, name))

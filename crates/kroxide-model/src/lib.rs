@@ -43,6 +43,16 @@ mod rgd;
 mod source;
 mod yaml;
 
+/// Annotation of a resource template: `retain` keeps its objects when the
+/// instance is deleted or the resource pruned (kroxide's direct mode orphans
+/// them: its labels are removed, the objects stay); `delete` (the default)
+/// does not. KRO deletes every child of an instance whatever it says.
+pub const DELETE_POLICY_ANNOTATION: &str = "kroxide.dev/delete-policy";
+/// The values [`DELETE_POLICY_ANNOTATION`] may take.
+pub const DELETE_POLICIES: [&str; 2] = ["retain", "delete"];
+/// Helm's annotation for the same (`keep`), honoured too.
+pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
+
 pub use error::LoadError;
 pub use rgd::{
     ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn, Resource,

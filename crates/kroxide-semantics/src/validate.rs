@@ -773,12 +773,15 @@ fn check_template(
                     }
                 }
             }
-            // kroxide's delete policy (kroxide_engine::DELETE_POLICY_ANNOTATION).
+            // kroxide's delete policy.
             if let Some(v) = m
                 .get("annotations")
-                .and_then(|a| a.get("kroxide.dev/delete-policy"))
+                .and_then(|a| a.get(kroxide_model::DELETE_POLICY_ANNOTATION))
             {
-                if !matches!(v.as_str(), Some("retain" | "delete")) {
+                if !v
+                    .as_str()
+                    .is_some_and(|v| kroxide_model::DELETE_POLICIES.contains(&v))
+                {
                     let shown = match v {
                         Value::String(s) => format!("`{s}`"),
                         other => format!("`{other}`"),
@@ -788,7 +791,7 @@ fn check_template(
                         Some(id),
                         path.key("metadata")
                             .key("annotations")
-                            .key("kroxide.dev/delete-policy".to_string()),
+                            .key(kroxide_model::DELETE_POLICY_ANNOTATION.to_string()),
                         format!(
                             "resource `{id}`: annotation `kroxide.dev/delete-policy` is {shown}; the allowed values are `retain` (keep the object on delete and prune) and `delete` (the default), written as they are (not an expression)"
                         ),

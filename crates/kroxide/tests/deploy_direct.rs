@@ -1049,3 +1049,132 @@ async fn discovery_asks_only_the_versions_it_needs_and_still_prunes_removed_kind
         .any(|g| g == "networking.k8s.io"));
     assert!(!c.versions("webapp").await.contains_key("Ingress/shop"));
 }
+
+/// Every deploy is a revision (who from the kubeconfig when the server
+/// cannot say: the test server has no SelfSubjectReview); a rollback
+/// deploys revision 1's spec again as revision 3; a revision not kept is
+/// refused before anything is written.
+#[tokio::test]
+async fn history_records_each_deploy_and_rollback_redeploys_a_revision() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    let o = DeployOptions {
+        kubeconfig_user: Some("tester".into()),
+        ..opts()
+    };
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &o)
+        .await
+        .unwrap();
+    let mut prod = instance("prod.yaml");
+    prod["metadata"]["name"] = json!("microservices-dev");
+    prod["metadata"]["namespace"] = json!("dev");
+    engine.deploy(&rgd, &prod, &o).await.unwrap();
+    let h = engine
+        .history(rgd.name(), "microservices-dev", &o)
+        .await
+        .unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!((h[0].revision, h[0].user.as_str()), (1, "tester"));
+    assert!(
+        h[1].spec_changes.contains(&"spec.environment".to_string()),
+        "{:?}",
+        h[1]
+    );
+    assert!(!h[1].graph_changed);
+
+    let report = engine
+        .rollback_to(&rgd, "microservices-dev", 1, false, &o)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.live["appConfig"][0]["data"]["LOG_LEVEL"], "debug");
+    let h = engine
+        .history(rgd.name(), "microservices-dev", &o)
+        .await
+        .unwrap();
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[2].description, "rollback to 1");
+    assert_eq!(
+        h[2].spec_changes, h[1].spec_changes,
+        "3 undoes what 2 changed"
+    );
+
+    server.clear_log();
+    let err = engine
+        .rollback_to(&rgd, "microservices-dev", 7, false, &o)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DeployError::NoRevision { revision: 7, ref why, .. } if why.contains("1, 2, 3")),
+        "{err}"
+    );
+    assert!(server.writes().is_empty(), "{:?}", server.writes());
+    let err = engine
+        .rollback_to(&rgd, "never-deployed", 1, false, &o)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("never deployed"), "{err}");
+}
+
+/// `explain` of an instance whose Deployment never becomes ready: that
+/// resource waits with its kind's rule and reason, the others are ready,
+/// and the status fields that read it are pending.
+#[tokio::test]
+async fn explain_names_what_waits_and_on_what() {
+    let server = TestServer::start().await.unwrap();
+    server.controllers(|c| {
+        c.stuck.insert("Deployment/dev/order-service".into());
+    });
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = microservices_app().to_rgd().unwrap();
+    let o = DeployOptions {
+        resource_timeout: Duration::from_millis(500),
+        ..opts()
+    };
+    engine
+        .deploy(&rgd, &instance("dev.yaml"), &o)
+        .await
+        .unwrap_err();
+    let e = engine
+        .explain(&rgd, "microservices-dev", &o)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!e.ready);
+    let order = e
+        .resources
+        .iter()
+        .find(|r| r.id == "orderDeployment")
+        .unwrap();
+    assert_eq!(order.state, kroxide::engine::ResourceState::Applied);
+    assert!(
+        order
+            .rule
+            .starts_with("Deployment readiness: rollout complete"),
+        "{}",
+        order.rule
+    );
+    assert!(
+        order
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("replicas ready"),
+        "{order:?}"
+    );
+    assert_eq!(order.wave, 1);
+    let config = e.resources.iter().find(|r| r.id == "appConfig").unwrap();
+    assert_eq!(config.state, kroxide::engine::ResourceState::Ready);
+    assert!(
+        config.detail.is_none(),
+        "ready by existing needs no detail: {config:?}"
+    );
+    // Waves in order: every wave-0 resource before every wave-1 one.
+    let waves: Vec<usize> = e.resources.iter().map(|r| r.wave).collect();
+    assert!(waves.windows(2).all(|w| w[0] <= w[1]), "{waves:?}");
+    assert!(
+        e.pending.keys().any(|k| k.contains("order")),
+        "{:?}",
+        e.pending
+    );
+}

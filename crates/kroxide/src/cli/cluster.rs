@@ -321,8 +321,27 @@ pub(super) fn engine_options(c: &ClusterArgs, namespace: &str) -> DeployOptions 
     DeployOptions {
         namespace: namespace.to_string(),
         resource_timeout: c.timeout,
+        kubeconfig_user: kubeconfig_user(c),
         ..DeployOptions::default()
     }
+}
+
+/// The user of the kubeconfig context in use (`--context`, else the
+/// current one), for the revision history when the API server cannot say
+/// who this is. None in-cluster, or when the kubeconfig cannot be read.
+fn kubeconfig_user(c: &ClusterArgs) -> Option<String> {
+    let kc = match &c.kubeconfig {
+        Some(p) => kube::config::Kubeconfig::read_from(p).ok()?,
+        None => kube::config::Kubeconfig::read().ok()?,
+    };
+    let name = c.context.clone().or(kc.current_context.clone())?;
+    kc.contexts
+        .iter()
+        .find(|n| n.name == name)?
+        .context
+        .as_ref()?
+        .user
+        .clone()
 }
 
 /// Masks Secret values that `status` may repeat (a status field can read a

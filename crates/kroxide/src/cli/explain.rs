@@ -52,10 +52,12 @@ pub fn render(e: &Explanation) -> String {
         e.instance,
         e.graph,
         e.namespace,
-        if e.ready {
-            "ready".to_string()
-        } else {
-            format!("not ready, waiting on {}", waiting.join(", "))
+        match (&e.kro, e.ready, waiting.is_empty()) {
+            (_, true, _) => "ready".to_string(),
+            (_, false, false) => format!("not ready, waiting on {}", waiting.join(", ")),
+            // Every child is ready, and KRO has not said so yet.
+            (Some(kro), false, true) => format!("not ready: KRO reports it {}", kro.state),
+            (None, false, true) => "not ready".to_string(),
         }
     );
     if let Some(kro) = &e.kro {
@@ -188,4 +190,101 @@ pub fn explain_cmd(rgd: &ResourceGraphDefinition, args: &ExplainArgs) -> ExitCod
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kroxide_engine::{ExplainedResource, KroVerdict, ObjectEvent};
+    use serde_json::json;
+
+    fn res(id: &str, wave: usize, state: ResourceState) -> ExplainedResource {
+        ExplainedResource {
+            id: id.into(),
+            kind: "ConfigMap".into(),
+            names: vec![format!("{id}-x")],
+            wave,
+            depends_on: vec![],
+            state,
+            detail: None,
+            rule: "it exists".into(),
+            include_when: vec![],
+            events: vec![],
+        }
+    }
+
+    fn explanation(resources: Vec<ExplainedResource>, kro: Option<KroVerdict>) -> Explanation {
+        Explanation {
+            graph: "g".into(),
+            instance: "i".into(),
+            namespace: "n".into(),
+            ready: resources.iter().all(|r| r.state == ResourceState::Ready) && kro.is_none(),
+            resources,
+            kro,
+            pending: [("status.x".to_string(), "waits on web".to_string())].into(),
+            status: json!({}),
+            deployed: json!({}),
+            live: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_tree_goes_wave_by_wave_with_events_under_what_is_stuck() {
+        let mut web = res("web", 1, ResourceState::Applied);
+        web.kind = "Deployment".into();
+        web.depends_on = vec!["a".into()];
+        web.detail = Some("0/1 replicas ready".into());
+        web.events = vec![ObjectEvent {
+            kind: "Warning".into(),
+            reason: "FailedCreate".into(),
+            message: "exceeded quota".into(),
+            count: 3,
+            last_seen: Some("2026-12-01T14:40:00Z".into()),
+            object: "ReplicaSet/web-x-5d4f8".into(),
+        }];
+        let text = render(&explanation(
+            vec![
+                res("a", 0, ResourceState::Ready),
+                res("b", 0, ResourceState::Ready),
+                web,
+            ],
+            None,
+        ));
+        let want = "instance i of graph g in namespace n: not ready, waiting on web
+wave 0
+├─ a (ConfigMap/a-x) ready
+│    ready when: it exists
+└─ b (ConfigMap/b-x) ready
+     ready when: it exists
+wave 1
+└─ web (Deployment/web-x) NOT READY: 0/1 replicas ready
+     reads: a
+     ready when: it exists
+     events (newest last):
+       Warning FailedCreate x3 at 2026-12-01T14:40:00Z ReplicaSet/web-x-5d4f8: exceeded quota
+status fields pending
+  status.x: waits on web
+";
+        assert_eq!(text, want);
+    }
+
+    /// KRO mode with every child ready but KRO not ACTIVE yet: the header
+    /// says so instead of "waiting on" nothing.
+    #[test]
+    fn the_header_names_kros_state_when_only_kro_is_not_ready() {
+        let kro = KroVerdict {
+            state: "IN_PROGRESS".into(),
+            conditions: vec![
+                json!({"type": "Ready", "status": "False", "reason": "NotReady", "message": ""}),
+            ],
+        };
+        let text = render(&explanation(
+            vec![res("a", 0, ResourceState::Ready)],
+            Some(kro),
+        ));
+        assert!(
+            text.starts_with("instance i of graph g in namespace n: not ready: KRO reports it IN_PROGRESS\nKRO reports it IN_PROGRESS\n  Ready=False NotReady\n"),
+            "{text}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use super::progress::{Display, Style};
 use super::{print_doc, redact_inputs, Format, Mode};
 use kroxide_engine::{DeployOptions, DirectEngine, HistoryEntry};
 use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::redact::Redactor;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -167,16 +168,42 @@ pub fn rollback_cmd(rgd: &ResourceGraphDefinition, args: &RollbackArgs) -> ExitC
                 progress: display.progress(),
                 ..kro_options(&args.cluster, &ns)
             };
+            // The graph is the RGD: every instance of it moves with it.
+            if let Ok(all) = kroxide_engine::kro::instances(&client, rgd, None).await {
+                let others: Vec<String> = all
+                    .iter()
+                    .filter(|i| !(i.name == name && i.namespace.as_deref() == Some(ns.as_str())))
+                    .map(|i| match &i.namespace {
+                        Some(n) => format!("{} in {n}", i.name),
+                        None => i.name.clone(),
+                    })
+                    .collect();
+                if !others.is_empty() {
+                    display.note(&format!(
+                        "warning: the graph is shared: KRO moves its other instances to revision {} too: {}",
+                        args.to,
+                        others.join(", ")
+                    ));
+                }
+            }
             let result =
                 kroxide_engine::history::kro_rollback(&client, rgd, &name, args.to, &kopts).await;
             display.finish();
             return match result {
                 Ok(mut status) => {
-                    redact_status(&mut status, rgd, [], [], args.show_secrets);
+                    // What feeds a Secret is learned from the live instance.
+                    let live = kroxide_engine::kro::instance(&client, rgd, &name, &ns)
+                        .await
+                        .ok();
+                    redact_status(&mut status, rgd, live.iter(), [], args.show_secrets);
                     print_doc(&status, args.output)
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    let live = kroxide_engine::kro::instance(&client, rgd, &name, &ns)
+                        .await
+                        .unwrap_or_default();
+                    let msg = redact_inputs(rgd, &live, args.show_secrets, &e.to_string());
+                    eprintln!("error: {msg}");
                     ExitCode::from(1)
                 }
             };
@@ -193,6 +220,19 @@ pub fn rollback_cmd(rgd: &ResourceGraphDefinition, args: &RollbackArgs) -> ExitC
             rgd.name(),
             args.to
         ));
+        // The revision's spec may hold Secret values, which messages and
+        // the status must not show: learned first, from both graphs.
+        let mut redactor = Redactor::default();
+        if !args.show_secrets {
+            if let Ok(Some((rev, graph))) = engine.revision(rgd.name(), &name, args.to, &opts).await
+            {
+                let spec = serde_json::json!({"spec": rev.spec});
+                redactor.learn_secret_inputs(rgd, &spec);
+                if let Some(g) = &graph {
+                    redactor.learn_secret_inputs(g, &spec);
+                }
+            }
+        }
         let result = engine
             .rollback_to(rgd, &name, args.to, args.use_current_graph, &opts)
             .await;
@@ -204,24 +244,14 @@ pub fn rollback_cmd(rgd: &ResourceGraphDefinition, args: &RollbackArgs) -> ExitC
                     args.to
                 ));
                 let mut status = report.status().clone();
-                let deployed = report.plan.instance.clone();
-                redact_status(
-                    &mut status,
-                    rgd,
-                    Some(&deployed),
-                    report.live.values().flatten(),
-                    args.show_secrets,
-                );
+                if !args.show_secrets {
+                    redactor.learn(report.live.values().flatten());
+                    redactor.redact_value(&mut status);
+                }
                 print_doc(&status, args.output)
             }
             Err(e) => {
-                let msg = redact_inputs(
-                    rgd,
-                    &serde_json::Value::Null,
-                    args.show_secrets,
-                    &e.to_string(),
-                );
-                eprintln!("error: {msg}");
+                eprintln!("error: {}", redactor.redact_str(&e.to_string()));
                 ExitCode::from(1)
             }
         }
