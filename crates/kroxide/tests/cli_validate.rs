@@ -108,6 +108,16 @@ fn json_output_for_machines() {
     assert_eq!(v[0]["valid"], false);
     assert_eq!(v[0]["diagnostics"][0]["rule"], "kind");
     assert_eq!(v[0]["diagnostics"][0]["line"], 5);
+    // The same as YAML.
+    let out = kroxide(&["validate", "-o", "yaml", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("- file: ")
+            && text.contains("valid: false")
+            && text.contains("rule: kind"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -198,6 +198,7 @@ pub struct PlanArgs {
 pub enum Output {
     Text,
     Json,
+    Yaml,
 }
 
 /// Commands for a graph written in Rust (see [`graph_main`]).
@@ -616,7 +617,7 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
             v.diagnostics.splice(0..0, load_warnings(&d.source));
             let errors = v.errors().count();
             failed |= errors > 0;
-            if output == Output::Json {
+            if output != Output::Text {
                 json_out.push(serde_json::json!({
                     "file": d.source.name,
                     "document": d.document,
@@ -656,12 +657,18 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
             }
         }
     }
-    if output == Output::Json {
-        let _ = writeln!(
-            std::io::stdout(),
-            "{}",
-            serde_json::to_string_pretty(&json_out).unwrap_or_default()
-        );
+    match output {
+        Output::Json => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&json_out).unwrap_or_default()
+            );
+        }
+        Output::Yaml => {
+            print_doc(&json_out, Format::Yaml);
+        }
+        Output::Text => {}
     }
     if failed {
         ExitCode::from(1)

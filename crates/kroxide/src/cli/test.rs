@@ -47,6 +47,7 @@ pub(crate) fn test_cmd(args: &TestArgs, graph: Option<&ResourceGraphDefinition>)
             text(&report)
         }
         Output::Json => serde_json::to_string_pretty(&to_json(&report)).unwrap_or_default() + "\n",
+        Output::Yaml => kroxide_model::to_yaml(&to_json(&report)).unwrap_or_default(),
     };
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
