@@ -9,11 +9,13 @@
 //! ReplicaSet or Job include those of ReplicaSets and Pods named after it
 //! (`<name>-...`, as their controllers name them).
 
+use crate::progress::{Event, Progress};
 use crate::retry::retry;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// One Kubernetes Event, as `explain` and deploy progress show it.
@@ -133,6 +135,58 @@ pub(crate) fn seen_since(event: &ObjectEvent, t: jiff::Timestamp) -> bool {
         .as_deref()
         .and_then(|s| s.parse::<jiff::Timestamp>().ok())
         .is_none_or(|seen| seen >= t)
+}
+
+/// The Warning events a wait has shown: each new one about an object it
+/// waits on goes to the progress once per object and reason (a ReplicaSet
+/// that cannot create Pods says so for every Pod name it tries), newest
+/// first; events from before the wait began are old news (with a minute's
+/// slack for the API server's clock, whose times they carry).
+pub(crate) struct Warnings {
+    since: jiff::Timestamp,
+    shown: BTreeSet<String>,
+}
+
+impl Warnings {
+    pub(crate) fn new() -> Self {
+        Warnings {
+            since: jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60),
+            shown: BTreeSet::new(),
+        }
+    }
+
+    /// Lists the Warning events of the namespaces of `objects` (namespace,
+    /// resource id, kind, name) and reports the new ones about them.
+    pub(crate) async fn report(
+        &mut self,
+        client: &kube::Client,
+        objects: &[(String, String, String, String)],
+        timeout: Duration,
+        progress: &Progress,
+    ) {
+        let namespaces: BTreeSet<&String> = objects.iter().map(|o| &o.0).collect();
+        for ns in namespaces {
+            let Ok(events) = list(client, ns, true, timeout).await else {
+                continue;
+            };
+            for e in events.iter().rev().filter(|e| seen_since(e, self.since)) {
+                let Some((_, id, _, _)) = objects
+                    .iter()
+                    .find(|(n, _, kind, name)| n == ns && concerns(e, kind, name))
+                else {
+                    continue;
+                };
+                if self.shown.insert(format!("{id} {} {}", e.object, e.reason)) {
+                    progress.emit(Event::Warning {
+                        id: id.clone(),
+                        object: e.object.clone(),
+                        reason: e.reason.clone(),
+                        message: e.message.clone(),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// The newest `n` of `events` (oldest first) about `kind`/`name`, those of

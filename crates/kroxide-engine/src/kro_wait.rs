@@ -17,7 +17,7 @@ use crate::Served;
 use futures::{FutureExt, StreamExt};
 use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::{readiness_of, Action, Observed, PlanOptions, Planner};
-use kroxide_semantics::readiness::KindReadiness;
+use kroxide_semantics::readiness::{kind_readiness, KindReadiness};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::TypeMeta;
 use kube::discovery::ApiResource;
@@ -112,6 +112,9 @@ pub(crate) async fn healthy(
     let mut differs_since: Option<Instant> = None;
     let mut why = "the instance has not been seen yet".to_string();
     let mut errors = 0u32;
+    // New Warning events of children that are not ready, as a direct deploy shows them.
+    let mut warnings = crate::events::Warnings::new();
+    let mut next_warnings = Instant::now() + crate::wait::WARNINGS_AFTER;
     loop {
         let next = tokio::time::timeout_at(
             deadline.min(Instant::now() + Duration::from_millis(500)),
@@ -168,6 +171,28 @@ pub(crate) async fn healthy(
                     return Ok(status);
                 }
                 why = w;
+            }
+        }
+        if Instant::now() >= next_warnings {
+            next_warnings = Instant::now() + crate::wait::WARNINGS_EVERY;
+            let objects: Vec<(String, String, String, String)> = children
+                .iter()
+                .filter_map(|((i, ns, obj), c)| {
+                    let kind = &kinds[*i].kind;
+                    if kind_readiness(kind, c).is_ready() {
+                        return None;
+                    }
+                    let id = c
+                        .pointer(&format!("/metadata/labels/{}", NODE_ID.replace('/', "~1")))
+                        .and_then(Value::as_str)?;
+                    let ns = ns.clone().unwrap_or_else(|| opts.namespace.clone());
+                    Some((ns, id.to_string(), kind.clone(), obj.clone()))
+                })
+                .collect();
+            if !objects.is_empty() {
+                warnings
+                    .report(client, &objects, Duration::from_secs(30), &opts.progress)
+                    .await;
             }
         }
     }

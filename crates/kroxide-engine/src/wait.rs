@@ -19,7 +19,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{GroupVersionKind, TypeMeta};
 use kube::discovery::ApiResource;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,9 +27,9 @@ use std::time::Duration;
 /// lists again after each) before the wait gives up.
 const WATCH_ERRORS: u32 = 8;
 /// When a deploy first looks for Warning events of what it waits on...
-const WARNINGS_AFTER: Duration = Duration::from_secs(3);
+pub(crate) const WARNINGS_AFTER: Duration = Duration::from_secs(3);
 /// ...and how often after that.
-const WARNINGS_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const WARNINGS_EVERY: Duration = Duration::from_secs(5);
 
 impl DirectEngine {
     /// Waits until every object of a wave is ready: one watch per kind and
@@ -155,11 +155,8 @@ impl DirectEngine {
         remaining: &Mutex<BTreeMap<String, usize>>,
         opts: &DeployOptions,
     ) -> std::convert::Infallible {
-        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut warnings = crate::events::Warnings::new();
         let mut first = true;
-        // New since the wait began: a minute's slack for the API server's
-        // clock (events carry its times, compared with this machine's).
-        let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
         loop {
             tokio::time::sleep(if first {
                 WARNINGS_AFTER
@@ -175,47 +172,18 @@ impl DirectEngine {
                     .map(|(id, _)| id.clone())
                     .collect()
             };
-            let mut by_ns: BTreeMap<String, Vec<(&str, &str, String)>> = BTreeMap::new();
+            let mut objects = Vec::new();
             for id in &waiting {
-                let kind = kinds[id].resource.kind.as_str();
+                let kind = &kinds[id].resource.kind;
                 for o in fresh.get(id).into_iter().flatten() {
                     let (name, ns) = name_ns(o);
-                    by_ns
-                        .entry(ns.unwrap_or_else(|| opts.namespace.clone()))
-                        .or_default()
-                        .push((id.as_str(), kind, name));
+                    let ns = ns.unwrap_or_else(|| opts.namespace.clone());
+                    objects.push((ns, id.clone(), kind.clone(), name));
                 }
             }
-            for (ns, objects) in by_ns {
-                let Ok(events) =
-                    crate::events::list(&self.client, &ns, true, opts.request_timeout).await
-                else {
-                    continue;
-                };
-                // Newest first: what is shown is the controller's latest word.
-                for e in events
-                    .iter()
-                    .rev()
-                    .filter(|e| crate::events::seen_since(e, since))
-                {
-                    let Some((id, _, _)) = objects
-                        .iter()
-                        .find(|(_, kind, name)| crate::events::concerns(e, kind, name))
-                    else {
-                        continue;
-                    };
-                    // Once per object and reason: a ReplicaSet that cannot
-                    // create Pods says so for every Pod name it tries.
-                    if seen.insert(format!("{id} {} {}", e.object, e.reason)) {
-                        opts.progress.emit(Event::Warning {
-                            id: id.to_string(),
-                            object: e.object.clone(),
-                            reason: e.reason.clone(),
-                            message: e.message.clone(),
-                        });
-                    }
-                }
-            }
+            warnings
+                .report(&self.client, &objects, opts.request_timeout, &opts.progress)
+                .await;
         }
     }
 

@@ -484,7 +484,8 @@ async fn explain_says_why_an_instance_is_not_ready() {
     r.cleanup().await;
 }
 
-/// KRO mode: `explain --mode kro` shows KRO's own verdict (state and
+/// KRO mode: a deploy through KRO shows the children's warnings while it
+/// waits; `explain --mode kro` shows KRO's own verdict (state and
 /// conditions) and the same tree from the children KRO made.
 #[tokio::test]
 #[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
@@ -507,6 +508,12 @@ async fn explain_through_kro_shows_kros_verdict_and_the_tree() {
     ))
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    // While it waits on KRO, the children's warnings show as in direct mode.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("web: warning from ReplicaSet/shop-web-") && err.contains("exceeded quota"),
+        "{err}"
+    );
 
     let out = kroxide(args(
         &r,
