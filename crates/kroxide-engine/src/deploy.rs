@@ -68,6 +68,83 @@ pub(crate) struct Run {
     pub(crate) taken_back: Vec<crate::FieldDrift>,
 }
 
+/// Apply tasks running while later waves go on; aborted if the deploy is
+/// dropped (Ctrl-C, the overall timeout), as the applies it awaits are.
+#[derive(Default)]
+struct Background(
+    Vec<
+        tokio::task::JoinHandle<(
+            std::sync::Arc<Vec<Target>>,
+            Vec<kube::Result<DynamicObject>>,
+        )>,
+    >,
+);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
+}
+
+/// Records what applying (or reading, `written` false) `targets` gave:
+/// the applied digests, the run's writes and states, progress events.
+/// Returns the live objects by resource id, or the first failure.
+fn record_written(
+    targets: &[Target],
+    results: Vec<Result<(Value, bool), DeployError>>,
+    inv: &mut Inventory,
+    run: &mut Run,
+    keep_managed: bool,
+    opts: &DeployOptions,
+) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
+    let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut failure = None;
+    for (t, result) in targets.iter().zip(results) {
+        match result {
+            Ok((obj, written)) => {
+                let prior = run.prior.get(&t.oref.key()).cloned().flatten();
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str);
+                let changed = written
+                    && match prior
+                        .as_ref()
+                        .and_then(|p| p.pointer("/metadata/resourceVersion"))
+                        .and_then(Value::as_str)
+                    {
+                        Some(before) => rv != Some(before),
+                        None => true,
+                    };
+                if written {
+                    match inventory::applied_digest(&t.object, &obj) {
+                        Some(d) => inv.applied.insert(t.oref.applied_key(), d),
+                        None => inv.applied.remove(&t.oref.applied_key()),
+                    };
+                }
+                let obj = slim(obj, keep_managed);
+                opts.progress.emit(Event::Applied {
+                    id: t.oref.id.clone(),
+                    kind: t.oref.kind.clone(),
+                    name: t.oref.name.clone(),
+                    changed,
+                });
+                run.applied.push((t.oref.clone(), prior));
+                run.states.insert(t.oref.id.clone(), ResourceState::Applied);
+                fresh.entry(t.oref.id.clone()).or_default().push(obj);
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(fresh),
+    }
+}
+
 /// One object about to be applied.
 pub(crate) struct Target {
     pub(crate) oref: ObjectRef,
@@ -561,6 +638,22 @@ impl DirectEngine {
         let keep_managed = reads_managed_fields(planner.rgd());
         let mut applied_waves = Vec::new();
         let waves = order.len();
+        // Resources nothing reads (and that create no namespace or kind
+        // another may need): their applies need not finish before the next wave.
+        let leaves: BTreeSet<&str> = planner
+            .graph()
+            .ids()
+            .iter()
+            .filter(|id| planner.graph().dependents(id).is_empty())
+            .filter(|id| {
+                !matches!(
+                    planner.rgd().resource(id).and_then(|r| r.kind()),
+                    Some("Namespace" | "CustomResourceDefinition")
+                )
+            })
+            .map(String::as_str)
+            .collect();
+        let mut background = Background::default();
         for (wave, ids) in order.iter().enumerate() {
             // Resolve the wave against what the cluster now holds. A value
             // an earlier wave's objects do not show yet (a load balancer's
@@ -704,6 +797,42 @@ impl DirectEngine {
                     opts,
                 )
                 .await?;
+            // What no other resource reads (a Service nothing refers to) does
+            // not hold the next wave back: its applies run meanwhile, and it
+            // is waited on at the end, as KRO walks each resource as soon as
+            // what it reads is ready. Not on the last wave (nothing follows)
+            // nor with rollback on failure (which must know every write).
+            let (later, targets): (Vec<(Target, bool)>, Vec<(Target, bool)>) =
+                targets.into_iter().zip(same).partition(|(t, same)| {
+                    !*same
+                        && wave + 1 < waves
+                        && !opts.rollback_on_failure
+                        && leaves.contains(t.oref.id.as_str())
+                });
+            if !later.is_empty() {
+                let later: Vec<Target> = later.into_iter().map(|(t, _)| t).collect();
+                for t in &later {
+                    run.states.insert(t.oref.id.clone(), ResourceState::Applied);
+                }
+                let later = std::sync::Arc::new(later);
+                // Owned futures (a task outlives this loop), in order.
+                let applies: Vec<_> = (0..later.len())
+                    .map(|i| {
+                        let (later, pp) = (later.clone(), pp.clone());
+                        let timeout = opts.request_timeout;
+                        async move { later[i].apply(&pp, timeout).await }
+                    })
+                    .collect();
+                background.0.push(tokio::spawn(async move {
+                    use futures::StreamExt;
+                    let results: Vec<_> = futures::stream::iter(applies)
+                        .buffered(CONCURRENCY)
+                        .collect()
+                        .await;
+                    (later, results)
+                }));
+            }
+            let targets: Vec<Target> = targets.into_iter().map(|(t, _)| t).collect();
             let writes = targets.iter().map(|t| {
                 let read = kept.remove(&t.oref.key());
                 async {
@@ -721,49 +850,7 @@ impl DirectEngine {
                 }
             });
             let results = bounded(writes).await;
-            let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-            let mut failure = None;
-            for (t, result) in targets.iter().zip(results) {
-                match result {
-                    Ok((obj, written)) => {
-                        let prior = run.prior.get(&t.oref.key()).cloned().flatten();
-                        let rv = obj
-                            .pointer("/metadata/resourceVersion")
-                            .and_then(Value::as_str);
-                        let changed = written
-                            && match prior
-                                .as_ref()
-                                .and_then(|p| p.pointer("/metadata/resourceVersion"))
-                                .and_then(Value::as_str)
-                            {
-                                Some(before) => rv != Some(before),
-                                None => true,
-                            };
-                        if written {
-                            match inventory::applied_digest(&t.object, &obj) {
-                                Some(d) => inv.applied.insert(t.oref.applied_key(), d),
-                                None => inv.applied.remove(&t.oref.applied_key()),
-                            };
-                        }
-                        let obj = slim(obj, keep_managed);
-                        opts.progress.emit(Event::Applied {
-                            id: t.oref.id.clone(),
-                            kind: t.oref.kind.clone(),
-                            name: t.oref.name.clone(),
-                            changed,
-                        });
-                        run.applied.push((t.oref.clone(), prior));
-                        run.states.insert(t.oref.id.clone(), ResourceState::Applied);
-                        fresh.entry(t.oref.id.clone()).or_default().push(obj);
-                    }
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                    }
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
+            let fresh = record_written(&targets, results, inv, run, keep_managed, opts)?;
             // Wait until every resource of the wave is ready.
             let ready = {
                 let run_lock = Mutex::new(&mut *run);
@@ -783,6 +870,47 @@ impl DirectEngine {
                 wave_opts.observed.replace(&id, objs);
             }
             applied_waves.push(this_wave);
+        }
+        // The applies that did not hold a wave back, then their readiness.
+        let mut late: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for handle in std::mem::take(&mut background.0) {
+            let (targets, results) = handle.await.map_err(|e| DeployError::Failed {
+                id: "deploy".into(),
+                reason: format!("an apply task stopped: {e}"),
+            })?;
+            let results = targets
+                .iter()
+                .zip(results)
+                .map(|(t, r)| {
+                    r.map(|o| (serde_json::to_value(&o).unwrap_or(Value::Null), true))
+                        .map_err(|source| DeployError::Api {
+                            id: t.oref.id.clone(),
+                            source,
+                        })
+                })
+                .collect();
+            for (id, objs) in record_written(&targets, results, inv, run, keep_managed, opts)? {
+                late.entry(id).or_default().extend(objs);
+            }
+        }
+        if !late.is_empty() {
+            let ready = {
+                let run_lock = Mutex::new(&mut *run);
+                self.wait_wave(
+                    planner.rgd(),
+                    &late,
+                    kinds,
+                    graph,
+                    instance_name,
+                    opts,
+                    &run_lock,
+                    keep_managed,
+                )
+                .await?
+            };
+            for (id, objs) in ready {
+                wave_opts.observed.replace(&id, objs);
+            }
         }
         // Status fields may read what a controller writes a moment after
         // the object counts as ready (an Ingress's address): re-read for a

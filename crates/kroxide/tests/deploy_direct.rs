@@ -296,22 +296,54 @@ async fn progress_reports_waves_objects_and_readiness_in_order() {
         .filter(|e| matches!(e, Event::Applied { changed: true, .. }))
         .count();
     assert_eq!(applied, 12);
-    // A wave starts only after every resource of the previous one is ready.
+    // A wave starts only after every resource of the previous one that a
+    // later resource reads is ready. What nothing reads (the backend
+    // Services) does not hold the next wave back: it is applied meanwhile
+    // and waited on at the end.
+    let leaves = ["userService", "productService", "orderService"];
     let mut pending: Vec<String> = Vec::new();
-    for e in &events {
+    let mut ready: Vec<String> = Vec::new();
+    let mut second_wave_at = None;
+    for (i, e) in events.iter().enumerate() {
         match e {
-            Event::WaveStarted { ids, .. } => {
+            Event::WaveStarted { ids, wave, .. } => {
                 assert!(
                     pending.is_empty(),
                     "wave started while {pending:?} not ready"
                 );
-                pending = ids.clone();
+                pending = ids
+                    .iter()
+                    .filter(|id| !leaves.contains(&id.as_str()))
+                    .cloned()
+                    .collect();
+                if *wave == 2 {
+                    second_wave_at = Some(i);
+                }
             }
-            Event::Ready { id } => pending.retain(|p| p != id),
+            Event::Ready { id } => {
+                pending.retain(|p| p != id);
+                ready.push(id.clone());
+            }
             _ => {}
         }
     }
     assert!(pending.is_empty());
+    let second_wave_at = second_wave_at.expect("two waves");
+    for leaf in leaves {
+        let applied_at = events
+            .iter()
+            .position(|e| matches!(e, Event::Applied { id, .. } if id == leaf))
+            .unwrap_or_else(|| panic!("{leaf} never applied: {events:?}"));
+        assert!(
+            applied_at > second_wave_at,
+            "{leaf} held wave 2 back: {events:?}"
+        );
+        assert!(
+            ready.iter().any(|r| r == leaf),
+            "{leaf} never ready: {events:?}"
+        );
+    }
+    assert_eq!(ready.len(), 12, "{ready:?}");
     // Deployments report replica counts while they roll out.
     assert!(
         events
