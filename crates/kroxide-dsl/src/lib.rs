@@ -8,6 +8,7 @@
 //! checked by the offline validator before it is returned.
 
 pub mod expr;
+pub mod fields;
 pub mod graph;
 pub mod handle;
 pub mod resources;

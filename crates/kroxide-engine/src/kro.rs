@@ -216,24 +216,51 @@ const KRO_API_VERSION: &str = "kro.run/v1alpha1";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Deploys through KRO; returns the instance's status as KRO reports it.
+/// The steps, one function each: validate (nothing written for bad input),
+/// apply the RGD, wait until KRO says it is Active, wait for the instance
+/// CRD with the current schema, apply the instance, wait until it is healthy.
 pub async fn deploy(
     client: &kube::Client,
     rgd: &ResourceGraphDefinition,
     instance: &Value,
     opts: &KroOptions,
 ) -> Result<Value, KroError> {
-    // Validate everything first: nothing is written for bad input.
+    let prepared = validate(rgd, instance, opts)?;
+    apply_rgd(client, rgd, opts).await?;
+    wait_active(client, rgd.name(), opts).await?;
+    let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
+    let name = apply_instance(&instances, &prepared).await?;
+    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
+    crate::kro_wait::healthy(client, rgd, &served, instances, &name, namespaced, opts).await
+}
+
+/// The instance, validated and defaulted. What fails for this instance
+/// whatever the cluster holds (an instance field the templates read but
+/// the instance lacks) is refused before anything is written, as in direct
+/// mode; KRO would accept the instance and keep it IN_PROGRESS (or ERROR)
+/// without end.
+fn validate(
+    rgd: &ResourceGraphDefinition,
+    instance: &Value,
+    opts: &KroOptions,
+) -> Result<Value, KroError> {
     let popts = PlanOptions {
         namespace: opts.namespace.clone(),
         ..PlanOptions::default()
     };
     let planned = plan(rgd, instance, &popts).map_err(DeployError::from)?;
-    // What fails for this instance whatever the cluster holds (an instance
-    // field the templates read but the instance lacks) is refused before
-    // anything is written, as in direct mode; KRO would accept the instance
-    // and keep it IN_PROGRESS (or ERROR) without end.
     crate::deploy::refuse_failures(&planned)?;
-    let prepared = planned.instance;
+    Ok(planned.instance)
+}
+
+/// Applies the RGD (after checking that KRO is installed and that the
+/// schema change breaks no instance unless allowed), and the namespace the
+/// instance goes to, which is not in the RGD.
+async fn apply_rgd(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    opts: &KroOptions,
+) -> Result<(), KroError> {
     let kro = crate::discover(client, REQUEST_TIMEOUT, [KRO_API_VERSION]).await?;
     if kro
         .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
@@ -266,37 +293,7 @@ pub async fn deploy(
             }
         }
     }
-    // Namespaces the graph needs exist before the instance, not in the RGD.
-    let namespaces: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("", "v1", "Namespace"),
-            "namespaces",
-        ),
-    );
-    if namespaces
-        .get_opt(&opts.namespace)
-        .await
-        .map_err(|source| KroError::Api {
-            what: "reading the namespace".into(),
-            source,
-        })?
-        .is_none()
-    {
-        let ns =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": opts.namespace}});
-        namespaces
-            .patch(
-                &opts.namespace,
-                &PatchParams::apply(FIELD_MANAGER),
-                &Patch::Apply(&ns),
-            )
-            .await
-            .map_err(|source| KroError::Api {
-                what: format!("creating namespace {}", opts.namespace),
-                source,
-            })?;
-    }
+    ensure_namespace(client, &opts.namespace).await?;
     rgds.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER),
@@ -307,14 +304,54 @@ pub async fn deploy(
         what: format!("ResourceGraphDefinition {name}"),
         source,
     })?;
-    // Wait until KRO accepts the graph (or says why not).
+    Ok(())
+}
+
+/// Creates `namespace` when it does not exist.
+async fn ensure_namespace(client: &kube::Client, namespace: &str) -> Result<(), KroError> {
+    let namespaces: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "Namespace"),
+            "namespaces",
+        ),
+    );
+    let exists = namespaces
+        .get_opt(namespace)
+        .await
+        .map_err(|source| KroError::Api {
+            what: "reading the namespace".into(),
+            source,
+        })?
+        .is_some();
+    if !exists {
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        namespaces
+            .patch(
+                namespace,
+                &PatchParams::apply(FIELD_MANAGER),
+                &Patch::Apply(&ns),
+            )
+            .await
+            .map_err(|source| KroError::Api {
+                what: format!("creating namespace {namespace}"),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Waits until KRO accepts the graph (Active), or says why not (Inactive:
+/// [`KroError::Inactive`] with KRO's message).
+async fn wait_active(client: &kube::Client, name: &str, opts: &KroOptions) -> Result<(), KroError> {
+    let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
     let rgd_state = |o: Option<&DynamicObject>| {
         o.and_then(|o| serde_json::to_value(o).ok())
             .is_some_and(|v| rgd_settled(&v))
     };
     let accepted = wait(
-        rgds.clone(),
-        &name,
+        rgds,
+        name,
         rgd_state,
         opts.timeout,
         "the ResourceGraphDefinition to become Active",
@@ -327,11 +364,28 @@ pub async fn deploy(
         == Some("Inactive")
     {
         let message = refusal(&serde_json::to_value(&accepted).unwrap_or(Value::Null));
-        return Err(KroError::Inactive { name, message });
+        return Err(KroError::Inactive {
+            name: name.to_string(),
+            message,
+        });
     }
-    // The instance CRD (KRO labels it with the RGD's name) must be
-    // Established with the current spec fields; its names are KRO's, not
-    // guessed (KRO's plural of `Index` is `indices`).
+    Ok(())
+}
+
+/// Waits until the instance CRD (KRO labels it with the RGD's name) is
+/// Established with the current spec fields, and returns the API of its
+/// instances and whether they are namespaced. Its names are KRO's, not
+/// guessed (KRO's plural of `Index` is `indices`).
+async fn wait_crd(
+    client: &kube::Client,
+    rgd: &ResourceGraphDefinition,
+    opts: &KroOptions,
+) -> Result<(Api<DynamicObject>, bool), KroError> {
+    let name = rgd.name();
+    let new_spec = spec_schema(rgd).map_err(|e| KroError::Inactive {
+        name: name.to_string(),
+        message: e.to_string(),
+    })?;
     let names = InstanceNames::of(rgd);
     let crds: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource());
     let mut want: Vec<String> = new_spec
@@ -396,7 +450,16 @@ pub async fn deploy(
     } else {
         Api::all_with(client.clone(), &ar)
     };
-    let iname = kroxide_model::meta_str(&prepared, "name")
+    Ok((instances, namespaced))
+}
+
+/// Server-side applies the instance (without any status it carries) and
+/// returns its name.
+async fn apply_instance(
+    instances: &Api<DynamicObject>,
+    prepared: &Value,
+) -> Result<String, KroError> {
+    let name = kroxide_model::meta_str(prepared, "name")
         .unwrap_or("")
         .to_string();
     let mut inst = prepared.clone();
@@ -405,17 +468,16 @@ pub async fn deploy(
     }
     instances
         .patch(
-            &iname,
+            &name,
             &PatchParams::apply(FIELD_MANAGER),
             &Patch::Apply(&inst),
         )
         .await
         .map_err(|source| KroError::Api {
-            what: format!("instance {iname}"),
+            what: format!("instance {name}"),
             source,
         })?;
-    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    crate::kro_wait::healthy(client, rgd, &served, instances, &iname, namespaced, opts).await
+    Ok(name)
 }
 
 /// What a KRO-mode delete did.

@@ -3,13 +3,12 @@
 //! client's timeout; extra latency; dropped watches come from
 //! [`crate::TestServer::drop_watches`].
 
-use crate::server::{status_error, State};
+use crate::response::{status_error, Body};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Response;
 use serde_json::json;
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// What a faulty request gets.
@@ -40,8 +39,8 @@ pub struct Fault {
 }
 
 /// The first matching fault for this request, counted down.
-pub(crate) fn take(state: &Arc<State>, verb: &str, path: &str) -> Option<FaultKind> {
-    let mut faults = state.faults.lock().ok()?;
+pub(crate) fn take(faults: &Mutex<Vec<Fault>>, verb: &str, path: &str) -> Option<FaultKind> {
+    let mut faults = faults.lock().ok()?;
     let f = faults.iter_mut().find(|f| {
         f.remaining > 0 && (f.verb == "*" || f.verb == verb) && path.contains(&f.path_contains)
     })?;
@@ -50,8 +49,6 @@ pub(crate) fn take(state: &Arc<State>, verb: &str, path: &str) -> Option<FaultKi
     faults.retain(|f| f.remaining > 0);
     Some(kind)
 }
-
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 pub(crate) async fn respond(kind: FaultKind) -> Response<Body> {
     match kind {

@@ -77,6 +77,7 @@ mod apply;
 mod controllers;
 mod faults;
 pub mod kubelet;
+mod response;
 mod server;
 mod store;
 mod types;

@@ -4,7 +4,7 @@ use crate::apply::{self, owners_of, update_owners, write_owners};
 use crate::store::{Event, Store};
 use crate::types::{ResourceType, Types};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use kroxide_semantics::openapi::{validate, Definitions, Options, UnknownFields};
@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+pub(crate) use crate::response::{full, json_response, status_error, Body};
 
 /// One request as the server saw it.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,27 +80,6 @@ impl Default for State {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).boxed()
-}
-
-fn json_response(code: StatusCode, v: &Value) -> Response<Body> {
-    Response::builder()
-        .status(code)
-        .header("content-type", "application/json")
-        .body(full(serde_json::to_vec(v).unwrap_or_default()))
-        .expect("valid response")
-}
-
-/// A Kubernetes `Status` error body.
-pub fn status_error(code: u16, reason: &str, message: &str, details: Value) -> Response<Body> {
-    let v = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "details": details, "code": code});
-    json_response(
-        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        &v,
-    )
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -230,7 +209,7 @@ pub async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let fault = crate::faults::take(&state, method.as_str(), &path);
+    let fault = crate::faults::take(&state.faults, method.as_str(), &path);
     let resp = match fault {
         Some(crate::faults::FaultKind::Latency(d)) => {
             tokio::time::sleep(d).await;
