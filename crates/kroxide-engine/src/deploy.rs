@@ -600,6 +600,44 @@ impl DirectEngine {
         }
     }
 
+    /// Deploys as [`DirectEngine::deploy`] until `cancel` completes (the
+    /// caller's Ctrl-C): then the run stops where it is, its lock on the
+    /// instance is released, and the answer is [`DeployError::Interrupted`].
+    /// What was applied stays, listed in the inventory, so a re-run
+    /// converges.
+    ///
+    /// ```no_run
+    /// # async fn run(engine: kroxide_engine::DirectEngine, rgd: kroxide_model::ResourceGraphDefinition) {
+    /// let instance = serde_json::json!({"metadata": {"name": "dev"}, "spec": {}});
+    /// let opts = kroxide_engine::DeployOptions::default();
+    /// let cancel = async { tokio::signal::ctrl_c().await.ok(); };
+    /// match engine.deploy_until(&rgd, &instance, &opts, cancel).await {
+    ///     Err(kroxide_engine::DeployError::Interrupted { .. }) => std::process::exit(130),
+    ///     other => println!("{:?}", other.map(|r| r.masked_status(&rgd))),
+    /// }
+    /// # }
+    /// ```
+    pub async fn deploy_until(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        instance: &Value,
+        opts: &DeployOptions,
+        cancel: impl std::future::Future<Output = ()>,
+    ) -> Result<DeployReport, DeployError> {
+        tokio::select! {
+            r = self.deploy(rgd, instance, opts) => r,
+            () = cancel => {
+                let whole = kroxide_semantics::instance::whole(rgd, instance);
+                let name = kroxide_model::meta_str(&whole, "name").unwrap_or(rgd.name());
+                let released = self.release_lock(rgd.name(), name, opts).await;
+                if let Err(e) = &released {
+                    tracing::warn!(error = %e, "could not release the instance lock");
+                }
+                Err(DeployError::Interrupted { lock_released: released.is_ok() })
+            }
+        }
+    }
+
     /// Takes (or renews) the instance lock by writing the inventory.
     async fn lock(&self, store: &Store, inv: &mut Inventory) -> Result<(), DeployError> {
         inv.lock = Some(Lock {

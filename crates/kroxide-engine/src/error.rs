@@ -105,4 +105,10 @@ pub enum DeployError {
         /// Why it cannot be deployed.
         why: String,
     },
+    /// The deploy was cancelled (Ctrl-C) before it finished.
+    #[error("interrupted: {}; applied objects stay and are listed in the inventory, so a re-run converges", if *.lock_released { "the instance lock is released" } else { "the instance lock could not be released (it expires by itself, or pass --break-lock)" })]
+    Interrupted {
+        /// Whether this run's lock on the instance was released.
+        lock_released: bool,
+    },
 }

@@ -55,6 +55,7 @@ pub use observe::{render_diff, ObjectDiff, ResourceStatus, StatusReport};
 pub use progress::{Event, Progress, ResourceState};
 pub use teardown::{is_retained, retained_resources, DeleteReport};
 
+use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::plan::Plan;
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersion;
@@ -209,6 +210,18 @@ impl DeployReport {
     /// The status KRO would report.
     pub fn status(&self) -> &Value {
         &self.plan.status
+    }
+
+    /// The status with every Secret value masked: those of the live
+    /// Secrets, and the instance's values that `rgd` feeds to Secrets (a
+    /// status field may repeat either). What to show a user.
+    pub fn masked_status(&self, rgd: &ResourceGraphDefinition) -> Value {
+        let mut redactor = kroxide_semantics::redact::Redactor::default();
+        redactor.learn_secret_inputs(rgd, &self.plan.instance);
+        redactor.learn(self.live.values().flatten());
+        let mut status = self.plan.status.clone();
+        redactor.redact_value(&mut status);
+        status
     }
 }
 

@@ -55,6 +55,19 @@ pub struct StatusReport {
     pub live: BTreeMap<String, Vec<Value>>,
 }
 
+impl StatusReport {
+    /// The status with every Secret value masked (see
+    /// [`crate::DeployReport::masked_status`]): what to show a user.
+    pub fn masked_status(&self, rgd: &ResourceGraphDefinition) -> Value {
+        let mut redactor = Redactor::default();
+        redactor.learn_secret_inputs(rgd, &self.deployed);
+        redactor.learn(self.live.values().flatten());
+        let mut status = self.status.clone();
+        redactor.redact_value(&mut status);
+        status
+    }
+}
+
 /// One object as it is and as a deploy would make it.
 #[derive(Clone, Debug)]
 pub struct ObjectDiff {

@@ -288,7 +288,10 @@ async fn ctrl_c_stops_cleanly_and_a_rerun_converges() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: the instance lock is released"),
+        "{stderr}"
+    );
     // The lock is released: a re-run is not refused, and converges once the rollout can finish.
     // (The stuck rollout gets a new spec, so the simulated controller acts on it again.)
     server.controllers(|c| c.stuck.clear());

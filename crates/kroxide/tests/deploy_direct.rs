@@ -1210,3 +1210,50 @@ async fn explain_names_what_waits_and_on_what() {
         e.pending
     );
 }
+
+/// What a deploy or `status` gives a user has every Secret value masked:
+/// a status field that repeats a value the instance feeds to a Secret, or
+/// a live Secret's data.
+#[tokio::test]
+async fn deploy_and_status_give_masked_statuses() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = kroxide::model::load_str(
+        "secret.yaml",
+        r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: keeper}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Keeper
+    spec: {password: string}
+    status:
+      echoed: ${creds.stringData.password}
+      stored: ${string(creds.data.password)}
+  resources:
+    - id: creds
+      template:
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: creds}
+        stringData:
+          password: ${schema.spec.password}
+"#,
+    )
+    .unwrap()
+    .remove(0)
+    .rgd;
+    let instance = json!({"metadata": {"name": "k"}, "spec": {"password": "hunter2-hunter2"}});
+    let report = engine.deploy(&rgd, &instance, &opts()).await.unwrap();
+    assert!(
+        report.status().to_string().contains("hunter2-hunter2"),
+        "the raw status holds it: {}",
+        report.status()
+    );
+    let shown = report.masked_status(&rgd).to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let status = engine.status(&rgd, "k", &opts()).await.unwrap();
+    let shown = status.masked_status(&rgd).to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+}

@@ -430,19 +430,17 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
             ..engine_options(&args.cluster, &ns)
         };
         display.note(&format!("deploying {} to namespace {ns}", rgd.name()));
-        let result = tokio::select! {
-            r = engine.deploy(rgd, &instance, &opts) => r,
-            _ = tokio::signal::ctrl_c() => {
-                display.finish();
-                eprintln!("interrupted: releasing the instance lock; applied objects stay and are listed in the inventory, so a re-run converges");
-                let name = instance_name(rgd, &instance);
-                if let Err(e) = engine.release_lock(rgd.name(), &name, &opts).await {
-                    eprintln!("warning: could not release the lock: {e}");
-                }
-                return ExitCode::from(130);
-            }
+        let interrupted = async {
+            let _ = tokio::signal::ctrl_c().await;
         };
+        let result = engine
+            .deploy_until(rgd, &instance, &opts, interrupted)
+            .await;
         display.finish();
+        if let Err(e @ kroxide_engine::DeployError::Interrupted { .. }) = &result {
+            eprintln!("{e}");
+            return ExitCode::from(130);
+        }
         match result {
             Ok(report) => {
                 let applied: usize = report.waves.iter().map(Vec::len).sum();
@@ -466,14 +464,11 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                         k.display()
                     ));
                 }
-                let mut status = report.status().clone();
-                redact_status(
-                    &mut status,
-                    rgd,
-                    Some(&instance),
-                    report.live.values().flatten(),
-                    args.show_secrets,
-                );
+                let status = if args.show_secrets {
+                    report.status().clone()
+                } else {
+                    report.masked_status(rgd)
+                };
                 print_doc(&status, args.output)
             }
             Err(e) => {
@@ -582,13 +577,9 @@ pub fn status_cmd(rgd: &ResourceGraphDefinition, args: &StatusArgs) -> ExitCode 
             .await
         {
             Ok(mut report) => {
-                redact_status(
-                    &mut report.status,
-                    rgd,
-                    Some(&report.deployed),
-                    report.live.values().flatten(),
-                    args.show_secrets,
-                );
+                if !args.show_secrets {
+                    report.status = report.masked_status(rgd);
+                }
                 for r in &report.resources {
                     match &r.detail {
                         Some(d) => eprintln!("  {:<24} {:<12} {}: {d}", r.id, r.kind, r.state),
