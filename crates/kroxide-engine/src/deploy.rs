@@ -71,13 +71,13 @@ pub(crate) struct Run {
 /// Apply tasks running while later waves go on; aborted if the deploy is
 /// dropped (Ctrl-C, the overall timeout), as the applies it awaits are.
 #[derive(Default)]
-struct Background(
-    Vec<
-        tokio::task::JoinHandle<(
-            std::sync::Arc<Vec<Target>>,
-            Vec<kube::Result<DynamicObject>>,
-        )>,
-    >,
+struct Background(Vec<tokio::task::JoinHandle<Applied>>);
+
+/// What one background apply task gives back: its targets and, in order,
+/// what applying each gave.
+type Applied = (
+    std::sync::Arc<Vec<Target>>,
+    Vec<kube::Result<DynamicObject>>,
 );
 
 impl Drop for Background {
@@ -840,7 +840,8 @@ impl DirectEngine {
             // is waited on at the end, as KRO walks each resource as soon as
             // what it reads is ready. Not on the last wave (nothing follows)
             // nor with rollback on failure (which must know every write).
-            let (later, targets): (Vec<(Target, bool)>, Vec<(Target, bool)>) =
+            type Split = Vec<(Target, bool)>;
+            let (later, targets): (Split, Split) =
                 targets.into_iter().zip(same).partition(|(t, same)| {
                     !*same
                         && wave + 1 < waves
