@@ -7,7 +7,6 @@
 //! graph model of `kroxide-model`.
 
 pub mod cel;
-pub mod chainsaw;
 pub mod crd;
 pub mod dag;
 pub mod defaults;

@@ -1,7 +1,9 @@
 //! `plan` on KRO's own examples and e2e fixtures.
 
 use kroxide_model::{load_documents, load_file};
-use kroxide_semantics::chainsaw::partial_match;
+#[path = "support/chainsaw.rs"]
+mod chainsaw;
+use chainsaw::partial_match;
 use kroxide_semantics::k8s::KubernetesApi;
 use kroxide_semantics::openapi::{validate, Options, UnknownFields};
 use kroxide_semantics::plan::{plan, Action, Observed, PlanOptions};
