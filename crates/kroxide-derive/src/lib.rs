@@ -2,23 +2,78 @@
 //! a typed reference tree (`FooRef`) and a status-expression struct
 //! (`FooExpr`).
 //!
+//! Use it through `kroxide_dsl::Schema` (or `kroxide::prelude::*`): the
+//! derive and the trait share the name, as serde's do.
+//!
+//! # Types
+//!
 //! Field types map as KRO expects: integers → `integer`, `f32`/`f64` →
 //! `float`, `String` → `string`, `bool` → `boolean`, `Vec<T>` → `[]T`,
-//! `BTreeMap<String, T>` → `map[string]T`, nested structs → nested objects,
-//! unit enums → `string | enum=...`. `Option<T>` is optional; other fields
-//! are `required=true` unless they have a default. Serde's `rename` and
-//! `rename_all` decide wire names. `#[schema(default = .., description = "..",
-//! minimum = .., maximum = .., pattern = "..")]` add markers.
+//! `BTreeMap<String, T>`/`HashMap<String, T>` → `map[string]T`, nested
+//! structs → nested objects (`[]T` and `map[string]T` of structs name them
+//! under `types`), unit enums → `string | enum=...`.
 //!
-//! The generated code refers to `::kroxide::dsl`, so use it through the
-//! `kroxide` crate.
+//! # The schema follows serde
+//!
+//! The schema accepts exactly what `serde` serializes. Serde's attributes are
+//! read by serde's own parser (`serde_derive_internals`), so names and
+//! errors are serde's:
+//!
+//! - `rename_all` (structs and enums) and `rename` give the wire names.
+//! - A field is `required=true` when serde always writes it. It is optional
+//!   when it is an `Option<T>` (serde writes `null`, which the API server
+//!   drops; decided by the type, so aliases of `Option` count), has
+//!   `skip_serializing_if`, is `skip_serializing`, or has a serde `default`
+//!   (field or container). A `skip_deserializing` field is written, so it
+//!   stays required. A nested struct is an inline object, which SimpleSchema
+//!   never marks required; its own fields are checked when it is present.
+//! - A serde `default` becomes the SimpleSchema `default=` marker: the value
+//!   is computed by serializing `Default::default()` (or the
+//!   `default = "path"` function) when the schema is built, so KRO fills in
+//!   what serde would. `null` defaults (`Option`) and nested objects get no
+//!   marker. `#[schema(default = ..)]` overrides it.
+//! - `skip` (or `skip_serializing` with `skip_deserializing`): the field is
+//!   not in the schema, nor in `FooRef`/`FooExpr`.
+//! - `flatten` of a struct that derives `Schema` merges its fields in
+//!   (`Option<T>` or `skip_serializing_if` make them all optional); its
+//!   `FooRef` field reads the parent's paths.
+//! - Enums: unit variants only, in serde's default (externally tagged)
+//!   representation, where each is a string; `skip_serializing` variants
+//!   are left out of `enum=`.
+//! - `alias`, `deny_unknown_fields`, `bound`, `crate`, `from`, `try_from`,
+//!   `deserialize_with`, `borrow`, `expecting` do not change what is written
+//!   and are accepted.
+//!
+//! Everything SimpleSchema cannot express is a compile error pointing at the
+//! attribute: enums with data and the `tag`, `content` and `untagged`
+//! representations (SimpleSchema has no `oneOf`), `serialize_with`/`with`,
+//! `transparent`, `into`, `remote`, `getter`, `variant_identifier`/
+//! `field_identifier`, names that differ between serializing and
+//! deserializing, flatten of a map or of a non-struct, tuple structs, unions
+//! and generic types.
+//!
+//! # Markers
+//!
+//! `#[schema(default = .., description = "..", minimum = .., maximum = ..,
+//! pattern = "..", min_length = .., max_length = .., min_items = ..,
+//! max_items = .., immutable = .., validation = "..", list_type = "..",
+//! list_map_key = "..")]` on a field add SimpleSchema markers (`list_type`
+//! is `atomic`, `set` or `map`; `list_map_key` names a key of a `map` list,
+//! once per key); doc comments become `description`.
+//!
+//! # Paths
+//!
+//! The generated code names the DSL crate as the user's `Cargo.toml` does
+//! (found with `proc-macro-crate`, renames included): `kroxide`
+//! (`::kroxide::dsl`) when it is a dependency, else `kroxide-dsl`.
+//! `#[schema(crate = "path::to::dsl")]` on the type overrides it.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote};
-use syn::{
-    parse_macro_input, Attribute, Data, DeriveInput, Expr, ExprLit, Fields, Lit, Meta, Type,
-};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use serde_derive_internals::{ast, attr, Ctxt, Derive};
+use syn::spanned::Spanned;
+use syn::{parse_macro_input, Attribute, DeriveInput, Expr, ExprLit, Lit, Meta};
 
 #[proc_macro_derive(Schema, attributes(schema))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
@@ -29,75 +84,196 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
     }
 }
 
+/// What SimpleSchema can express, for error messages.
+const EXPRESSIBLE: &str = "SimpleSchema has no oneOf: it can express structs with named fields \
+     and enums of unit variants, which serde writes as strings";
+
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
-    let rename_all = serde_rename_all(&input.attrs)?;
-    match &input.data {
-        Data::Struct(s) => match &s.fields {
-            Fields::Named(f) => expand_struct(input, f, rename_all.as_deref()),
-            _ => Err(syn::Error::new_spanned(
-                &input.ident,
-                "Schema needs a struct with named fields",
-            )),
-        },
-        Data::Enum(e) => expand_enum(input, e, rename_all.as_deref()),
-        Data::Union(_) => Err(syn::Error::new_spanned(
-            &input.ident,
+    let dsl = dsl_path(&input.attrs)?;
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &input.generics,
+            format!("Schema cannot be derived for the generic type `{name}`"),
+        ));
+    }
+    if let syn::Data::Union(_) = &input.data {
+        return Err(syn::Error::new_spanned(
+            name,
             "Schema cannot be derived for unions",
-        )),
+        ));
     }
-}
-
-fn serde_rename_all(attrs: &[Attribute]) -> syn::Result<Option<String>> {
-    let mut out = None;
-    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        a.parse_nested_meta(|m| {
-            if m.path.is_ident("rename_all") {
-                let v: syn::LitStr = m.value()?.parse()?;
-                out = Some(v.value());
-            } else if m.input.peek(syn::Token![=]) {
-                let _: Expr = m.value()?.parse()?;
-            } else if m.input.peek(syn::token::Paren) {
-                let _c: TokenStream2 = m.input.parse()?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(out)
-}
-
-struct SerdeField {
-    rename: Option<String>,
-    default: bool,
-    skip: bool,
-}
-
-fn serde_field(attrs: &[Attribute]) -> syn::Result<SerdeField> {
-    let mut f = SerdeField {
-        rename: None,
-        default: false,
-        skip: false,
+    let cx = Ctxt::new();
+    let cont = ast::Container::from_ast(&cx, input, Derive::Serialize);
+    cx.check()?;
+    let Some(cont) = cont else {
+        return Err(syn::Error::new_spanned(
+            name,
+            "serde cannot derive for this type",
+        ));
     };
-    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+    check_container(input, &cont)?;
+    match &cont.data {
+        ast::Data::Struct(ast::Style::Struct, fields) => expand_struct(input, &cont, fields, &dsl),
+        ast::Data::Struct(..) => Err(syn::Error::new_spanned(
+            name,
+            format!("Schema needs a struct with named fields: serde writes `{name}` as an array or a bare value, not an object"),
+        )),
+        ast::Data::Enum(variants) => expand_enum(input, &cont, variants, &dsl),
+    }
+}
+
+/// The path of the DSL crate in the generated code.
+fn dsl_path(attrs: &[Attribute]) -> syn::Result<TokenStream2> {
+    let mut path = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("schema")) {
         a.parse_nested_meta(|m| {
-            if m.path.is_ident("rename") {
-                let v: syn::LitStr = m.value()?.parse()?;
-                f.rename = Some(v.value());
-            } else if m.path.is_ident("default") {
-                f.default = true;
-                if m.input.peek(syn::Token![=]) {
-                    let _: Expr = m.value()?.parse()?;
-                }
-            } else if m.path.is_ident("skip") || m.path.is_ident("skip_deserializing") {
-                f.skip = true;
-            } else if m.input.peek(syn::Token![=]) {
-                let _: Expr = m.value()?.parse()?;
-            } else if m.input.peek(syn::token::Paren) {
-                let _c: TokenStream2 = m.input.parse()?;
+            if m.path.is_ident("crate") {
+                let s: syn::LitStr = m.value()?.parse()?;
+                let p: syn::Path = s.parse()?;
+                path = Some(p.into_token_stream());
+                Ok(())
+            } else {
+                Err(m.error(
+                    "unknown schema attribute on a type; expected `crate = \"path::to::kroxide_dsl\"`",
+                ))
             }
-            Ok(())
         })?;
     }
-    Ok(f)
+    if let Some(p) = path {
+        return Ok(p);
+    }
+    use proc_macro_crate::{crate_name, FoundCrate};
+    // The facade first: its users' error messages then name `kroxide::...`.
+    let named = |n: String, tail: TokenStream2| {
+        let i = format_ident!("{}", n);
+        quote!(::#i #tail)
+    };
+    Ok(match crate_name("kroxide") {
+        Ok(FoundCrate::Name(n)) => named(n, quote!(::dsl)),
+        // kroxide's own examples, doctests and benches.
+        Ok(FoundCrate::Itself) => quote!(::kroxide::dsl),
+        Err(_) => match crate_name("kroxide-dsl") {
+            Ok(FoundCrate::Name(n)) => named(n, quote!()),
+            // kroxide-dsl's own doctests and examples (its library itself
+            // would need `#[schema(crate = "crate")]`).
+            Ok(FoundCrate::Itself) | Err(_) => quote!(::kroxide_dsl),
+        },
+    })
+}
+
+/// The tokens of the first `#[serde(...)]` item named one of `names`, for
+/// an error's span.
+fn serde_item(attrs: &[Attribute], names: &[&str]) -> Option<TokenStream2> {
+    let mut found = None;
+    for a in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = a.parse_nested_meta(|m| {
+            let mut toks = m.path.to_token_stream();
+            if m.input.peek(syn::Token![=]) {
+                let eq: syn::Token![=] = m.input.parse()?;
+                let e: Expr = m.input.parse()?;
+                toks.extend(quote!(#eq #e));
+            } else if m.input.peek(syn::token::Paren) {
+                let g: proc_macro2::Group = m.input.parse()?;
+                toks.extend(g.into_token_stream());
+            }
+            if found.is_none() && names.iter().any(|n| m.path.is_ident(n)) {
+                found = Some(toks);
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+/// An error on the serde attribute named one of `names`, or on `fallback`.
+fn attr_error(
+    attrs: &[Attribute],
+    names: &[&str],
+    fallback: &dyn ToTokens,
+    msg: String,
+) -> syn::Error {
+    match serde_item(attrs, names) {
+        Some(t) => syn::Error::new_spanned(t, msg),
+        None => syn::Error::new_spanned(fallback.to_token_stream(), msg),
+    }
+}
+
+/// An error on a field's or variant's `rename`, else on the container's
+/// `rename_all`, else on `fallback`.
+fn rename_error(
+    attrs: &[Attribute],
+    container: &[Attribute],
+    fallback: &dyn ToTokens,
+    msg: String,
+) -> syn::Error {
+    match serde_item(attrs, &["rename"]).or_else(|| serde_item(container, &["rename_all"])) {
+        Some(t) => syn::Error::new_spanned(t, msg),
+        None => syn::Error::new_spanned(fallback.to_token_stream(), msg),
+    }
+}
+
+fn check_container(input: &DeriveInput, cont: &ast::Container) -> syn::Result<()> {
+    let name = &input.ident;
+    let a = &cont.attrs;
+    let attrs = &input.attrs;
+    if a.transparent() {
+        return Err(attr_error(
+            attrs,
+            &["transparent"],
+            name,
+            format!("#[derive(Schema)] does not support #[serde(transparent)] on `{name}`: use the inner type's schema directly"),
+        ));
+    }
+    if a.type_into().is_some() {
+        return Err(attr_error(
+            attrs,
+            &["into"],
+            name,
+            format!("#[derive(Schema)] does not support #[serde(into = ..)] on `{name}`: serde writes the other type, so derive Schema on that type"),
+        ));
+    }
+    if a.remote().is_some() {
+        return Err(attr_error(
+            attrs,
+            &["remote"],
+            name,
+            format!("#[derive(Schema)] does not support #[serde(remote = ..)] on `{name}`"),
+        ));
+    }
+    if !matches!(a.identifier(), attr::Identifier::No) {
+        return Err(attr_error(
+            attrs,
+            &["variant_identifier", "field_identifier"],
+            name,
+            format!("#[derive(Schema)] does not support serde identifiers (`{name}` is only deserialized)"),
+        ));
+    }
+    match (&cont.data, a.tag()) {
+        (_, attr::TagType::External) => {}
+        (ast::Data::Struct(..), _) => {
+            return Err(attr_error(
+                attrs,
+                &["tag"],
+                name,
+                format!("#[derive(Schema)] does not support #[serde(tag = ..)] on the struct `{name}`: serde writes an extra tag field that is not one of its fields"),
+            ))
+        }
+        (ast::Data::Enum(_), t) => {
+            let (names, what): (&[&str], &str) = match t {
+                attr::TagType::Internal { .. } => (&["tag"], "#[serde(tag = ..)] (internally tagged) writes each variant as an object"),
+                attr::TagType::Adjacent { .. } => (&["tag", "content"], "#[serde(tag = .., content = ..)] (adjacently tagged) writes each variant as an object"),
+                _ => (&["untagged"], "#[serde(untagged)] writes each variant as its content, with no name"),
+            };
+            return Err(attr_error(
+                attrs,
+                names,
+                name,
+                format!("the enum `{name}` cannot be a Schema: {what}; {EXPRESSIBLE}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Markers from `#[schema(...)]`, as (key, rendered value).
@@ -129,6 +305,8 @@ fn schema_markers(attrs: &[Attribute]) -> syn::Result<(Vec<(String, String)>, bo
                 "max_items",
                 "immutable",
                 "validation",
+                "list_type",
+                "list_map_key",
             ];
             if !allowed.contains(&key.as_str()) {
                 return Err(m.error(format!(
@@ -169,6 +347,8 @@ fn schema_markers(attrs: &[Attribute]) -> syn::Result<(Vec<(String, String)>, bo
                 "max_length" => "maxLength",
                 "min_items" => "minItems",
                 "max_items" => "maxItems",
+                "list_type" => "listType",
+                "list_map_key" => "listMapKey",
                 k => k,
             };
             if marker == "default" {
@@ -181,131 +361,155 @@ fn schema_markers(attrs: &[Attribute]) -> syn::Result<(Vec<(String, String)>, bo
     Ok((out, has_default))
 }
 
-fn rename(name: &str, rule: Option<&str>) -> String {
-    let words: Vec<String> = split_words(name);
-    match rule {
-        None => name.to_string(),
-        Some("lowercase") => name.to_ascii_lowercase(),
-        Some("UPPERCASE") => name.to_ascii_uppercase(),
-        Some("camelCase") => {
-            let mut s = String::new();
-            for (i, w) in words.iter().enumerate() {
-                if i == 0 {
-                    s.push_str(&w.to_ascii_lowercase());
-                } else {
-                    s.push_str(&capitalize(w));
-                }
-            }
-            s
-        }
-        Some("PascalCase") => words.iter().map(|w| capitalize(w)).collect(),
-        Some("snake_case") => words
-            .iter()
-            .map(|w| w.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join("_"),
-        Some("SCREAMING_SNAKE_CASE") => words
-            .iter()
-            .map(|w| w.to_ascii_uppercase())
-            .collect::<Vec<_>>()
-            .join("_"),
-        Some("kebab-case") => words
-            .iter()
-            .map(|w| w.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join("-"),
-        Some("SCREAMING-KEBAB-CASE") => words
-            .iter()
-            .map(|w| w.to_ascii_uppercase())
-            .collect::<Vec<_>>()
-            .join("-"),
-        Some(_) => name.to_string(),
-    }
-}
-
-fn capitalize(w: &str) -> String {
-    let mut c = w.chars();
-    match c.next() {
-        Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
-        None => String::new(),
-    }
-}
-
-/// `gateway_url` → [gateway, url]; `GatewayUrl` → [Gateway, Url].
-fn split_words(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for c in s.chars() {
-        if c == '_' {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else if c.is_ascii_uppercase()
-            && !cur.is_empty()
-            && !cur.chars().last().is_some_and(|l| l.is_ascii_uppercase())
-        {
-            out.push(std::mem::take(&mut cur));
-            cur.push(c);
-        } else {
-            cur.push(c);
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn is_option(ty: &Type) -> bool {
-    if let Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            return last.ident == "Option";
-        }
-    }
-    false
-}
-
 fn expand_struct(
     input: &DeriveInput,
-    fields: &syn::FieldsNamed,
-    rename_all: Option<&str>,
+    cont: &ast::Container,
+    fields: &[ast::Field],
+    dsl: &TokenStream2,
 ) -> syn::Result<TokenStream2> {
     let name = &input.ident;
     let vis = &input.vis;
-    let dsl = quote!(::kroxide::dsl);
     let ref_name = format_ident!("{}Ref", name);
     let expr_name = format_ident!("{}Expr", name);
     let name_str = name.to_string();
+    let container_default = cont.attrs.default();
     let mut ref_fields = Vec::new();
     let mut expr_fields = Vec::new();
     let mut schema_inserts = Vec::new();
     let mut ref_inits = Vec::new();
     let mut status_inserts = Vec::new();
-    for f in &fields.named {
-        let ident = f.ident.as_ref().expect("named");
-        let ty = &f.ty;
-        let sf = serde_field(&f.attrs)?;
-        if sf.skip {
+    for f in fields {
+        let syn::Member::Named(ident) = &f.member else {
+            unreachable!("named fields")
+        };
+        let ty = f.ty;
+        let a = &f.attrs;
+        let attrs = &f.original.attrs;
+        let (skip_ser, skip_de) = (a.skip_serializing(), a.skip_deserializing());
+        if skip_ser && skip_de {
             continue;
         }
-        let raw = ident.to_string();
-        let raw = raw.trim_start_matches("r#");
-        let wire = sf.rename.clone().unwrap_or_else(|| rename(raw, rename_all));
-        let (markers, has_default) = schema_markers(&f.attrs)?;
-        let required = !is_option(ty) && !has_default && !sf.default;
-        let marker_tokens = markers
-            .iter()
-            .map(|(k, v)| quote!((#k, ::std::string::String::from(#v))));
-        let doc = doc_comment(&f.attrs);
-        let doc_marker = doc.map(|d| {
-            let q = format!("\"{}\"", d.replace('\\', "\\\\").replace('"', "\\\""));
-            quote!(("description", ::std::string::String::from(#q)),)
-        });
-        let field_vis = &f.vis;
+        if a.serialize_with().is_some() {
+            return Err(attr_error(
+                attrs,
+                &["serialize_with", "with"],
+                ident,
+                format!("#[derive(Schema)] does not support serialize_with/with on `{name}.{ident}`: the schema cannot know what the function writes"),
+            ));
+        }
+        if a.getter().is_some() {
+            return Err(attr_error(
+                attrs,
+                &["getter"],
+                ident,
+                "#[derive(Schema)] does not support #[serde(getter = ..)]".into(),
+            ));
+        }
+        let names = a.name();
+        let wire = if skip_ser {
+            names.deserialize_name()
+        } else if skip_de {
+            names.serialize_name()
+        } else {
+            if names.serialize_name() != names.deserialize_name() {
+                return Err(rename_error(
+                    attrs,
+                    &input.attrs,
+                    ident,
+                    format!(
+                        "`{name}.{ident}` is written as `{}` but read as `{}`; a SimpleSchema field has one name",
+                        names.serialize_name(),
+                        names.deserialize_name()
+                    ),
+                ));
+            }
+            names.serialize_name()
+        };
+        let (markers, has_schema_default) = schema_markers(attrs)?;
+        let field_vis = &f.original.vis;
         ref_fields.push(quote!(#field_vis #ident: <#ty as #dsl::schema::Schema>::Ref));
         expr_fields.push(quote!(#field_vis #ident: <#ty as #dsl::schema::Schema>::Exprs));
+        if a.flatten() {
+            if let Some(a) = attrs.iter().find(|a| a.path().is_ident("schema")) {
+                return Err(syn::Error::new_spanned(
+                    a,
+                    "#[schema(..)] markers do not apply to a #[serde(flatten)] field: put them on the flattened struct's fields",
+                ));
+            }
+            // `Option<T>` flattens as `T` with every field optional (its
+            // `SchemaStruct` impl), as do skipped-when fields.
+            let optional = a.skip_serializing_if().is_some() || skip_ser;
+            schema_inserts.push(quote_spanned! {ty.span()=>
+                #dsl::schema::flatten_into::<#ty>(&mut tree, types, __optional || #optional);
+            });
+            ref_inits.push(quote!(#ident: <#ty as #dsl::schema::Schema>::reference(base)));
+            status_inserts.push(quote! {
+                #dsl::schema::flatten_status(&mut tree, <#ty as #dsl::schema::Schema>::status_node(&e.#ident));
+            });
+            continue;
+        }
+        // A field serde never reads has no default to fill in (serde gives
+        // `skip_deserializing` fields an implicit `default`, for itself).
+        let has_serde_default =
+            !skip_de && (!a.default().is_none() || !container_default.is_none());
+        // `Option<T>` (serde writes `null`, which the API server drops) is
+        // never required: `Schema::nullable` says so at run time, so type
+        // aliases of `Option` count too.
+        let required = !has_schema_default
+            && !has_serde_default
+            && a.skip_serializing_if().is_none()
+            && !skip_ser;
+        let default_value = if has_schema_default || !has_serde_default {
+            None
+        } else {
+            match (a.default(), container_default) {
+                (attr::Default::Default, _) => {
+                    Some(quote!(<#ty as ::core::default::Default>::default()))
+                }
+                (attr::Default::Path(p), _) => Some(quote!({
+                    let __v: #ty = #p();
+                    __v
+                })),
+                (attr::Default::None, attr::Default::Default) => {
+                    Some(quote!(<#name as ::core::default::Default>::default().#ident))
+                }
+                (attr::Default::None, attr::Default::Path(p)) => Some(quote!({
+                    let __c: #name = #p();
+                    __c.#ident
+                })),
+                (attr::Default::None, attr::Default::None) => None,
+            }
+        };
+        let default_marker = default_value.map(|v| {
+            quote! {
+                if let ::std::option::Option::Some(d) = #dsl::schema::default_marker(&#v) {
+                    markers.push(("default", d));
+                }
+            }
+        });
+        let marker_tokens = markers
+            .iter()
+            .map(|(k, v)| quote!(markers.push((#k, ::std::string::String::from(#v)));));
+        let doc = doc_comment(attrs);
+        let doc_marker = doc.map(|d| {
+            let q = format!("\"{}\"", d.replace('\\', "\\\\").replace('"', "\\\""));
+            quote!(markers.push(("description", ::std::string::String::from(#q)));)
+        });
         schema_inserts.push(quote! {
-            tree.insert(::std::string::String::from(#wire), #dsl::schema::field_node::<#ty>(types, #required, &[#doc_marker #(#marker_tokens),*]));
+            {
+                let mut markers: ::std::vec::Vec<(&str, ::std::string::String)> = ::std::vec::Vec::new();
+                #default_marker
+                #doc_marker
+                #(#marker_tokens)*
+                tree.insert(
+                    ::std::string::String::from(#wire),
+                    #dsl::schema::field_node::<#ty>(
+                        types,
+                        #required && !__optional && !<#ty as #dsl::schema::Schema>::nullable(),
+                        &markers,
+                    ),
+                );
+            }
         });
         ref_inits
             .push(quote!(#ident: <#ty as #dsl::schema::Schema>::reference(&base.child(#wire))));
@@ -328,6 +532,17 @@ fn expand_struct(
         #[allow(dead_code)]
         #vis struct #expr_name { #(#expr_fields),* }
 
+        impl #dsl::schema::SchemaStruct for #name {
+            fn schema_fields(
+                types: &mut #dsl::schema::Types,
+                __optional: bool,
+            ) -> #dsl::__private::FieldTree {
+                let mut tree = #dsl::__private::FieldTree::new();
+                #(#schema_inserts)*
+                tree
+            }
+        }
+
         impl #dsl::schema::Schema for #name {
             type Ref = #ref_name;
             type Exprs = #expr_name;
@@ -335,9 +550,9 @@ fn expand_struct(
                 ::std::option::Option::Some(#name_str)
             }
             fn simple_type(types: &mut #dsl::schema::Types) -> #dsl::schema::SimpleType {
-                let mut tree = #dsl::__private::FieldTree::new();
-                #(#schema_inserts)*
-                #dsl::schema::SimpleType::Object(tree)
+                #dsl::schema::SimpleType::Object(
+                    <#name as #dsl::schema::SchemaStruct>::schema_fields(types, false),
+                )
             }
             fn reference(base: &#dsl::schema::RefBase) -> #ref_name {
                 #ref_name { #(#ref_inits),* }
@@ -369,38 +584,78 @@ fn doc_comment(attrs: &[Attribute]) -> Option<String> {
 
 fn expand_enum(
     input: &DeriveInput,
-    e: &syn::DataEnum,
-    rename_all: Option<&str>,
+    _cont: &ast::Container,
+    variants: &[ast::Variant],
+    dsl: &TokenStream2,
 ) -> syn::Result<TokenStream2> {
     let name = &input.ident;
-    let dsl = quote!(::kroxide::dsl);
     let mut arms = Vec::new();
     let mut wires = Vec::new();
-    for v in &e.variants {
-        if !matches!(v.fields, Fields::Unit) {
+    for v in variants {
+        let id = &v.ident;
+        let attrs = &v.original.attrs;
+        if !matches!(v.style, ast::Style::Unit) {
             return Err(syn::Error::new_spanned(
-                v,
-                "Schema enums must have unit variants only",
+                v.original,
+                format!("the enum `{name}` cannot be a Schema: the variant `{id}` has data, which serde writes as an object; {EXPRESSIBLE}"),
             ));
         }
-        let sf = serde_field(&v.attrs)?;
-        let wire = sf
-            .rename
-            .unwrap_or_else(|| rename(&v.ident.to_string(), rename_all));
+        if v.attrs.untagged() {
+            return Err(attr_error(
+                attrs,
+                &["untagged"],
+                v.original,
+                format!("the enum `{name}` cannot be a Schema: #[serde(untagged)] writes the variant `{id}` as null; {EXPRESSIBLE}"),
+            ));
+        }
+        if v.attrs.serialize_with().is_some() {
+            return Err(attr_error(
+                attrs,
+                &["serialize_with", "with"],
+                v.original,
+                format!("#[derive(Schema)] does not support serialize_with/with on `{name}::{id}`"),
+            ));
+        }
+        let names = v.attrs.name();
+        let skip_ser = v.attrs.skip_serializing();
+        if !skip_ser
+            && !v.attrs.skip_deserializing()
+            && names.serialize_name() != names.deserialize_name()
+        {
+            return Err(rename_error(
+                attrs,
+                &input.attrs,
+                v.original,
+                format!(
+                    "`{name}::{id}` is written as `{}` but read as `{}`; a SimpleSchema enum value has one name",
+                    names.serialize_name(),
+                    names.deserialize_name()
+                ),
+            ));
+        }
+        let wire = if skip_ser {
+            names.deserialize_name()
+        } else {
+            names.serialize_name()
+        }
+        .to_string();
         if wire.contains(',') {
             return Err(syn::Error::new_spanned(
-                v,
+                v.original,
                 "enum values cannot contain a comma in SimpleSchema",
             ));
         }
-        let id = &v.ident;
         arms.push(quote!(#name::#id => #wire));
-        wires.push(wire);
+        if !skip_ser {
+            wires.push(wire);
+        }
     }
     if wires.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
-            "Schema enums need at least one variant",
+            format!(
+                "the enum `{name}` has no variant serde can write: Schema enums need at least one"
+            ),
         ));
     }
     let simple = format!("string | enum=\"{}\"", wires.join(","));

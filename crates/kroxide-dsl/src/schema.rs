@@ -71,6 +71,54 @@ pub trait Schema {
     fn reference(base: &RefBase) -> Self::Ref;
     /// The status tree for the given expressions.
     fn status_node(e: &Self::Exprs) -> FieldNode;
+    /// Whether serde may write this type as `null` (`Option<T>`), which the
+    /// API server drops: a field of such a type is never `required=true`.
+    #[doc(hidden)]
+    fn nullable() -> bool {
+        false
+    }
+}
+
+/// `#[derive(Schema)]`: see the `kroxide-derive` crate for what it
+/// generates and which serde attributes it follows.
+pub use kroxide_derive::Schema;
+
+/// A struct whose fields `#[serde(flatten)]` can merge into another's:
+/// implemented by `#[derive(Schema)]` on structs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be flattened into a Schema struct",
+    label = "#[serde(flatten)] needs a struct that derives Schema",
+    note = "SimpleSchema can merge the fields of a struct; a flattened map or enum has no SimpleSchema form"
+)]
+pub trait SchemaStruct: Schema {
+    /// The struct's fields; with `optional`, none is `required=true`.
+    #[doc(hidden)]
+    fn schema_fields(types: &mut Types, optional: bool) -> FieldTree;
+}
+
+/// Merges a flattened struct's fields (used by `#[derive(Schema)]`).
+#[doc(hidden)]
+pub fn flatten_into<T: SchemaStruct>(tree: &mut FieldTree, types: &mut Types, optional: bool) {
+    tree.extend(T::schema_fields(types, optional));
+}
+
+/// Merges a flattened struct's status (used by `#[derive(Schema)]`).
+#[doc(hidden)]
+pub fn flatten_status(tree: &mut FieldTree, node: FieldNode) {
+    if let FieldNode::Object(t) = node {
+        tree.extend(t);
+    }
+}
+
+/// The SimpleSchema `default=` value of a serde default, when SimpleSchema
+/// can write it (not `null`). Used by `#[derive(Schema)]`.
+#[doc(hidden)]
+pub fn default_marker<T: serde::Serialize>(v: &T) -> Option<String> {
+    match serde_json::to_value(v).ok()? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(quote_marker(&s)),
+        other => Some(other.to_string()),
+    }
 }
 
 /// Unit-variant enums: their values are strings.
@@ -190,6 +238,16 @@ impl<T: Schema> Schema for Option<T> {
     }
     fn status_node(e: &Self::Exprs) -> FieldNode {
         T::status_node(e)
+    }
+    fn nullable() -> bool {
+        true
+    }
+}
+
+/// A flattened `Option<T>`: serde writes `T`'s fields or none of them.
+impl<T: SchemaStruct> SchemaStruct for Option<T> {
+    fn schema_fields(types: &mut Types, _optional: bool) -> FieldTree {
+        T::schema_fields(types, true)
     }
 }
 

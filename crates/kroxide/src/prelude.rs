@@ -21,7 +21,6 @@
 //! ```
 
 pub use crate::factory::{GraphFactory, Mode};
-pub use kroxide_derive::Schema;
 pub use kroxide_dsl::resources::{
     http_get, tcp_socket, ClusterRole, ClusterRoleBinding, ConfigMap, CronJob, DaemonSet,
     Deployment, HasMeta, HorizontalPodAutoscaler, Ingress, Job, Namespace, NetworkPolicy, Object,
@@ -29,6 +28,7 @@ pub use kroxide_dsl::resources::{
     ServiceAccount, StatefulSet,
 };
 pub use kroxide_dsl::template;
+// `Schema` is both the trait and its derive (re-exported by kroxide-dsl).
 pub use kroxide_dsl::{
     cel, has, lit, BuildError, Expr, Graph, Handle, IntoExpr, ResourceGraph, Schema,
 };
