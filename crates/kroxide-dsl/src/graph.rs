@@ -228,6 +228,9 @@ pub struct ResourceGraphBuilder<S, St> {
     name: String,
     api_version: String,
     kind: String,
+    short_names: Vec<String>,
+    categories: Vec<String>,
+    kro_version: kroxide_model::KroVersion,
     _t: PhantomData<fn() -> (S, St)>,
 }
 
@@ -241,6 +244,9 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
             name: name.into(),
             api_version: api_version.into(),
             kind: kind.into(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            kro_version: kroxide_model::KroVersion::default(),
             _t: PhantomData,
         }
     }
@@ -301,10 +307,68 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
 }
 
 impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
+    /// The KRO the graph is for: [`KroVersion::V0_9_3`](kroxide_model::KroVersion) (the
+    /// default) or `KroVersion::Main`, which [`short_names`](Self::short_names),
+    /// [`categories`](Self::categories) and the CEL function `deepMerge()`
+    /// need. The graph is validated, planned and rendered for it.
+    pub fn kro_version(mut self, v: kroxide_model::KroVersion) -> Self {
+        self.kro_version = v;
+        self
+    }
+
+    /// `schema.shortNames`: aliases of the instance kind for `kubectl get`
+    /// (KRO main; each a lowercase DNS label, at most 32).
+    ///
+    /// ```
+    /// use kroxide_dsl::{ConfigMap, KroVersion, ResourceGraph, Schema};
+    /// #[derive(Schema, Clone)]
+    /// #[schema(crate = "kroxide_dsl")]
+    /// pub struct AppSpec { pub name: String }
+    /// #[derive(Schema, Clone)]
+    /// #[schema(crate = "kroxide_dsl")]
+    /// pub struct AppStatus { pub name: String }
+    ///
+    /// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "WebApp")
+    ///     .kro_version(KroVersion::Main)
+    ///     .short_names(["wa"])
+    ///     .categories(["platform"])
+    ///     .build(|g, spec| {
+    ///         g.add(ConfigMap::new("config").data("name", &spec.name));
+    ///         AppStatusExpr { name: spec.name.clone() }
+    ///     });
+    /// let rgd = graph.to_rgd().unwrap();
+    /// assert_eq!(rgd.spec.schema.short_names, Some(vec!["wa".to_string()]));
+    /// let crd = kroxide_semantics::crd::instance_crd(&rgd).unwrap();
+    /// assert_eq!(crd["spec"]["names"]["categories"][0], "platform");
+    /// // KRO v0.9.3 has no such field: the graph does not build for it.
+    /// let old = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "WebApp")
+    ///     .short_names(["wa"])
+    ///     .build(|_, spec| AppStatusExpr { name: spec.name.clone() });
+    /// assert!(old.to_rgd().unwrap_err().to_string().contains("needs KRO main"));
+    /// ```
+    pub fn short_names<I: IntoIterator<Item = T>, T: Into<String>>(mut self, names: I) -> Self {
+        self.short_names.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// `schema.categories`: groups the instance kind belongs to, for
+    /// `kubectl get CATEGORY` (KRO main; see [`short_names`](Self::short_names)).
+    pub fn categories<I: IntoIterator<Item = T>, T: Into<String>>(mut self, names: I) -> Self {
+        self.categories.extend(names.into_iter().map(Into::into));
+        self
+    }
+
     /// Builds the graph: `f` receives the graph and the typed spec
     /// references and returns the status expressions.
     pub fn build(self, f: impl FnOnce(&mut Graph, &S::Ref) -> St::Exprs) -> ResourceGraph<S, St> {
         let mut rgd = ResourceGraphDefinition::new(&self.name, "", &self.kind);
+        rgd.kro_version = self.kro_version;
+        if !self.short_names.is_empty() {
+            rgd.spec.schema.short_names = Some(self.short_names.clone());
+        }
+        if !self.categories.is_empty() {
+            rgd.spec.schema.categories = Some(self.categories.clone());
+        }
         match self.api_version.rsplit_once('/') {
             Some((g, v)) => {
                 rgd.spec.schema.group = Some(g.to_string());

@@ -17,6 +17,7 @@ pub mod schema;
 pub use expr::{cel, has, lit, Expr, IntoExpr};
 pub use graph::{BuildError, Graph, Lint, ResourceGraph, ResourceGraphBuilder};
 pub use handle::{Handle, Kind};
+pub use kroxide_model::KroVersion;
 pub use resources::*;
 pub use schema::{Schema, SchemaEnum};
 

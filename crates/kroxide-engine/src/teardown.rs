@@ -15,7 +15,7 @@
 //! apply would drop the fields kroxide's apply owns), so a later deploy of
 //! the instance needs `--adopt` to take it back.
 
-use crate::inventory::ObjectRef;
+use crate::inventory::{Inventory, ObjectRef};
 use crate::progress::Event;
 use crate::retry::retry;
 use crate::{
@@ -104,8 +104,9 @@ enum Outcome {
 }
 
 impl DirectEngine {
-    /// Deletes every object of `instance` of `graph` in reverse waves (each
-    /// wave gone before the next starts), then its inventory. Objects whose
+    /// Deletes every object of `instance` of `graph` in KRO main's deletion
+    /// waves ([`deletion_orders`]; each wave gone before the next starts),
+    /// then its inventory. Objects whose
     /// delete policy is `retain` are kept, orphaned. Deleting an instance
     /// that is not there succeeds with an empty report.
     pub async fn delete(
@@ -153,9 +154,18 @@ impl DirectEngine {
             expires: crate::inventory::now() + opts.resource_timeout.as_secs() + 60,
         });
         store.write(&mut inv).await?;
+        // KRO main's order: from the graph last deployed, each resource in
+        // its deletion wave (the first holds what nothing reads), objects of
+        // resources the graph no longer has last. An inventory that kept no
+        // graph: the apply waves reversed.
+        let orders = deletion_orders(&inv);
         let mut by_wave: BTreeMap<usize, Vec<ObjectRef>> = BTreeMap::new();
         for o in &inv.objects {
-            by_wave.entry(o.wave).or_default().push(o.clone());
+            let order = match &orders {
+                Some(orders) => orders.get(&o.id).copied().unwrap_or(0),
+                None => o.wave,
+            };
+            by_wave.entry(order).or_default().push(o.clone());
         }
         let mut report = DeleteReport {
             found: true,
@@ -364,6 +374,18 @@ impl DirectEngine {
 
 /// The JSON merge patch that removes kroxide's labels (and nothing else),
 /// conditional on `resource_version` when given.
+/// The deletion order of each resource of the graph `inv` last deployed, as
+/// KRO main computes it ([`kroxide_semantics::dag::DependencyGraph::deletion_orders`]:
+/// higher goes first), or None when the inventory kept no graph.
+pub fn deletion_orders(inv: &Inventory) -> Option<BTreeMap<String, usize>> {
+    let last = inv.revisions.last()?;
+    let rgd = inv.revision_graph(last.revision)?;
+    // Dependencies only: they come out of a graph with errors too (one
+    // checked for another KRO version, say).
+    let graph = kroxide_semantics::validate::validate(&rgd).graph?;
+    graph.deletion_orders().ok()
+}
+
 pub(crate) fn ownership_patch(resource_version: Option<&str>) -> Value {
     let labels: Map<String, Value> = OWNERSHIP_LABELS
         .iter()
@@ -411,6 +433,38 @@ mod tests {
             "retain"
         )));
         assert!(!is_retained(&json!({"metadata": {"name": "x"}})));
+    }
+
+    #[test]
+    fn deletion_follows_kro_mains_order_from_the_graph_last_deployed() {
+        // KRO main stamped these apply-orders on this graph's objects
+        // (top, side, lone 3; mid 2; base 1) and deleted them in that order.
+        let yaml = "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: ordertest}\nspec:\n  schema: {apiVersion: v1alpha1, kind: OrderTest, spec: {name: string | default=o}}\n  resources:\n  - {id: base, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${schema.spec.name}-base'}}}\n  - {id: mid, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${base.metadata.name}-mid'}}}\n  - {id: top, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${mid.metadata.name}-top'}}}\n  - {id: lone, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${schema.spec.name}-lone'}}}\n  - {id: side, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: '${base.metadata.name}-side'}}}\n";
+        let rgd = kroxide_model::load_str("o.yaml", yaml)
+            .unwrap()
+            .remove(0)
+            .rgd;
+        let mut inv = Inventory::default();
+        assert_eq!(deletion_orders(&inv), None, "no graph: reverse apply waves");
+        inv.record(
+            &rgd,
+            &json!({}),
+            "me",
+            crate::history::Outcome::Deployed,
+            "",
+        );
+        let orders = deletion_orders(&inv).unwrap();
+        let got: Vec<(&str, usize)> = orders.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            got,
+            [
+                ("base", 1),
+                ("lone", 3),
+                ("mid", 2),
+                ("side", 3),
+                ("top", 3)
+            ]
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! ```
 
 mod error;
+mod kro_version;
 mod rgd;
 mod source;
 mod yaml;
@@ -54,6 +55,7 @@ pub const DELETE_POLICIES: [&str; 2] = ["retain", "delete"];
 pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 
 pub use error::LoadError;
+pub use kro_version::KroVersion;
 pub use rgd::{
     ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn, Resource,
     ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,

@@ -25,6 +25,11 @@ pub struct ResourceGraphDefinition {
     /// Status written by a KRO controller; kept as read, never interpreted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Value>,
+    /// The KRO this graph is checked, planned and deployed for (not part of
+    /// the YAML: the command line's `--kro-version`, the DSL's
+    /// `kro_version`). Defaults to v0.9.3.
+    #[serde(skip)]
+    pub kro_version: crate::KroVersion,
 }
 
 impl ResourceGraphDefinition {
@@ -60,6 +65,7 @@ impl ResourceGraphDefinition {
                 resources: Vec::new(),
             },
             status: None,
+            kro_version: crate::KroVersion::default(),
         }
     }
 

@@ -299,11 +299,27 @@ pub fn instance_crd(rgd: &ResourceGraphDefinition) -> Result<Value, SchemaError>
         "plural": names.plural,
         "singular": names.singular,
     });
-    if let Some(sn) = &rgd.spec.schema.short_names {
-        names_json["shortNames"] = json!(sn);
-    }
-    if let Some(c) = &rgd.spec.schema.categories {
-        names_json["categories"] = json!(c);
+    // KRO main copies them onto the CRD (Go's omitempty: none when empty);
+    // KRO v0.9.3 has no such fields.
+    if rgd.kro_version.is_main() {
+        if let Some(sn) = rgd
+            .spec
+            .schema
+            .short_names
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            names_json["shortNames"] = json!(sn);
+        }
+        if let Some(c) = rgd
+            .spec
+            .schema
+            .categories
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            names_json["categories"] = json!(c);
+        }
     }
     Ok(json!({
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -138,6 +138,58 @@ impl DependencyGraph {
         Ok(waves)
     }
 
+    /// Deletion waves as KRO main orders them (`ReverseTopologicalLayers`
+    /// in pkg/graph/dag, persisted on each object as the annotation
+    /// `internal.kro.run/apply-order`): the first wave holds the resources
+    /// nothing depends on, each later one the resources whose dependents
+    /// are all in earlier waves. Every resource is deleted as early as
+    /// it can be, which is not the apply waves reversed: a resource nothing
+    /// reads goes in the first deletion wave whatever its apply wave.
+    ///
+    /// ```
+    /// use kroxide_semantics::dag::DependencyGraph;
+    /// // deploy reads cm; audit reads nothing and nothing reads it.
+    /// let mut g = DependencyGraph::new(["cm", "deploy", "audit"].map(String::from));
+    /// g.add_dependency("deploy", "cm");
+    /// assert_eq!(g.waves().unwrap(), vec![vec!["cm", "audit"], vec!["deploy"]]);
+    /// assert_eq!(g.deletion_waves().unwrap(), vec![vec!["deploy", "audit"], vec!["cm"]]);
+    /// ```
+    pub fn deletion_waves(&self) -> Result<Vec<Vec<String>>, Cycle> {
+        let order = self.topological_order()?;
+        let dependents = self.dependents_index();
+        // Height: 0 for a resource nothing depends on, else 1 + its
+        // dependents' greatest (computed from the last in apply order).
+        let mut height = vec![0usize; self.ids.len()];
+        for id in order.iter().rev() {
+            let i = self.index(id).expect("id from order");
+            height[i] = dependents[i]
+                .iter()
+                .map(|d| height[*d] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let depth = height.iter().copied().max().map_or(0, |m| m + 1);
+        let mut waves = vec![Vec::new(); depth];
+        for (i, id) in self.ids.iter().enumerate() {
+            waves[height[i]].push(id.clone());
+        }
+        Ok(waves)
+    }
+
+    /// KRO main's `internal.kro.run/apply-order` of each resource: its
+    /// deletion wave counted from the last (the first deletion wave has the
+    /// highest number, the last wave 1). KRO deletes the highest first and
+    /// waits until a wave is gone before the next.
+    pub fn deletion_orders(&self) -> Result<std::collections::BTreeMap<String, usize>, Cycle> {
+        let waves = self.deletion_waves()?;
+        let n = waves.len();
+        Ok(waves
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, w)| w.into_iter().map(move |id| (id, n - i)))
+            .collect())
+    }
+
     /// A cycle, found deterministically: from the first resource (in
     /// declaration order) that is on one.
     pub fn find_cycle(&self) -> Cycle {

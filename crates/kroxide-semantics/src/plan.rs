@@ -583,6 +583,7 @@ impl<'a> Planner<'a> {
         for id in order {
             let r = by_id[id.as_str()];
             let mut vars = Vars::new();
+            vars.for_kro(rgd.kro_version);
             vars.add("schema", &instance);
             for d in graph.dependencies(id) {
                 if let Some(o) = seen.get(d) {
@@ -852,6 +853,7 @@ impl<'a> Planner<'a> {
 
         // Status: every field, against everything seen.
         let mut vars = Vars::new();
+        vars.for_kro(rgd.kro_version);
         vars.add("schema", &instance);
         for (k, v) in &seen {
             vars.add(k, v);

@@ -479,8 +479,23 @@ fn check_schema(cx: &mut Ctx) {
             "metadata.name is required".into(),
         );
     }
+    check_aliases(cx);
     match spec_schema(cx.rgd) {
-        Ok(s) => cx.spec = Some(s),
+        Ok(s) => {
+            let mut problems = Vec::new();
+            list_marker_problems(&s, &schema_path().key("spec"), &mut problems);
+            for (path, message) in problems {
+                cx.push(
+                    Severity::Error,
+                    "list-type",
+                    None,
+                    path,
+                    message,
+                    Some("KRO leaves these to the API server, which refuses the instance CRD: the graph stays inactive".into()),
+                );
+            }
+            cx.spec = Some(s)
+        }
         Err(e) => {
             let path = schema_path().join(&e.path);
             cx.push(
@@ -1022,7 +1037,13 @@ fn check_string(
             let not_in_kro = f
                 .split_once('.')
                 .is_some_and(|(ns, _)| crate::cel::NOT_IN_KRO.iter().any(|(n, _)| *n == ns));
-            if !not_in_kro && !default_engine().supports(f) {
+            let main_only = crate::cel::MAIN_ONLY_FUNCTIONS.contains(&f.as_str());
+            if main_only && !cx.rgd.kro_version.is_main() {
+                // KRO v0.9.3's checker has no such function: "undeclared reference".
+                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                    format!("unsupported CEL function {f} (in ${{{e}}}): KRO {} has no {f}(), KRO main has", cx.rgd.kro_version),
+                    Some("target KRO main with `--kro-version main` (KROXIDE_KRO_VERSION=main)".into()));
+            } else if !not_in_kro && !default_engine().supports(f) {
                 cx.push(Severity::Error, "cel-function", Some(id).filter(|_| scope != Scope::Status), path.clone(),
                     format!("unsupported CEL function {f} (in ${{{e}}})"),
                     Some("kroxide cannot evaluate it yet; see README for the supported CEL functions".into()));
@@ -1147,6 +1168,173 @@ fn check_references(
             );
         }
     }
+}
+
+/// What the API server refuses in a CRD's `x-kubernetes-list-type` and
+/// `x-kubernetes-list-map-keys` (the SimpleSchema markers `listType` and
+/// `listMapKey`; KRO checks only their values and leaves the rest to it),
+/// with its messages: a `map` list of objects whose keys are required (or
+/// defaulted) scalar properties of the items, a `set` of scalars or atomic
+/// values.
+fn list_marker_problems(s: &Schema, path: &FieldPath, out: &mut Vec<(FieldPath, String)>) {
+    if let (Some(lt), Some(items)) = (s.x_list_type.as_deref(), s.items.as_deref()) {
+        let item_type = items.type_.as_deref().unwrap_or("");
+        match lt {
+            "map" => {
+                if item_type != "object" {
+                    out.push((path.clone(), format!("listType=map: items.type: Invalid value: \"{item_type}\": must be object if parent array's x-kubernetes-list-type is map")));
+                } else {
+                    let required = items.required.as_deref().unwrap_or_default();
+                    let props = items.properties.as_ref();
+                    for k in s.x_list_map_keys.as_deref().unwrap_or_default() {
+                        match props.and_then(|p| p.get(k)) {
+                            None => out.push((path.clone(), format!("listMapKey={k}: x-kubernetes-list-map-keys: Invalid value: [\"{k}\"]: entries must all be names of item properties"))),
+                            Some(p) => {
+                                if !matches!(p.type_.as_deref(), Some("string" | "integer" | "number" | "boolean")) {
+                                    out.push((path.clone(), format!("listMapKey={k}: items.properties[{k}].type: must be a scalar type if parent array's x-kubernetes-list-type is map")));
+                                }
+                                if p.default.is_none() && !required.contains(k) {
+                                    out.push((path.clone(), format!("listMapKey={k}: items.properties[{k}].default: Required value: this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property")));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            "set" => {
+                let atomic = match item_type {
+                    "object" => items.x_map_type.as_deref() == Some("atomic"),
+                    "array" => items.x_list_type.as_deref() == Some("atomic"),
+                    _ => true,
+                };
+                if !atomic {
+                    let field = if item_type == "object" {
+                        "x-kubernetes-map-type"
+                    } else {
+                        "x-kubernetes-list-type"
+                    };
+                    out.push((path.clone(), format!("listType=set: items.{field}: Invalid value: null: must be atomic as item of a list with x-kubernetes-list-type=set")));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(items) = s.items.as_deref() {
+        list_marker_problems(items, path, out);
+    }
+    if let Some(props) = &s.properties {
+        for (k, p) in props {
+            list_marker_problems(p, &path.key(k.as_str()), out);
+        }
+    }
+}
+
+/// Names of the API group `kro.run` that KRO's own ResourceGraphDefinition
+/// CRD holds: an instance CRD in that group cannot take them as short names.
+const KRO_RUN_NAMES: &[&str] = &["resourcegraphdefinitions", "rgd"];
+
+/// `schema.shortNames` and `schema.categories`, as KRO main's
+/// ResourceGraphDefinition CRD admits them (at most 32 items, each at most 63
+/// characters matching `^[a-z]([-a-z0-9]*[a-z0-9])?$`, no duplicates:
+/// `x-kubernetes-list-type: set`), and the short names the API server's
+/// naming controller refuses (`ShortNamesConflict`: the CRD's own plural, or
+/// a name of KRO's CRD in `kro.run`), which would leave the CRD not
+/// established and the graph inactive. KRO v0.9.3 has neither field: its CRD
+/// has no such property, so `kubectl apply` refuses them (strict field
+/// validation) and other clients have them dropped.
+fn check_aliases(cx: &mut Ctx) {
+    let s = &cx.rgd.spec.schema;
+    let names = crate::crd::InstanceNames::of(cx.rgd);
+    for (field, list) in [
+        ("shortNames", &s.short_names),
+        ("categories", &s.categories),
+    ] {
+        let Some(list) = list else { continue };
+        let path = schema_path().key(field);
+        if !cx.rgd.kro_version.is_main() {
+            cx.push(
+                Severity::Error,
+                "kro-version",
+                None,
+                path,
+                format!(
+                    "spec.schema.{field} needs KRO main: KRO {} has no such field (kubectl apply refuses it, other clients have it dropped and the CRD gets none)",
+                    cx.rgd.kro_version
+                ),
+                Some("target KRO main with `--kro-version main` (KROXIDE_KRO_VERSION=main), or remove the field".into()),
+            );
+            continue;
+        }
+        if list.len() > 32 {
+            cx.error(
+                "alias",
+                None,
+                path.clone(),
+                format!(
+                    "spec.schema.{field}: Too many: {}: must have at most 32 items",
+                    list.len()
+                ),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, v) in list.iter().enumerate() {
+            let at = path.index(i);
+            if v.len() > 63 {
+                cx.error(
+                    "alias",
+                    None,
+                    at.clone(),
+                    format!("spec.schema.{field}[{i}]: Too long: may not be more than 63 bytes (`{v}` has {})", v.len()),
+                );
+            } else if !is_dns1035_label(v) {
+                cx.push(
+                    Severity::Error,
+                    "alias",
+                    None,
+                    at.clone(),
+                    format!("spec.schema.{field}[{i}]: Invalid value: `{v}`: should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'"),
+                    Some("lowercase letters, digits and '-', starting with a letter and not ending with '-'".into()),
+                );
+            }
+            if !seen.insert(v.as_str()) {
+                cx.error(
+                    "alias",
+                    None,
+                    at.clone(),
+                    format!("spec.schema.{field}[{i}]: Duplicate value: `{v}`"),
+                );
+            }
+            if field == "shortNames" {
+                let clash = if *v == names.plural {
+                    Some(format!("the plural of {} itself", names.kind))
+                } else if names.group == "kro.run" && KRO_RUN_NAMES.contains(&v.as_str()) {
+                    Some("a name of KRO's ResourceGraphDefinition CRD in the group kro.run".into())
+                } else {
+                    None
+                };
+                if let Some(clash) = clash {
+                    cx.push(
+                        Severity::Error,
+                        "alias",
+                        None,
+                        at,
+                        format!("spec.schema.shortNames[{i}]: `{v}` is already in use ({clash}): the API server refuses it (ShortNamesConflict), the CRD is never established and KRO leaves the graph inactive"),
+                        Some("pick another short name".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A Kubernetes DNS-1035 label without the length rule.
+fn is_dns1035_label(v: &str) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && *b.last().unwrap() != b'-'
 }
 
 fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str, p: &[String]) {

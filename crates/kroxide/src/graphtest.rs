@@ -744,9 +744,14 @@ impl Graphs {
     /// Reads the RGD files that `tests` name and that are not read yet.
     pub fn read<'t>(&mut self, tests: impl IntoIterator<Item = &'t GraphTest>) {
         for p in tests.into_iter().filter_map(|t| t.rgd.as_ref()) {
-            self.files
-                .entry(p.clone())
-                .or_insert_with(|| load_file_typed(p).map_err(|e| e.to_string()));
+            self.files.entry(p.clone()).or_insert_with(|| {
+                // The KRO version the command line targets (v0.9.3 unless told).
+                let mut docs = load_file_typed(p).map_err(|e| e.to_string())?;
+                for d in &mut docs {
+                    d.rgd.kro_version = crate::cli::kro_version();
+                }
+                Ok(docs)
+            });
         }
     }
 }

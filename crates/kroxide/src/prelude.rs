@@ -32,6 +32,6 @@ pub use kroxide_dsl::template;
 pub use kroxide_dsl::{
     cel, has, lit, BuildError, Expr, Graph, Handle, IntoExpr, ResourceGraph, Schema,
 };
-pub use kroxide_model::{FieldPath, Resource, ResourceGraphDefinition};
+pub use kroxide_model::{FieldPath, KroVersion, Resource, ResourceGraphDefinition};
 pub use kroxide_semantics::validate::{validate, Diagnostic, Severity, Validation};
 pub use serde::{Deserialize, Serialize};

@@ -222,11 +222,29 @@ fn go_type(kind: &str) -> &'static str {
 /// uint: "cannot deep copy"; maps with non-string keys; the Kubernetes
 /// library types: "unsupported type").
 pub fn field_json(v: &Value) -> Result<serde_json::Value, String> {
+    field_json_for(v, kroxide_model::KroVersion::V0_9_3)
+}
+
+/// [`field_json`] as `kro` writes it: KRO main (`EnsureJSONSafe` in
+/// pkg/cel/conversion) writes a uint that fits in an int64 as that int and
+/// refuses a bigger one and bytes with a message, where v0.9.3's deep copy
+/// fails on any.
+pub fn field_json_for(
+    v: &Value,
+    kro: kroxide_model::KroVersion,
+) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
+    let main = kro.is_main();
+    let field_json = |x: &Value| field_json_for(x, kro);
     Ok(match v {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) => J::from(*i),
+        Value::UInt(u) if main => match i64::try_from(*u) {
+            Ok(i) => J::from(i),
+            Err(_) => return Err(format!("unsupported type: uint value {u} overflows int64; convert it explicitly, e.g. string(...)")),
+        },
+        Value::Bytes(_) if main => return Err("unsupported type: bytes value cannot be used directly in a resource template or status field; encode it explicitly, e.g. base64.encode(...)".into()),
         Value::UInt(_) => return Err("cannot deep copy uint64".into()),
         Value::Float(f) => {
             if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18 {

@@ -52,6 +52,27 @@ macro_rules! overloads {
     };
 }
 
+/// `other` merged onto `base` as KRO main's `deepMerge` does: maps under
+/// the same key merged recursively, otherwise `other`'s value wins (lists
+/// and nulls too); an empty side gives the other map unchanged.
+pub(crate) fn deep_merge(base: &Map, other: &Map) -> Value {
+    if other.map.is_empty() {
+        return Value::Map(base.clone());
+    }
+    if base.map.is_empty() {
+        return Value::Map(other.clone());
+    }
+    let mut m: HashMap<Key, Value> = (*base.map).clone();
+    for (k, ov) in other.map.iter() {
+        let merged = match (m.get(k), ov) {
+            (Some(Value::Map(sm)), Value::Map(om)) => deep_merge(sm, om),
+            _ => ov.clone(),
+        };
+        m.insert(k.clone(), merged);
+    }
+    Value::Map(Map { map: Arc::new(m) })
+}
+
 fn optional(v: Option<Value>) -> Value {
     Value::Opaque(Arc::new(match v {
         Some(x) => cel::objects::OptionalValue::of(x),
@@ -415,6 +436,13 @@ overloads! {
                 Ok(Value::Map(Map { map: Arc::new(m) }))
             }
             _ => Err("merge needs two maps".into()),
+        }
+    };
+    map_deep_merge => "deepMerge", "dyn_deepmerge_dyn", DYN_TYPE, [DYN_TYPE], |a| {
+        // KRO main's maps library: dyn.deepMerge(dyn) -> dyn.
+        match (&a[0], &a[1]) {
+            (Value::Map(l), Value::Map(r)) => Ok(deep_merge(l, r)),
+            _ => Err("no such overload".into()),
         }
     };
     q_less => "isLessThan", "k8s_isLessThan", MAP_TYPE, [MAP_TYPE], |a| {

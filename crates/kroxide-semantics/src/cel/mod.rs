@@ -121,6 +121,8 @@ pub enum EvalError {
 pub struct Vars<'a> {
     values: BTreeMap<Cow<'a, str>, Cow<'a, Value>>,
     converted: Converted,
+    /// The KRO that writes the results (see [`Vars::for_kro`]).
+    kro: kroxide_model::KroVersion,
     /// Invariant in `'a`: a clone cannot be narrowed to a shorter lifetime
     /// and given a value that dies before the cache that keys it by address.
     _same_lifetime: std::marker::PhantomData<fn(&'a ()) -> &'a ()>,
@@ -142,6 +144,13 @@ impl fmt::Debug for Converted {
 impl<'a> Vars<'a> {
     pub fn new() -> Self {
         Vars::default()
+    }
+
+    /// Results written as `kro` writes them into objects (KRO main writes
+    /// a uint that fits as an int, where v0.9.3 fails: see
+    /// [`go::field_json_for`]). v0.9.3 unless told.
+    pub fn for_kro(&mut self, kro: kroxide_model::KroVersion) {
+        self.kro = kro;
     }
 
     /// `value` as the variable `name`, borrowed.
@@ -372,7 +381,17 @@ pub const SUPPORTED_FUNCTIONS: &[&str] = &[
     "lists.setAtIndex",
     "lists.insertAtIndex",
     "lists.removeAtIndex",
+    // KRO main only (see MAIN_ONLY_FUNCTIONS)
+    "deepMerge",
 ];
+
+/// Functions KRO's main branch has and v0.9.3 has not: `validate` refuses
+/// them unless the graph targets KRO main (v0.9.3 reports them as undeclared).
+/// `x.deepMerge(y)`: `dyn.deepMerge(dyn) -> dyn`, both maps, `y`'s keys win,
+/// maps under the same key merged recursively, anything else (lists too)
+/// replaced; a receiver or argument that is not a map fails at run time
+/// ("no such overload").
+pub const MAIN_ONLY_FUNCTIONS: &[&str] = &["deepMerge"];
 
 /// Libraries KRO v0.9.3 does not have, by namespace, with what is missing:
 /// `validate` rejects their functions, as KRO does (it reports the namespace
@@ -676,7 +695,7 @@ impl CelRsProgram {
             }
         }
         match cel::Value::resolve(self.ast.expr(), &ctx) {
-            Ok(v) => cel_to_json(&v),
+            Ok(v) => cel_to_json(&v, vars.kro),
             Err(e) => {
                 let msg = e.to_string();
                 // The same message names a missing variable (data not there
@@ -814,8 +833,8 @@ pub(crate) fn json_to_cel(v: &Value) -> cel::Value {
 }
 
 /// A result as KRO writes it into an object: see [`go::field_json`].
-fn cel_to_json(v: &cel::Value) -> Result<Value, EvalError> {
-    go::field_json(v).map_err(EvalError::Failed)
+fn cel_to_json(v: &cel::Value, kro: kroxide_model::KroVersion) -> Result<Value, EvalError> {
+    go::field_json_for(v, kro).map_err(EvalError::Failed)
 }
 
 fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInfo) {
@@ -1424,6 +1443,7 @@ mod tests {
             "'abc123'.find('[0-9]+')",
             "'a1b2'.findAll('[0-9]')",
             "{'a': 1}.merge({'b': 2})",
+            "{'a': {'x': 1}}.deepMerge({'a': {'y': 2}})",
             "lists.setAtIndex(l, 0, 9)",
             "lists.insertAtIndex(l, 3, 9)",
             "lists.removeAtIndex(l, 0)",
@@ -1461,6 +1481,9 @@ mod tests {
         }
         assert!(default_engine().supports("json.marshal"));
         assert!(default_engine().supports("url"));
+        for f in MAIN_ONLY_FUNCTIONS {
+            assert!(SUPPORTED_FUNCTIONS.contains(f), "{f} runs (for KRO main)");
+        }
         // KRO v0.9.3 has neither cel-go's math extension nor the sets library.
         assert!(!default_engine().supports("math.abs"));
         assert!(!default_engine().supports("sets.contains"));
@@ -1495,5 +1518,38 @@ mod tests {
             "{:?}",
             pending("x.a[0] / 0")
         );
+    }
+    /// `deepMerge` gives what KRO main (v0.9.3-54-g0302e659) wrote for the
+    /// same expressions on a real cluster (through `json.marshal`, which
+    /// sorts keys): nested maps merged, lists, scalars and nulls replaced,
+    /// an empty side giving the other map, a non-map an error.
+    #[test]
+    fn deep_merge_is_kro_mains() {
+        let vars = Vars::from([(
+            "labels".to_string(),
+            serde_json::json!({"app": "web", "team": "y"}),
+        )]);
+        let cases = [
+            ("json.marshal({'a': {'x': 1, 'l': [1, 2]}, 's': 'k', 'z': {'q': 1}}.deepMerge({'a': {'y': 2, 'l': [3]}, 's': {'n': 1}, 'z': 'flat'}))",
+             r#"{"a":{"l":[3],"x":1,"y":2},"s":{"n":1},"z":"flat"}"#),
+            ("json.marshal({}.deepMerge({'a': {'b': 1}}))", r#"{"a":{"b":1}}"#),
+            ("json.marshal({'a': {'b': 1}}.deepMerge({'a': null}))", r#"{"a":null}"#),
+            ("json.marshal({'a': {'b': {'c': 1, 'd': 2}}}.deepMerge({'a': {'b': {'c': 9}, 'e': {}}}))",
+             r#"{"a":{"b":{"c":9,"d":2},"e":{}}}"#),
+            ("json.marshal({'a': {'b': 1}}.deepMerge({'a': {}}))", r#"{"a":{"b":1}}"#),
+            ("json.marshal(labels.deepMerge({'fixed': 'yes'}))", r#"{"app":"web","fixed":"yes","team":"y"}"#),
+        ];
+        for (src, want) in cases {
+            let got = default_engine().compile(src).unwrap().eval(&vars).unwrap();
+            assert_eq!(got, serde_json::json!(want), "{src}");
+        }
+        for bad in ["'a'.deepMerge({'a': 1})", "labels.deepMerge(1)"] {
+            let err = default_engine()
+                .compile(bad)
+                .unwrap()
+                .eval(&vars)
+                .unwrap_err();
+            assert!(err.to_string().contains("no such overload"), "{bad}: {err}");
+        }
     }
 }

@@ -36,6 +36,39 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The KRO the graphs are for: v0.9.3 (the default) or main (KRO's main branch: schema shortNames/categories, deepMerge(), ordered deletion). Default from KROXIDE_KRO_VERSION.
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub kro_version: Option<kroxide_model::KroVersion>,
+}
+
+/// The KRO version commands target in this process (`--kro-version`, else
+/// `KROXIDE_KRO_VERSION`, else v0.9.3), as [`KroVersion::ALL`](kroxide_model::KroVersion::ALL)'s index.
+static KRO_VERSION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The KRO version the command line targets (see [`Cli::kro_version`]).
+pub fn kro_version() -> kroxide_model::KroVersion {
+    kroxide_model::KroVersion::ALL[KRO_VERSION.load(std::sync::atomic::Ordering::Relaxed)]
+}
+
+/// Sets what [`kro_version`] returns: `given`, else `KROXIDE_KRO_VERSION`,
+/// else v0.9.3. A bad environment value is a usage error.
+fn set_kro_version(given: Option<kroxide_model::KroVersion>) -> Result<(), ExitCode> {
+    let v = match given {
+        Some(v) => v,
+        None => match std::env::var("KROXIDE_KRO_VERSION") {
+            Ok(s) if !s.is_empty() => s.parse().map_err(|e| {
+                eprintln!("error: KROXIDE_KRO_VERSION: {e}");
+                ExitCode::from(2)
+            })?,
+            _ => kroxide_model::KroVersion::default(),
+        },
+    };
+    let i = kroxide_model::KroVersion::ALL
+        .iter()
+        .position(|k| *k == v)
+        .unwrap_or(0);
+    KRO_VERSION.store(i, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -386,6 +419,9 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Err(code) = set_kro_version(cli.kro_version) {
+        return code;
+    }
     match cli.command {
         Command::Validate {
             files,
@@ -595,7 +631,12 @@ fn load_one(file: &PathBuf, verb: &str) -> Result<LoadedRgd, ExitCode> {
 fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
     // No command reads the document as plain JSON, only the typed graph.
     match load_file_typed(file) {
-        Ok(d) => Some(d),
+        Ok(mut d) => {
+            for doc in &mut d {
+                doc.rgd.kro_version = kro_version();
+            }
+            Some(d)
+        }
         Err(e) => {
             report_load_error(&e);
             None
