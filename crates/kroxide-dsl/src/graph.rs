@@ -60,9 +60,9 @@ impl fmt::Display for Lint {
 /// The resources of a graph under construction.
 #[derive(Default)]
 pub struct Graph {
-    resources: Vec<Resource>,
-    problems: Vec<String>,
-    ids: std::collections::HashSet<String>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) problems: Vec<String>,
+    pub(crate) ids: std::collections::HashSet<String>,
 }
 
 impl Graph {
@@ -86,7 +86,7 @@ impl Graph {
         self.insert(id.to_string(), r.into_built())
     }
 
-    fn insert<K>(&mut self, id: String, built: crate::resources::Built) -> Handle<K> {
+    pub(crate) fn insert<K>(&mut self, id: String, built: crate::resources::Built) -> Handle<K> {
         if let Some(why) = check_id(&id) {
             let s = suggest_id(&id);
             self.problems.push(format!("{why}; try `{s}`"));
@@ -116,7 +116,7 @@ impl Graph {
         &self.resources
     }
 
-    fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
+    pub(crate) fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
         self.resources.iter_mut().find(|r| r.id == id)
     }
 

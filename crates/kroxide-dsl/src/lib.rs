@@ -7,13 +7,16 @@
 //! compile. The result is the same graph model a parsed RGD file gives,
 //! checked by the offline validator before it is returned.
 
+pub mod collection;
 pub mod expr;
+pub mod external;
 pub mod fields;
 pub mod graph;
 pub mod handle;
 pub mod resources;
 pub mod schema;
 
+pub use collection::Each;
 pub use expr::{cel, has, lit, Expr, IntoExpr};
 pub use graph::{BuildError, Graph, Lint, ResourceGraph, ResourceGraphBuilder};
 pub use handle::{Handle, Kind};

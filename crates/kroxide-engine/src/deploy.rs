@@ -693,6 +693,27 @@ impl DirectEngine {
             .collect();
         let mut background = Background::default();
         for (wave, ids) in order.iter().enumerate() {
+            // Objects that exist already (externalRef): read, never written;
+            // waited for until they exist, as KRO waits.
+            for id in ids {
+                let Some(ext) = planner
+                    .rgd()
+                    .resource(id)
+                    .and_then(|r| r.external_ref.as_ref())
+                else {
+                    continue;
+                };
+                if !kinds.contains_key(id) {
+                    let kind = self
+                        .resolve_new_kind(planner.rgd(), id, served, opts)
+                        .await?;
+                    kinds.insert(id.clone(), kind);
+                }
+                let found = self
+                    .read_external(id, ext, &kinds[id], keep_managed, true, opts)
+                    .await?;
+                wave_opts.observed.replace(id, found);
+            }
             // Resolve the wave against what the cluster now holds. A value
             // an earlier wave's objects do not show yet (a load balancer's
             // address) is waited for, as KRO requeues until it can resolve.
@@ -963,6 +984,88 @@ impl DirectEngine {
             last = planner.plan(instance, &wave_opts)?;
         }
         Ok((applied_waves, wave_opts.observed.into_resources(), last))
+    }
+
+    /// The objects an externalRef names (by name, or by label selector: all
+    /// that match), in the instance's namespace unless it names one; with
+    /// `wait`, waited for until one exists (up to the resource timeout), as
+    /// KRO waits.
+    pub(crate) async fn read_external(
+        &self,
+        id: &str,
+        ext: &kroxide_model::ExternalRef,
+        kind: &Kind,
+        keep_managed: bool,
+        wait: bool,
+        opts: &DeployOptions,
+    ) -> Result<Vec<Value>, DeployError> {
+        let ns = ext
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| opts.namespace.clone());
+        let api = self.api(kind, Some(&ns));
+        let deadline = tokio::time::Instant::now() + opts.resource_timeout;
+        let what = match (&ext.metadata.name, &ext.metadata.selector) {
+            (Some(name), _) => format!("{} {name}", ext.kind),
+            (None, Some(sel)) => format!("a {} matching {sel}", ext.kind),
+            (None, None) => ext.kind.clone(),
+        };
+        loop {
+            let found: Vec<Value> = match (&ext.metadata.name, &ext.metadata.selector) {
+                (Some(name), _) => retry(opts.request_timeout, || api.get_opt(name))
+                    .await
+                    .map_err(|source| DeployError::Api {
+                        id: id.to_string(),
+                        source,
+                    })?
+                    .into_iter()
+                    .collect(),
+                (None, selector) => {
+                    let labels = selector
+                        .as_ref()
+                        .and_then(|s| s.get("matchLabels"))
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    let lp = kube::api::ListParams::default().labels(&labels);
+                    retry(opts.request_timeout, || api.list(&lp))
+                        .await
+                        .map_err(|source| DeployError::Api {
+                            id: id.to_string(),
+                            source,
+                        })?
+                        .items
+                }
+            }
+            .into_iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .map(|mut v| {
+                // A LIST's items carry no kind.
+                v["apiVersion"] = json!(ext.api_version);
+                v["kind"] = json!(ext.kind);
+                slim(v, keep_managed)
+            })
+            .collect();
+            if !found.is_empty() || ext.metadata.name.is_none() || !wait {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(DeployError::NotReady {
+                    id: id.to_string(),
+                    seconds: opts.resource_timeout.as_secs(),
+                    detail: Some(format!(
+                        "the external object {what} in namespace {ns} does not exist (kroxide reads it, never creates it)"
+                    )),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
     }
 
     /// The whole live objects of `targets`, by key: one LIST (of this

@@ -278,6 +278,16 @@ pub async fn kro_explain(
     for (id, objs) in &live {
         observed.replace(id, objs.clone());
     }
+    let refs: Vec<(String, kroxide_model::ExternalRef)> = rgd
+        .spec
+        .resources
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), r.external_ref.clone()?)))
+        .collect();
+    for (id, objs) in crate::kro_wait::read_externals(client, &refs, &served, &opts.namespace).await
+    {
+        observed.replace(&id, objs);
+    }
     let p = plan(
         rgd,
         &live_instance,

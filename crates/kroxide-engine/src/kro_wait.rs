@@ -112,6 +112,14 @@ pub(crate) async fn healthy(
     let mut differs_since: Option<Instant> = None;
     let mut why = "the instance has not been seen yet".to_string();
     let mut errors = 0u32;
+    let external_refs: Vec<(String, kroxide_model::ExternalRef)> = rgd
+        .spec
+        .resources
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), r.external_ref.clone()?)))
+        .collect();
+    let mut externals: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut next_externals = Instant::now();
     // New Warning events of children that are not ready, as a direct deploy shows them.
     let mut warnings = crate::events::Warnings::new();
     let mut next_warnings = Instant::now() + crate::wait::WARNINGS_AFTER;
@@ -158,7 +166,21 @@ pub(crate) async fn healthy(
             return Err(timeout(name, opts, &why));
         }
         let Some(inst) = &instance else { continue };
-        match judge(&planner, rgd, inst, &children, opts, &mut reported)? {
+        // What the graph reads but KRO does not make (externalRef): read as
+        // KRO reads it, again while one is missing.
+        if externals.len() < external_refs.len() && Instant::now() >= next_externals {
+            next_externals = Instant::now() + Duration::from_secs(1);
+            externals = read_externals(client, &external_refs, served, &opts.namespace).await;
+        }
+        match judge(
+            &planner,
+            rgd,
+            inst,
+            &children,
+            &externals,
+            opts,
+            &mut reported,
+        )? {
             Verdict::Healthy(status) => return Ok(status),
             Verdict::Waiting(w) => {
                 differs_since = None;
@@ -196,6 +218,35 @@ pub(crate) async fn healthy(
             }
         }
     }
+}
+
+/// The objects `refs` name, as they are now (those that exist).
+pub(crate) async fn read_externals(
+    client: &kube::Client,
+    refs: &[(String, kroxide_model::ExternalRef)],
+    served: &Served,
+    namespace: &str,
+) -> BTreeMap<String, Vec<Value>> {
+    let engine = crate::DirectEngine::new(client.clone());
+    let opts = crate::DeployOptions {
+        namespace: namespace.to_string(),
+        ..crate::DeployOptions::default()
+    };
+    let mut out = BTreeMap::new();
+    for (id, ext) in refs {
+        let Some(kind) = served.resolve(&ext.api_version, &ext.kind) else {
+            continue;
+        };
+        if let Ok(found) = engine
+            .read_external(id, ext, &kind, true, false, &opts)
+            .await
+        {
+            if !found.is_empty() {
+                out.insert(id.clone(), found);
+            }
+        }
+    }
+    out
 }
 
 fn timeout(name: &str, opts: &KroOptions, why: &str) -> KroError {
@@ -260,6 +311,7 @@ fn judge(
     rgd: &ResourceGraphDefinition,
     inst: &Value,
     children: &BTreeMap<(usize, Option<String>, String), Value>,
+    externals: &BTreeMap<String, Vec<Value>>,
     opts: &KroOptions,
     reported: &mut Reported,
 ) -> Result<Verdict, KroError> {
@@ -327,6 +379,9 @@ fn judge(
         for c in list {
             observed.insert(id, (*c).clone());
         }
+    }
+    for (id, objs) in externals {
+        observed.replace(id, objs.clone());
     }
     // The live instance: it has what the API server gave it (its uid,
     // which random.seededString and the like read), and KRO plans with it.

@@ -180,10 +180,31 @@ impl DirectEngine {
                 namespace: opts.namespace.clone(),
                 inventory: crate::inventory::secret_name(rgd.name(), instance),
             })?;
+        let externals: Vec<(&str, &kroxide_model::ExternalRef)> = rgd
+            .spec
+            .resources
+            .iter()
+            .filter_map(|r| Some((r.id.as_str(), r.external_ref.as_ref()?)))
+            .collect();
         let served = self
-            .discover(opts, inv.objects.iter().map(|o| o.api_version.as_str()))
+            .discover(
+                opts,
+                inv.objects
+                    .iter()
+                    .map(|o| o.api_version.as_str())
+                    .chain(externals.iter().map(|(_, e)| e.api_version.as_str())),
+            )
             .await?;
-        let live = self.read_live(&served, &inv.objects, opts).await?;
+        let mut live = self.read_live(&served, &inv.objects, opts).await?;
+        // What the graph reads but never wrote (externalRef), as it is now.
+        for (id, ext) in externals {
+            if let Some(k) = served.resolve(&ext.api_version, &ext.kind) {
+                let found = self.read_external(id, ext, &k, true, false, opts).await?;
+                if !found.is_empty() {
+                    live.insert(id.to_string(), found);
+                }
+            }
+        }
         let mut observed = Observed::default();
         for (id, objs) in &live {
             observed.replace(id, objs.clone());

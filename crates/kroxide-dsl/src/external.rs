@@ -1,0 +1,100 @@
+//! External references: KRO's `externalRef`, an object that exists
+//! already (made by someone else), read and never written. Its handle reads
+//! it as any other resource's: typed fields, dependency edges.
+
+use crate::graph::Graph;
+use crate::handle::{Handle, Kind};
+use kroxide_model::{ExternalRef, ExternalRefMetadata, Resource};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+impl Graph {
+    /// An existing object of kind `K` named `name` (in `namespace`, else
+    /// the instance's), read as resource `id`: the graph waits for it to
+    /// exist, never creates, changes or deletes it.
+    ///
+    /// ```
+    /// use kroxide_dsl::{ConfigMap, Graph, Service};
+    /// let mut g = Graph::default();
+    /// let shared = g.external::<ConfigMap>("sharedConfig", "platform-settings", Some("platform"));
+    /// g.add(ConfigMap::new("app").data("region", shared.field::<String>("data.region")));
+    /// let r = &g.resources()[0];
+    /// let ext = r.external_ref.as_ref().unwrap();
+    /// assert_eq!((ext.kind.as_str(), ext.metadata.name.as_deref()), ("ConfigMap", Some("platform-settings")));
+    /// assert_eq!(g.resources()[1].template.as_ref().unwrap()["data"]["region"], "${sharedConfig.data.region}");
+    /// ```
+    pub fn external<K: Kind>(
+        &mut self,
+        id: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Handle<K> {
+        if !self.ids.insert(id.to_string()) {
+            self.problems.push(format!(
+                "two resources have the id `{id}`: give the external reference another"
+            ));
+        }
+        if let Some(why) = kroxide_semantics::validate::check_id(id) {
+            self.problems.push(why);
+        }
+        self.resources.push(Resource {
+            id: id.to_string(),
+            template: None,
+            external_ref: Some(ExternalRef {
+                api_version: K::API_VERSION.to_string(),
+                kind: K::KIND.to_string(),
+                metadata: ExternalRefMetadata {
+                    name: Some(name.to_string()),
+                    namespace: namespace.map(String::from),
+                    selector: None,
+                },
+            }),
+            ready_when: Vec::new(),
+            include_when: Vec::new(),
+            for_each: Vec::new(),
+        });
+        Handle::new(
+            id.to_string(),
+            Some(name.to_string()),
+            BTreeMap::new(),
+            json!(name),
+        )
+    }
+
+    /// Every existing object of kind `K` whose labels match `labels` (in
+    /// the instance's namespace, or `namespace`), read as resource `id`: a
+    /// collection, as KRO's `externalRef` with a selector.
+    pub fn external_matching<K: Kind>(
+        &mut self,
+        id: &str,
+        labels: &[(&str, &str)],
+        namespace: Option<&str>,
+    ) -> Handle<crate::collection::Each<K>> {
+        if !self.ids.insert(id.to_string()) {
+            self.problems.push(format!(
+                "two resources have the id `{id}`: give the external reference another"
+            ));
+        }
+        let match_labels: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        self.resources.push(Resource {
+            id: id.to_string(),
+            template: None,
+            external_ref: Some(ExternalRef {
+                api_version: K::API_VERSION.to_string(),
+                kind: K::KIND.to_string(),
+                metadata: ExternalRefMetadata {
+                    name: None,
+                    namespace: namespace.map(String::from),
+                    selector: Some(json!({"matchLabels": match_labels})),
+                },
+            }),
+            ready_when: Vec::new(),
+            include_when: Vec::new(),
+            for_each: Vec::new(),
+        });
+        Handle::new(id.to_string(), None, BTreeMap::new(), Value::Null)
+    }
+}
