@@ -394,8 +394,11 @@ async fn a_failed_delete_keeps_listing_what_it_did_not_reach() {
     assert!(c.versions("microservices-app").await.is_empty());
 }
 
+/// KRO main's deletion order: what reads something goes before what it reads
+/// (the deletion waves come from the dependents' side), each wave gone before
+/// the next.
 #[tokio::test]
-async fn delete_goes_in_reverse_waves_each_gone_before_the_next() {
+async fn delete_goes_in_kros_deletion_waves_each_gone_before_the_next() {
     let (server, engine, rgd, report) = dev_deployed(Duration::ZERO).await;
     server.clear_log();
     engine
