@@ -29,30 +29,7 @@ impl Graph {
         name: &str,
         namespace: Option<&str>,
     ) -> Handle<K> {
-        if !self.ids.insert(id.to_string()) {
-            self.problems.push(format!(
-                "two resources have the id `{id}`: give the external reference another"
-            ));
-        }
-        if let Some(why) = kroxide_semantics::validate::check_id(id) {
-            self.problems.push(why);
-        }
-        self.resources.push(Resource {
-            id: id.to_string(),
-            template: None,
-            external_ref: Some(ExternalRef {
-                api_version: K::API_VERSION.to_string(),
-                kind: K::KIND.to_string(),
-                metadata: ExternalRefMetadata {
-                    name: Some(name.to_string()),
-                    namespace: namespace.map(String::from),
-                    selector: None,
-                },
-            }),
-            ready_when: Vec::new(),
-            include_when: Vec::new(),
-            for_each: Vec::new(),
-        });
+        self.add_external::<K>(id, Some(name.to_string()), namespace, None);
         Handle::new(
             id.to_string(),
             Some(name.to_string()),
@@ -70,15 +47,30 @@ impl Graph {
         labels: &[(&str, &str)],
         namespace: Option<&str>,
     ) -> Handle<crate::collection::Each<K>> {
+        let match_labels: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let selector = json!({"matchLabels": match_labels});
+        self.add_external::<K>(id, None, namespace, Some(selector));
+        Handle::new(id.to_string(), None, BTreeMap::new(), Value::Null)
+    }
+
+    fn add_external<K: Kind>(
+        &mut self,
+        id: &str,
+        name: Option<String>,
+        namespace: Option<&str>,
+        selector: Option<Value>,
+    ) {
         if !self.ids.insert(id.to_string()) {
             self.problems.push(format!(
                 "two resources have the id `{id}`: give the external reference another"
             ));
         }
-        let match_labels: serde_json::Map<String, Value> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
+        if let Some(why) = kroxide_semantics::validate::check_id(id) {
+            self.problems.push(why);
+        }
         self.resources.push(Resource {
             id: id.to_string(),
             template: None,
@@ -86,15 +78,14 @@ impl Graph {
                 api_version: K::API_VERSION.to_string(),
                 kind: K::KIND.to_string(),
                 metadata: ExternalRefMetadata {
-                    name: None,
+                    name,
                     namespace: namespace.map(String::from),
-                    selector: Some(json!({"matchLabels": match_labels})),
+                    selector,
                 },
             }),
             ready_when: Vec::new(),
             include_when: Vec::new(),
             for_each: Vec::new(),
         });
-        Handle::new(id.to_string(), None, BTreeMap::new(), Value::Null)
     }
 }

@@ -912,20 +912,18 @@ impl DirectEngine {
             let results = bounded(writes).await;
             let fresh = record_written(&targets, results, inv, run, keep_managed, opts)?;
             // Wait until every resource of the wave is ready.
-            let ready = {
-                let run_lock = Mutex::new(&mut *run);
-                self.wait_wave(
+            let ready = self
+                .wait_ready(
                     planner.rgd(),
                     &fresh,
                     kinds,
                     graph,
                     instance_name,
                     opts,
-                    &run_lock,
+                    run,
                     keep_managed,
                 )
-                .await?
-            };
+                .await?;
             for (id, objs) in ready {
                 wave_opts.observed.replace(&id, objs);
             }
@@ -954,20 +952,18 @@ impl DirectEngine {
             }
         }
         if !late.is_empty() {
-            let ready = {
-                let run_lock = Mutex::new(&mut *run);
-                self.wait_wave(
+            let ready = self
+                .wait_ready(
                     planner.rgd(),
                     &late,
                     kinds,
                     graph,
                     instance_name,
                     opts,
-                    &run_lock,
+                    run,
                     keep_managed,
                 )
-                .await?
-            };
+                .await?;
             for (id, objs) in ready {
                 wave_opts.observed.replace(&id, objs);
             }
@@ -984,6 +980,34 @@ impl DirectEngine {
             last = planner.plan(instance, &wave_opts)?;
         }
         Ok((applied_waves, wave_opts.observed.into_resources(), last))
+    }
+
+    /// Waits until every object of `fresh` is ready (see `wait_wave`),
+    /// recording readiness in `run`.
+    #[allow(clippy::too_many_arguments)]
+    async fn wait_ready(
+        &self,
+        rgd: &ResourceGraphDefinition,
+        fresh: &BTreeMap<String, Vec<Value>>,
+        kinds: &BTreeMap<String, Kind>,
+        graph: &str,
+        instance_name: &str,
+        opts: &DeployOptions,
+        run: &mut Run,
+        keep_managed: bool,
+    ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
+        let run_lock = Mutex::new(run);
+        self.wait_wave(
+            rgd,
+            fresh,
+            kinds,
+            graph,
+            instance_name,
+            opts,
+            &run_lock,
+            keep_managed,
+        )
+        .await
     }
 
     /// The objects an externalRef names (by name, or by label selector: all

@@ -472,6 +472,19 @@ pub(crate) fn name_ns(o: &Value) -> (String, Option<String>) {
     (name, ns)
 }
 
+/// The instance that owns `live` by kroxide's labels: (graph, instance,
+/// namespace). Objects written before the namespace label: a namespaced
+/// one is in its instance's namespace; a cluster-scoped one cannot tell.
+fn owner_labels(live: &Value) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let label = |k: &str| {
+        live.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+    };
+    let owner_ns = label(NAMESPACE_LABEL).or_else(|| kroxide_model::meta_str(live, "namespace"));
+    (label(GRAPH_LABEL), label(INSTANCE_LABEL), owner_ns)
+}
+
 /// Why `live` may not be changed for instance `instance` of `graph` in
 /// `namespace`, if it may not. Two instances of one name in two namespaces
 /// are two owners: a cluster-scoped object one of them created is not the
@@ -482,22 +495,9 @@ pub(crate) fn not_owned(
     instance: &str,
     namespace: &str,
 ) -> Option<String> {
-    let label = |k: &str| {
-        live.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
-    // Objects written before the namespace label: a namespaced one is in
-    // its instance's namespace; a cluster-scoped one cannot tell.
-    let owner_ns = label(NAMESPACE_LABEL).or_else(|| kroxide_model::meta_str(live, "namespace"));
-    match (label(GRAPH_LABEL), label(INSTANCE_LABEL), owner_ns) {
+    match owner_labels(live) {
         (Some(g), Some(i), Some(n)) if g == graph && i == instance && n == namespace => None,
-        (Some(g), Some(i), Some(n)) => Some(format!(
-            "it belongs to instance `{i}` of graph `{g}` in namespace `{n}`"
-        )),
-        (Some(g), Some(i), None) => Some(format!(
-            "it belongs to instance `{i}` of graph `{g}` in an unknown namespace"
-        )),
+        (Some(_), Some(_), _) => Some(format!("it belongs to {}", owner_of(live))),
         _ => Some("it exists and was not created by kroxide (or was orphaned by `delete --orphan` or a retain policy)".into()),
     }
 }
@@ -505,15 +505,11 @@ pub(crate) fn not_owned(
 /// Who owns `live` as kroxide sees it, for messages: `no kroxide labels`, or
 /// `instance `i` of graph `g` in namespace `n``.
 pub fn owner_of(live: &Value) -> String {
-    let label = |k: &str| {
-        live.pointer("/metadata/labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
-    let owner_ns = label(NAMESPACE_LABEL).or_else(|| kroxide_model::meta_str(live, "namespace"));
-    match (label(GRAPH_LABEL), label(INSTANCE_LABEL), owner_ns) {
+    match owner_labels(live) {
         (Some(g), Some(i), Some(n)) => format!("instance `{i}` of graph `{g}` in namespace `{n}`"),
-        (Some(g), Some(i), None) => format!("instance `{i}` of graph `{g}`"),
+        (Some(g), Some(i), None) => {
+            format!("instance `{i}` of graph `{g}` in an unknown namespace")
+        }
         _ => "no kroxide labels".into(),
     }
 }
