@@ -372,19 +372,51 @@ impl DirectEngine {
     }
 }
 
-/// The JSON merge patch that removes kroxide's labels (and nothing else),
-/// conditional on `resource_version` when given.
 /// The deletion order of each resource of the graph `inv` last deployed, as
 /// KRO main computes it ([`kroxide_semantics::dag::DependencyGraph::deletion_orders`]:
-/// higher goes first), or None when the inventory kept no graph.
+/// higher goes first), or None when the inventory kept no graph. With the
+/// dependencies no expression says but the direct engine applies by (see
+/// order.rs): what is in a namespace the graph creates goes before that
+/// Namespace, and objects of a kind a CRD of the graph defines before that
+/// CRD (whose deletion would take them along unseen).
 pub fn deletion_orders(inv: &Inventory) -> Option<BTreeMap<String, usize>> {
     let last = inv.revisions.last()?;
     let rgd = inv.revision_graph(last.revision)?;
     // Dependencies only: they come out of a graph with errors too (one
     // checked for another KRO version, say).
-    let graph = kroxide_semantics::validate::validate(&rgd).graph?;
+    let mut graph = kroxide_semantics::validate::validate(&rgd).graph?;
+    for n in inv.objects.iter().filter(|o| o.kind == "Namespace") {
+        for o in &inv.objects {
+            if o.namespace.as_deref() == Some(n.name.as_str()) && o.id != n.id {
+                graph.add_dependency(&o.id, &n.id);
+            }
+        }
+    }
+    for c in inv
+        .objects
+        .iter()
+        .filter(|o| o.kind == "CustomResourceDefinition")
+    {
+        let Some(t) = rgd.resource(&c.id).and_then(|r| r.template.as_ref()) else {
+            continue;
+        };
+        let group = t.pointer("/spec/group").and_then(Value::as_str);
+        let kind = t.pointer("/spec/names/kind").and_then(Value::as_str);
+        let (Some(group), Some(kind)) = (group, kind) else {
+            continue;
+        };
+        for o in &inv.objects {
+            let in_group = o.api_version.rsplit_once('/').map(|(g, _)| g) == Some(group);
+            if in_group && o.kind == kind && o.id != c.id {
+                graph.add_dependency(&o.id, &c.id);
+            }
+        }
+    }
     graph.deletion_orders().ok()
 }
+
+/// The JSON merge patch that removes kroxide's labels (and nothing else),
+/// conditional on `resource_version` when given.
 
 pub(crate) fn ownership_patch(resource_version: Option<&str>) -> Value {
     let labels: Map<String, Value> = OWNERSHIP_LABELS
