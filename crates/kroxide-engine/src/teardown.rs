@@ -417,7 +417,6 @@ pub fn deletion_orders(inv: &Inventory) -> Option<BTreeMap<String, usize>> {
 
 /// The JSON merge patch that removes kroxide's labels (and nothing else),
 /// conditional on `resource_version` when given.
-
 pub(crate) fn ownership_patch(resource_version: Option<&str>) -> Value {
     let labels: Map<String, Value> = OWNERSHIP_LABELS
         .iter()
