@@ -105,7 +105,7 @@ enum Outcome {
 
 impl DirectEngine {
     /// Deletes every object of `instance` of `graph` in KRO main's deletion
-    /// waves ([`deletion_orders`]; each wave gone before the next starts),
+    /// waves (`deletion_orders` below; each wave gone before the next starts),
     /// then its inventory. Objects whose
     /// delete policy is `retain` are kept, orphaned. Deleting an instance
     /// that is not there succeeds with an empty report.
