@@ -13,7 +13,7 @@ use crate::kro::{KroError, KroOptions};
 use crate::progress::ResourceState;
 use crate::{DeployError, DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
-use kroxide_semantics::plan::{plan, Observed, Plan, PlanError, PlanOptions, Planner};
+use kroxide_semantics::plan::{plan, Action, Observed, Plan, PlanError, PlanOptions, Planner};
 use kroxide_semantics::readiness::kind_rule;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,7 +105,40 @@ fn explanation(
     live: BTreeMap<String, Vec<Value>>,
     all_events: &[ObjectEvent],
 ) -> Result<Explanation, PlanError> {
-    let statuses = crate::observe::resource_statuses(rgd, &p, &live);
+    let mut statuses = crate::observe::resource_statuses(rgd, &p, &live);
+    // What the graph reads but never writes (externalRef): there when it
+    // exists; a missing one is a common reason an instance waits.
+    for r in p.resources.iter().filter(|r| r.action == Action::Read) {
+        let Some(ext) = rgd.resource(&r.id).and_then(|x| x.external_ref.as_ref()) else {
+            continue;
+        };
+        let found = live.get(&r.id).map(Vec::as_slice).unwrap_or_default();
+        let names: Vec<String> = found
+            .iter()
+            .filter_map(|o| kroxide_model::meta_str(o, "name").map(String::from))
+            .collect();
+        let what = ext
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_else(|| "matching its selector".into());
+        statuses.push(crate::observe::ResourceStatus {
+            id: r.id.clone(),
+            kind: ext.kind.clone(),
+            names,
+            state: if found.is_empty() {
+                ResourceState::NotApplied
+            } else {
+                ResourceState::Ready
+            },
+            detail: found.is_empty().then(|| {
+                format!(
+                    "the external {} {what} does not exist: the graph reads it and waits for it, never creates it",
+                    ext.kind
+                )
+            }),
+        });
+    }
     let planner = Planner::new(rgd)?;
     let graph = planner.graph();
     let wave_of: BTreeMap<String, usize> = graph
@@ -120,7 +153,9 @@ fn explanation(
         .map(|r| {
             let res = rgd.resource(&r.id);
             let ready_when = res.map(|x| x.ready_when.clone()).unwrap_or_default();
-            let rule = if !ready_when.is_empty() {
+            let rule = if res.is_some_and(|x| x.external_ref.is_some()) {
+                "it exists (an externalRef: read, never written)".to_string()
+            } else if !ready_when.is_empty() {
                 format!("readyWhen: {}", ready_when.join(" && "))
             } else {
                 match kind_rule(&r.kind) {

@@ -1260,3 +1260,88 @@ spec:
     let shown = status.masked_status(&rgd).to_string();
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+/// An externalRef that does not exist: the deploy waits for it and says so,
+/// and `explain` names it as what the instance waits on; once someone
+/// creates it, it counts as there.
+#[tokio::test]
+async fn explain_names_a_missing_external_object() {
+    let server = TestServer::start().await.unwrap();
+    let engine = DirectEngine::new(server.client().unwrap());
+    let rgd = kroxide::model::load_str(
+        "ext.yaml",
+        r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: reader}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Reader
+    spec: {}
+  resources:
+    - id: platform
+      externalRef:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: platform-settings}
+    - id: app
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: app}
+        data:
+          region: ${platform.data.region}
+"#,
+    )
+    .unwrap()
+    .remove(0)
+    .rgd;
+    let o = DeployOptions {
+        resource_timeout: Duration::from_millis(600),
+        ..opts()
+    };
+    let instance = json!({"metadata": {"name": "r"}});
+    let err = engine.deploy(&rgd, &instance, &o).await.unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "the external object ConfigMap platform-settings in namespace dev does not exist"
+        ),
+        "{err}"
+    );
+    let e = engine
+        .explain(&rgd, "r", &o)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let platform = e.resources.iter().find(|r| r.id == "platform").unwrap();
+    assert_eq!(platform.state, kroxide::engine::ResourceState::NotApplied);
+    assert!(
+        platform
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{platform:?}"
+    );
+    let app = e.resources.iter().find(|r| r.id == "app").unwrap();
+    assert_eq!(
+        app.detail.as_deref(),
+        Some("waits for platform to be ready"),
+        "{app:?}"
+    );
+
+    let cm: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "platform-settings", "namespace": "dev"},
+        "data": {"region": "eu-west"}
+    }))
+    .unwrap();
+    local(&server, "dev")
+        .configmaps()
+        .create(&Default::default(), &cm)
+        .await
+        .unwrap();
+    let e = engine.explain(&rgd, "r", &o).await.unwrap();
+    let platform = e.resources.iter().find(|r| r.id == "platform").unwrap();
+    assert_eq!(platform.state, kroxide::engine::ResourceState::Ready);
+    assert_eq!(platform.names, ["platform-settings"]);
+}
