@@ -3,6 +3,9 @@
 //! validator, and plans to one object per element reading the external
 //! object.
 
+#[path = "../../../examples/fleet.rs"]
+#[allow(dead_code)]
+mod fleet;
 mod real;
 
 use kroxide::prelude::*;
@@ -255,4 +258,44 @@ async fn a_collection_reading_an_external_object_deploys_in_both_modes() {
     let out = run_kroxide(args).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     r.cleanup().await;
+}
+
+/// The fleet example (examples/fleet.rs): valid, and its dev instance plans
+/// as the example's README lines say, with the observed external object.
+#[test]
+fn the_fleet_example_validates_and_plans() {
+    let rgd = fleet::fleet_app()
+        .to_rgd()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet");
+    let read = |f: &str| -> Value {
+        let path = dir.join(f);
+        let text = std::fs::read_to_string(&path).unwrap();
+        kroxide::model::load_documents(&path.display().to_string(), &text)
+            .unwrap()
+            .remove(0)
+            .0
+    };
+    let (instance, observed_doc) = (read("dev.yaml"), read("observed.yaml"));
+    let mut observed = kroxide::semantics::plan::Observed::default();
+    observed.replace("platform", vec![observed_doc["platform"].clone()]);
+    let p = kroxide::semantics::plan::plan(
+        &rgd,
+        &instance,
+        &kroxide::semantics::plan::PlanOptions {
+            observed,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let regions: Vec<&Value> = p
+        .resource("configs")
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| &o["data"]["region"])
+        .collect();
+    assert_eq!(regions, [&json!("eu-west"); 3]);
+    assert_eq!(p.status["deployments"], 3);
+    assert_eq!(p.status["firstConfig"], "users-config");
 }
