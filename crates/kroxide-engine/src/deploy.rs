@@ -1036,15 +1036,10 @@ impl DirectEngine {
             (None, None) => ext.kind.clone(),
         };
         loop {
-            let found: Vec<Value> = match (&ext.metadata.name, &ext.metadata.selector) {
+            let read = match (&ext.metadata.name, &ext.metadata.selector) {
                 (Some(name), _) => retry(opts.request_timeout, || api.get_opt(name))
                     .await
-                    .map_err(|source| DeployError::Api {
-                        id: id.to_string(),
-                        source,
-                    })?
-                    .into_iter()
-                    .collect(),
+                    .map(|o| o.into_iter().collect()),
                 (None, selector) => {
                     let labels = selector
                         .as_ref()
@@ -1060,22 +1055,23 @@ impl DirectEngine {
                     let lp = kube::api::ListParams::default().labels(&labels);
                     retry(opts.request_timeout, || api.list(&lp))
                         .await
-                        .map_err(|source| DeployError::Api {
-                            id: id.to_string(),
-                            source,
-                        })?
-                        .items
+                        .map(|l| l.items)
                 }
-            }
-            .into_iter()
-            .filter_map(|d| serde_json::to_value(d).ok())
-            .map(|mut v| {
-                // A LIST's items carry no kind.
-                v["apiVersion"] = json!(ext.api_version);
-                v["kind"] = json!(ext.kind);
-                slim(v, keep_managed)
-            })
-            .collect();
+            };
+            let found: Vec<Value> = read
+                .map_err(|source| DeployError::Api {
+                    id: id.to_string(),
+                    source,
+                })?
+                .into_iter()
+                .filter_map(|d| serde_json::to_value(d).ok())
+                .map(|mut v| {
+                    // A LIST's items carry no kind.
+                    v["apiVersion"] = json!(ext.api_version);
+                    v["kind"] = json!(ext.kind);
+                    slim(v, keep_managed)
+                })
+                .collect();
             if !found.is_empty() || ext.metadata.name.is_none() || !wait {
                 return Ok(found);
             }

@@ -10,6 +10,7 @@
 
 use crate::events::{self, ObjectEvent};
 use crate::kro::{KroError, KroOptions};
+use crate::observe::ResourceStatus;
 use crate::progress::ResourceState;
 use crate::{DeployError, DeployOptions, DirectEngine};
 use kroxide_model::ResourceGraphDefinition;
@@ -94,18 +95,14 @@ pub struct KroVerdict {
     pub conditions: Vec<Value>,
 }
 
-/// Explains instance `instance` (as deployed: `deployed`) from its plan `p`
-/// against `live`, with the namespace's `events`.
-fn explanation(
+/// Where each resource of `p` (a plan against `live`) stands: those it
+/// writes, and those it reads (externalRef).
+fn statuses(
     rgd: &ResourceGraphDefinition,
-    instance: &str,
-    namespace: &str,
-    p: Plan,
-    deployed: Value,
-    live: BTreeMap<String, Vec<Value>>,
-    all_events: &[ObjectEvent],
-) -> Result<Explanation, PlanError> {
-    let mut statuses = crate::observe::resource_statuses(rgd, &p, &live);
+    p: &Plan,
+    live: &BTreeMap<String, Vec<Value>>,
+) -> Vec<ResourceStatus> {
+    let mut statuses = crate::observe::resource_statuses(rgd, p, live);
     // What the graph reads but never writes (externalRef): there when it
     // exists; a missing one is a common reason an instance waits.
     for r in p.resources.iter().filter(|r| r.action == Action::Read) {
@@ -122,7 +119,7 @@ fn explanation(
             .name
             .clone()
             .unwrap_or_else(|| "matching its selector".into());
-        statuses.push(crate::observe::ResourceStatus {
+        statuses.push(ResourceStatus {
             id: r.id.clone(),
             kind: ext.kind.clone(),
             names,
@@ -139,6 +136,23 @@ fn explanation(
             }),
         });
     }
+    statuses
+}
+
+/// Explains instance `instance` (as deployed: `deployed`) from its plan `p`
+/// against `live` and where its resources stand (`statuses`), with the
+/// namespace's `events`.
+#[allow(clippy::too_many_arguments)]
+fn explanation(
+    rgd: &ResourceGraphDefinition,
+    instance: &str,
+    namespace: &str,
+    statuses: Vec<ResourceStatus>,
+    p: Plan,
+    deployed: Value,
+    live: BTreeMap<String, Vec<Value>>,
+    all_events: &[ObjectEvent],
+) -> Result<Explanation, PlanError> {
     let planner = Planner::new(rgd)?;
     let graph = planner.graph();
     let wave_of: BTreeMap<String, usize> = graph
@@ -256,11 +270,9 @@ async fn events_if_stuck(
         })
 }
 
-/// Whether some resource of `p` has live objects that are not all ready.
-fn stuck(rgd: &ResourceGraphDefinition, p: &Plan, live: &BTreeMap<String, Vec<Value>>) -> bool {
-    crate::observe::resource_statuses(rgd, p, live)
-        .iter()
-        .any(|r| r.state == ResourceState::Applied)
+/// Whether some resource has live objects that are not all ready.
+fn stuck(statuses: &[ResourceStatus]) -> bool {
+    statuses.iter().any(|r| r.state == ResourceState::Applied)
 }
 
 impl DirectEngine {
@@ -272,10 +284,11 @@ impl DirectEngine {
         opts: &DeployOptions,
     ) -> Result<Explanation, DeployError> {
         let (inv, live, p) = self.deployed(rgd, instance, opts).await?;
+        let statuses = statuses(rgd, &p, &live);
         let events = events_if_stuck(
             &self.client,
             &opts.namespace,
-            stuck(rgd, &p, &live),
+            stuck(&statuses),
             opts.request_timeout,
         )
         .await;
@@ -283,6 +296,7 @@ impl DirectEngine {
             rgd,
             instance,
             &opts.namespace,
+            statuses,
             p,
             inv.instance,
             live,
@@ -313,12 +327,7 @@ pub async fn kro_explain(
     for (id, objs) in &live {
         observed.replace(id, objs.clone());
     }
-    let refs: Vec<(String, kroxide_model::ExternalRef)> = rgd
-        .spec
-        .resources
-        .iter()
-        .filter_map(|r| Some((r.id.clone(), r.external_ref.clone()?)))
-        .collect();
+    let refs = crate::external_refs(rgd);
     for (id, objs) in crate::kro_wait::read_externals(client, &refs, &served, &opts.namespace).await
     {
         observed.replace(&id, objs);
@@ -333,10 +342,11 @@ pub async fn kro_explain(
         },
     )
     .map_err(DeployError::from)?;
+    let statuses = statuses(rgd, &p, &live);
     let events = events_if_stuck(
         client,
         &opts.namespace,
-        stuck(rgd, &p, &live),
+        stuck(&statuses),
         std::time::Duration::from_secs(30),
     )
     .await;
@@ -344,6 +354,7 @@ pub async fn kro_explain(
         rgd,
         name,
         &opts.namespace,
+        statuses,
         p,
         live_instance.clone(),
         live,

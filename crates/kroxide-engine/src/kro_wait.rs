@@ -112,12 +112,7 @@ pub(crate) async fn healthy(
     let mut differs_since: Option<Instant> = None;
     let mut why = "the instance has not been seen yet".to_string();
     let mut errors = 0u32;
-    let external_refs: Vec<(String, kroxide_model::ExternalRef)> = rgd
-        .spec
-        .resources
-        .iter()
-        .filter_map(|r| Some((r.id.clone(), r.external_ref.clone()?)))
-        .collect();
+    let external_refs = crate::external_refs(rgd);
     let mut externals: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut next_externals = Instant::now();
     // New Warning events of children that are not ready, as a direct deploy shows them.
@@ -223,7 +218,7 @@ pub(crate) async fn healthy(
 /// The objects `refs` name, as they are now (those that exist).
 pub(crate) async fn read_externals(
     client: &kube::Client,
-    refs: &[(String, kroxide_model::ExternalRef)],
+    refs: &[(&str, &kroxide_model::ExternalRef)],
     served: &Served,
     namespace: &str,
 ) -> BTreeMap<String, Vec<Value>> {
@@ -242,7 +237,7 @@ pub(crate) async fn read_externals(
             .await
         {
             if !found.is_empty() {
-                out.insert(id.clone(), found);
+                out.insert(id.to_string(), found);
             }
         }
     }

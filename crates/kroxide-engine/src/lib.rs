@@ -216,13 +216,42 @@ impl DeployReport {
     /// Secrets, and the instance's values that `rgd` feeds to Secrets (a
     /// status field may repeat either). What to show a user.
     pub fn masked_status(&self, rgd: &ResourceGraphDefinition) -> Value {
-        let mut redactor = kroxide_semantics::redact::Redactor::default();
-        redactor.learn_secret_inputs(rgd, &self.plan.instance);
-        redactor.learn(self.live.values().flatten());
         let mut status = self.plan.status.clone();
-        redactor.redact_value(&mut status);
+        mask_status(
+            &mut status,
+            rgd,
+            [&self.plan.instance],
+            self.live.values().flatten(),
+        );
         status
     }
+}
+
+/// Masks in `status` every Secret value it may repeat: those of the `live`
+/// Secrets, and the values of `instances` that `rgd` feeds to Secrets.
+pub fn mask_status<'a>(
+    status: &mut Value,
+    rgd: &ResourceGraphDefinition,
+    instances: impl IntoIterator<Item = &'a Value>,
+    live: impl IntoIterator<Item = &'a Value>,
+) {
+    let mut redactor = kroxide_semantics::redact::Redactor::default();
+    for i in instances {
+        redactor.learn_secret_inputs(rgd, i);
+    }
+    redactor.learn(live);
+    redactor.redact_value(status);
+}
+
+/// The resources of `rgd` that read an existing object (externalRef), by id.
+pub(crate) fn external_refs(
+    rgd: &ResourceGraphDefinition,
+) -> Vec<(&str, &kroxide_model::ExternalRef)> {
+    rgd.spec
+        .resources
+        .iter()
+        .filter_map(|r| Some((r.id.as_str(), r.external_ref.as_ref()?)))
+        .collect()
 }
 
 /// A cluster to deploy to.

@@ -59,11 +59,13 @@ impl StatusReport {
     /// The status with every Secret value masked (see
     /// [`crate::DeployReport::masked_status`]): what to show a user.
     pub fn masked_status(&self, rgd: &ResourceGraphDefinition) -> Value {
-        let mut redactor = Redactor::default();
-        redactor.learn_secret_inputs(rgd, &self.deployed);
-        redactor.learn(self.live.values().flatten());
         let mut status = self.status.clone();
-        redactor.redact_value(&mut status);
+        crate::mask_status(
+            &mut status,
+            rgd,
+            [&self.deployed],
+            self.live.values().flatten(),
+        );
         status
     }
 }
@@ -180,12 +182,7 @@ impl DirectEngine {
                 namespace: opts.namespace.clone(),
                 inventory: crate::inventory::secret_name(rgd.name(), instance),
             })?;
-        let externals: Vec<(&str, &kroxide_model::ExternalRef)> = rgd
-            .spec
-            .resources
-            .iter()
-            .filter_map(|r| Some((r.id.as_str(), r.external_ref.as_ref()?)))
-            .collect();
+        let externals = crate::external_refs(rgd);
         let served = self
             .discover(
                 opts,

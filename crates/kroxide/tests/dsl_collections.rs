@@ -27,7 +27,12 @@ struct Status {
 }
 
 fn graph() -> ResourceGraph<Spec, Status> {
-    ResourceGraph::<Spec, Status>::new("fleet", "v1alpha1", "Fleet").build(|g, spec| {
+    graph_named("fleet", "Fleet")
+}
+
+/// The graph, under an RGD name and kind of the caller's.
+fn graph_named(name: &str, kind: &str) -> ResourceGraph<Spec, Status> {
+    ResourceGraph::<Spec, Status>::new(name, "v1alpha1", kind).build(|g, spec| {
         let shared = g.external::<ConfigMap>("platform", "platform-settings", None);
         let configs = g.for_each("configs", "svc", &spec.services, |svc| {
             ConfigMap::new(template!("{}-config", svc))
@@ -150,25 +155,7 @@ async fn a_collection_reading_an_external_object_deploys_in_both_modes() {
     let file = dir.join("fleet.yaml");
     // Cluster-wide names of its own: parallel runs and reruns do not meet.
     let kind = format!("Fleet{}", std::process::id());
-    let g = ResourceGraph::<Spec, Status>::new(
-        &format!("fleet-{}", std::process::id()),
-        "v1alpha1",
-        &kind,
-    )
-    .build(|g, spec| {
-        let shared = g.external::<ConfigMap>("platform", "platform-settings", None);
-        let configs = g.for_each("configs", "svc", &spec.services, |svc| {
-            ConfigMap::new(template!("{}-config", svc))
-                .data("region", shared.field::<String>("data.region"))
-        });
-        let webs = g.for_each("webs", "svc", &spec.services, |svc| {
-            Deployment::new(svc, &spec.image)
-        });
-        StatusExpr {
-            deployments: webs.size(),
-            first: configs.item(0).name(),
-        }
-    });
+    let g = graph_named(&format!("fleet-{}", std::process::id()), &kind);
     std::fs::write(&file, g.to_rgd_yaml().unwrap()).unwrap();
     let inst = dir.join("f.yaml");
     std::fs::write(

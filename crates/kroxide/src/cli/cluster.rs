@@ -353,15 +353,9 @@ pub(super) fn redact_status<'a>(
     live: impl IntoIterator<Item = &'a Value>,
     show: bool,
 ) {
-    if show {
-        return;
+    if !show {
+        kroxide_engine::mask_status(status, rgd, instances, live);
     }
-    let mut redactor = kroxide_semantics::redact::Redactor::default();
-    for i in instances {
-        redactor.learn_secret_inputs(rgd, i);
-    }
-    redactor.learn(live);
-    redactor.redact_value(status);
 }
 
 pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {

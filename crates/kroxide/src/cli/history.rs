@@ -189,19 +189,16 @@ pub fn rollback_cmd(rgd: &ResourceGraphDefinition, args: &RollbackArgs) -> ExitC
             let result =
                 kroxide_engine::history::kro_rollback(&client, rgd, &name, args.to, &kopts).await;
             display.finish();
+            // What feeds a Secret is learned from the live instance.
+            let live = kroxide_engine::kro::instance(&client, rgd, &name, &ns)
+                .await
+                .unwrap_or_default();
             return match result {
                 Ok(mut status) => {
-                    // What feeds a Secret is learned from the live instance.
-                    let live = kroxide_engine::kro::instance(&client, rgd, &name, &ns)
-                        .await
-                        .ok();
-                    redact_status(&mut status, rgd, live.iter(), [], args.show_secrets);
+                    redact_status(&mut status, rgd, [&live], [], args.show_secrets);
                     print_doc(&status, args.output)
                 }
                 Err(e) => {
-                    let live = kroxide_engine::kro::instance(&client, rgd, &name, &ns)
-                        .await
-                        .unwrap_or_default();
                     let msg = redact_inputs(rgd, &live, args.show_secrets, &e.to_string());
                     eprintln!("error: {msg}");
                     ExitCode::from(1)
