@@ -11,11 +11,12 @@
 //! Without `KROXIDE_E2E_KRO_MAIN_KUBECONFIG` each test fails (it does not
 //! pass silently). Every test uses RGDs and kinds of its own.
 
+use futures::{StreamExt, TryStreamExt};
 use kroxide::engine::kro::{deploy, KroOptions};
 use kroxide::model::{KroVersion, ResourceGraphDefinition};
 use kroxide::semantics::crd::instance_crd;
 use kroxide::semantics::validate::{validate, Severity};
-use kube::api::{Api, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use serde_json::json;
@@ -321,32 +322,38 @@ async fn kro_main_deletes_in_the_order_kroxide_computes() {
         );
     }
     assert_eq!(got, want);
-    // Deleting the instance: each object goes no earlier than a higher order's.
+    // Deleting the instance: each object goes no earlier than a higher
+    // order's. A watch started before the delete sees the deletions in the
+    // order etcd committed them (a poll could not order those that fall
+    // between two of its lists).
+    let listed = cms.list(&lp).await.unwrap();
+    let from = listed.metadata.resource_version.clone().unwrap();
+    let wp = WatchParams::default()
+        .labels("kro.run/instance-name=o")
+        .timeout(90);
+    let mut events = cms.watch(&wp, &from).await.unwrap().boxed();
     let instances = instances(&client, &g, &ns);
     instances.delete("o", &Default::default()).await.unwrap();
     let mut gone_at: Vec<(String, usize)> = Vec::new();
-    let start = Instant::now();
-    while gone_at.len() < want.len() && start.elapsed() < Duration::from_secs(90) {
-        let left: Vec<String> = cms
-            .list(&lp)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|c| c.metadata.deletion_timestamp.is_none())
-            .filter_map(|c| {
-                c.metadata
-                    .labels
-                    .and_then(|l| l.get("kro.run/node-id").cloned())
-            })
-            .collect();
-        for id in want.keys() {
-            if !left.contains(id) && !gone_at.iter().any(|(g, _)| g == id) {
-                gone_at.push((id.clone(), want[id]));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while gone_at.len() < want.len() && Instant::now() < deadline {
+        let gone = match tokio::time::timeout_at(deadline.into(), events.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Deleted(cm)))) => cm,
+            Ok(Ok(Some(WatchEvent::Modified(cm)))) if cm.metadata.deletion_timestamp.is_some() => {
+                cm
             }
+            Ok(Ok(Some(_))) => continue,
+            other => {
+                panic!("the watch ended before every child was deleted ({gone_at:?}): {other:?}")
+            }
+        };
+        let id = gone.metadata.labels.unwrap_or_default()["kro.run/node-id"].clone();
+        if !gone_at.iter().any(|(g, _)| *g == id) {
+            let order = want[&id];
+            gone_at.push((id, order));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(gone_at.len(), want.len(), "deleted only {gone_at:?}");
     let orders: Vec<usize> = gone_at.iter().map(|(_, o)| *o).collect();
     let mut sorted = orders.clone();
     sorted.sort_by(|a, b| b.cmp(a));
