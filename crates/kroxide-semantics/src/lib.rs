@@ -6,7 +6,8 @@
 //! KRO applies to a ResourceGraphDefinition. This crate does that, on the
 //! graph model of `kroxide-model`.
 
-pub mod cel;
+/// KRO's CEL environment, its own crate ([`kroxide_cel`]).
+pub use kroxide_cel as cel;
 pub mod crd;
 pub mod dag;
 pub mod defaults;

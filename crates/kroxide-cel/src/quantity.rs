@@ -71,7 +71,7 @@ pub(crate) fn from_value(v: f64) -> Result<Value, String> {
     let m: HashMap<Key, Value> = HashMap::from([
         (
             Key::String(Arc::new(TAG.into())),
-            Value::String(Arc::new(crate::cel::go::format_g(v))),
+            Value::String(Arc::new(crate::go::format_g(v))),
         ),
         (Key::String(Arc::new(VAL.into())), Value::Float(v)),
     ]);

@@ -2,7 +2,7 @@
 //! `random.seededString`, `random.seededInt`, `hash.fnv64a/sha256/md5`,
 //! `json.marshal/unmarshal`.
 
-use crate::cel::k8s_types as k8s;
+use crate::k8s_types as k8s;
 use cel::common::types::{DYN_TYPE, INT_TYPE, LIST_TYPE, MAP_TYPE, STRING_TYPE};
 use cel::common::value::{CowVal, Val};
 use cel::objects::{Key, Map};
@@ -367,7 +367,7 @@ overloads! {
         Ok(Value::Bytes(Arc::new(Md5::digest(string(&a[0], "hash.md5 argument")?.as_bytes()).to_vec())))
     };
     json_marshal => "json.marshal", "json.marshal_dyn", [DYN_TYPE], |a| {
-        Ok(Value::String(Arc::new(crate::cel::go::json_marshal(&a[0])?)))
+        Ok(Value::String(Arc::new(crate::go::json_marshal(&a[0])?)))
     };
     json_unmarshal => "json.unmarshal", "json.unmarshal_string", [STRING_TYPE], |a| {
         let s = string(&a[0], "json.unmarshal argument")?;
@@ -405,7 +405,7 @@ overloads! {
         Ok(Value::List(Arc::new(v)))
     };
     quantity_new => "quantity", "quantity_string", [STRING_TYPE], |a| {
-        crate::cel::quantity::make(string(&a[0], "quantity argument")?)
+        crate::quantity::make(string(&a[0], "quantity argument")?)
     };
     url_new => "url", "url_string", [STRING_TYPE], |a| k8s::parse_url(string(&a[0], "url argument")?);
     is_url => "isURL", "isURL_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::parse_url(string(&a[0], "isURL argument")?).is_ok()));
@@ -421,7 +421,7 @@ overloads! {
     semver_new => "semver", "semver_string", [STRING_TYPE], |a| k8s::parse_semver(string(&a[0], "semver argument")?);
     is_semver => "isSemver", "isSemver_string", [STRING_TYPE], |a| Ok(Value::Bool(k8s::is_semver(string(&a[0], "isSemver argument")?)));
     is_quantity => "isQuantity", "isQuantity_string", [STRING_TYPE], |a| {
-        Ok(Value::Bool(crate::cel::quantity::parse(string(&a[0], "isQuantity argument")?).is_some()))
+        Ok(Value::Bool(crate::quantity::parse(string(&a[0], "isQuantity argument")?).is_some()))
     };
     }
     member {
@@ -482,25 +482,25 @@ overloads! {
     re_find_all => "findAll", "string_findAll", STRING_TYPE, [STRING_TYPE], |a| k8s::find(string(&a[0], "findAll receiver")?, string(&a[1], "findAll pattern")?, Some(-1));
     re_find_all_n => "findAll", "string_findAll_int", STRING_TYPE, [STRING_TYPE, INT_TYPE], |a| k8s::find(string(&a[0], "findAll receiver")?, string(&a[1], "findAll pattern")?, Some(int(&a[2], "findAll limit")?));
     q_as_approx => "asApproximateFloat", "quantity_asApproximateFloat", MAP_TYPE, [], |a| {
-        Ok(Value::Float(crate::cel::quantity::value_of(&a[0])?))
+        Ok(Value::Float(crate::quantity::value_of(&a[0])?))
     };
     q_is_integer => "isInteger", "quantity_isInteger", MAP_TYPE, [], |a| {
-        Ok(Value::Bool(crate::cel::quantity::value_of(&a[0])?.fract() == 0.0))
+        Ok(Value::Bool(crate::quantity::value_of(&a[0])?.fract() == 0.0))
     };
     q_add => "add", "quantity_add", MAP_TYPE, [MAP_TYPE], |a| {
-        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? + crate::cel::quantity::value_of(&a[1])?)
+        crate::quantity::from_value(crate::quantity::value_of(&a[0])? + crate::quantity::value_of(&a[1])?)
     };
     q_add_int => "add", "quantity_add_int", MAP_TYPE, [INT_TYPE], |a| {
-        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? + int(&a[1], "add argument")? as f64)
+        crate::quantity::from_value(crate::quantity::value_of(&a[0])? + int(&a[1], "add argument")? as f64)
     };
     q_sub => "sub", "quantity_sub", MAP_TYPE, [MAP_TYPE], |a| {
-        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? - crate::cel::quantity::value_of(&a[1])?)
+        crate::quantity::from_value(crate::quantity::value_of(&a[0])? - crate::quantity::value_of(&a[1])?)
     };
     q_sub_int => "sub", "quantity_sub_int", MAP_TYPE, [INT_TYPE], |a| {
-        crate::cel::quantity::from_value(crate::cel::quantity::value_of(&a[0])? - int(&a[1], "sub argument")? as f64)
+        crate::quantity::from_value(crate::quantity::value_of(&a[0])? - int(&a[1], "sub argument")? as f64)
     };
     q_as_int => "asInteger", "quantity_asInteger", MAP_TYPE, [], |a| {
-        let v = crate::cel::quantity::value_of(&a[0])?;
+        let v = crate::quantity::value_of(&a[0])?;
         if v.fract() != 0.0 || v.abs() > 9.0e15 {
             return Err("quantity is not an integer".into());
         }

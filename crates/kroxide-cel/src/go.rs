@@ -3,7 +3,7 @@
 //! `json.marshal`), and the conversion of a result into an unstructured
 //! object field, which fails for bytes, uint and the Kubernetes library types.
 
-use super::k8s_types;
+use crate::k8s_types;
 use cel::objects::{Key, OptionalValue};
 use cel::Value;
 
@@ -278,7 +278,7 @@ pub fn field_json_for(
         Value::Duration(d) => J::String(duration(
             d.num_nanoseconds().ok_or("a duration too long to write")?,
         )),
-        Value::Timestamp(_) => match super::macros::stdlib_string(v)? {
+        Value::Timestamp(_) => match crate::macros::stdlib_string(v)? {
             Value::String(t) => J::String(t.to_string()),
             _ => return Err("a timestamp that cannot be written".into()),
         },

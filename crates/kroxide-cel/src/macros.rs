@@ -193,7 +193,7 @@ fn string_of(a: &[Value]) -> Result<Value, String> {
     let s = |t: String| Ok(Value::String(Arc::new(t)));
     match &a[0] {
         Value::String(_) => Ok(a[0].clone()),
-        Value::Float(f) => s(super::go::format_g(*f)),
+        Value::Float(f) => s(crate::go::format_g(*f)),
         Value::Int(i) => s(i.to_string()),
         Value::UInt(u) => s(u.to_string()),
         Value::Bool(b) => s(b.to_string()),
@@ -201,7 +201,7 @@ fn string_of(a: &[Value]) -> Result<Value, String> {
             Ok(t) => s(t.to_string()),
             Err(_) => Err("invalid UTF-8 in bytes, cannot convert to string".into()),
         },
-        Value::Map(_) => match super::k8s_types::kind_of(&a[0]) {
+        Value::Map(_) => match crate::k8s_types::kind_of(&a[0]) {
             Some(k @ ("ip" | "cidr")) => match &a[0] {
                 Value::Map(m) => match m.map.get(&Key::String(Arc::new("value".into()))) {
                     Some(v @ Value::String(_)) => Ok(v.clone()),
@@ -274,7 +274,7 @@ macro_rules! natives {
     ($($f:ident => $name:expr, $imp:expr, $n:literal;)*) => {
         $(
             fn $f<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-                super::library::call($name, args, $imp)
+                crate::library::call($name, args, $imp)
             }
         )*
         fn register_natives(env: &mut Env) {

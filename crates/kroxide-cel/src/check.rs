@@ -3,7 +3,7 @@
 //! applied to incompatible known types are reported before anything runs.
 //! Unknown types are `dyn` and never produce errors.
 
-use super::{chain, is_namespaced, CelType, Reference, TypeEnv, MACROS, NOT_IN_KRO};
+use crate::{chain, is_namespaced, CelType, Reference, TypeEnv, MACROS, NOT_IN_KRO};
 use cel::common::ast::{Expr, LiteralValue};
 use cel::parser::Expression;
 
@@ -66,7 +66,7 @@ fn result_type(f: &str) -> Option<CelType> {
         | "json.marshal"
         | "random.seededString"
         | "strings.quote"
-        | super::macros::STRING
+        | crate::macros::STRING
         | "lowerAscii"
         | "upperAscii"
         | "trim"
@@ -248,7 +248,7 @@ pub(super) fn type_of(
                 ("base64.encode", _, [_]) if args[0] == CelType::String => {
                     errs.push("no matching overload for 'base64.encode' applied to (string): it encodes bytes".into());
                 }
-                ("string" | super::macros::STRING, None, [a]) => {
+                ("string" | crate::macros::STRING, None, [a]) => {
                     if let Some(t) = library_type(a) {
                         errs.push(format!(
                             "no matching overload for 'string' applied to ({t})"

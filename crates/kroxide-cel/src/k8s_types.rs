@@ -347,10 +347,7 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String
     match (kind_of(a), kind_of(b)) {
         (Some("semver"), Some("semver")) => semver_cmp(a, b),
         (Some("quantity"), Some("quantity")) => {
-            let (x, y) = (
-                crate::cel::quantity::value_of(a)?,
-                crate::cel::quantity::value_of(b)?,
-            );
+            let (x, y) = (crate::quantity::value_of(a)?, crate::quantity::value_of(b)?);
             Ok(x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal))
         }
         (x, y) => Err(format!(

@@ -1,10 +1,29 @@
-//! CEL behind one small trait, so the CEL crate can change.
+//! KRO's CEL environment, behind one small trait so the CEL crate can change.
+//!
+//! It is its own crate because it is the largest part of KRO's semantics and
+//! the most reused: validation, planning, the CRD generator, the engines and
+//! secret redaction all go through it, and it is tested on its own against
+//! the real KRO's verdicts.
 //!
 //! kroxide needs three things from CEL: parse an expression (and learn which
 //! variables and functions it uses, for dependency edges and unknown
-//! identifiers), evaluate it against JSON values, and later type-check it.
-//! [`CelEngine`] is that contract; [`default_engine`] is the implementation on
-//! the `cel` crate. Nothing else in kroxide names the `cel` crate.
+//! identifiers), evaluate it against JSON values, and type-check it.
+//! [`CelEngine`] is that contract; [`default_engine`] is the one entry, the
+//! implementation on the `cel` crate with KRO's functions (cel-go's standard
+//! library and extensions as KRO enables them, the Kubernetes libraries,
+//! KRO's own `json`, `hash`, `random`, `lists`). Nothing else in kroxide
+//! names the `cel` crate.
+//!
+//! ```
+//! use kroxide_cel::{default_engine, Vars};
+//! use serde_json::json;
+//!
+//! let engine = default_engine();
+//! let program = engine.compile("schema.spec.name + '-svc'").unwrap();
+//! let mut vars = Vars::new();
+//! vars.add_owned("schema", json!({"spec": {"name": "web"}}));
+//! assert_eq!(program.eval(&vars).unwrap(), json!("web-svc"));
+//! ```
 
 mod check;
 mod fast;
@@ -104,7 +123,7 @@ pub enum EvalError {
 /// handing an expression its variables copies nothing.
 ///
 /// ```
-/// use kroxide_semantics::cel::{default_engine, Vars};
+/// use kroxide_cel::{default_engine, Vars};
 /// let spec = serde_json::json!({"spec": {"replicas": 2}});
 /// let mut vars = Vars::new();
 /// vars.add("schema", &spec);
@@ -1323,7 +1342,7 @@ mod tests {
             json!("{\"b\":1,\"name\":\"web\"}")
         );
         // FNV-1a of "web", base64: computed by the algorithm's definition.
-        let fnv = crate::cel::library::fnv64a(b"web");
+        let fnv = crate::library::fnv64a(b"web");
         use base64::Engine as _;
         let expected = base64::engine::general_purpose::STANDARD.encode(fnv);
         assert_eq!(

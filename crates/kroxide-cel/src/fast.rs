@@ -72,7 +72,7 @@ fn lex(s: &str) -> Option<Vec<Tok<'_>>> {
                     "false" => Tok::False,
                     "null" => Tok::Null,
                     // `in` and the words CEL reserves: the full parser.
-                    w if super::RESERVED.contains(&w) => return None,
+                    w if crate::RESERVED.contains(&w) => return None,
                     w => Tok::Ident(w),
                 });
             }
