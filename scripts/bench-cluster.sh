@@ -17,7 +17,7 @@ if [ -z "${KROXIDE_BENCH_KUBECONFIG:-}" ]; then
 else
   export KUBECONFIG="$KROXIDE_BENCH_KUBECONFIG"
 fi
-cargo build --release --locked -p kroxide -p kroxide-testserver --bin kroxide --bin kroxide-testserver --example microservices
+cargo build --release --locked -p kroxide-cli -p kroxide-testserver --bin kroxide --bin kroxide-testserver --example microservices
 target/release/kroxide-testserver kubelet --ready-after 100ms >/dev/null 2>&1 &
 kubelet=$!
 cleanup() {

@@ -6,7 +6,7 @@
 # stdout. Needs python3 and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p kroxide --bin kroxide >&2
+cargo build --release --locked -p kroxide-cli --bin kroxide >&2
 k=target/release/kroxide
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
 delays="${2:-100ms 2s}"
-cargo build -q -p kroxide -p kroxide-testserver --bins --example microservices
+cargo build -q -p kroxide-cli -p kroxide-testserver --bins --example microservices
 bin=target/debug
 if [ -z "${KUBECONFIG:-}" ]; then
   kit="$(cd ../shared/kit && pwd)"

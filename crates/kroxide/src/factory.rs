@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// How a graph is deployed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// kroxide's engine applies the resources from this process.
     Direct,

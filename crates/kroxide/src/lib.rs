@@ -6,8 +6,18 @@
 //! `ResourceGraphDefinition`, validates it offline, and deploys it.
 //!
 //! This crate is the front door: it re-exports the graph model
-//! ([`model`]) and KRO's semantics ([`semantics`]), and holds the CLI
-//! ([`cli`]). Most users want [`prelude`].
+//! ([`model`]), the typed DSL ([`dsl`]) and KRO's semantics
+//! ([`semantics`]: validate, plan, render). Most users want [`prelude`].
+//!
+//! Features:
+//! - default: write, validate, plan and render graphs; no cluster code
+//!   (no kube, tokio or hyper is compiled).
+//! - `engine`: deploy them, directly or through KRO (`engine`,
+//!   `graph.factory(Mode::Direct)`, `Factory`).
+//!
+//! The `kroxide` binary, and [`graph_main`](https://docs.rs/kroxide-cli)
+//! that gives a graph written in Rust the same commands, are in the
+//! `kroxide-cli` crate.
 //!
 //! ```
 //! use kroxide::prelude::*;
@@ -27,17 +37,19 @@
 //! assert_eq!(report.order.unwrap(), ["config"]);
 //! ```
 
-pub mod cli;
+#[cfg(feature = "engine")]
 pub mod factory;
-pub mod graphtest;
 pub mod prelude;
 
 pub use kroxide_dsl as dsl;
+#[cfg(feature = "engine")]
 pub use kroxide_engine as engine;
 pub use kroxide_model as model;
 pub use kroxide_semantics as semantics;
 
+#[cfg(feature = "engine")]
 pub use factory::{Factory, FactoryError, GraphFactory, Mode};
 pub use kroxide_dsl::template;
-/// Re-exported so `#[derive(Serialize, Deserialize)]` works with only `kroxide` in scope.
+/// Re-exported for `#[serde(crate = "kroxide::serde")]`; serde's derives
+/// need `serde` itself among a program's dependencies otherwise.
 pub use serde;

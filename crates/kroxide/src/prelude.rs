@@ -20,6 +20,7 @@
 //! assert!(yaml.contains("replicas: ${schema.spec.replicas}"));
 //! ```
 
+#[cfg(feature = "engine")]
 pub use crate::factory::{GraphFactory, Mode};
 pub use kroxide_dsl::resources::{
     http_get, tcp_socket, ClusterRole, ClusterRoleBinding, ConfigMap, CronJob, DaemonSet,

@@ -53,7 +53,7 @@
 //! [`RunOptions::update`] a snapshot that differs is rewritten (a missing
 //! one created) even when another expectation of the test fails.
 
-use crate::cli::{redact_inputs, redact_plan};
+use crate::{redact_inputs, redact_plan};
 use kroxide_model::{
     load_documents, load_file_typed, FieldPath, LoadedRgd, ResourceGraphDefinition,
 };
@@ -664,7 +664,7 @@ pub struct Difference {
 /// the module documentation for what matches); empty when it matches.
 ///
 /// ```
-/// use kroxide::graphtest::differences;
+/// use kroxide_cli::graphtest::differences;
 /// use serde_json::json;
 /// let actual = json!({"spec": {"replicas": 2, "paused": false}});
 /// assert!(differences(&json!({"spec": {"replicas": 2}}), &actual).is_empty());
@@ -748,7 +748,7 @@ impl Graphs {
                 // The KRO version the command line targets (v0.9.3 unless told).
                 let mut docs = load_file_typed(p).map_err(|e| e.to_string())?;
                 for d in &mut docs {
-                    d.rgd.kro_version = crate::cli::kro_version();
+                    d.rgd.kro_version = crate::kro_version();
                 }
                 Ok(docs)
             });
@@ -1113,7 +1113,7 @@ fn check(expect: &Expect, plan: &Plan, redactor: &Redactor) -> Vec<Failure> {
 /// Finds the test files under `paths` and runs them all.
 ///
 /// ```
-/// use kroxide::graphtest::{run, RunOptions};
+/// use kroxide_cli::graphtest::{run, RunOptions};
 /// let dir = std::env::temp_dir().join(format!("kroxide-graphtest-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// std::fs::write(dir.join("app.yaml"), r#"
@@ -1152,7 +1152,7 @@ fn check(expect: &Expect, plan: &Plan, redactor: &Redactor) -> Vec<Failure> {
 /// "#).unwrap();
 /// let report = run(&[dir.clone()], RunOptions::default());
 /// assert_eq!((report.passed(), report.failed()), (1, 1));
-/// let kroxide::graphtest::Outcome::Failed(f) = &report.results[1].outcome else { panic!() };
+/// let kroxide_cli::graphtest::Outcome::Failed(f) = &report.results[1].outcome else { panic!() };
 /// assert!(f[0].to_string().contains("resources.web.manifest.spec.replicas"));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```

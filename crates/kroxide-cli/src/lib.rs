@@ -1,4 +1,28 @@
-//! The `kroxide` command line.
+//! The `kroxide` command line, and the command line of a graph written in Rust.
+//!
+//! This crate is the only one that knows about argument parsing (clap),
+//! terminals (progress, colours) and exit codes: it parses arguments, calls
+//! the library ([`kroxide`]'s semantics and engines) and renders what comes
+//! back. A program that defines its graph in Rust gets the same commands by
+//! calling [`graph_main`] from its `main`:
+//!
+//! ```no_run
+//! use kroxide::prelude::*;
+//!
+//! #[derive(Schema, Serialize, Deserialize, Clone)]
+//! pub struct AppSpec { pub name: String }
+//! #[derive(Schema, Serialize, Deserialize, Clone)]
+//! pub struct AppStatus { pub ready: bool }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+//!         let web = g.add(Deployment::new(&spec.name, "nginx"));
+//!         AppStatusExpr { ready: web.status().ready_replicas().eq(web.spec().replicas()) }
+//!     });
+//!     // `my-app render`, `my-app plan --instance dev.yaml`, `my-app deploy ...`
+//!     kroxide_cli::graph_main(&app)
+//! }
+//! ```
 //!
 //! Errors found in user files are rendered with miette (file, line, the
 //! offending text underlined); exit code 1 means invalid input, 2 a usage
@@ -11,6 +35,8 @@ mod history;
 mod progress;
 mod schema;
 mod test;
+
+pub mod graphtest;
 
 pub use cluster::{
     ClusterArgs, DeleteArgs, DeployArgs, DiffArgs, DriftArgs, InstancesArgs, StatusArgs,
@@ -320,7 +346,25 @@ pub enum GraphCommand {
     },
 }
 
-pub use crate::factory::Mode;
+/// How a graph is deployed (`--mode`). The library's
+/// [`kroxide::Mode`] derives no clap traits; this is its face on the
+/// command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// kroxide's engine applies the resources from this process.
+    Direct,
+    /// A KRO controller in the cluster reconciles the graph.
+    Kro,
+}
+
+impl From<Mode> for kroxide::Mode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Direct => kroxide::Mode::Direct,
+            Mode::Kro => kroxide::Mode::Kro,
+        }
+    }
+}
 
 /// Document formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,13 +3,14 @@
 //! `scripts/e2e.sh`; by hand:
 //!
 //! ```text
-//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e_kro -- --ignored
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide-cli --test e2e_kro -- --ignored
 //! ```
 //!
 //! Each test uses ResourceGraphDefinitions (cluster-scoped) and instance
 //! kinds of its own, so the tests run in parallel.
 
 mod real;
+#[path = "../../kroxide/tests/scenarios/mod.rs"]
 mod scenarios;
 
 use kroxide::engine::kro::{delete, deploy, KroError, KroOptions};

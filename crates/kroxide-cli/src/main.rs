@@ -1,5 +1,5 @@
 //! The `kroxide` binary.
 
 fn main() -> std::process::ExitCode {
-    kroxide::cli::main()
+    kroxide_cli::main()
 }

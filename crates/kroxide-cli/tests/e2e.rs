@@ -4,13 +4,14 @@
 //! CI runs it on every change. By hand:
 //!
 //! ```text
-//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e -- --ignored
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide-cli --test e2e -- --ignored
 //! ```
 //!
 //! The same scenario functions (scenarios/mod.rs) also run against the
 //! in-process test server (deploy_direct.rs).
 
 mod real;
+#[path = "../../kroxide/tests/scenarios/mod.rs"]
 mod scenarios;
 
 use kroxide::engine::{DeployError, DeployOptions, DirectEngine, GRAPH_LABEL};

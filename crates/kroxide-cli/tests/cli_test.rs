@@ -4,7 +4,7 @@
 #[allow(dead_code)]
 mod microservices;
 
-use kroxide::graphtest::{run, Outcome, RunOptions};
+use kroxide_cli::graphtest::{run, Outcome, RunOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -407,14 +407,14 @@ fn a_rust_graph_tests_files_without_rgd() {
     assert!(report.is_ok());
 
     // The graph CLI of a Rust graph parses and runs `test`.
-    let cli = <kroxide::cli::GraphCli as clap::Parser>::try_parse_from([
+    let cli = <kroxide_cli::GraphCli as clap::Parser>::try_parse_from([
         "microservices",
         "test",
         d.to_str().unwrap(),
     ])
     .unwrap();
     assert_eq!(
-        kroxide::cli::run_graph(&graph, cli.command),
+        kroxide_cli::run_graph(&graph, cli.command),
         std::process::ExitCode::SUCCESS
     );
 

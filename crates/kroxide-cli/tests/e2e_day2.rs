@@ -3,7 +3,7 @@
 //! Run by `scripts/e2e.sh`; by hand:
 //!
 //! ```text
-//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e_day2 -- --ignored
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide-cli --test e2e_day2 -- --ignored
 //! ```
 
 mod real;

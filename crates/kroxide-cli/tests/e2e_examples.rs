@@ -9,7 +9,7 @@
 //! cluster and runs this suite; by hand:
 //!
 //! ```text
-//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide --test e2e_examples -- --ignored
+//! KROXIDE_E2E_KUBECONFIG=/tmp/kit/kubeconfig cargo test -p kroxide-cli --test e2e_examples -- --ignored
 //! ```
 //!
 //! How the two deploys are made comparable:
