@@ -121,8 +121,10 @@ pub enum Command {
     },
     /// Show what a deploy would apply, wave by wave, and the status KRO would report. No cluster.
     Plan {
-        /// An RGD YAML file.
-        file: PathBuf,
+        /// RGD YAML files or directories: the instance's RGD and any RGD
+        /// whose instances it creates (KRO's chained RGDs), planned within it.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         args: PlanArgs,
     },
@@ -509,9 +511,12 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(d) => cluster::instances_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Plan { file, args } => match load_validated(&file, "plan") {
-            Ok((d, v)) => plan_cmd(&until_exit(d).rgd, Some(v), &args),
-            Err(code) => code,
+        Command::Plan { files, args } => match files.as_slice() {
+            [file] if !file.is_dir() => match load_validated(file, "plan") {
+                Ok((d, v)) => plan_cmd(&until_exit(d).rgd, Some(v), &args),
+                Err(code) => code,
+            },
+            _ => plan_set_cmd(&files, &args),
         },
         Command::Graph { file, args } => match load_validated(&file, "graph") {
             Ok((d, v)) => graph_cmd(&d.rgd, &v, &args),
@@ -691,14 +696,32 @@ fn load_or_report(file: &PathBuf) -> Option<Vec<LoadedRgd>> {
 fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode {
     let mut failed = false;
     let mut json_out = Vec::new();
-    for f in files {
-        let Some(docs) = load_or_report(f) else {
+    let Ok(paths) = expand_paths(files) else {
+        return ExitCode::from(1);
+    };
+    let mut docs = Vec::new();
+    for f in &paths {
+        match load_or_report(f) {
+            Some(d) => docs.extend(d),
+            None => failed = true,
+        }
+    }
+    let docs = until_exit(docs);
+    // Several RGDs are validated together: a resource that is another's
+    // instance is checked against that RGD's schema (KRO's chained RGDs).
+    let set = match rgd_set(&docs) {
+        Ok(s) => s,
+        Err(()) => {
             failed = true;
-            continue;
-        };
-        for d in docs {
-            let d = until_exit(d);
-            let mut v = until_exit(validate(&d.rgd));
+            None
+        }
+    };
+    {
+        for d in docs.iter() {
+            let mut v = until_exit(match &set {
+                Some(set) => set.validate(&d.rgd),
+                None => validate(&d.rgd),
+            });
             v.diagnostics.splice(0..0, load_warnings(&d.source));
             let errors = v.errors().count();
             failed |= errors > 0;
@@ -762,6 +785,103 @@ fn validate_cmd(files: &[PathBuf], show_order: bool, output: Output) -> ExitCode
     }
 }
 
+/// The files of `paths`, a directory standing for its `*.yaml`/`*.yml`
+/// files that hold a ResourceGraphDefinition (sorted; others, such as
+/// instances kept beside the RGDs, are skipped with a note).
+fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ()> {
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let entries = match std::fs::read_dir(p) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return Err(());
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| {
+                f.is_file()
+                    && matches!(f.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+            })
+            .collect();
+        files.sort();
+        let before = out.len();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            if text.contains("ResourceGraphDefinition") {
+                out.push(f);
+            } else {
+                eprintln!(
+                    "note: {}: skipped, it holds no ResourceGraphDefinition",
+                    f.display()
+                );
+            }
+        }
+        if out.len() == before {
+            eprintln!(
+                "error: {}: no ResourceGraphDefinition in its *.yaml or *.yml files",
+                p.display()
+            );
+            return Err(());
+        }
+    }
+    Ok(out)
+}
+
+/// The set of `docs` when there are several (None for one RGD, which needs
+/// no other's kinds); what keeps them from being used together is reported.
+fn rgd_set(docs: &[LoadedRgd]) -> Result<Option<kroxide_semantics::chain::RgdSet<'_>>, ()> {
+    if docs.len() < 2 {
+        return Ok(None);
+    }
+    match kroxide_semantics::chain::RgdSet::new(docs.iter().map(|d| &d.rgd)) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(())
+        }
+    }
+}
+
+/// The RGDs of `files` (and directories), each checked by the offline
+/// validator with the others' instance kinds known; errors are reported
+/// with file, line and column.
+fn load_all_validated(files: &[PathBuf]) -> Result<Vec<LoadedRgd>, ExitCode> {
+    let paths = expand_paths(files).map_err(|()| ExitCode::from(1))?;
+    let mut docs = Vec::new();
+    for f in &paths {
+        docs.extend(load_or_report(f).ok_or(ExitCode::from(1))?);
+    }
+    for d in &docs {
+        for w in load_warnings(&d.source) {
+            report_diagnostic(&w, &d.source);
+        }
+    }
+    let set = rgd_set(&docs).map_err(|()| ExitCode::from(1))?;
+    let mut failed = false;
+    for d in &docs {
+        let v = match &set {
+            Some(set) => set.validate(&d.rgd),
+            None => validate(&d.rgd),
+        };
+        for e in v.errors() {
+            report_diagnostic(e, &d.source);
+            failed = true;
+        }
+    }
+    drop(set);
+    if failed {
+        Err(ExitCode::from(1))
+    } else {
+        Ok(docs)
+    }
+}
+
 pub(crate) fn read_documents(path: &PathBuf) -> Result<Vec<serde_json::Value>, ExitCode> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -785,7 +905,31 @@ fn plan_cmd(
     validation: Option<Validation>,
     args: &PlanArgs,
 ) -> ExitCode {
-    use kroxide_semantics::plan::{Observed, PlanOptions, Planner};
+    use kroxide_semantics::plan::Planner;
+    let (instance, opts) = match plan_inputs(args) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let planner = match validation {
+        Some(v) => Planner::from_validation(rgd, v),
+        None => Planner::new(rgd),
+    };
+    let p = match planner.and_then(|p| p.plan(&instance, &opts)) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
+            eprintln!("error: {}: {msg}", args.instance.display());
+            return ExitCode::from(1);
+        }
+    };
+    print_plan(p, args)
+}
+
+/// The instance and the plan options `args` name.
+fn plan_inputs(
+    args: &PlanArgs,
+) -> Result<(serde_json::Value, kroxide_semantics::plan::PlanOptions), ExitCode> {
+    use kroxide_semantics::plan::{Observed, PlanOptions};
     let instance = match read_documents(&args.instance) {
         Ok(mut d) if d.len() == 1 => d.remove(0),
         Ok(d) => {
@@ -794,15 +938,12 @@ fn plan_cmd(
                 args.instance.display(),
                 d.len()
             );
-            return ExitCode::from(1);
+            return Err(ExitCode::from(1));
         }
-        Err(c) => return c,
+        Err(c) => return Err(c),
     };
     let observed = match &args.observed {
-        Some(p) => match read_documents(p) {
-            Ok(d) => Observed::from_documents(d),
-            Err(c) => return c,
-        },
+        Some(p) => Observed::from_documents(read_documents(p)?),
         None => Observed::default(),
     };
     let opts = PlanOptions {
@@ -810,18 +951,19 @@ fn plan_cmd(
         assume_ready: args.assume_ready,
         observed,
     };
-    let planner = match validation {
-        Some(v) => Planner::from_validation(rgd, v),
-        None => Planner::new(rgd),
-    };
-    let mut p = match planner.and_then(|p| p.plan(&instance, &opts)) {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = redact_inputs(rgd, &instance, args.show_secrets, &e.to_string());
-            eprintln!("error: {}: {msg}", args.instance.display());
-            return ExitCode::from(1);
-        }
-    };
+    Ok((instance, opts))
+}
+
+/// Prints `p` (Secret values masked unless asked); fails when a resource
+/// or a status expression of any graph in it failed.
+fn print_plan(mut p: kroxide_semantics::plan::Plan, args: &PlanArgs) -> ExitCode {
+    use kroxide_semantics::plan::{Action, Plan};
+    fn failed(p: &Plan) -> bool {
+        !p.errors.is_empty()
+            || p.resources
+                .iter()
+                .any(|r| r.action == Action::Fail || r.expanded.iter().any(failed))
+    }
     if !args.show_secrets {
         redact_plan(&mut p);
     }
@@ -829,14 +971,42 @@ fn plan_cmd(
     if print_doc(&*p, args.output) != ExitCode::SUCCESS {
         return ExitCode::from(1);
     }
-    if p.resources
-        .iter()
-        .any(|r| r.action == kroxide_semantics::plan::Action::Fail)
-        || !p.errors.is_empty()
-    {
+    if failed(&p) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `plan` of several RGDs: the instance's kind picks its RGD; resources
+/// that are instances of the others are planned with those, under them.
+fn plan_set_cmd(files: &[PathBuf], args: &PlanArgs) -> ExitCode {
+    let docs = match load_all_validated(files) {
+        Ok(d) => until_exit(d),
+        Err(c) => return c,
+    };
+    let (instance, opts) = match plan_inputs(args) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let set = match kroxide_semantics::chain::RgdSet::new(docs.iter().map(|d| &d.rgd)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = set
+        .for_instance(&instance)
+        .and_then(|top| Ok((top, set.plan(top, &instance, &opts)?)));
+    match result {
+        Ok((_, p)) => print_plan(p, args),
+        Err(e) => {
+            let top = set.for_instance(&instance).unwrap_or(set.rgds()[0]);
+            let msg = redact_inputs(top, &instance, args.show_secrets, &e.to_string());
+            eprintln!("error: {}: {msg}", args.instance.display());
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -844,22 +1014,42 @@ fn plan_cmd(
 /// and `stringData`, and their values wherever else they occur); returns
 /// the redactor, which knows those values, for other text about the plan.
 pub fn redact_plan(p: &mut kroxide_semantics::plan::Plan) -> kroxide_semantics::redact::Redactor {
+    use kroxide_semantics::plan::Plan;
+    // Learned from every level first: a value an outer graph hands to an
+    // inner instance's spec is a secret when the inner graph makes a
+    // Secret of it, and the reverse.
+    fn objects<'p>(p: &'p Plan, out: &mut Vec<&'p serde_json::Value>) {
+        for r in &p.resources {
+            out.extend(r.objects.iter());
+            for e in &r.expanded {
+                objects(e, out);
+            }
+        }
+    }
+    fn redact(p: &mut Plan, redactor: &kroxide_semantics::redact::Redactor) {
+        for r in &mut p.resources {
+            for o in &mut r.objects {
+                mask_secret(o);
+                redactor.redact_value(o);
+            }
+            if let Some(reason) = &r.reason {
+                r.reason = Some(redactor.redact_str(reason));
+            }
+            for e in &mut r.expanded {
+                redact(e, redactor);
+            }
+        }
+        redactor.redact_value(&mut p.instance);
+        redactor.redact_value(&mut p.status);
+        for v in p.pending.values_mut().chain(p.errors.values_mut()) {
+            *v = redactor.redact_str(v);
+        }
+    }
     let mut redactor = kroxide_semantics::redact::Redactor::default();
-    redactor.learn(p.resources.iter().flat_map(|r| r.objects.iter()));
-    for r in &mut p.resources {
-        for o in &mut r.objects {
-            mask_secret(o);
-            redactor.redact_value(o);
-        }
-        if let Some(reason) = &r.reason {
-            r.reason = Some(redactor.redact_str(reason));
-        }
-    }
-    redactor.redact_value(&mut p.instance);
-    redactor.redact_value(&mut p.status);
-    for v in p.pending.values_mut().chain(p.errors.values_mut()) {
-        *v = redactor.redact_str(v);
-    }
+    let mut all = Vec::new();
+    objects(p, &mut all);
+    redactor.learn(all);
+    redact(p, &redactor);
     redactor
 }
 

@@ -94,6 +94,43 @@ impl KubernetesApi {
         }
     }
 
+    /// This API and `extra` kinds, each with its whole schema inline (a
+    /// CRD's `openAPIV3Schema`): what a cluster serves once those CRDs are
+    /// installed, such as the instance kinds of other RGDs. An extra kind
+    /// replaces a built-in one of the same apiVersion and kind.
+    ///
+    /// ```
+    /// use kroxide_semantics::k8s::{KindInfo, KubernetesApi};
+    /// use kroxide_semantics::openapi::Schema;
+    /// let tenant = KindInfo {
+    ///     group: "kro.run".into(), version: "v1alpha1".into(), kind: "Tenant".into(),
+    ///     plural: "tenants".into(), namespaced: true, schema: String::new(), subresources: vec![],
+    /// };
+    /// let api = KubernetesApi::embedded().with_kinds(vec![(tenant, Schema::of_type("object"))]);
+    /// assert!(api.kind("kro.run/v1alpha1", "Tenant").is_some());
+    /// assert!(api.kind("apps/v1", "Deployment").is_some());
+    /// ```
+    pub fn with_kinds(&self, extra: Vec<(KindInfo, Schema)>) -> KubernetesApi {
+        let mut kinds = self.kinds.clone();
+        let mut definitions = self.definitions.0.clone();
+        for (mut info, schema) in extra {
+            info.schema = format!("x-kroxide/{}/{}", info.api_version(), info.kind);
+            definitions.insert(info.schema.clone(), schema);
+            kinds.retain(|k| k.api_version() != info.api_version() || k.kind != info.kind);
+            kinds.push(info);
+        }
+        let by_gvk = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ((k.api_version(), k.kind.clone()), i))
+            .collect();
+        KubernetesApi {
+            kinds,
+            by_gvk,
+            definitions: Definitions(definitions),
+        }
+    }
+
     /// Every built-in kind.
     pub fn kinds(&self) -> &[KindInfo] {
         &self.kinds

@@ -8,6 +8,7 @@
 
 /// KRO's CEL environment, its own crate ([`kroxide_cel`]).
 pub use kroxide_cel as cel;
+pub mod chain;
 pub mod crd;
 pub mod dag;
 pub mod defaults;

@@ -113,6 +113,11 @@ impl Observed {
             .find(|o| o.get("kind") == Some(kind) && o.pointer("/metadata/name") == Some(name))
     }
 
+    /// Whether objects are given for resource `id`.
+    pub fn has(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty() && self.objects.is_empty()
     }
@@ -148,6 +153,11 @@ pub struct PlannedResource {
     /// The resolved objects (several for a `forEach` collection).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<Value>,
+    /// For objects that are instances of another RGD given with this one
+    /// (KRO's chained graphs): the plan of that RGD for each, in order
+    /// ([`RgdSet::plan`](crate::chain::RgdSet::plan)).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expanded: Vec<Plan>,
 }
 
 /// The plan for one instance.
@@ -596,6 +606,7 @@ impl<'a> Planner<'a> {
                 reason: None,
                 ready: None,
                 objects: Vec::new(),
+                expanded: Vec::new(),
             };
             // A dependency that was excluded excludes this one too.
             if let Some(d) = graph

@@ -232,7 +232,7 @@ struct Ctx<'a> {
     out: Vec<Diagnostic>,
     ids: BTreeSet<String>,
     spec: Option<Schema>,
-    api: &'static KubernetesApi,
+    api: &'a KubernetesApi,
 }
 
 impl Ctx<'_> {
@@ -303,7 +303,7 @@ struct GraphTypes<'a> {
     rgd: &'a ResourceGraphDefinition,
     index: &'a foldhash::HashMap<&'a str, usize>,
     spec: Option<&'a Schema>,
-    api: &'static KubernetesApi,
+    api: &'a KubernetesApi,
 }
 
 impl TypeEnv for GraphTypes<'_> {
@@ -366,6 +366,13 @@ enum Scope<'a> {
 /// assert_eq!(e.path.to_string(), "spec.resources[0].template.metadata.name");
 /// ```
 pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
+    validate_with(rgd, KubernetesApi::embedded())
+}
+
+/// [`validate`] against `api`: the built-in kinds and the CRDs a cluster
+/// would serve, such as other RGDs' instance kinds
+/// ([`chain`](crate::chain) builds it).
+pub fn validate_with(rgd: &ResourceGraphDefinition, api: &KubernetesApi) -> Validation {
     let mut cx = Ctx {
         rgd,
         index: rgd
@@ -379,7 +386,7 @@ pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
         out: Vec::new(),
         ids: rgd.spec.resources.iter().map(|r| r.id.clone()).collect(),
         spec: None,
-        api: KubernetesApi::embedded(),
+        api,
     };
     check_schema(&mut cx);
     check_ids(&mut cx);
