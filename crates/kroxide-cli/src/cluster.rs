@@ -359,6 +359,54 @@ pub(super) fn redact_status<'a>(
 }
 
 pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode {
+    deploy_in(rgd, None, args)
+}
+
+/// `deploy` of several RGDs: the instance's kind picks its RGD; the others
+/// are those whose instances it creates (KRO's chained RGDs).
+pub fn deploy_set_cmd(docs: &[kroxide_model::LoadedRgd], args: &DeployArgs) -> ExitCode {
+    let set = match kroxide_semantics::chain::RgdSet::new(docs.iter().map(|d| &d.rgd)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let instance = match one_instance(&args.instance) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let top = match set.for_instance(&instance) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.instance.display());
+            return ExitCode::from(1);
+        }
+    };
+    if args.cluster.mode == Mode::Direct {
+        let needed = set.needed_by(top).unwrap_or_default();
+        if !needed.is_empty() {
+            // The direct engine deploys one graph; the inner instances are
+            // objects of kinds KRO serves once their RGDs are Active.
+            eprintln!(
+                "note: direct mode deploys {} alone; its {} must be served by the cluster (their RGDs Active in KRO): deploy with --mode kro to apply them first",
+                top.name(),
+                needed
+                    .iter()
+                    .map(|r| format!("`{}` ({})", r.spec.schema.kind, r.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    deploy_in(top, Some(&set), args)
+}
+
+fn deploy_in(
+    rgd: &ResourceGraphDefinition,
+    set: Option<&kroxide_semantics::chain::RgdSet<'_>>,
+    args: &DeployArgs,
+) -> ExitCode {
     let instance = match one_instance(&args.instance) {
         Ok(i) => i,
         Err(c) => return c,
@@ -389,7 +437,15 @@ pub fn deploy_cmd(rgd: &ResourceGraphDefinition, args: &DeployArgs) -> ExitCode 
                 progress: display.progress(),
                 ..kro_options(&args.cluster, &ns)
             };
-            let run = kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts);
+            let run = async {
+                match set {
+                    Some(set) => {
+                        kroxide_engine::kro::deploy_chained(&client, set, rgd, &instance, &kopts)
+                            .await
+                    }
+                    None => kroxide_engine::kro::deploy(&client, rgd, &instance, &kopts).await,
+                }
+            };
             let result = tokio::select! {
                 r = run => r,
                 _ = tokio::signal::ctrl_c() => {

@@ -130,8 +130,11 @@ pub enum Command {
     },
     /// Deploy an instance: directly (validate, dry-run, apply wave by wave, wait, report status) or through KRO with --mode kro.
     Deploy {
-        /// An RGD YAML file.
-        file: PathBuf,
+        /// RGD YAML files or directories: the instance's RGD and any RGD
+        /// whose instances it creates (KRO's chained RGDs; with --mode kro
+        /// they are applied first, each waited on until Active).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         args: DeployArgs,
     },
@@ -475,9 +478,15 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         } => validate_cmd(&files, order, output),
         Command::Crd { file, output } => crd_cmd(&file, output),
-        Command::Deploy { file, args } => match load_valid(&file, "deploy") {
-            Ok(d) => cluster::deploy_cmd(&d.rgd, &args),
-            Err(code) => code,
+        Command::Deploy { files, args } => match files.as_slice() {
+            [file] if !file.is_dir() => match load_valid(file, "deploy") {
+                Ok(d) => cluster::deploy_cmd(&d.rgd, &args),
+                Err(code) => code,
+            },
+            _ => match load_all_validated(&files) {
+                Ok(docs) => cluster::deploy_set_cmd(&docs, &args),
+                Err(code) => code,
+            },
         },
         Command::Diff { file, args } => match load_valid(&file, "diff") {
             Ok(d) => cluster::diff_cmd(&d.rgd, &args),

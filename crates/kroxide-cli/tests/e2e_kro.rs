@@ -854,3 +854,189 @@ async fn kro_mode_warns_that_it_ignores_the_retain_policy() {
     forget_crd(&r, "e2e-keepers").await;
     r.cleanup().await;
 }
+
+const CHAIN_INNER: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-chain-inner
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eChainInner
+    spec:
+      name: string
+      label: string | default=a
+    status:
+      replicas: ${web.status.readyReplicas}
+      port: ${int(schema.spec.label) + 8000}
+  resources:
+  - id: web
+    template:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: ${schema.spec.name}
+        annotations:
+          port: ${string(int(schema.spec.label) + 8000)}
+      spec:
+        replicas: 1
+        selector:
+          matchLabels: {app: "${schema.spec.name}"}
+        template:
+          metadata:
+            labels: {app: "${schema.spec.name}"}
+          spec:
+            containers:
+            - name: web
+              image: nginx
+"#;
+
+const CHAIN_OUTER: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-chain-outer
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eChainOuter
+    spec:
+      name: string
+      label: string
+    status:
+      innerPort: ${part.status.port}
+  resources:
+  - id: part
+    template:
+      apiVersion: kro.run/v1alpha1
+      kind: E2eChainInner
+      metadata:
+        name: ${schema.spec.name}
+      spec:
+        name: ${schema.spec.name}-web
+        label: ${schema.spec.label}
+"#;
+
+/// KRO's chained RGDs from the CLI: `deploy --mode kro DIR` applies the
+/// inner RGD first and waits until it is Active, then the outer one and the
+/// instance; the outer status reads the inner instance's status, which KRO
+/// computes once the inner Deployment is up. An instance that fails in the
+/// inner graph is refused with nothing written, not even the RGDs.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn chained_rgds_through_kro_from_a_directory() {
+    let r = Real::with_kubelet("krochain", &[], Some(Duration::from_millis(500))).await;
+    for name in ["e2e-chain-outer", "e2e-chain-inner"] {
+        let _ = rgds(&r).delete(name, &Default::default()).await;
+        forget_crd(&r, name).await;
+    }
+    // A run that failed earlier may have left them: wait until they are gone.
+    let deadline = Instant::now() + r.timeout;
+    let lp = kube::api::ListParams::default()
+        .labels("kro.run/resource-graph-definition-name in (e2e-chain-outer,e2e-chain-inner)");
+    while !crds(&r).list_metadata(&lp).await.unwrap().items.is_empty() && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let dir = real::workdir("krochain");
+    std::fs::write(dir.join("inner.yaml"), CHAIN_INNER).unwrap();
+    std::fs::write(dir.join("outer.yaml"), CHAIN_OUTER).unwrap();
+    let inst = real::workdir("krochain-instances");
+    std::fs::write(
+        inst.join("bad.yaml"),
+        "apiVersion: kro.run/v1alpha1\nkind: E2eChainOuter\nmetadata: {name: bad}\nspec: {name: bad, label: abc}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        inst.join("good.yaml"),
+        "apiVersion: kro.run/v1alpha1\nkind: E2eChainOuter\nmetadata: {name: good}\nspec: {name: good, label: \"80\"}\n",
+    )
+    .unwrap();
+    let args = |instance: &str| {
+        let mut a: Vec<String> = [
+            "deploy",
+            dir.to_str().unwrap(),
+            "--mode",
+            "kro",
+            "--instance",
+            inst.join(instance).to_str().unwrap(),
+            "-n",
+            &r.ns,
+            "-o",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(r.cli_args());
+        a
+    };
+    // int("abc") fails in the inner graph: refused before any write.
+    let out = kroxide(args("bad.yaml")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("e2e-chain-inner") && stderr.contains("part"),
+        "the error names the inner graph and the outer resource: {}",
+        printed(&out)
+    );
+    for name in ["e2e-chain-inner", "e2e-chain-outer"] {
+        assert!(
+            rgds(&r).get_opt(name).await.unwrap().is_none(),
+            "{name} was applied for an instance that cannot work"
+        );
+    }
+
+    let out = kroxide(args("good.yaml")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["state"], "ACTIVE", "{status}");
+    assert_eq!(status["innerPort"], 8080, "{status}");
+    // Progress: the inner RGD was applied and Active before the outer one.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let inner_at = stderr
+        .find(r#"{"event":"ready","id":"e2e-chain-inner"}"#)
+        .expect("the inner RGD reported Active");
+    let web_at = stderr
+        .find(r#"{"event":"ready","id":"web"}"#)
+        .expect("the inner instance's Deployment reported ready");
+    let inner = rgds(&r).get("e2e-chain-inner").await.unwrap();
+    assert_eq!(inner.data["status"]["state"], "Active");
+    // The inner instance is healthy by its Ready condition, and its
+    // Deployment really is up.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(r.client.clone(), &r.ns);
+    let web = deployments.get("good-web").await.unwrap();
+    assert_eq!(web.status.unwrap().ready_replicas, Some(1));
+    assert!(inner_at < web_at, "{stderr}");
+
+    let out = kroxide({
+        let mut a: Vec<String> = [
+            "delete",
+            dir.join("outer.yaml").to_str().unwrap(),
+            "--mode",
+            "kro",
+            "--name",
+            "good",
+            "-n",
+            &r.ns,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(r.cli_args());
+        a
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    // KRO deletes the inner instance with the outer one, and its Deployment.
+    let deadline = Instant::now() + r.timeout;
+    while deployments.get_opt("good-web").await.unwrap().is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(deployments.get_opt("good-web").await.unwrap().is_none());
+    for name in ["e2e-chain-outer", "e2e-chain-inner"] {
+        let _ = rgds(&r).delete(name, &Default::default()).await;
+        forget_crd(&r, name).await;
+    }
+    r.cleanup().await;
+}

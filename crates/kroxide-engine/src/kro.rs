@@ -7,12 +7,13 @@
 //! is updated, its schema is compared with the new one and breaking changes
 //! are refused unless allowed.
 
-use crate::progress::Progress;
+use crate::progress::{Event, Progress};
 use crate::{DeployError, FIELD_MANAGER};
 use kroxide_model::ResourceGraphDefinition;
+use kroxide_semantics::chain::RgdSet;
 use kroxide_semantics::crd::{spec_schema, InstanceNames};
 use kroxide_semantics::openapi::Schema;
-use kroxide_semantics::plan::{plan, PlanOptions};
+use kroxide_semantics::plan::{plan, Plan, PlanOptions};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
@@ -50,6 +51,20 @@ pub enum KroError {
     },
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// An inner instance would fail in its own graph (nothing was written).
+    #[error("resource `{resource}` of `{outer}` is a {kind} instance of `{inner}`, which fails for it: {source}")]
+    InnerFailed {
+        outer: String,
+        resource: String,
+        kind: String,
+        inner: String,
+        #[source]
+        source: Box<KroError>,
+    },
+    /// The RGDs given together cannot be used together, or an inner
+    /// graph's plan failed (nothing was written).
+    #[error(transparent)]
+    Chain(#[from] kroxide_semantics::chain::ChainError),
     #[error("the API server refused {what}: {source}")]
     Api {
         what: String,
@@ -232,6 +247,115 @@ pub async fn deploy(
     let name = apply_instance(&instances, &prepared).await?;
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
     crate::kro_wait::healthy(client, rgd, &served, instances, &name, namespaced, opts).await
+}
+
+/// Deploys through KRO an instance of `rgd` whose resources are instances
+/// of other RGDs of `set` (KRO's chained RGDs): the instance is planned
+/// through every graph it reaches and refused before anything is written
+/// when any of them fails; then the RGDs it needs are applied in order,
+/// each waited on until Active with its CRD served (KRO reconciles an
+/// inner instance only then), and `rgd` and the instance follow as in
+/// [`deploy`].
+pub async fn deploy_chained(
+    client: &kube::Client,
+    set: &RgdSet<'_>,
+    rgd: &ResourceGraphDefinition,
+    instance: &Value,
+    opts: &KroOptions,
+) -> Result<Value, KroError> {
+    let needed = set.needed_by(rgd)?;
+    let popts = PlanOptions {
+        namespace: opts.namespace.clone(),
+        ..PlanOptions::default()
+    };
+    let planned = set.plan(rgd, instance, &popts)?;
+    fn refuse_all(p: &Plan, rgd: &str, set: &RgdSet<'_>) -> Result<(), KroError> {
+        crate::deploy::refuse_failures(p)?;
+        for r in &p.resources {
+            for (o, inner) in r.objects.iter().zip(&r.expanded) {
+                let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+                let av = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                let name = set.defining(av, kind).map(|g| g.name()).unwrap_or("");
+                refuse_all(inner, name, set).map_err(|e| KroError::InnerFailed {
+                    outer: rgd.to_string(),
+                    resource: r.id.clone(),
+                    kind: kind.to_string(),
+                    inner: name.to_string(),
+                    source: Box::new(e),
+                })?;
+            }
+        }
+        Ok(())
+    }
+    refuse_all(&planned, rgd.name(), set)?;
+    for inner in needed {
+        apply_rgd(client, inner, opts).await?;
+        opts.progress.emit(Event::Applied {
+            id: inner.name().to_string(),
+            kind: "ResourceGraphDefinition".into(),
+            name: inner.name().to_string(),
+            changed: true,
+        });
+        wait_active(client, inner.name(), opts).await?;
+        wait_crd(client, inner, opts).await?;
+        opts.progress.emit(Event::Ready {
+            id: inner.name().to_string(),
+        });
+    }
+    let status = deploy(client, rgd, instance, opts).await?;
+    // KRO counts an inner instance ready once its children exist; kroxide
+    // waits until they are ready by their own rules, level by level, and
+    // then reads the outer status again (KRO recomputes it meanwhile).
+    if !wait_inner(client, set, &planned, opts).await? {
+        return Ok(status);
+    }
+    let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
+    let name = kroxide_model::meta_str(&planned.instance, "name").unwrap_or("");
+    let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
+    crate::kro_wait::healthy(client, rgd, &served, instances, name, namespaced, opts).await
+}
+
+/// Waits until every inner instance of `planned` (and theirs) is healthy;
+/// whether there was any.
+async fn wait_inner(
+    client: &kube::Client,
+    set: &RgdSet<'_>,
+    planned: &Plan,
+    opts: &KroOptions,
+) -> Result<bool, KroError> {
+    let mut any = false;
+    for r in &planned.resources {
+        for (o, inner_plan) in r.objects.iter().zip(&r.expanded) {
+            let av = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+            let Some(inner) = set.defining(av, kind) else {
+                continue;
+            };
+            let inner_opts = KroOptions {
+                namespace: kroxide_model::meta_str(o, "namespace")
+                    .unwrap_or(&opts.namespace)
+                    .to_string(),
+                ..opts.clone()
+            };
+            let (instances, namespaced) = wait_crd(client, inner, &inner_opts).await?;
+            let served =
+                crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(inner)).await?;
+            let name = kroxide_model::meta_str(o, "name").unwrap_or("");
+            crate::kro_wait::healthy(
+                client,
+                inner,
+                &served,
+                instances,
+                name,
+                namespaced,
+                &inner_opts,
+            )
+            .await?;
+            Box::pin(wait_inner(client, set, inner_plan, &inner_opts)).await?;
+            any = true;
+        }
+    }
+    Ok(any)
 }
 
 /// The instance, validated and defaulted. What fails for this instance
@@ -432,7 +556,10 @@ async fn wait_crd(
             have.sort();
             have == want.iter().collect::<Vec<_>>()
         });
-        established && same_fields && required == want_required
+        // One being deleted (its RGD was deleted and applied again) takes
+        // no instances: KRO makes it anew once it is gone.
+        let terminating = o.metadata.deletion_timestamp.is_some();
+        established && !terminating && same_fields && required == want_required
     };
     let selector = format!("{RGD_NAME_LABEL}={name}");
     let crd = wait_listed(

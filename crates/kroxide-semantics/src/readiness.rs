@@ -230,7 +230,55 @@ pub fn kind_readiness(kind: &str, obj: &Value) -> KindReadiness {
                 Waiting("not Established".into())
             }
         }
+        k if !is_builtin_kind(k) => custom_readiness(obj, generation, observed),
         _ => NoRule,
+    }
+}
+
+/// Whether `kind` names a built-in Kubernetes kind (of any group).
+fn is_builtin_kind(kind: &str) -> bool {
+    static KINDS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    KINDS
+        .get_or_init(|| {
+            crate::k8s::KubernetesApi::embedded()
+                .kinds()
+                .iter()
+                .map(|k| k.kind.clone())
+                .collect()
+        })
+        .contains(kind)
+}
+
+/// A custom resource (a KRO instance, a cert-manager Certificate, ...):
+/// ready when its controller says so, as `kubectl wait --for=condition=Ready`
+/// and kstatus read it: condition `Ready` (else `Available`) True, for the
+/// object's current generation. A resource that reports no such condition
+/// has no rule (ready once it exists, as in KRO).
+fn custom_readiness(obj: &Value, generation: i64, observed: i64) -> KindReadiness {
+    use KindReadiness::*;
+    let Some(c) = condition(obj, "Ready").or_else(|| condition(obj, "Available")) else {
+        return NoRule;
+    };
+    let seen = int_at(c, "/observedGeneration").unwrap_or(observed);
+    let reports_generation = c.get("observedGeneration").is_some()
+        || obj.pointer("/status/observedGeneration").is_some();
+    if reports_generation && seen < generation {
+        return Waiting(format!(
+            "the controller has not seen generation {generation} yet"
+        ));
+    }
+    let t = c["type"].as_str().unwrap_or("Ready");
+    match c["status"].as_str() {
+        Some("True") => Ready,
+        _ => {
+            let why = reason_message(c);
+            Waiting(if why.is_empty() {
+                format!("condition {t} is not True")
+            } else {
+                format!("condition {t} is not True: {why}")
+            })
+        }
     }
 }
 
@@ -246,6 +294,7 @@ pub fn kind_rule(kind: &str) -> Option<&'static str> {
         "PersistentVolumeClaim" => "phase Bound (or Pending with a WaitForFirstConsumer StorageClass)",
         "Namespace" => "phase Active",
         "CustomResourceDefinition" => "condition Established",
+        k if !is_builtin_kind(k) => "condition Ready (else Available) True for the current generation, when the object reports one; else it exists",
         _ => return None,
     })
 }
@@ -376,5 +425,70 @@ mod tests {
             KindReadiness::Waiting("1/2 replicas ready".into())
         );
         assert_eq!(kind_readiness("Widget", &json!({})), KindReadiness::NoRule);
+    }
+
+    #[test]
+    fn custom_resources_are_ready_by_their_ready_condition() {
+        let cr = |conditions: Value, generation: i64, observed: Option<i64>| {
+            let mut o = json!({"metadata": {"generation": generation}, "status": {"conditions": conditions}});
+            if let Some(g) = observed {
+                o["status"]["observedGeneration"] = json!(g);
+            }
+            o
+        };
+        let ready = json!([{"type": "Ready", "status": "True"}]);
+        // A KRO instance of another RGD, a cert-manager Certificate.
+        assert_eq!(
+            kind_readiness("TenantEnvironment", &cr(ready.clone(), 1, None)),
+            KindReadiness::Ready
+        );
+        let failing = json!([{"type": "Ready", "status": "False", "reason": "Issuing", "message": "waiting for the ACME order"}]);
+        assert_eq!(
+            kind_readiness("Certificate", &cr(failing, 1, None)),
+            KindReadiness::Waiting(
+                "condition Ready is not True: Issuing: waiting for the ACME order".into()
+            )
+        );
+        // Its status is for an older generation: not yet.
+        assert!(matches!(
+            kind_readiness("Certificate", &cr(ready.clone(), 2, Some(1))),
+            KindReadiness::Waiting(_)
+        ));
+        let stale_condition = json!([{"type": "Ready", "status": "True", "observedGeneration": 1}]);
+        assert!(matches!(
+            kind_readiness("Certificate", &cr(stale_condition, 2, None)),
+            KindReadiness::Waiting(_)
+        ));
+        assert_eq!(
+            kind_readiness(
+                "Widget",
+                &cr(json!([{"type": "Available", "status": "True"}]), 3, Some(3))
+            ),
+            KindReadiness::Ready
+        );
+        // No such condition: ready once it exists, as in KRO.
+        assert_eq!(
+            kind_readiness("Widget", &json!({"status": {}})),
+            KindReadiness::NoRule
+        );
+        assert_eq!(
+            kind_readiness(
+                "Widget",
+                &cr(json!([{"type": "Synced", "status": "False"}]), 1, None)
+            ),
+            KindReadiness::NoRule
+        );
+        // Built-in kinds keep their own rules (none for a ConfigMap).
+        assert_eq!(
+            kind_readiness(
+                "ConfigMap",
+                &cr(json!([{"type": "Ready", "status": "False"}]), 1, None)
+            ),
+            KindReadiness::NoRule
+        );
+        assert!(kind_rule("Certificate")
+            .unwrap()
+            .contains("condition Ready"));
+        assert_eq!(kind_rule("ConfigMap"), None);
     }
 }
