@@ -13,6 +13,7 @@ pub mod external;
 pub mod fields;
 pub mod graph;
 pub mod handle;
+pub mod manifests;
 pub mod resources;
 pub mod schema;
 

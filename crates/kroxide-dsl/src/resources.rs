@@ -1177,6 +1177,24 @@ impl Object {
         }
     }
 
+    /// Starts from a whole object as JSON (`apiVersion`, `kind` and
+    /// `metadata.name` must be there: [`Manifests`](crate::manifests::Manifests)
+    /// checks that before).
+    pub(crate) fn from_json(v: Value) -> Self {
+        let api_version = v["apiVersion"].as_str().unwrap_or("").to_string();
+        let kind = v["kind"].as_str().unwrap_or("").to_string();
+        let name = kroxide_model::meta_str(&v, "name").map(String::from);
+        Object {
+            obj: Obj {
+                v,
+                errors: Vec::new(),
+                name,
+            },
+            api_version,
+            kind,
+        }
+    }
+
     /// Starts from a typed k8s-openapi object.
     pub fn from_k8s<R: k8s_openapi::Resource + Serialize>(r: &R) -> Self {
         let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
