@@ -110,7 +110,7 @@ fn bad_manifests_are_refused_with_file_line_and_field() {
         g.add_manifests(m);
         StExpr { n: spec.n.clone() }
     });
-    let e = g.to_rgd().err().expect("a build error");
+    let e = g.to_rgd().expect_err("a build error");
     assert!(
         e.to_string().contains(
             "the manifests have no ConfigMap named `uno` (they have ConfigMap/one, Secret/two)"
