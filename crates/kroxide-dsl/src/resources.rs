@@ -1195,6 +1195,67 @@ impl Object {
         }
     }
 
+    /// Starts from a kube-rs typed resource: a `#[derive(CustomResource)]`
+    /// struct, types kopium generated from a CRD (a cert-manager
+    /// `Certificate`), or any type implementing kube's `Resource` with a
+    /// static kind. Its fields can then be overridden with expressions
+    /// ([`Object::set`]); it is ready by its `Ready` (else `Available`)
+    /// condition, or a `readyWhen`.
+    ///
+    /// ```
+    /// use kroxide_dsl::{IntoResource, Object};
+    /// use serde::Serialize;
+    /// use std::borrow::Cow;
+    ///
+    /// // What #[derive(CustomResource)] or kopium writes, by hand.
+    /// #[derive(Serialize)]
+    /// struct Certificate {
+    ///     #[serde(rename = "apiVersion")]
+    ///     api_version: &'static str,
+    ///     kind: &'static str,
+    ///     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    ///     spec: serde_json::Value,
+    /// }
+    /// impl kube_core::Resource for Certificate {
+    ///     type DynamicType = ();
+    ///     type Scope = kube_core::NamespaceResourceScope;
+    ///     fn kind(_: &()) -> Cow<'_, str> { "Certificate".into() }
+    ///     fn group(_: &()) -> Cow<'_, str> { "cert-manager.io".into() }
+    ///     fn version(_: &()) -> Cow<'_, str> { "v1".into() }
+    ///     fn plural(_: &()) -> Cow<'_, str> { "certificates".into() }
+    ///     fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta { &self.metadata }
+    ///     fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta { &mut self.metadata }
+    /// }
+    /// let cert = Certificate {
+    ///     api_version: "", kind: "",
+    ///     metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    ///         name: Some("web-tls".into()), ..Default::default()
+    ///     },
+    ///     spec: serde_json::json!({"secretName": "web-tls", "dnsNames": ["example.com"]}),
+    /// };
+    /// let built = Object::from_resource(&cert).set("spec.secretName", "shop-tls").into_built();
+    /// assert!(built.errors.is_empty());
+    /// assert_eq!(built.template["apiVersion"], "cert-manager.io/v1");
+    /// assert_eq!(built.template["kind"], "Certificate");
+    /// assert_eq!(built.template["spec"]["secretName"], "shop-tls");
+    /// assert_eq!(built.template["spec"]["dnsNames"][0], "example.com");
+    /// ```
+    pub fn from_resource<K>(r: &K) -> Self
+    where
+        K: kube_core::Resource<DynamicType = ()> + Serialize,
+    {
+        let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
+        let api_version = K::api_version(&()).into_owned();
+        let kind = K::kind(&()).into_owned();
+        v["apiVersion"] = json!(api_version);
+        v["kind"] = json!(kind);
+        let mut o = Object::from_json(v);
+        if o.obj.name.is_none() {
+            o.obj.errors.push(format!("{kind} has no metadata.name"));
+        }
+        o
+    }
+
     /// Starts from a typed k8s-openapi object.
     pub fn from_k8s<R: k8s_openapi::Resource + Serialize>(r: &R) -> Self {
         let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));

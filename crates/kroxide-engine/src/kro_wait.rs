@@ -461,6 +461,14 @@ fn judge(
     // Every status field computed from these children, as KRO wrote it.
     let mut differences = Vec::new();
     compare(&plan.status, &status, "status", &mut differences);
+    // A status field that reads what a controller writes a moment after
+    // its object counts as ready (an operator's status of a custom
+    // resource): given the same grace as in direct mode, for the
+    // controller to write it and KRO (which requeues while a status
+    // expression cannot resolve) to copy it.
+    if let Some((field, why)) = plan.pending.iter().next() {
+        differences.push(format!("{field} is pending: {why}"));
+    }
     match differences.first() {
         None => Ok(Verdict::Healthy(status)),
         Some(d) => Ok(Verdict::StatusDiffers(status.clone(), d.clone())),
