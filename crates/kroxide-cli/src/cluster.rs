@@ -383,23 +383,16 @@ pub fn deploy_set_cmd(docs: &[kroxide_model::LoadedRgd], args: &DeployArgs) -> E
             return ExitCode::from(1);
         }
     };
-    if args.cluster.mode == Mode::Direct {
-        let needed = set.needed_by(top).unwrap_or_default();
-        if !needed.is_empty() {
-            // The direct engine deploys one graph; the inner instances are
-            // objects of kinds KRO serves once their RGDs are Active.
-            eprintln!(
-                "note: direct mode deploys {} alone; its {} must be served by the cluster (their RGDs Active in KRO): deploy with --mode kro to apply them first",
-                top.name(),
-                needed
-                    .iter()
-                    .map(|r| format!("`{}` ({})", r.spec.schema.kind, r.name()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
     deploy_in(top, Some(&set), args)
+}
+
+/// `deploy` of a Rust graph that nests others (their RGDs in `set`).
+pub fn deploy_nested(
+    rgd: &ResourceGraphDefinition,
+    set: &kroxide_semantics::chain::RgdSet<'_>,
+    args: &DeployArgs,
+) -> ExitCode {
+    deploy_in(rgd, Some(set), args)
 }
 
 fn deploy_in(
@@ -466,6 +459,22 @@ fn deploy_in(
                     ExitCode::from(1)
                 }
             };
+        }
+        if let Some(set) = set {
+            let needed = set.needed_by(rgd).unwrap_or_default();
+            if !needed.is_empty() {
+                // The direct engine deploys one graph; the inner instances are
+                // objects of kinds KRO serves once their RGDs are Active.
+                display.note(&format!(
+                    "direct mode deploys {} alone; its {} must be served by the cluster (their RGDs Active in KRO): deploy with --mode kro to apply them first",
+                    rgd.name(),
+                    needed
+                        .iter()
+                        .map(|r| format!("`{}` ({})", r.spec.schema.kind, r.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
         }
         let engine = DirectEngine::new(client);
         let opts = DeployOptions {

@@ -396,17 +396,65 @@ pub fn run_graph<S: kroxide_dsl::Schema, St: kroxide_dsl::Schema>(
     for l in graph.lints() {
         eprintln!("{l}");
     }
-    let rgd = match graph.to_rgd() {
+    let rgds = match graph.to_rgds() {
         Ok(r) => r,
         Err(e) => {
             eprint!("{e}");
             return ExitCode::from(1);
         }
     };
+    let rgd = rgds.last().expect("a graph renders its own RGD").clone();
+    // A graph that nests others (KRO's chained RGDs): their RGDs render
+    // with it, and plan and deploy go through them.
+    let set = match rgds.len() {
+        1 => None,
+        _ => match kroxide_semantics::chain::RgdSet::new(&rgds) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     match cmd {
+        GraphCommand::Render { output } if set.is_some() => match output {
+            // One YAML stream of every RGD, those it nests first.
+            Format::Yaml => match kroxide_model::to_yaml_multi(&rgds) {
+                Ok(y) => {
+                    print!("{y}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Format::Json => print_doc(&rgds, output),
+        },
         GraphCommand::Render { output } => print_doc(&rgd, output),
+        GraphCommand::Plan { args } if set.is_some() => {
+            let set = set.as_ref().expect("checked");
+            let (instance, opts) = match plan_inputs(&args) {
+                Ok(i) => i,
+                Err(c) => return c,
+            };
+            match set.plan(&rgd, &instance, &opts) {
+                Ok(p) => print_plan(p, &args),
+                Err(e) => {
+                    let msg = redact_inputs(&rgd, &instance, args.show_secrets, &e.to_string());
+                    eprintln!("error: {}: {msg}", args.instance.display());
+                    ExitCode::from(1)
+                }
+            }
+        }
+        GraphCommand::Deploy { args } if set.is_some() => {
+            cluster::deploy_nested(&rgd, set.as_ref().expect("checked"), &args)
+        }
         GraphCommand::Validate => {
-            let v = validate(&rgd);
+            let v = match &set {
+                Some(set) => set.validate(&rgd),
+                None => validate(&rgd),
+            };
             let notes = v
                 .diagnostics
                 .iter()

@@ -63,6 +63,9 @@ pub struct Graph {
     pub(crate) resources: Vec<Resource>,
     pub(crate) problems: Vec<String>,
     pub(crate) ids: std::collections::HashSet<String>,
+    /// The RGDs of graphs nested in this one ([`Graph::add_graph`]), each
+    /// after those it nests.
+    pub(crate) nested: Vec<ResourceGraphDefinition>,
 }
 
 impl Graph {
@@ -219,6 +222,7 @@ fn derive_id(name: Option<&str>, kind: &str, index: usize) -> String {
 pub struct ResourceGraph<S, St> {
     name: String,
     rgd: Result<ResourceGraphDefinition, BuildError>,
+    pub(crate) nested: Vec<ResourceGraphDefinition>,
     lints: Vec<Lint>,
     _t: PhantomData<fn() -> (S, St)>,
 }
@@ -400,8 +404,21 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
         }
         problems.extend(g.problems);
         rgd.spec.resources = g.resources;
+        let nested = g.nested;
         let lints = lint(&rgd);
-        let diagnostics: Vec<Diagnostic> = validate(&rgd)
+        // A nested graph's instance is checked against its instance schema.
+        let validation = if nested.is_empty() {
+            validate(&rgd)
+        } else {
+            match kroxide_semantics::chain::RgdSet::new(nested.iter().chain([&rgd])) {
+                Ok(set) => set.validate(&rgd),
+                Err(e) => {
+                    problems.push(e.to_string());
+                    validate(&rgd)
+                }
+            }
+        };
+        let diagnostics: Vec<Diagnostic> = validation
             .diagnostics
             .into_iter()
             .filter(|d| d.severity == Severity::Error)
@@ -418,6 +435,7 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
         ResourceGraph {
             name: self.name,
             rgd,
+            nested,
             lints,
             _t: PhantomData,
         }

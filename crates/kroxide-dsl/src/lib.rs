@@ -14,6 +14,7 @@ pub mod fields;
 pub mod graph;
 pub mod handle;
 pub mod manifests;
+pub mod nested;
 pub mod resources;
 pub mod schema;
 
@@ -22,6 +23,7 @@ pub use expr::{cel, has, lit, Expr, IntoExpr};
 pub use graph::{BuildError, Graph, Lint, ResourceGraph, ResourceGraphBuilder};
 pub use handle::{Handle, Kind};
 pub use kroxide_model::KroVersion;
+pub use nested::Nested;
 pub use resources::*;
 pub use schema::{Schema, SchemaEnum};
 

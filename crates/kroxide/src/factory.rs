@@ -214,7 +214,22 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
                 report.plan.status
             }
             Mode::Kro => {
-                kroxide_engine::kro::deploy(&client, &rgd, &instance, &self.kro_opts()).await?
+                // A graph that nests others: their RGDs are applied first.
+                let rgds = self.graph.to_rgds()?;
+                if rgds.len() > 1 {
+                    let set = kroxide_semantics::chain::RgdSet::new(&rgds)
+                        .map_err(kroxide_engine::kro::KroError::from)?;
+                    kroxide_engine::kro::deploy_chained(
+                        &client,
+                        &set,
+                        &rgd,
+                        &instance,
+                        &self.kro_opts(),
+                    )
+                    .await?
+                } else {
+                    kroxide_engine::kro::deploy(&client, &rgd, &instance, &self.kro_opts()).await?
+                }
             }
         };
         typed(status, &redactor)
