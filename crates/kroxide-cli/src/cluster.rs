@@ -460,22 +460,6 @@ fn deploy_in(
                 }
             };
         }
-        if let Some(set) = set {
-            let needed = set.needed_by(rgd).unwrap_or_default();
-            if !needed.is_empty() {
-                // The direct engine deploys one graph; the inner instances are
-                // objects of kinds KRO serves once their RGDs are Active.
-                display.note(&format!(
-                    "direct mode deploys {} alone; its {} must be served by the cluster (their RGDs Active in KRO): deploy with --mode kro to apply them first",
-                    rgd.name(),
-                    needed
-                        .iter()
-                        .map(|r| format!("`{}` ({})", r.spec.schema.kind, r.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-        }
         let engine = DirectEngine::new(client);
         let opts = DeployOptions {
             force_conflicts: args.force_conflicts,
@@ -492,9 +476,20 @@ fn deploy_in(
         let interrupted = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let result = engine
-            .deploy_until(rgd, &instance, &opts, interrupted)
-            .await;
+        // Inner instances (KRO's chained RGDs) are deployed by kroxide too,
+        // unless KRO serves their kind.
+        let result = match set {
+            Some(set) => {
+                engine
+                    .deploy_nested(set, rgd, &instance, &opts, interrupted)
+                    .await
+            }
+            None => {
+                engine
+                    .deploy_until(rgd, &instance, &opts, interrupted)
+                    .await
+            }
+        };
         display.finish();
         if let Err(e @ kroxide_engine::DeployError::Interrupted { .. }) = &result {
             eprintln!("{e}");

@@ -76,26 +76,27 @@ async fn the_nested_example_deploys_through_kro_and_directly_with_typed_status()
         name: "shop".into(),
         image: "nginx:1.27".into(),
     };
-    let kro = || {
-        app.factory(Mode::Kro)
-            .client(r.client.clone())
-            .namespace(&r.ns)
-            .timeout(r.timeout)
-    };
-    let status = kro().deploy(&spec).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(status.database, "shop-db:5432");
-    assert_eq!(status.database_ready, 1, "{status:?}");
-    assert_eq!(status.web_ready, 1);
-    // The inner graph's objects are there, made by KRO from the inner RGD.
+    let crds: Api<DynamicObject> = Api::all_with(
+        r.client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+            "customresourcedefinitions",
+        ),
+    );
+    for crd in ["shopapps.kro.run", "shopdatabases.kro.run"] {
+        let _ = crds.delete(crd, &Default::default()).await;
+        let deadline = Instant::now() + r.timeout;
+        while crds.get_opt(crd).await.unwrap().is_some() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let sts: Api<k8s_openapi::api::apps::v1::StatefulSet> =
         Api::namespaced(r.client.clone(), &r.ns);
-    let db = sts.get("shop-db").await.unwrap();
-    assert_eq!(db.status.unwrap().ready_replicas, Some(1));
-    let inner = rgds_api(&r).get("shop-database").await.unwrap();
-    assert_eq!(inner.data["status"]["state"], "Active");
+    let direct_sts: Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        Api::namespaced(r.client.clone(), r.extra(0));
 
-    // Direct mode deploys the outer graph; KRO, which now serves the inner
-    // kind, reconciles the inner instance.
+    // Direct mode without KRO: kroxide serves the inner kind, deploys the
+    // inner instance and writes its status, which the outer graph reads.
     let direct = || {
         app.factory(Mode::Direct)
             .client(r.client.clone())
@@ -109,8 +110,46 @@ async fn the_nested_example_deploys_through_kro_and_directly_with_typed_status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.database, "shop-db:5432");
     assert_eq!(status.database_ready, 1, "{status:?}");
-    direct().delete().await.unwrap();
+    assert_eq!(status.web_ready, 1);
+    let db = direct_sts.get("shop-db").await.unwrap();
+    assert_eq!(
+        db.metadata.owner_references.unwrap()[0].kind,
+        "ShopDatabase"
+    );
+    assert!(
+        rgds_api(&r)
+            .get_opt("shop-database")
+            .await
+            .unwrap()
+            .is_none(),
+        "no RGD in direct mode"
+    );
 
+    // Through KRO: both RGDs applied, the inner first; KRO adopts the
+    // instance CRD kroxide made.
+    let kro = || {
+        app.factory(Mode::Kro)
+            .client(r.client.clone())
+            .namespace(&r.ns)
+            .timeout(r.timeout)
+    };
+    let status = kro().deploy(&spec).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.database, "shop-db:5432");
+    assert_eq!(status.database_ready, 1, "{status:?}");
+    assert_eq!(status.web_ready, 1);
+    // The inner graph's objects are there, made by KRO from the inner RGD.
+    let db = sts.get("shop-db").await.unwrap();
+    assert_eq!(db.status.unwrap().ready_replicas, Some(1));
+    let inner = rgds_api(&r).get("shop-database").await.unwrap();
+    assert_eq!(inner.data["status"]["state"], "Active");
+
+    // Deleting the direct instance takes the inner objects with it.
+    direct().delete().await.unwrap();
+    let deadline = Instant::now() + r.timeout;
+    while direct_sts.get_opt("shop-db").await.unwrap().is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(direct_sts.get_opt("shop-db").await.unwrap().is_none());
     kro().delete().await.unwrap();
     // KRO deletes the inner instance with the outer one, and its objects.
     let deadline = Instant::now() + r.timeout;

@@ -1060,3 +1060,207 @@ spec:
     classes.delete(&class, &Default::default()).await.unwrap();
     r.cleanup().await;
 }
+
+const DCHAIN_INNER: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-dchain-inner
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eDchainInner
+    spec:
+      name: string
+      label: string | default=a
+    status:
+      replicas: ${web.status.readyReplicas}
+      port: ${int(schema.spec.label) + 8000}
+  resources:
+  - id: web
+    template:
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: ${schema.spec.name}
+        annotations:
+          port: ${string(int(schema.spec.label) + 8000)}
+      spec:
+        replicas: 1
+        selector:
+          matchLabels: {app: "${schema.spec.name}"}
+        template:
+          metadata:
+            labels: {app: "${schema.spec.name}"}
+          spec:
+            containers:
+            - name: web
+              image: nginx
+"#;
+
+const DCHAIN_OUTER: &str = r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata:
+  name: e2e-dchain-outer
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: E2eDchainOuter
+    spec:
+      name: string
+      label: string
+    status:
+      innerPort: ${part.status.port}
+  resources:
+  - id: part
+    template:
+      apiVersion: kro.run/v1alpha1
+      kind: E2eDchainInner
+      metadata:
+        name: ${schema.spec.name}
+      spec:
+        name: ${schema.spec.name}-web
+        label: ${schema.spec.label}
+"#;
+
+/// KRO's chained RGDs without KRO: `deploy DIR` serves the inner kind with
+/// the CRD KRO would make, deploys the inner instance the outer graph
+/// applies (its objects owned by it), writes its status, which the outer
+/// status reads; a change of the outer spec redeploys the inner graph;
+/// deleting the outer instance lets the garbage collector take the inner
+/// objects. An instance that fails in the inner graph is refused first,
+/// with nothing written (not even the CRD).
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn chained_rgds_deploy_directly_without_kro() {
+    let r = Real::new("dchain", &[]).await;
+    let crds = api(
+        &r,
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        None,
+    );
+    let crd = "e2edchaininners.kro.run";
+    let _ = crds.delete(crd, &Default::default()).await;
+    let deadline = Instant::now() + r.timeout;
+    while crds.get_opt(crd).await.unwrap().is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dir = real::workdir("dchain");
+    std::fs::write(dir.join("inner.yaml"), DCHAIN_INNER).unwrap();
+    std::fs::write(dir.join("outer.yaml"), DCHAIN_OUTER).unwrap();
+    let inst = real::workdir("dchain-instances");
+    let write = |file: &str, label: &str| {
+        std::fs::write(
+            inst.join(file),
+            format!("apiVersion: kro.run/v1alpha1\nkind: E2eDchainOuter\nmetadata: {{name: good}}\nspec: {{name: good, label: \"{label}\"}}\n"),
+        )
+        .unwrap();
+    };
+    write("bad.yaml", "abc");
+    write("good.yaml", "80");
+    write("changed.yaml", "81");
+    let args = |file: &str| {
+        let mut a: Vec<String> = [
+            "deploy",
+            dir.to_str().unwrap(),
+            "--instance",
+            inst.join(file).to_str().unwrap(),
+            "-n",
+            &r.ns,
+            "--create-namespace",
+            "-o",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(r.cli_args());
+        a
+    };
+    let out = kroxide(args("bad.yaml")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", printed(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was applied"),
+        "{}",
+        printed(&out)
+    );
+    assert!(
+        crds.get_opt(crd).await.unwrap().is_none(),
+        "the inner CRD was made for an instance that cannot work"
+    );
+
+    let out = kroxide(args("good.yaml")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["innerPort"], 8080, "{status}");
+    let inner = api(
+        &r,
+        "kro.run/v1alpha1",
+        "E2eDchainInner",
+        "e2edchaininners",
+        Some(&r.ns),
+    );
+    let live = inner.get("good").await.unwrap();
+    assert_eq!(live.data["status"]["state"], "ACTIVE");
+    assert_eq!(live.data["status"]["replicas"], 1);
+    let deployments = api(&r, "apps/v1", "Deployment", "deployments", Some(&r.ns));
+    let web = deployments.get("good-web").await.unwrap();
+    assert_eq!(web.data["status"]["readyReplicas"], 1);
+    let owners = web.metadata.owner_references.clone().unwrap_or_default();
+    assert_eq!(owners.len(), 1);
+    assert_eq!(owners[0].kind, "E2eDchainInner");
+    assert_eq!(Some(owners[0].uid.clone()), live.metadata.uid);
+
+    // A change of the outer spec reaches the inner graph.
+    let out = kroxide(args("changed.yaml")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["innerPort"], 8081, "{status}");
+    let web = deployments.get("good-web").await.unwrap();
+    assert_eq!(web.metadata.annotations.unwrap()["port"], "8081");
+
+    let mut del: Vec<String> = [
+        "delete",
+        dir.join("outer.yaml").to_str().unwrap(),
+        "--name",
+        "good",
+        "-n",
+        &r.ns,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    del.extend(r.cli_args());
+    let out = kroxide(del).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let deadline = Instant::now() + r.timeout;
+    while deployments.get_opt("good-web").await.unwrap().is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        deployments.get_opt("good-web").await.unwrap().is_none(),
+        "the inner Deployment outlived its instance"
+    );
+    let secrets = api(&r, "v1", "Secret", "secrets", Some(&r.ns));
+    let deadline = Instant::now() + r.timeout;
+    while secrets
+        .get_opt("kroxide.e2e-dchain-inner.good")
+        .await
+        .unwrap()
+        .is_some()
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        secrets
+            .get_opt("kroxide.e2e-dchain-inner.good")
+            .await
+            .unwrap()
+            .is_none(),
+        "the inner inventory outlived its instance"
+    );
+    let _ = crds.delete(crd, &Default::default()).await;
+    r.cleanup().await;
+}

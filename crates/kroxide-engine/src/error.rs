@@ -10,6 +10,33 @@ pub enum DeployError {
     /// The graph or the instance is invalid: nothing was written.
     #[error("{0}")]
     Invalid(#[from] PlanError),
+    /// The RGDs given together cannot be used together, or the instance
+    /// fails in an inner graph: nothing was written.
+    #[error("{0}; nothing was applied")]
+    Chain(#[from] kroxide_semantics::chain::ChainError),
+    /// An inner instance would fail in its own graph: nothing was written.
+    #[error("resource `{resource}` of `{outer}` is a {kind} instance of `{inner}`, which fails for it: {source}; nothing was applied")]
+    InnerRefused {
+        outer: String,
+        resource: String,
+        kind: String,
+        inner: String,
+        #[source]
+        source: Box<DeployError>,
+    },
+    /// Serving an inner graph's instance kind failed.
+    #[error("{0}")]
+    NestedSetup(String),
+    /// Deploying an inner instance (a resource of the graph that is an
+    /// instance of another RGD) failed.
+    #[error("the {kind} instance `{name}` (graph `{inner}`) failed: {source}")]
+    Nested {
+        kind: String,
+        name: String,
+        inner: String,
+        #[source]
+        source: Box<DeployError>,
+    },
     /// The cluster does not serve a kind the graph uses: nothing was written.
     #[error(
         "the cluster does not serve {api_version} {kind} (resource `{id}`); nothing was applied"

@@ -37,6 +37,7 @@ pub mod history;
 pub mod inventory;
 pub mod kro;
 mod kro_wait;
+pub mod nested;
 mod observe;
 mod order;
 pub mod progress;

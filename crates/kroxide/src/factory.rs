@@ -203,13 +203,22 @@ impl<S: Schema + Serialize, St: Schema + DeserializeOwned> Factory<'_, S, St> {
         redactor.learn_secret_inputs(&rgd, &instance);
         let status = match self.mode {
             Mode::Direct => {
-                let report = DirectEngine::new(client)
-                    .deploy(&rgd, &instance, &self.opts())
-                    .await
-                    .map_err(|e| match e {
-                        DeployError::NoNamespace(ns) => FactoryError::NoNamespace(ns),
-                        e => FactoryError::Direct(e),
-                    })?;
+                // A graph that nests others: kroxide deploys their instances too.
+                let rgds = self.graph.to_rgds()?;
+                let engine = DirectEngine::new(client);
+                let deployed = if rgds.len() > 1 {
+                    let set = kroxide_semantics::chain::RgdSet::new(&rgds)
+                        .map_err(|e| FactoryError::Direct(e.into()))?;
+                    engine
+                        .deploy_nested(&set, &rgd, &instance, &self.opts(), std::future::pending())
+                        .await
+                } else {
+                    engine.deploy(&rgd, &instance, &self.opts()).await
+                };
+                let report = deployed.map_err(|e| match e {
+                    DeployError::NoNamespace(ns) => FactoryError::NoNamespace(ns),
+                    e => FactoryError::Direct(e),
+                })?;
                 redactor.learn(report.live.values().flatten());
                 report.plan.status
             }
