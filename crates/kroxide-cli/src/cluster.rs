@@ -726,6 +726,34 @@ pub fn drift_cmd(rgd: &ResourceGraphDefinition, args: &DriftArgs) -> ExitCode {
 }
 
 pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode {
+    delete_in(rgd, None, args)
+}
+
+/// `delete` of several RGDs: the instance is of the RGD no other uses; in
+/// direct mode the inner instances kroxide deployed go first.
+pub fn delete_set_cmd(docs: &[kroxide_model::LoadedRgd], args: &DeleteArgs) -> ExitCode {
+    let set = match kroxide_semantics::chain::RgdSet::new(docs.iter().map(|d| &d.rgd)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let top = match set.for_instance(&serde_json::json!({})) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: which RGD's instance to delete: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    delete_in(top, Some(&set), args)
+}
+
+fn delete_in(
+    rgd: &ResourceGraphDefinition,
+    set: Option<&kroxide_semantics::chain::RgdSet<'_>>,
+    args: &DeleteArgs,
+) -> ExitCode {
     if args.orphan && args.cluster.mode == Mode::Kro {
         eprintln!("error: --orphan works in direct mode only: KRO (v0.9.3, and its main branch) deletes every child of an instance when the instance goes, one by one behind its finalizer, with no deletion policy to keep one; nothing was changed");
         return ExitCode::from(2);
@@ -777,10 +805,10 @@ pub fn delete_cmd(rgd: &ResourceGraphDefinition, args: &DeleteArgs) -> ExitCode 
             progress: display.progress(),
             ..engine_options(&args.cluster, &ns)
         };
-        let result = if args.orphan {
-            engine.orphan(rgd.name(), &name, &opts).await
-        } else {
-            engine.delete(rgd.name(), &name, &opts).await
+        let result = match (args.orphan, set) {
+            (true, _) => engine.orphan(rgd.name(), &name, &opts).await,
+            (false, Some(set)) => engine.delete_nested(set, rgd, &name, &opts).await,
+            (false, None) => engine.delete(rgd.name(), &name, &opts).await,
         };
         display.finish();
         match result {

@@ -182,8 +182,11 @@ pub enum Command {
     },
     /// Delete a deployed instance: its objects in reverse waves, then its inventory.
     Delete {
-        /// An RGD YAML file.
-        file: PathBuf,
+        /// RGD YAML files or directories: the instance's RGD (the one no
+        /// other uses) and those whose instances it creates, which direct
+        /// mode deletes first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         args: DeleteArgs,
     },
@@ -560,9 +563,15 @@ pub fn run(cli: Cli) -> ExitCode {
             Ok(d) => history::rollback_cmd(&d.rgd, &args),
             Err(code) => code,
         },
-        Command::Delete { file, args } => match load_valid(&file, "delete") {
-            Ok(d) => cluster::delete_cmd(&d.rgd, &args),
-            Err(code) => code,
+        Command::Delete { files, args } => match files.as_slice() {
+            [file] if !file.is_dir() => match load_valid(file, "delete") {
+                Ok(d) => cluster::delete_cmd(&d.rgd, &args),
+                Err(code) => code,
+            },
+            _ => match load_all_validated(&files) {
+                Ok(docs) => cluster::delete_set_cmd(&docs, &args),
+                Err(code) => code,
+            },
         },
         Command::Instances { file, args } => match load_valid(&file, "instances") {
             Ok(d) => cluster::instances_cmd(&d.rgd, &args),

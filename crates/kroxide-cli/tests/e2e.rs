@@ -1264,3 +1264,132 @@ async fn chained_rgds_deploy_directly_without_kro() {
     let _ = crds.delete(crd, &Default::default()).await;
     r.cleanup().await;
 }
+
+/// KRO's saas-multi-tenant example without KRO: `deploy` of its directory
+/// deploys the Tenant and both inner instances (a tenant Namespace with a
+/// quota and a network policy; a Deployment and a Service in it), whatever
+/// order the inner instances come in; `delete` of the directory removes
+/// the inner graphs first, the tenant Namespace included.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn saas_multi_tenant_deploys_and_deletes_directly_without_kro() {
+    let r = Real::new("saasdirect", &[]).await;
+    let tenant = format!("t{}", std::process::id());
+    // KRO must not be the one reconciling: no saas RGD is Active.
+    let rgds = api(
+        &r,
+        "kro.run/v1alpha1",
+        "ResourceGraphDefinition",
+        "resourcegraphdefinitions",
+        None,
+    );
+    for name in [
+        "tenant.kro.run",
+        "tenantenvironment.kro.run",
+        "tenantapplication.kro.run",
+    ] {
+        let _ = rgds.delete(name, &Default::default()).await;
+    }
+    let deadline = Instant::now() + r.timeout;
+    while !rgds
+        .list_metadata(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .all(|o| {
+            !o.metadata
+                .name
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("tenant")
+        })
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/kro/examples/saas-multi-tenant");
+    let inst = real::workdir("saasdirect").join("tenant.yaml");
+    std::fs::write(
+        &inst,
+        format!("apiVersion: kro.run/v1alpha1\nkind: Tenant\nmetadata: {{name: tenant001}}\nspec: {{tenantId: {tenant}}}\n"),
+    )
+    .unwrap();
+    let mut args: Vec<String> = [
+        "deploy",
+        dir.to_str().unwrap(),
+        "--instance",
+        inst.to_str().unwrap(),
+        "-n",
+        &r.ns,
+        "--create-namespace",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(r.cli_args());
+    let out = kroxide(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    for (kind, plural) in [
+        ("TenantEnvironment", "tenantenvironments"),
+        ("TenantApplication", "tenantapplications"),
+    ] {
+        let live = api(&r, "kro.run/v1alpha1", kind, plural, Some(&r.ns))
+            .get(&tenant)
+            .await
+            .unwrap();
+        assert_eq!(live.data["status"]["state"], "ACTIVE", "{kind}");
+    }
+    let deployments = api(&r, "apps/v1", "Deployment", "deployments", Some(&tenant));
+    let d = deployments
+        .get(&format!("{tenant}-deployment"))
+        .await
+        .unwrap();
+    assert_eq!(d.data["status"]["readyReplicas"], 2);
+    for (av, kind, plural, name) in [
+        ("v1", "Service", "services", format!("{tenant}-service")),
+        (
+            "v1",
+            "ResourceQuota",
+            "resourcequotas",
+            format!("{tenant}-quota"),
+        ),
+        (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            format!("{tenant}-isolation"),
+        ),
+    ] {
+        assert!(
+            api(&r, av, kind, plural, Some(&tenant))
+                .get_opt(&name)
+                .await
+                .unwrap()
+                .is_some(),
+            "{kind} {name}"
+        );
+    }
+
+    let mut args: Vec<String> = [
+        "delete",
+        dir.to_str().unwrap(),
+        "--name",
+        "tenant001",
+        "-n",
+        &r.ns,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(r.cli_args());
+    let out = kroxide(args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let namespaces = api(&r, "v1", "Namespace", "namespaces", None);
+    assert!(
+        namespaces.get_opt(&tenant).await.unwrap().is_none(),
+        "the tenant Namespace is left"
+    );
+    r.cleanup().await;
+}

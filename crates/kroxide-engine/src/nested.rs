@@ -82,6 +82,24 @@ impl DirectEngine {
         if ours.is_empty() {
             return self.deploy_until(rgd, instance, opts, cancel).await;
         }
+        // One level: an inner graph kroxide deploys must not itself nest
+        // graphs kroxide would deploy (KRO mode has no such limit).
+        for inner in &ours {
+            if let Some(deeper) = set
+                .uses(inner)
+                .into_iter()
+                .find(|d| ours.iter().any(|o| o.name() == d.name()))
+            {
+                return Err(DeployError::NestedSetup(format!(
+                    "direct mode deploys graphs nested one level deep: `{}` nests `{}` in `{}`, which nests `{}`; deploy with --mode kro, or have KRO serve `{}` (its RGD Active); nothing was applied",
+                    rgd.name(),
+                    inner.name(),
+                    rgd.name(),
+                    deeper.name(),
+                    deeper.name()
+                )));
+            }
+        }
         let outer_name =
             kroxide_model::meta_str(&kroxide_semantics::instance::whole(rgd, instance), "name")
                 .unwrap_or(rgd.name())
@@ -90,7 +108,7 @@ impl DirectEngine {
         // applies them (it waits for their Ready of the current generation);
         // the others once it is done, so that a re-run converges them too.
         let stop = tokio::sync::Notify::new();
-        let reconcile = self.reconcile(set, rgd.name(), &outer_name, &ours, opts, &stop);
+        let reconcile = self.reconcile(rgd.name(), &outer_name, &ours, opts, &stop);
         tokio::pin!(reconcile);
         let deploy = self.deploy_until(rgd, instance, opts, cancel);
         tokio::pin!(deploy);
@@ -118,11 +136,55 @@ impl DirectEngine {
             if done.contains_key(&(i, name.clone())) {
                 continue;
             }
-            self.reconcile_one(set, ours[i], &live, opts)
+            self.reconcile_one(ours[i], &live, opts)
                 .await
                 .map_err(|e| nested_error(ours[i], &name, e))?;
             done.insert((i, name), live.metadata.generation.unwrap_or(0));
         }
+        Ok(report)
+    }
+
+    /// Deletes instance `name` of `rgd` and, first, the inner instances it
+    /// made that kroxide deployed (their whole graphs, by their
+    /// inventories: also what the garbage collector cannot reach, such as
+    /// a Namespace or objects in other namespaces).
+    pub async fn delete_nested(
+        &self,
+        set: &RgdSet<'_>,
+        rgd: &ResourceGraphDefinition,
+        name: &str,
+        opts: &DeployOptions,
+    ) -> Result<crate::DeleteReport, DeployError> {
+        let needed = set.needed_by(rgd)?;
+        let selector = format!("{GRAPH_LABEL}={},{INSTANCE_LABEL}={name}", rgd.name());
+        let mut inner_deleted = Vec::new();
+        for inner in set.uses(rgd) {
+            if !needed.iter().any(|n| n.name() == inner.name()) {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                self.client.clone(),
+                &opts.namespace,
+                &instance_resource(inner),
+            );
+            // Not served: no inner instance to delete.
+            let Ok(list) = api
+                .list_metadata(&kube::api::ListParams::default().labels(&selector))
+                .await
+            else {
+                continue;
+            };
+            for o in list.items {
+                let inner_name = o.metadata.name.unwrap_or_default();
+                let r = Box::pin(self.delete_nested(set, inner, &inner_name, opts))
+                    .await
+                    .map_err(|e| nested_error(inner, &inner_name, e))?;
+                inner_deleted.extend(r.deleted);
+            }
+        }
+        let mut report = self.delete(rgd.name(), name, opts).await?;
+        inner_deleted.append(&mut report.deleted);
+        report.deleted = inner_deleted;
         Ok(report)
     }
 
@@ -202,7 +264,6 @@ impl DirectEngine {
     /// deployed (by kind and name, with the generation), or the first error.
     async fn reconcile(
         &self,
-        set: &RgdSet<'_>,
         outer_graph: &str,
         outer_name: &str,
         kinds: &[&ResourceGraphDefinition],
@@ -223,46 +284,92 @@ impl DirectEngine {
         let mut changes = futures::stream::select_all(streams);
         // The generation of each inner instance deployed by this run.
         let mut done: BTreeMap<(usize, String), i64> = BTreeMap::new();
+        // Inner instances that failed, to try again (as KRO requeues) while
+        // the others go on: one may wait for what another makes
+        // (TenantApplication for TenantEnvironment's Namespace).
+        let mut queue: BTreeMap<(usize, String), Retry> = BTreeMap::new();
         loop {
+            let due = queue.values().map(|r| r.at).min();
             let next = tokio::select! {
                 biased;
                 () = stop.notified() => return Ok(done),
-                c = changes.next() => c,
+                () = async {
+                    match due {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => None,
+                c = changes.next() => Some(c),
             };
-            let (i, event) = match next {
-                Some(Ok(c)) => c,
-                Some(Err(e)) => {
+            let (key, obj) = match next {
+                None => {
+                    // The earliest retry is due.
+                    let key = queue
+                        .iter()
+                        .min_by_key(|(_, r)| r.at)
+                        .map(|(k, _)| k.clone())
+                        .expect("a retry is due");
+                    let r = queue.remove(&key).expect("queued");
+                    (key, r.obj)
+                }
+                Some(Some(Ok((i, event)))) => {
+                    let obj = match event {
+                        watcher::Event::Apply(o) | watcher::Event::InitApply(o) => o,
+                        _ => continue,
+                    };
+                    ((i, obj.metadata.name.clone().unwrap_or_default()), obj)
+                }
+                Some(Some(Err(e))) => {
                     tracing::warn!(error = %e, "watching inner instances; watching again");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
-                None => {
+                Some(None) => {
                     return Err(DeployError::NestedSetup(
                         "the watch of inner instances ended".into(),
                     ))
                 }
             };
-            let obj = match event {
-                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => o,
-                _ => continue,
-            };
-            let name = obj.metadata.name.clone().unwrap_or_default();
             let generation = obj.metadata.generation.unwrap_or(0);
-            if done.get(&(i, name.clone())) == Some(&generation) {
+            if done.get(&key) == Some(&generation) {
                 continue;
             }
-            let inner = kinds[i];
-            self.reconcile_one(set, inner, &obj, opts)
-                .await
-                .map_err(|e| nested_error(inner, &name, e))?;
-            done.insert((i, name), generation);
+            let inner = kinds[key.0];
+            match self.reconcile_one(inner, &obj, opts).await {
+                Ok(()) => {
+                    queue.remove(&key);
+                    done.insert(key, generation);
+                }
+                Err(e) => {
+                    let now = tokio::time::Instant::now();
+                    let retry = queue
+                        .remove(&key)
+                        .map(|r| (r.since, r.pause))
+                        .unwrap_or((now, Duration::from_millis(250)));
+                    // Input errors were refused before anything was written:
+                    // what fails here is the cluster's state, given the
+                    // resource timeout to settle.
+                    if now + retry.1 >= retry.0 + opts.resource_timeout {
+                        return Err(nested_error(inner, &key.1, e));
+                    }
+                    tracing::debug!(error = %e, "inner instance failed; trying again");
+                    queue.insert(
+                        key,
+                        Retry {
+                            obj,
+                            since: retry.0,
+                            at: now + retry.1,
+                            pause: (retry.1 * 2).min(Duration::from_secs(2)),
+                        },
+                    );
+                }
+            }
         }
     }
 
     /// Deploys one inner instance and writes its status.
     async fn reconcile_one(
         &self,
-        set: &RgdSet<'_>,
         inner: &ResourceGraphDefinition,
         obj: &DynamicObject,
         opts: &DeployOptions,
@@ -276,19 +383,15 @@ impl DirectEngine {
             "metadata": {"name": name, "namespace": opts.namespace, "uid": uid},
             "spec": obj.data.get("spec").cloned().unwrap_or_else(|| json!({})),
         });
+        // The inner instance's namespace exists (the outer deploy put it
+        // there); others are the inner graph's to make, as under KRO.
         let inner_opts = DeployOptions {
             progress: crate::progress::Progress::none(),
+            create_namespace: false,
             ..opts.clone()
         };
-        let report = match Box::pin(self.deploy_nested(
-            set,
-            inner,
-            &instance,
-            &inner_opts,
-            std::future::pending(),
-        ))
-        .await
-        {
+        let deployed = Box::pin(self.deploy(inner, &instance, &inner_opts)).await;
+        let report = match deployed {
             Ok(r) => r,
             Err(e) => {
                 // Said on the instance, as KRO says it; never a Secret's value.
@@ -405,6 +508,17 @@ fn nested_error(inner: &ResourceGraphDefinition, name: &str, e: DeployError) -> 
         inner: inner.name().to_string(),
         source: Box::new(e),
     }
+}
+
+/// An inner instance to deploy again.
+struct Retry {
+    obj: DynamicObject,
+    /// When it first failed in this run.
+    since: tokio::time::Instant,
+    /// When to try next.
+    at: tokio::time::Instant,
+    /// The pause after the next failure.
+    pause: Duration,
 }
 
 /// Refuses a plan, or the plan of any inner graph in it, that fails,
