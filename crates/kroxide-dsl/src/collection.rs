@@ -16,6 +16,15 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 /// The kind of a collection of `K` objects (a [`Graph::for_each`] handle).
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// let mut g = Graph::default();
+/// let webs: Handle<Each<Deployment>> = g.for_each("webs", "svc", cel::<Vec<String>>("schema.spec.services"),
+///     |svc| Deployment::new(svc, "nginx"));
+/// assert_eq!(webs.item(1).status().ready_replicas().to_cel(), "webs[1].status.readyReplicas");
+/// assert_eq!(<Each<Deployment> as Kind>::KIND, "Deployment");
+/// ```
 pub struct Each<K>(PhantomData<fn() -> K>);
 
 impl<K: Kind> Kind for Each<K> {

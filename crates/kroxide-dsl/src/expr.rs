@@ -15,6 +15,13 @@ use std::sync::Arc;
 
 /// An expression tree node (untyped; [`Expr`] carries the type).
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use kroxide_dsl::expr::{Expr, Node};
+/// let port: Expr<i64> = Expr::reference("schema", &["spec", "port"]);
+/// assert!(matches!(port.node(), Node::Ref { root, .. } if root == "schema"));
+/// assert_eq!(Node::Call("size", vec![port.node().clone()]).to_cel(), "size(schema.spec.port)");
+/// ```
 pub enum Node {
     /// A literal value.
     Lit(Value),
@@ -43,6 +50,15 @@ pub enum Node {
 
 /// A path segment of a reference.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use kroxide_dsl::expr::{Node, Seg};
+/// let n = Node::Ref {
+///     root: "web".into(),
+///     path: vec![Seg::Field("items".into()), Seg::Index(0), Seg::Field("app.io/name".into())],
+/// };
+/// assert_eq!(n.to_cel(), r#"web.items[0]["app.io/name"]"#);
+/// ```
 pub enum Seg {
     Field(String),
     Index(usize),
@@ -50,6 +66,16 @@ pub enum Seg {
 
 /// A piece of a string template.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use kroxide_dsl::expr::{Node, Part};
+/// let n = Node::Template(vec![
+///     Part::Text("v".into()),
+///     Part::Expr(Node::Raw("schema.spec.version".into())),
+/// ]);
+/// assert_eq!(n.to_cel(), r#""v" + (schema.spec.version)"#);
+/// assert_eq!(n.to_field_value(), "v${schema.spec.version}");
+/// ```
 pub enum Part {
     Text(String),
     Expr(Node),
@@ -79,6 +105,14 @@ fn prec(n: &Node) -> u8 {
 
 impl Node {
     /// The CEL source of this node.
+    ///
+    /// ```
+    /// use kroxide_dsl::expr::Node;
+    /// use std::sync::Arc;
+    /// let n = Node::Binary("*", Arc::new(Node::Raw("a + 1".into())), Arc::new(Node::Lit(2.into())));
+    /// // Raw CEL is parenthesized as an operand.
+    /// assert_eq!(n.to_cel(), "(a + 1) * 2");
+    /// ```
     pub fn to_cel(&self) -> String {
         match self {
             Node::Lit(v) => lit_cel(v),
@@ -139,6 +173,12 @@ impl Node {
     /// The value this node puts in a template field: a literal stays a
     /// literal, a string template becomes a KRO string template, anything else
     /// a standalone `${...}`.
+    ///
+    /// ```
+    /// use kroxide_dsl::expr::Node;
+    /// assert_eq!(Node::Lit(3.into()).to_field_value(), 3);
+    /// assert_eq!(Node::Raw("schema.spec.port".into()).to_field_value(), "${schema.spec.port}");
+    /// ```
     pub fn to_field_value(&self) -> Value {
         match self {
             Node::Lit(v) => v.clone(),
@@ -157,6 +197,14 @@ impl Node {
     }
 
     /// The first build mistake inside this node, if any.
+    ///
+    /// ```
+    /// use kroxide_dsl::{template, expr::Expr};
+    /// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+    /// assert_eq!(name.node().invalid(), None);
+    /// let bad = template!("{}-{}", name); // two placeholders, one argument
+    /// assert!(bad.node().invalid().unwrap().contains("2 placeholders but 1 arguments"));
+    /// ```
     pub fn invalid(&self) -> Option<&str> {
         match self {
             Node::Invalid(m) => Some(m),
@@ -210,6 +258,14 @@ fn lit_cel(v: &Value) -> String {
 }
 
 /// A typed CEL expression.
+///
+/// ```
+/// use kroxide_dsl::Expr;
+/// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+/// let doubled = replicas * 2;
+/// assert_eq!(doubled.to_cel(), "schema.spec.replicas * 2");
+/// assert_eq!(doubled.to_string(), "${schema.spec.replicas * 2}");
+/// ```
 pub struct Expr<T> {
     node: Node,
     _t: PhantomData<fn() -> T>,
@@ -239,6 +295,13 @@ impl<T> fmt::Display for Expr<T> {
 
 impl<T> Expr<T> {
     /// Wraps an untyped node; the caller vouches for the type.
+    ///
+    /// ```
+    /// use kroxide_dsl::expr::{Expr, Node};
+    /// let e: Expr<bool> = Expr::from_node(Node::Raw("schema.spec.debug".into()));
+    /// // Raw CEL is parenthesized inside other expressions.
+    /// assert_eq!(e.not().to_cel(), "!(schema.spec.debug)");
+    /// ```
     pub fn from_node(node: Node) -> Self {
         Expr {
             node,
@@ -246,21 +309,47 @@ impl<T> Expr<T> {
         }
     }
 
+    /// The untyped expression tree.
+    ///
+    /// ```
+    /// use kroxide_dsl::{lit, expr::Node};
+    /// assert_eq!(lit(3).node(), &Node::Lit(3.into()));
+    /// ```
     pub fn node(&self) -> &Node {
         &self.node
     }
 
     /// The CEL source.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+    /// assert_eq!(name.eq("web").to_cel(), r#"schema.spec.name == "web""#);
+    /// ```
     pub fn to_cel(&self) -> String {
         self.node.to_cel()
     }
 
     /// The value this expression puts in a resource field.
+    ///
+    /// ```
+    /// use kroxide_dsl::{lit, template, Expr};
+    /// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+    /// assert_eq!(lit(8080).to_field_value(), 8080);
+    /// assert_eq!(name.to_field_value(), "${schema.spec.name}");
+    /// assert_eq!(template!("{}-svc", name).to_field_value(), "${schema.spec.name}-svc");
+    /// ```
     pub fn to_field_value(&self) -> Value {
         self.node.to_field_value()
     }
 
     /// A reference to `root.path...`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let host: Expr<String> = Expr::reference("schema", &["spec", "ingress", "host"]);
+    /// assert_eq!(host.to_cel(), "schema.spec.ingress.host");
+    /// ```
     pub fn reference(root: &str, path: &[&str]) -> Self {
         Expr::from_node(Node::Ref {
             root: root.to_string(),
@@ -269,6 +358,13 @@ impl<T> Expr<T> {
     }
 
     /// This reference extended by a field (for generated reference trees).
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let spec: Expr<()> = Expr::reference("schema", &["spec"]);
+    /// let replicas: Expr<i64> = spec.child("replicas");
+    /// assert_eq!(replicas.to_cel(), "schema.spec.replicas");
+    /// ```
     pub fn child<U>(&self, field: &str) -> Expr<U> {
         match &self.node {
             Node::Ref { root, path } => {
@@ -284,16 +380,36 @@ impl<T> Expr<T> {
     }
 
     /// `self == other`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let env: Expr<String> = Expr::reference("schema", &["spec", "env"]);
+    /// assert_eq!(env.eq("prod").to_cel(), r#"schema.spec.env == "prod""#);
+    /// ```
     pub fn eq(&self, other: impl IntoExpr<T>) -> Expr<bool> {
         bin("==", &self.node, other.into_expr().node)
     }
 
     /// `self != other`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+    /// assert_eq!(replicas.ne(0).to_cel(), "schema.spec.replicas != 0");
+    /// ```
     pub fn ne(&self, other: impl IntoExpr<T>) -> Expr<bool> {
         bin("!=", &self.node, other.into_expr().node)
     }
 
     /// `has(self)`: whether the field is set. Only meaningful on references.
+    ///
+    /// ```
+    /// use kroxide_dsl::{lit, Expr};
+    /// let tls: Expr<String> = Expr::reference("schema", &["spec", "tlsSecret"]);
+    /// assert_eq!(tls.is_set().to_cel(), "has(schema.spec.tlsSecret)");
+    /// // Not a field: a build error, reported when the graph is built.
+    /// assert!(lit(1).is_set().node().invalid().is_some());
+    /// ```
     pub fn is_set(&self) -> Expr<bool> {
         match &self.node {
             Node::Ref { .. } => Expr::from_node(Node::Has(Arc::new(self.node.clone()))),
@@ -305,12 +421,24 @@ impl<T> Expr<T> {
     }
 
     /// The value as a string: `string(self)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let port: Expr<i64> = Expr::reference("schema", &["spec", "port"]);
+    /// assert_eq!(port.to_string_expr().to_cel(), "string(schema.spec.port)");
+    /// ```
     pub fn to_string_expr(&self) -> Expr<String> {
         Expr::from_node(Node::Call("string", vec![self.node.clone()]))
     }
 }
 
 /// `has(field)`: whether an optional field is set.
+///
+/// ```
+/// use kroxide_dsl::{has, Expr};
+/// let domain: Expr<String> = Expr::reference("schema", &["spec", "domain"]);
+/// assert_eq!(has(&domain).to_cel(), "has(schema.spec.domain)");
+/// ```
 pub fn has<T>(e: &Expr<T>) -> Expr<bool> {
     e.is_set()
 }
@@ -320,21 +448,58 @@ fn bin<T>(op: &'static str, a: &Node, b: Node) -> Expr<T> {
 }
 
 /// Types whose values can be ordered in CEL (`<`, `>`...).
+///
+/// ```
+/// use kroxide_dsl::{expr::Ordered, Expr, IntoExpr};
+/// fn at_least<T: Ordered>(e: &Expr<T>, min: Expr<T>) -> Expr<bool> {
+///     e.ge(min)
+/// }
+/// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+/// assert_eq!(at_least(&replicas, 2.into_expr()).to_cel(), "schema.spec.replicas >= 2");
+/// ```
 pub trait Ordered {}
 impl Ordered for i64 {}
 impl Ordered for f64 {}
 impl Ordered for String {}
 
 impl<T: Ordered> Expr<T> {
+    /// `self < o`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+    /// assert_eq!(replicas.lt(10).to_cel(), "schema.spec.replicas < 10");
+    /// ```
     pub fn lt(&self, o: impl IntoExpr<T>) -> Expr<bool> {
         bin("<", &self.node, o.into_expr().node)
     }
+    /// `self <= o`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+    /// assert_eq!(replicas.le(10).to_cel(), "schema.spec.replicas <= 10");
+    /// ```
     pub fn le(&self, o: impl IntoExpr<T>) -> Expr<bool> {
         bin("<=", &self.node, o.into_expr().node)
     }
+    /// `self > o`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let version: Expr<String> = Expr::reference("schema", &["spec", "version"]);
+    /// assert_eq!(version.gt("1.0").to_cel(), r#"schema.spec.version > "1.0""#);
+    /// ```
     pub fn gt(&self, o: impl IntoExpr<T>) -> Expr<bool> {
         bin(">", &self.node, o.into_expr().node)
     }
+    /// `self >= o`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let ready: Expr<i64> = Expr::reference("web", &["status", "readyReplicas"]);
+    /// assert_eq!(ready.ge(1).to_cel(), "web.status.readyReplicas >= 1");
+    /// ```
     pub fn ge(&self, o: impl IntoExpr<T>) -> Expr<bool> {
         bin(">=", &self.node, o.into_expr().node)
     }
@@ -342,6 +507,13 @@ impl<T: Ordered> Expr<T> {
 
 impl Expr<bool> {
     /// `cond ? a : b`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let prod: Expr<bool> = Expr::reference("schema", &["spec", "production"]);
+    /// let replicas: Expr<i64> = prod.then_else(3, 1);
+    /// assert_eq!(replicas.to_cel(), "schema.spec.production ? 3 : 1");
+    /// ```
     pub fn then_else<U>(&self, a: impl IntoExpr<U>, b: impl IntoExpr<U>) -> Expr<U> {
         Expr::from_node(Node::Cond(
             Arc::new(self.node.clone()),
@@ -349,13 +521,38 @@ impl Expr<bool> {
             Arc::new(b.into_expr().node),
         ))
     }
+    /// `self && o` (also written `self & o`).
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let a: Expr<bool> = Expr::reference("schema", &["spec", "a"]);
+    /// let b: Expr<bool> = Expr::reference("schema", &["spec", "b"]);
+    /// assert_eq!(a.and(&b).to_cel(), "schema.spec.a && schema.spec.b");
+    /// assert_eq!((a & b).to_cel(), "schema.spec.a && schema.spec.b");
+    /// ```
     pub fn and(&self, o: impl IntoExpr<bool>) -> Expr<bool> {
         bin("&&", &self.node, o.into_expr().node)
     }
+    /// `self || o` (also written `self | o`).
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let a: Expr<bool> = Expr::reference("schema", &["spec", "a"]);
+    /// assert_eq!(a.or(true).to_cel(), "schema.spec.a || true");
+    /// ```
     pub fn or(&self, o: impl IntoExpr<bool>) -> Expr<bool> {
         bin("||", &self.node, o.into_expr().node)
     }
     #[allow(clippy::should_implement_trait)]
+    /// `!self` (also written `!expr`).
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let a: Expr<bool> = Expr::reference("schema", &["spec", "a"]);
+    /// let b: Expr<bool> = Expr::reference("schema", &["spec", "b"]);
+    /// assert_eq!(a.not().to_cel(), "!schema.spec.a");
+    /// assert_eq!((!(a | b)).to_cel(), "!(schema.spec.a || schema.spec.b)");
+    /// ```
     pub fn not(&self) -> Expr<bool> {
         Expr::from_node(Node::Unary("!", Arc::new(self.node.clone())))
     }
@@ -381,6 +578,18 @@ impl ops::Not for Expr<bool> {
 }
 
 /// Numbers: `i64` and `f64`.
+///
+/// Arithmetic (`+ - * / %`) is defined on `Expr<T>` for these only.
+///
+/// ```
+/// use kroxide_dsl::{expr::Numeric, Expr};
+/// fn sum<T: Numeric>(a: Expr<T>, b: Expr<T>) -> Expr<T> {
+///     a + b
+/// }
+/// let cpu: Expr<f64> = Expr::reference("schema", &["spec", "cpu"]);
+/// let extra: Expr<f64> = Expr::reference("schema", &["spec", "extra"]);
+/// assert_eq!(sum(cpu, extra).to_cel(), "schema.spec.cpu + schema.spec.extra");
+/// ```
 pub trait Numeric {}
 impl Numeric for i64 {}
 impl Numeric for f64 {}
@@ -416,9 +625,22 @@ impl<R: IntoExpr<String>> ops::Add<R> for Expr<String> {
 
 impl Expr<String> {
     /// `size(self)`: the length in characters.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+    /// assert_eq!(name.size().le(63).to_cel(), "size(schema.spec.name) <= 63");
+    /// ```
     pub fn size(&self) -> Expr<i64> {
         Expr::from_node(Node::Call("size", vec![self.node.clone()]))
     }
+    /// `self.startsWith(p)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let image: Expr<String> = Expr::reference("schema", &["spec", "image"]);
+    /// assert_eq!(image.starts_with("ghcr.io/").to_cel(), r#"schema.spec.image.startsWith("ghcr.io/")"#);
+    /// ```
     pub fn starts_with(&self, p: impl IntoExpr<String>) -> Expr<bool> {
         Expr::from_node(Node::Member(
             Arc::new(self.node.clone()),
@@ -426,6 +648,13 @@ impl Expr<String> {
             vec![p.into_expr().node],
         ))
     }
+    /// `self.endsWith(p)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let host: Expr<String> = Expr::reference("schema", &["spec", "host"]);
+    /// assert_eq!(host.ends_with(".local").to_cel(), r#"schema.spec.host.endsWith(".local")"#);
+    /// ```
     pub fn ends_with(&self, p: impl IntoExpr<String>) -> Expr<bool> {
         Expr::from_node(Node::Member(
             Arc::new(self.node.clone()),
@@ -433,6 +662,13 @@ impl Expr<String> {
             vec![p.into_expr().node],
         ))
     }
+    /// `self.contains(p)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let image: Expr<String> = Expr::reference("schema", &["spec", "image"]);
+    /// assert_eq!(image.contains(":latest").to_cel(), r#"schema.spec.image.contains(":latest")"#);
+    /// ```
     pub fn contains(&self, p: impl IntoExpr<String>) -> Expr<bool> {
         Expr::from_node(Node::Member(
             Arc::new(self.node.clone()),
@@ -440,6 +676,13 @@ impl Expr<String> {
             vec![p.into_expr().node],
         ))
     }
+    /// `self.lowerAscii()`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let team: Expr<String> = Expr::reference("schema", &["spec", "team"]);
+    /// assert_eq!(team.lower().to_cel(), "schema.spec.team.lowerAscii()");
+    /// ```
     pub fn lower(&self) -> Expr<String> {
         Expr::from_node(Node::Member(
             Arc::new(self.node.clone()),
@@ -447,6 +690,13 @@ impl Expr<String> {
             vec![],
         ))
     }
+    /// `self.upperAscii()`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let env: Expr<String> = Expr::reference("schema", &["spec", "env"]);
+    /// assert_eq!(env.upper().to_cel(), "schema.spec.env.upperAscii()");
+    /// ```
     pub fn upper(&self) -> Expr<String> {
         Expr::from_node(Node::Member(
             Arc::new(self.node.clone()),
@@ -458,10 +708,24 @@ impl Expr<String> {
 
 impl<T> Expr<Vec<T>> {
     /// `size(self)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// let hosts: Expr<Vec<String>> = Expr::reference("schema", &["spec", "hosts"]);
+    /// assert_eq!(hosts.size().gt(0).to_cel(), "size(schema.spec.hosts) > 0");
+    /// ```
     pub fn size(&self) -> Expr<i64> {
         Expr::from_node(Node::Call("size", vec![self.node.clone()]))
     }
     /// `self[i]`.
+    ///
+    /// ```
+    /// use kroxide_dsl::{cel, Expr};
+    /// let hosts: Expr<Vec<String>> = Expr::reference("schema", &["spec", "hosts"]);
+    /// assert_eq!(hosts.at(0).to_cel(), "schema.spec.hosts[0]");
+    /// let sorted: Expr<Vec<String>> = cel("schema.spec.hosts.sort()");
+    /// assert_eq!(sorted.at(1).to_cel(), "(schema.spec.hosts.sort())[1]");
+    /// ```
     pub fn at(&self, i: usize) -> Expr<T> {
         match &self.node {
             Node::Ref { root, path } => {
@@ -479,10 +743,25 @@ impl<T> Expr<Vec<T>> {
 
 impl<T> Expr<BTreeMap<String, T>> {
     /// `size(self)`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// use std::collections::BTreeMap;
+    /// let labels: Expr<BTreeMap<String, String>> = Expr::reference("schema", &["spec", "labels"]);
+    /// assert_eq!(labels.size().to_cel(), "size(schema.spec.labels)");
+    /// ```
     pub fn size(&self) -> Expr<i64> {
         Expr::from_node(Node::Call("size", vec![self.node.clone()]))
     }
     /// `self[key]`.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// use std::collections::BTreeMap;
+    /// let labels: Expr<BTreeMap<String, String>> = Expr::reference("schema", &["spec", "labels"]);
+    /// assert_eq!(labels.get("team").to_cel(), "schema.spec.labels.team");
+    /// assert_eq!(labels.get("app.kubernetes.io/name").to_cel(), r#"schema.spec.labels["app.kubernetes.io/name"]"#);
+    /// ```
     pub fn get(&self, key: &str) -> Expr<T> {
         self.child(key)
     }
@@ -500,11 +779,28 @@ pub fn cel<T>(source: &str) -> Expr<T> {
 }
 
 /// A literal.
+///
+/// ```
+/// use kroxide_dsl::lit;
+/// assert_eq!(lit(3).to_cel(), "3");
+/// assert_eq!(lit("10Gi".to_string()).to_cel(), r#""10Gi""#);
+/// assert_eq!(lit(vec![80, 443]).to_field_value(), serde_json::json!([80, 443]));
+/// ```
 pub fn lit<T: Serialize>(v: T) -> Expr<T> {
     Expr::from_node(Node::Lit(serde_json::to_value(v).unwrap_or(Value::Null)))
 }
 
 /// Anything that can stand where an `Expr<T>` is expected.
+///
+/// ```
+/// use kroxide_dsl::{Expr, IntoExpr};
+/// fn cel_of(v: impl IntoExpr<i64>) -> String {
+///     v.into_expr().to_cel()
+/// }
+/// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+/// assert_eq!(cel_of(3), "3");
+/// assert_eq!(cel_of(&replicas), "schema.spec.replicas");
+/// ```
 pub trait IntoExpr<T> {
     fn into_expr(self) -> Expr<T>;
 }
@@ -566,6 +862,14 @@ impl IntoExpr<bool> for bool {
 
 /// A value usable inside a string template: strings as they are, other
 /// types through `string(...)`.
+///
+/// ```
+/// use kroxide_dsl::expr::{template_from, Expr, TemplateArg};
+/// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+/// let port: Expr<i64> = Expr::reference("schema", &["spec", "port"]);
+/// assert_eq!(name.template_part().to_cel(), "schema.spec.name");
+/// assert_eq!(port.template_part().to_cel(), "string(schema.spec.port)");
+/// ```
 pub trait TemplateArg {
     fn template_part(&self) -> Node;
 }
@@ -607,6 +911,13 @@ impl TemplateArg for String {
 
 /// Builds a string template from a format string with `{}` placeholders;
 /// used by the [`template!`](crate::template) macro.
+///
+/// ```
+/// use kroxide_dsl::expr::{template_from, Expr};
+/// let name: Expr<String> = Expr::reference("schema", &["spec", "name"]);
+/// let url = template_from("http://{}:8080", vec![name.node().clone()]);
+/// assert_eq!(url.to_field_value(), "http://${schema.spec.name}:8080");
+/// ```
 pub fn template_from(fmt: &str, args: Vec<Node>) -> Expr<String> {
     let pieces: Vec<&str> = fmt.split("{}").collect();
     if pieces.len() != args.len() + 1 {

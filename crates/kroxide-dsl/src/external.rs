@@ -41,6 +41,16 @@ impl Graph {
     /// Every existing object of kind `K` whose labels match `labels` (in
     /// the instance's namespace, or `namespace`), read as resource `id`: a
     /// collection, as KRO's `externalRef` with a selector.
+    ///
+    /// ```
+    /// use kroxide_dsl::{ConfigMap, Graph};
+    /// let mut g = Graph::default();
+    /// let team = g.external_matching::<ConfigMap>("teamConfigs", &[("team", "shop")], None);
+    /// let ext = g.resources()[0].external_ref.as_ref().unwrap();
+    /// assert_eq!(ext.metadata.selector, Some(serde_json::json!({"matchLabels": {"team": "shop"}})));
+    /// assert_eq!(ext.metadata.name, None);
+    /// assert_eq!(team.size().to_cel(), "size(teamConfigs)");
+    /// ```
     pub fn external_matching<K: Kind>(
         &mut self,
         id: &str,

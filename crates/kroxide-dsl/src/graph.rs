@@ -16,6 +16,22 @@ use std::marker::PhantomData;
 
 /// Why a graph could not be turned into a valid RGD.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// # #[derive(Schema, Clone, serde::Serialize)]
+/// # pub struct AppSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppStatus { pub ready: i64 }
+/// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, _| {
+///     let web = g.add(Deployment::new("web", "nginx"));
+///     g.add(Deployment::new("web", "httpd"));
+///     AppStatusExpr { ready: web.status().ready_replicas() }
+/// });
+/// let err: BuildError = graph.to_rgd().unwrap_err();
+/// assert_eq!(err.graph, "app");
+/// assert!(err.problems[0].contains("two resources have the id `webDeployment`"));
+/// ```
 pub struct BuildError {
     /// The graph's name.
     pub graph: String,
@@ -42,6 +58,22 @@ impl std::error::Error for BuildError {}
 
 /// A finding that does not make the graph invalid, but is likely a mistake.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// # #[derive(Schema, Clone, serde::Serialize)]
+/// # pub struct AppSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppStatus { pub ready: i64 }
+/// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, _| {
+///     let web = g.add(Deployment::new("web", "nginx"));
+///     g.add(Service::new("web").selector("app", "wbe").port(80));
+///     AppStatusExpr { ready: web.status().ready_replicas() }
+/// });
+/// let lint: &Lint = &graph.lints()[0];
+/// assert_eq!(lint.resource, "webService");
+/// assert!(lint.message.contains("matches no pod template"));
+/// ```
 pub struct Lint {
     pub resource: String,
     pub message: String,
@@ -59,6 +91,14 @@ impl fmt::Display for Lint {
 
 /// The resources of a graph under construction.
 #[derive(Default)]
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// let mut g = Graph::default();
+/// let web = g.add(Deployment::new("web", "nginx").port(80));
+/// g.add(Service::exposing(&web).port(80));
+/// assert_eq!(g.resources().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["webDeployment", "webService"]);
+/// ```
 pub struct Graph {
     pub(crate) resources: Vec<Resource>,
     pub(crate) problems: Vec<String>,
@@ -72,6 +112,14 @@ impl Graph {
     /// Adds a resource; its id is derived from its name and kind
     /// (`user-service` Deployment → `userServiceDeployment`, `app-config`
     /// ConfigMap → `appConfig`).
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// let mut g = Graph::default();
+    /// let users = g.add(Deployment::new("user-service", "users:1"));
+    /// let cfg = g.add(ConfigMap::new("app-config"));
+    /// assert_eq!((users.id(), cfg.id()), ("userServiceDeployment", "appConfig"));
+    /// ```
     pub fn add<R: IntoResource>(&mut self, r: R) -> Handle<R::Kind> {
         let built = r.into_built();
         let kind = built
@@ -85,6 +133,14 @@ impl Graph {
     }
 
     /// Adds a resource with an explicit id.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// let mut g = Graph::default();
+    /// let db = g.add_as("database", StatefulSet::new("db", "postgres:16"));
+    /// assert_eq!(db.id(), "database");
+    /// assert_eq!(g.resources()[0].id, "database");
+    /// ```
     pub fn add_as<R: IntoResource>(&mut self, id: &str, r: R) -> Handle<R::Kind> {
         self.insert(id.to_string(), r.into_built())
     }
@@ -124,6 +180,14 @@ impl Graph {
     }
 
     /// The resource is ready only when `cond` (over the resource itself) holds.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// let mut g = Graph::default();
+    /// let web = g.add(Deployment::new("web", "nginx"));
+    /// g.ready_when(&web, web.status().ready_replicas().ge(1));
+    /// assert_eq!(g.resources()[0].ready_when, ["${webDeployment.status.readyReplicas >= 1}"]);
+    /// ```
     pub fn ready_when<K>(&mut self, h: &Handle<K>, cond: impl IntoExpr<bool>) {
         let e = cond.into_expr();
         let v = format!("${{{}}}", e.to_cel());
@@ -173,6 +237,15 @@ impl Graph {
     }
 
     /// The resource exists only when `cond` (over the spec) holds.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// let mut g = Graph::default();
+    /// let debug: Expr<bool> = Expr::reference("schema", &["spec", "debug"]);
+    /// let cfg = g.add(ConfigMap::new("debug-config").data("level", "trace"));
+    /// g.include_when(&cfg, &debug);
+    /// assert_eq!(g.resources()[0].include_when, ["${schema.spec.debug}"]);
+    /// ```
     pub fn include_when<K>(&mut self, h: &Handle<K>, cond: impl IntoExpr<bool>) {
         let e = cond.into_expr();
         let v = format!("${{{}}}", e.to_cel());
@@ -219,6 +292,21 @@ fn derive_id(name: Option<&str>, kind: &str, index: usize) -> String {
 }
 
 /// A typed resource graph: spec `S`, status `St`.
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// # #[derive(Schema, Clone, serde::Serialize)]
+/// # pub struct AppSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppStatus { pub ready: i64 }
+/// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+///     let web = g.add(Deployment::new(&spec.name, "nginx"));
+///     AppStatusExpr { ready: web.status().ready_replicas() }
+/// });
+/// let rgd = graph.to_rgd().unwrap();
+/// assert_eq!(rgd.spec.schema.kind, "App");
+/// assert_eq!(rgd.spec.resources[0].template.as_ref().unwrap()["metadata"]["name"], "${schema.spec.name}");
+/// ```
 pub struct ResourceGraph<S, St> {
     name: String,
     rgd: Result<ResourceGraphDefinition, BuildError>,
@@ -228,6 +316,21 @@ pub struct ResourceGraph<S, St> {
 }
 
 /// The first step of [`ResourceGraph::new`]: the definition, before resources.
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// # #[derive(Schema, Clone, serde::Serialize)]
+/// # pub struct AppSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppStatus { pub ready: i64 }
+/// let builder: ResourceGraphBuilder<AppSpec, AppStatus> =
+///     ResourceGraph::new("app", "example.com/v1", "App").kro_version(KroVersion::Main);
+/// let graph = builder.build(|g, spec| {
+///     let web = g.add(Deployment::new(&spec.name, "nginx"));
+///     AppStatusExpr { ready: web.status().ready_replicas() }
+/// });
+/// assert_eq!(graph.to_rgd().unwrap().spec.schema.group.as_deref(), Some("example.com"));
+/// ```
 pub struct ResourceGraphBuilder<S, St> {
     name: String,
     api_version: String,
@@ -243,6 +346,20 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
     /// (`example.com/v1alpha1`; a bare `v1alpha1` means KRO's `kro.run` group).
     /// Returns a builder: the graph exists once [`ResourceGraphBuilder::build`] ran.
     #[allow(clippy::new_ret_no_self)]
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    ///     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// });
+    /// let rgd = graph.to_rgd().unwrap();
+    /// assert_eq!((rgd.spec.schema.api_version.as_str(), rgd.spec.schema.group.as_deref()), ("v1alpha1", None));
+    /// ```
     pub fn new(name: &str, api_version: &str, kind: &str) -> ResourceGraphBuilder<S, St> {
         ResourceGraphBuilder {
             name: name.into(),
@@ -256,11 +373,41 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
     }
 
     /// The graph model, checked by the offline validator.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// # let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    /// #     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    /// #     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// # });
+    /// let rgd = graph.to_rgd().unwrap();
+    /// assert_eq!(rgd.name(), "app");
+    /// assert_eq!(rgd.spec.resources[0].id, "deployment0");
+    /// ```
     pub fn to_rgd(&self) -> Result<ResourceGraphDefinition, BuildError> {
         self.rgd.clone()
     }
 
     /// The RGD as YAML.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// # let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    /// #     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    /// #     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// # });
+    /// let yaml = graph.to_rgd_yaml().unwrap();
+    /// assert!(yaml.contains("kind: ResourceGraphDefinition"));
+    /// assert!(yaml.contains("readyReplicas"));
+    /// ```
     pub fn to_rgd_yaml(&self) -> Result<String, BuildError> {
         let rgd = self.rgd.as_ref().map_err(Clone::clone)?;
         kroxide_model::to_yaml(rgd).map_err(|e| BuildError {
@@ -272,6 +419,22 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
 
     /// What a deploy of this graph with `spec` would apply, and the status
     /// KRO would report: see [`kroxide_semantics::plan`].
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// # let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    /// #     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    /// #     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// # });
+    /// use kroxide_semantics::plan::PlanOptions;
+    /// let plan = graph.plan(&AppSpec { name: "shop".into() }, &PlanOptions::default()).unwrap();
+    /// assert_eq!(plan.waves, [["deployment0"]]);
+    /// assert_eq!(plan.resources[0].objects[0]["metadata"]["name"], "shop");
+    /// ```
     pub fn plan(&self, spec: &S, opts: &PlanOptions) -> Result<Plan, PlanError>
     where
         S: serde::Serialize,
@@ -300,11 +463,37 @@ impl<S: Schema, St: Schema> ResourceGraph<S, St> {
     }
 
     /// Likely mistakes that do not make the graph invalid.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// # let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    /// #     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    /// #     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// # });
+    /// assert!(graph.lints().is_empty());
+    /// ```
     pub fn lints(&self) -> &[Lint] {
         &self.lints
     }
 
     /// The graph's name.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// # let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    /// #     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    /// #     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// # });
+    /// assert_eq!(graph.name(), "app");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -315,6 +504,21 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
     /// default) or `KroVersion::Main`, which [`short_names`](Self::short_names),
     /// [`categories`](Self::categories) and the CEL function `deepMerge()`
     /// need. The graph is validated, planned and rendered for it.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App")
+    ///     .kro_version(KroVersion::Main)
+    ///     .build(|g, spec| {
+    ///         let web = g.add(Deployment::new(&spec.name, "nginx"));
+    ///         AppStatusExpr { ready: web.status().ready_replicas() }
+    ///     });
+    /// assert_eq!(graph.to_rgd().unwrap().kro_version, KroVersion::Main);
+    /// ```
     pub fn kro_version(mut self, v: kroxide_model::KroVersion) -> Self {
         self.kro_version = v;
         self
@@ -357,6 +561,23 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
 
     /// `schema.categories`: groups the instance kind belongs to, for
     /// `kubectl get CATEGORY` (KRO main; see [`short_names`](Self::short_names)).
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App")
+    ///     .kro_version(KroVersion::Main)
+    ///     .categories(["platform", "apps"])
+    ///     .build(|g, spec| {
+    ///         let web = g.add(Deployment::new(&spec.name, "nginx"));
+    ///         AppStatusExpr { ready: web.status().ready_replicas() }
+    ///     });
+    /// let rgd = graph.to_rgd().unwrap();
+    /// assert_eq!(rgd.spec.schema.categories, Some(vec!["platform".to_string(), "apps".to_string()]));
+    /// ```
     pub fn categories<I: IntoIterator<Item = T>, T: Into<String>>(mut self, names: I) -> Self {
         self.categories.extend(names.into_iter().map(Into::into));
         self
@@ -364,6 +585,21 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
 
     /// Builds the graph: `f` receives the graph and the typed spec
     /// references and returns the status expressions.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone, serde::Serialize)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub ready: i64 }
+    /// let graph = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let web = g.add(Deployment::new(&spec.name, "nginx"));
+    ///     AppStatusExpr { ready: web.status().ready_replicas() }
+    /// });
+    /// let rgd = graph.to_rgd().unwrap();
+    /// let status = serde_json::to_value(rgd.spec.schema.status.as_ref().unwrap()).unwrap();
+    /// assert_eq!(status["ready"], "${deployment0.status.readyReplicas}");
+    /// ```
     pub fn build(self, f: impl FnOnce(&mut Graph, &S::Ref) -> St::Exprs) -> ResourceGraph<S, St> {
         let mut rgd = ResourceGraphDefinition::new(&self.name, "", &self.kind);
         rgd.kro_version = self.kro_version;
@@ -521,11 +757,26 @@ fn lint(rgd: &ResourceGraphDefinition) -> Vec<Lint> {
 }
 
 /// Typed access to the kinds of handles, for generic code.
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// use kroxide_dsl::graph::kind_of;
+/// let mut g = Graph::default();
+/// let cert = g.add(Secret::new("tls"));
+/// assert_eq!(kind_of(&cert), ("v1", "Secret"));
+/// ```
 pub fn kind_of<K: Kind>(_: &Handle<K>) -> (&'static str, &'static str) {
     (K::API_VERSION, K::KIND)
 }
 
 /// An expression's CEL, for tests and debugging.
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// use kroxide_dsl::graph::cel_of;
+/// let replicas: Expr<i64> = Expr::reference("schema", &["spec", "replicas"]);
+/// assert_eq!(cel_of(&(replicas + 1)), "schema.spec.replicas + 1");
+/// ```
 pub fn cel_of<T>(e: &Expr<T>) -> String {
     e.to_cel()
 }

@@ -50,6 +50,13 @@ use std::path::Path;
 
 /// Why manifests could not be read.
 #[derive(Debug, thiserror::Error)]
+///
+/// ```
+/// use kroxide_dsl::manifests::{ManifestError, Manifests};
+/// let err = Manifests::from_str("bad.yaml", "kind: ConfigMap\n").err().unwrap();
+/// assert!(matches!(&err, ManifestError::Document { document: 1, .. }));
+/// assert!(err.to_string().contains("needs apiVersion, kind and metadata.name"));
+/// ```
 pub enum ManifestError {
     #[error("{file}: cannot read: {source}")]
     Io {
@@ -72,6 +79,13 @@ pub enum ManifestError {
 }
 
 /// Manifests read from YAML, to add to a graph with [`Graph::add_manifests`].
+///
+/// ```
+/// use kroxide_dsl::manifests::Manifests;
+/// let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n";
+/// let m = Manifests::from_str("settings.yaml", yaml).unwrap();
+/// assert_eq!(m.names().collect::<Vec<_>>(), [("ConfigMap", "settings")]);
+/// ```
 pub struct Manifests {
     objects: Vec<(String, String, Object)>,
     problems: Vec<String>,
@@ -101,6 +115,19 @@ fn placeholder(v: &Value, path: &mut Vec<String>) -> Option<String> {
 impl Manifests {
     /// The objects of the YAML documents in `yaml` (`name` is shown in
     /// errors); a `kind: List` stands for its items.
+    ///
+    /// ```
+    /// use kroxide_dsl::manifests::Manifests;
+    /// let yaml = r#"
+    /// apiVersion: v1
+    /// kind: List
+    /// items:
+    /// - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}
+    /// - {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}
+    /// "#;
+    /// let m = Manifests::from_str("list.yaml", yaml).unwrap();
+    /// assert_eq!(m.names().map(|(_, n)| n).collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
     pub fn from_str(name: &str, yaml: &str) -> Result<Self, ManifestError> {
         let docs = kroxide_model::load_documents(name, yaml)?;
         let mut objects = Vec::new();
@@ -152,6 +179,16 @@ impl Manifests {
     }
 
     /// The objects of the YAML file at `path`.
+    ///
+    /// ```
+    /// use kroxide_dsl::manifests::{ManifestError, Manifests};
+    /// let path = std::env::temp_dir().join(format!("kroxide-doc-{}.yaml", std::process::id()));
+    /// std::fs::write(&path, "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n").unwrap();
+    /// let m = Manifests::from_file(&path).unwrap();
+    /// assert_eq!(m.names().collect::<Vec<_>>(), [("Namespace", "shop")]);
+    /// std::fs::remove_file(&path).unwrap();
+    /// assert!(matches!(Manifests::from_file(&path), Err(ManifestError::Io { .. })));
+    /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ManifestError> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -164,6 +201,18 @@ impl Manifests {
 
     /// The objects of every `*.yaml` and `*.yml` file in the directory
     /// `path` (not its subdirectories), in file-name order.
+    ///
+    /// ```
+    /// use kroxide_dsl::manifests::{ManifestError, Manifests};
+    /// let dir = std::env::temp_dir().join(format!("kroxide-doc-dir-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// assert!(matches!(Manifests::from_dir(&dir), Err(ManifestError::Empty(_))));
+    /// std::fs::write(dir.join("b.yml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: b}\n").unwrap();
+    /// std::fs::write(dir.join("a.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n").unwrap();
+    /// let m = Manifests::from_dir(&dir).unwrap();
+    /// assert_eq!(m.names().map(|(_, n)| n).collect::<Vec<_>>(), ["a", "b"]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn from_dir(path: impl AsRef<Path>) -> Result<Self, ManifestError> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -194,16 +243,35 @@ impl Manifests {
     }
 
     /// How many objects.
+    ///
+    /// ```
+    /// # use kroxide_dsl::manifests::Manifests;
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let m = Manifests::from_str("app.yaml", yaml).unwrap();
+    /// assert_eq!(m.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.objects.len()
     }
 
     /// Whether there are none.
+    ///
+    /// ```
+    /// use kroxide_dsl::manifests::Manifests;
+    /// assert!(Manifests::from_str("empty.yaml", "---\n").unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
 
     /// `(kind, name)` of each object, in order.
+    ///
+    /// ```
+    /// # use kroxide_dsl::manifests::Manifests;
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let m = Manifests::from_str("app.yaml", yaml).unwrap();
+    /// assert_eq!(m.names().collect::<Vec<_>>(), [("ConfigMap", "settings"), ("Secret", "creds")]);
+    /// ```
     pub fn names(&self) -> impl Iterator<Item = (&str, &str)> {
         self.objects
             .iter()
@@ -213,6 +281,17 @@ impl Manifests {
     /// Changes the object of `kind` named `name` with `f` (for instance
     /// [`Object::set`] with an expression of the graph). No such object is
     /// a build error of the graph that names what there is.
+    ///
+    /// ```
+    /// # use kroxide_dsl::{manifests::Manifests, Expr, Graph};
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let mode: Expr<String> = Expr::reference("schema", &["spec", "mode"]);
+    /// let m = Manifests::from_str("app.yaml", yaml).unwrap()
+    ///     .with("ConfigMap", "settings", |o| o.set("data.mode", &mode));
+    /// let mut g = Graph::default();
+    /// g.add_manifests(m);
+    /// assert_eq!(g.resources()[0].template.as_ref().unwrap()["data"]["mode"], "${schema.spec.mode}");
+    /// ```
     pub fn with(mut self, kind: &str, name: &str, f: impl FnOnce(Object) -> Object) -> Self {
         match self
             .objects
@@ -236,12 +315,30 @@ impl Manifests {
 }
 
 /// The resources [`Graph::add_manifests`] added.
+///
+/// ```
+/// # use kroxide_dsl::{manifests::{AddedManifests, Manifests}, Graph};
+/// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+/// let mut g = Graph::default();
+/// let added: AddedManifests = g.add_manifests(Manifests::from_str("app.yaml", yaml).unwrap());
+/// assert_eq!(added.get("Secret", "creds").unwrap().id(), "credsSecret");
+/// ```
 pub struct AddedManifests {
     handles: Vec<(String, String, Handle<AnyKind>)>,
 }
 
 impl AddedManifests {
     /// The resource made of the object of `kind` named `name`.
+    ///
+    /// ```
+    /// # use kroxide_dsl::{manifests::Manifests, Graph};
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let mut g = Graph::default();
+    /// let added = g.add_manifests(Manifests::from_str("app.yaml", yaml).unwrap());
+    /// let settings = added.get("ConfigMap", "settings").unwrap();
+    /// assert_eq!(settings.field::<String>("data.mode").to_cel(), "settingsConfigMap.data.mode");
+    /// assert!(added.get("ConfigMap", "creds").is_none());
+    /// ```
     pub fn get(&self, kind: &str, name: &str) -> Option<&Handle<AnyKind>> {
         self.handles
             .iter()
@@ -250,6 +347,14 @@ impl AddedManifests {
     }
 
     /// Every resource, in the manifests' order.
+    ///
+    /// ```
+    /// # use kroxide_dsl::{manifests::Manifests, Graph};
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let mut g = Graph::default();
+    /// let added = g.add_manifests(Manifests::from_str("app.yaml", yaml).unwrap());
+    /// assert_eq!(added.handles().map(|h| h.id()).collect::<Vec<_>>(), ["settingsConfigMap", "credsSecret"]);
+    /// ```
     pub fn handles(&self) -> impl Iterator<Item = &Handle<AnyKind>> {
         self.handles.iter().map(|(_, _, h)| h)
     }
@@ -258,6 +363,15 @@ impl AddedManifests {
 impl Graph {
     /// Adds each object of `m` as a resource (ids derived from names and
     /// kinds, as [`Graph::add`] does).
+    ///
+    /// ```
+    /// # use kroxide_dsl::{manifests::Manifests, Graph};
+    /// # let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: fast}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n";
+    /// let mut g = Graph::default();
+    /// g.add_manifests(Manifests::from_str("app.yaml", yaml).unwrap());
+    /// let ids: Vec<&str> = g.resources().iter().map(|r| r.id.as_str()).collect();
+    /// assert_eq!(ids, ["settingsConfigMap", "credsSecret"]);
+    /// ```
     pub fn add_manifests(&mut self, m: Manifests) -> AddedManifests {
         self.problems.extend(m.problems);
         let handles = m

@@ -45,6 +45,29 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// An instance of another graph inside this one (see [`Graph::add_graph`]).
+///
+/// ```
+/// # use kroxide_dsl::*;
+/// # #[derive(Schema, Clone)]
+/// # pub struct DbSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct DbStatus { pub endpoint: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppSpec { pub name: String }
+/// # #[derive(Schema, Clone)]
+/// # pub struct AppStatus { pub database: String }
+/// # let db = ResourceGraph::<DbSpec, DbStatus>::new("database", "v1alpha1", "Database").build(|g, spec| {
+/// #     let svc = g.add(Service::new(&spec.name).port(5432));
+/// #     DbStatusExpr { endpoint: template!("{}:5432", svc.name()) }
+/// # });
+/// let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+///     let name = template!("{}-db", &spec.name);
+///     let data = g.add_graph("data", &db, name.clone(), DbSpecExpr { name });
+///     let nested: &Nested<DbStatus> = &data;
+///     AppStatusExpr { database: nested.status().endpoint.clone() }
+/// });
+/// assert!(app.to_rgd().is_ok());
+/// ```
 pub struct Nested<St: Schema> {
     id: String,
     status: St::Ref,
@@ -52,6 +75,29 @@ pub struct Nested<St: Schema> {
 
 impl<St: Schema> Nested<St> {
     /// The resource id.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbStatus { pub endpoint: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub database: String }
+    /// # let db = ResourceGraph::<DbSpec, DbStatus>::new("database", "v1alpha1", "Database").build(|g, spec| {
+    /// #     let svc = g.add(Service::new(&spec.name).port(5432));
+    /// #     DbStatusExpr { endpoint: template!("{}:5432", svc.name()) }
+    /// # });
+    /// let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let name = template!("{}-db", &spec.name);
+    ///     let data = g.add_graph("data", &db, name.clone(), DbSpecExpr { name });
+    ///     assert_eq!(data.id(), "data");
+    ///     AppStatusExpr { database: data.status().endpoint.clone() }
+    /// });
+    /// assert_eq!(app.to_rgd().unwrap().spec.resources[0].id, "data");
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -59,6 +105,29 @@ impl<St: Schema> Nested<St> {
     /// The inner graph's status, typed: `data.status().endpoint` is the
     /// expression `${data.status.endpoint}`, which KRO (or kroxide) fills
     /// from the inner instance once it is computed.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbStatus { pub endpoint: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub database: String }
+    /// # let db = ResourceGraph::<DbSpec, DbStatus>::new("database", "v1alpha1", "Database").build(|g, spec| {
+    /// #     let svc = g.add(Service::new(&spec.name).port(5432));
+    /// #     DbStatusExpr { endpoint: template!("{}:5432", svc.name()) }
+    /// # });
+    /// let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let name = template!("{}-db", &spec.name);
+    ///     let data = g.add_graph("data", &db, name.clone(), DbSpecExpr { name });
+    ///     assert_eq!(data.status().endpoint.to_string(), "${data.status.endpoint}");
+    ///     AppStatusExpr { database: data.status().endpoint.clone() }
+    /// });
+    /// assert!(app.to_rgd().is_ok());
+    /// ```
     pub fn status(&self) -> &St::Ref {
         &self.status
     }
@@ -69,6 +138,31 @@ impl Graph {
     /// `spec` (the expressions of each field of the inner spec type, as a
     /// status is written), as the resource `id`. The inner graph's RGD
     /// (and those it nests) come with this graph's ([`ResourceGraph::to_rgds`]).
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbStatus { pub endpoint: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub database: String }
+    /// # let db = ResourceGraph::<DbSpec, DbStatus>::new("database", "v1alpha1", "Database").build(|g, spec| {
+    /// #     let svc = g.add(Service::new(&spec.name).port(5432));
+    /// #     DbStatusExpr { endpoint: template!("{}:5432", svc.name()) }
+    /// # });
+    /// let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let name = template!("{}-db", &spec.name);
+    ///     let data = g.add_graph("data", &db, name.clone(), DbSpecExpr { name });
+    ///     AppStatusExpr { database: data.status().endpoint.clone() }
+    /// });
+    /// let rgd = app.to_rgd().unwrap();
+    /// let part = rgd.resource("data").unwrap().template.as_ref().unwrap();
+    /// assert_eq!((part["apiVersion"].as_str(), part["kind"].as_str()), (Some("kro.run/v1alpha1"), Some("Database")));
+    /// assert_eq!(part["metadata"]["name"], "${schema.spec.name}-db");
+    /// ```
     pub fn add_graph<S2: Schema, St2: Schema>(
         &mut self,
         id: &str,
@@ -132,6 +226,30 @@ impl Graph {
 impl<S: Schema, St: Schema> ResourceGraph<S, St> {
     /// Every RGD this graph needs, the graphs it nests first (each after
     /// those it nests), then its own; an invalid graph gives its build error.
+    ///
+    /// ```
+    /// # use kroxide_dsl::*;
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct DbStatus { pub endpoint: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppSpec { pub name: String }
+    /// # #[derive(Schema, Clone)]
+    /// # pub struct AppStatus { pub database: String }
+    /// # let db = ResourceGraph::<DbSpec, DbStatus>::new("database", "v1alpha1", "Database").build(|g, spec| {
+    /// #     let svc = g.add(Service::new(&spec.name).port(5432));
+    /// #     DbStatusExpr { endpoint: template!("{}:5432", svc.name()) }
+    /// # });
+    /// let app = ResourceGraph::<AppSpec, AppStatus>::new("app", "v1alpha1", "App").build(|g, spec| {
+    ///     let name = template!("{}-db", &spec.name);
+    ///     let data = g.add_graph("data", &db, name.clone(), DbSpecExpr { name });
+    ///     AppStatusExpr { database: data.status().endpoint.clone() }
+    /// });
+    /// let rgds = app.to_rgds().unwrap();
+    /// assert_eq!(rgds.iter().map(|r| r.name()).collect::<Vec<_>>(), ["database", "app"]);
+    /// assert_eq!(db.to_rgds().unwrap().len(), 1);
+    /// ```
     pub fn to_rgds(&self) -> Result<Vec<ResourceGraphDefinition>, crate::graph::BuildError> {
         let own = self.to_rgd()?;
         let mut out = self.nested.clone();

@@ -14,6 +14,15 @@ use std::collections::{BTreeMap, HashMap};
 /// A field's SimpleSchema: a leaf (`integer`, `string | enum="a,b"`) or a
 /// nested object.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use kroxide_dsl::schema::{Schema, SimpleType, Types};
+/// # #[derive(kroxide_dsl::Schema)]
+/// # pub struct Gateway { pub replicas: i32 }
+/// let mut types = Types::default();
+/// assert_eq!(<i32 as Schema>::simple_type(&mut types), SimpleType::Leaf("integer".into()));
+/// assert!(matches!(Gateway::simple_type(&mut types), SimpleType::Object(tree) if tree.contains_key("replicas")));
+/// ```
 pub enum SimpleType {
     Leaf(String),
     Object(FieldTree),
@@ -22,22 +31,53 @@ pub enum SimpleType {
 /// Custom types collected while describing a schema (for `[]T` and
 /// `map[string]T` of structs, which SimpleSchema writes by name).
 #[derive(Clone, Debug, Default)]
+///
+/// ```
+/// use kroxide_dsl::schema::{Schema, SimpleType, Types};
+/// #[derive(kroxide_dsl::Schema)]
+/// pub struct Port { pub number: i32 }
+/// let mut types = Types::default();
+/// assert_eq!(<Vec<Port>>::simple_type(&mut types), SimpleType::Leaf("[]Port".into()));
+/// assert!(types.0.contains_key("Port"));
+/// ```
 pub struct Types(pub IndexMap<String, FieldNode>);
 
 /// Where a reference tree is rooted: `schema.spec`, `deployment.status`...
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use kroxide_dsl::schema::RefBase;
+/// let base = RefBase::new("schema", &["spec"]).child("gateway");
+/// assert_eq!(base.path, ["spec", "gateway"]);
+/// assert_eq!(base.expr::<String>().to_cel(), "schema.spec.gateway");
+/// ```
 pub struct RefBase {
     pub root: String,
     pub path: Vec<String>,
 }
 
 impl RefBase {
+    /// A place `root.path...`.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::RefBase;
+    /// let base = RefBase::new("webDeployment", &["status"]);
+    /// assert_eq!(base.root, "webDeployment");
+    /// assert_eq!(base.expr::<()>().to_cel(), "webDeployment.status");
+    /// ```
     pub fn new(root: &str, path: &[&str]) -> Self {
         RefBase {
             root: root.into(),
             path: path.iter().map(|s| s.to_string()).collect(),
         }
     }
+    /// The place of field `f` under this one.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::RefBase;
+    /// let spec = RefBase::new("schema", &["spec"]);
+    /// assert_eq!(spec.child("replicas").expr::<i64>().to_cel(), "schema.spec.replicas");
+    /// ```
     pub fn child(&self, f: &str) -> RefBase {
         let mut p = self.path.clone();
         p.push(f.to_string());
@@ -47,6 +87,12 @@ impl RefBase {
         }
     }
     /// An expression reading this place.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::RefBase;
+    /// let domain = RefBase::new("schema", &["spec", "domain"]).expr::<String>();
+    /// assert_eq!(domain.to_string(), "${schema.spec.domain}");
+    /// ```
     pub fn expr<T>(&self) -> Expr<T> {
         Expr::from_node(Node::Ref {
             root: self.root.clone(),
@@ -56,20 +102,62 @@ impl RefBase {
 }
 
 /// A type that has a SimpleSchema. Derive it with `#[derive(Schema)]`.
+///
+/// ```
+/// use kroxide_dsl::schema::{RefBase, Schema};
+/// #[derive(kroxide_dsl::Schema)]
+/// pub struct WebSpec { pub replicas: i32, pub image: String }
+/// let spec = WebSpec::reference(&RefBase::new("schema", &["spec"]));
+/// assert_eq!(spec.replicas.to_cel(), "schema.spec.replicas");
+/// assert_eq!(spec.image.starts_with("ghcr.io/").to_cel(), r#"schema.spec.image.startsWith("ghcr.io/")"#);
+/// ```
 pub trait Schema {
     /// The typed reference tree of a value of this type.
     type Ref: Clone;
     /// The expressions that compute a value of this type (for status).
     type Exprs;
     /// The name a struct has under `types`, when it needs one.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::Schema;
+    /// #[derive(kroxide_dsl::Schema)]
+    /// pub struct Port { pub number: i32 }
+    /// assert_eq!(Port::type_name(), Some("Port"));
+    /// assert_eq!(<i32 as Schema>::type_name(), None);
+    /// ```
     fn type_name() -> Option<&'static str> {
         None
     }
     /// How a field of this type is written.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::{Schema, SimpleType, Types};
+    /// use std::collections::BTreeMap;
+    /// let mut types = Types::default();
+    /// assert_eq!(<Vec<String>>::simple_type(&mut types), SimpleType::Leaf("[]string".into()));
+    /// assert_eq!(<BTreeMap<String, i64>>::simple_type(&mut types), SimpleType::Leaf("map[string]integer".into()));
+    /// ```
     fn simple_type(types: &mut Types) -> SimpleType;
     /// The reference tree rooted at `base`.
+    ///
+    /// ```
+    /// use kroxide_dsl::schema::{RefBase, Schema};
+    /// let hosts = <Vec<String>>::reference(&RefBase::new("schema", &["spec", "hosts"]));
+    /// assert_eq!(hosts.at(0).to_cel(), "schema.spec.hosts[0]");
+    /// ```
     fn reference(base: &RefBase) -> Self::Ref;
     /// The status tree for the given expressions.
+    ///
+    /// ```
+    /// use kroxide_dsl::{schema::Schema, Expr};
+    /// use kroxide_model::FieldNode;
+    /// #[derive(kroxide_dsl::Schema)]
+    /// pub struct AppStatus { pub ready: i64 }
+    /// let ready = Expr::reference("web", &["status", "readyReplicas"]);
+    /// let node = AppStatus::status_node(&AppStatusExpr { ready });
+    /// let FieldNode::Object(tree) = node else { panic!() };
+    /// assert_eq!(tree["ready"], FieldNode::Leaf("${web.status.readyReplicas}".into()));
+    /// ```
     fn status_node(e: &Self::Exprs) -> FieldNode;
     /// Whether serde may write this type as `null` (`Option<T>`), which the
     /// API server drops: a field of such a type is never `required=true`.
@@ -90,6 +178,15 @@ pub use kroxide_derive::Schema;
     label = "#[serde(flatten)] needs a struct that derives Schema",
     note = "SimpleSchema can merge the fields of a struct; a flattened map or enum has no SimpleSchema form"
 )]
+/// ```
+/// use kroxide_dsl::schema::{Schema, SimpleType, Types};
+/// #[derive(kroxide_dsl::Schema, serde::Serialize)]
+/// pub struct Owner { pub team: String }
+/// #[derive(kroxide_dsl::Schema, serde::Serialize)]
+/// pub struct AppSpec { #[serde(flatten)] pub owner: Owner, pub replicas: i32 }
+/// let SimpleType::Object(tree) = AppSpec::simple_type(&mut Types::default()) else { panic!() };
+/// assert_eq!(tree.keys().collect::<Vec<_>>(), ["team", "replicas"]);
+/// ```
 pub trait SchemaStruct: Schema {
     /// The struct's fields; with `optional`, none is `required=true`.
     #[doc(hidden)]
@@ -122,13 +219,37 @@ pub fn default_marker<T: serde::Serialize>(v: &T) -> Option<String> {
 }
 
 /// Unit-variant enums: their values are strings.
+///
+/// ```
+/// use kroxide_dsl::schema::SchemaEnum;
+/// #[derive(kroxide_dsl::Schema, serde::Serialize)]
+/// #[serde(rename_all = "lowercase")]
+/// pub enum Tier { Small, Large }
+/// assert_eq!(Tier::Large.wire_name(), "large");
+/// ```
 pub trait SchemaEnum {
     /// The wire name of this variant.
+    ///
+    /// ```
+    /// # use kroxide_dsl::schema::SchemaEnum;
+    /// #[derive(kroxide_dsl::Schema, serde::Serialize)]
+    /// pub enum Mode { #[serde(rename = "read-only")] ReadOnly, Write }
+    /// assert_eq!((Mode::ReadOnly.wire_name(), Mode::Write.wire_name()), ("read-only", "Write"));
+    /// ```
     fn wire_name(&self) -> &'static str;
 }
 
 impl<E: SchemaEnum> Expr<E> {
     /// The enum value as a string.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// #[derive(kroxide_dsl::Schema, serde::Serialize)]
+    /// #[serde(rename_all = "lowercase")]
+    /// pub enum Tier { Small, Large }
+    /// let tier: Expr<Tier> = Expr::reference("schema", &["spec", "tier"]);
+    /// assert_eq!(tier.as_str().upper().to_cel(), "schema.spec.tier.upperAscii()");
+    /// ```
     pub fn as_str(&self) -> Expr<String> {
         Expr::from_node(self.node().clone())
     }
@@ -137,6 +258,14 @@ impl<E: SchemaEnum> Expr<E> {
 /// The status leaf of an expression: always `${...}` (a literal becomes a
 /// constant expression, which the validator then reports: status must read
 /// the graph).
+///
+/// ```
+/// use kroxide_dsl::{lit, schema::status_leaf, Expr};
+/// use kroxide_model::FieldNode;
+/// let ready: Expr<i64> = Expr::reference("web", &["status", "readyReplicas"]);
+/// assert_eq!(status_leaf(&ready), FieldNode::Leaf("${web.status.readyReplicas}".into()));
+/// assert_eq!(status_leaf(&lit(3)), FieldNode::Leaf("${3}".into()));
+/// ```
 pub fn status_leaf<T>(e: &Expr<T>) -> FieldNode {
     match e.node() {
         Node::Lit(_) => FieldNode::Leaf(format!("${{{}}}", e.to_cel())),
