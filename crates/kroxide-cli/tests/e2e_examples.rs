@@ -1208,6 +1208,41 @@ async fn saas_multi_tenant() {
                     gk.keys().collect::<Vec<_>>()
                 ));
             }
+            // kroxide's plan of the same Tenant through both inner RGDs
+            // names exactly the objects KRO's nested instances made.
+            let all: Vec<&ResourceGraphDefinition> =
+                deps.iter().map(|(g, _)| g).chain([&rgd]).collect();
+            let set = kroxide::semantics::chain::RgdSet::new(all).unwrap();
+            let planned = set
+                .plan(
+                    &rgd,
+                    &tenant(&a),
+                    &kroxide::semantics::plan::PlanOptions {
+                        namespace: a.ns.clone(),
+                        ..Default::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut want = BTreeSet::new();
+            for inner in planned.resources.iter().flat_map(|r| &r.expanded) {
+                for o in inner.resources.iter().flat_map(|r| &r.objects) {
+                    let mut key = json!(format!(
+                        "{} {} {}/{}",
+                        o["apiVersion"].as_str().unwrap_or(""),
+                        o["kind"].as_str().unwrap_or(""),
+                        o["metadata"]["namespace"].as_str().unwrap_or(""),
+                        o["metadata"]["name"].as_str().unwrap_or("")
+                    ));
+                    substitute(&mut key, &a.own);
+                    want.insert(key.as_str().unwrap().to_string());
+                }
+            }
+            let made: BTreeSet<String> = gk.keys().cloned().collect();
+            if want != made {
+                problems.push(format!(
+                    "kroxide plans the nested instances' objects as {want:?}; KRO made {made:?}"
+                ));
+            }
             let mut lines = Vec::new();
             children_differences(&gk, &gd, &mut lines);
             problems.extend(lines.into_iter().map(|l| format!("grand{l}")));
