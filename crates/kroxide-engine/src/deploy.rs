@@ -59,9 +59,12 @@ const LIST_THRESHOLD: usize = 4;
 /// What this run has written, for rollback and for the inventory.
 #[derive(Default)]
 pub(crate) struct Run {
-    /// Objects applied, with the version that existed before (None: created).
+    /// Objects applied, with the version that existed before (None:
+    /// created), which rollback restores; without rollback on failure
+    /// nothing reads it, and it is not kept (None).
     applied: Vec<(ObjectRef, Option<Value>)>,
-    /// The live object before this run, for every object checked.
+    /// The live object before this run, for every object checked; once
+    /// the object is applied, it is kept only for rollback (None).
     prior: BTreeMap<Key, Option<Value>>,
     pub(crate) states: BTreeMap<String, ResourceState>,
     /// Fields another manager had changed that this run's applies set again.
@@ -73,12 +76,44 @@ pub(crate) struct Run {
 #[derive(Default)]
 struct Background(Vec<tokio::task::JoinHandle<Applied>>);
 
-/// What one background apply task gives back: its targets and, in order,
-/// what applying each gave.
-type Applied = (
-    std::sync::Arc<Vec<Target>>,
-    Vec<kube::Result<DynamicObject>>,
-);
+/// What one background apply task gives back: what its targets were and,
+/// in order, what applying each gave.
+type Applied = (Vec<ObjectRef>, Vec<kube::Result<Written>>);
+
+/// What applying (or reading) one object gave, cut at once to what the run
+/// keeps: the server's whole answer (managedFields and all) is not held
+/// while thousands of others are written.
+pub(crate) struct Written {
+    /// The live object, without managedFields unless the graph reads them.
+    obj: Value,
+    /// Whether it was applied (false: read, being unchanged).
+    written: bool,
+    /// The digest of the apply (see [`inventory::applied_digest`]), when written.
+    digest: Option<String>,
+}
+
+impl Written {
+    /// What applying `t` gave: `live`.
+    fn applied(t: &Target, live: DynamicObject, keep_managed: bool) -> Self {
+        let obj = serde_json::to_value(&live).unwrap_or(Value::Null);
+        drop(live);
+        let digest = inventory::applied_digest(&t.object, &obj);
+        Written {
+            obj: slim(obj, keep_managed),
+            written: true,
+            digest,
+        }
+    }
+
+    /// An object read, not applied (already slim).
+    fn read(obj: Value) -> Self {
+        Written {
+            obj,
+            written: false,
+            digest: None,
+        }
+    }
+}
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -88,23 +123,31 @@ impl Drop for Background {
     }
 }
 
-/// Records what applying (or reading, `written` false) `targets` gave:
-/// the applied digests, the run's writes and states, progress events.
+/// Records what applying (or reading) the objects `orefs` gave: the
+/// applied digests, the run's writes and states, progress events.
 /// Returns the live objects by resource id, or the first failure.
-fn record_written(
-    targets: &[Target],
-    results: Vec<Result<(Value, bool), DeployError>>,
+fn record_written<'a>(
+    orefs: impl IntoIterator<Item = &'a ObjectRef>,
+    results: Vec<Result<Written, DeployError>>,
     inv: &mut Inventory,
     run: &mut Run,
-    keep_managed: bool,
     opts: &DeployOptions,
 ) -> Result<BTreeMap<String, Vec<Value>>, DeployError> {
     let mut fresh: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut failure = None;
-    for (t, result) in targets.iter().zip(results) {
+    for (oref, result) in orefs.into_iter().zip(results) {
         match result {
-            Ok((obj, written)) => {
-                let prior = run.prior.get(&t.oref.key()).cloned().flatten();
+            Ok(Written {
+                obj,
+                written,
+                digest,
+            }) => {
+                // Only rollback needs the prior version once the object is applied.
+                let prior = match run.prior.get_mut(&oref.key()) {
+                    Some(p) if opts.rollback_on_failure => p.clone(),
+                    Some(p) => p.take(),
+                    None => None,
+                };
                 let rv = obj
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str);
@@ -118,21 +161,25 @@ fn record_written(
                         None => true,
                     };
                 if written {
-                    match inventory::applied_digest(&t.object, &obj) {
-                        Some(d) => inv.applied.insert(t.oref.applied_key(), d),
-                        None => inv.applied.remove(&t.oref.applied_key()),
+                    match digest {
+                        Some(d) => inv.applied.insert(oref.applied_key(), d),
+                        None => inv.applied.remove(&oref.applied_key()),
                     };
                 }
-                let obj = slim(obj, keep_managed);
                 opts.progress.emit(Event::Applied {
-                    id: t.oref.id.clone(),
-                    kind: t.oref.kind.clone(),
-                    name: t.oref.name.clone(),
+                    id: oref.id.clone(),
+                    kind: oref.kind.clone(),
+                    name: oref.name.clone(),
                     changed,
                 });
-                run.applied.push((t.oref.clone(), prior));
-                run.states.insert(t.oref.id.clone(), ResourceState::Applied);
-                fresh.entry(t.oref.id.clone()).or_default().push(obj);
+                let prior = if opts.rollback_on_failure {
+                    prior
+                } else {
+                    None
+                };
+                run.applied.push((oref.clone(), prior));
+                run.states.insert(oref.id.clone(), ResourceState::Applied);
+                fresh.entry(oref.id.clone()).or_default().push(obj);
             }
             Err(e) => {
                 failure.get_or_insert(e);
@@ -193,19 +240,29 @@ impl DirectEngine {
     pub(crate) fn target(
         &self,
         k: &Kind,
-        o: &Value,
+        mut o: Value,
         id: &str,
         wave: usize,
         graph: &str,
         instance: &str,
         namespace: &str,
     ) -> Target {
-        let mut o = o.clone();
         o["metadata"]["labels"][GRAPH_LABEL] = json!(graph);
         o["metadata"]["labels"][INSTANCE_LABEL] = json!(instance);
         o["metadata"]["labels"][RESOURCE_LABEL] = json!(id);
         o["metadata"]["labels"][NAMESPACE_LABEL] = json!(namespace);
-        let (name, ns) = name_ns(&o);
+        let placed = self.placed(k, &o, id, wave);
+        Target {
+            object: o,
+            ..placed
+        }
+    }
+
+    /// The identity of `o` (resource `id`, in `wave`) and the API to write
+    /// it through, without the object (`Null`): what the ownership check
+    /// needs, for objects labelled only when they are written.
+    pub(crate) fn placed(&self, k: &Kind, o: &Value, id: &str, wave: usize) -> Target {
+        let (name, ns) = name_ns(o);
         let api = self.api(k, ns.as_deref());
         let namespace = match k.caps.scope {
             kube::discovery::Scope::Namespaced => ns.or_else(|| Some(api.namespace()?.to_string())),
@@ -220,7 +277,7 @@ impl DirectEngine {
                 namespace,
                 name,
             },
-            object: o,
+            object: Value::Null,
             api,
         }
     }
@@ -246,31 +303,42 @@ impl DirectEngine {
         let groups = by_kind(unread.iter().copied());
         let mut listed: BTreeMap<(String, String, Option<String>, String), Option<Value>> =
             BTreeMap::new();
+        // Other managers' fields are read only to take them back (with force).
+        let foreign = opts.force_conflicts;
         let lists = groups
             .iter()
             .filter(|(_, ts)| ts.len() >= LIST_THRESHOLD)
             .map(|((av, kind, ns), ts)| async move {
+                let wanted: BTreeSet<&str> = ts.iter().map(|t| t.oref.name.as_str()).collect();
+                let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
                 let lp = kube::api::ListParams::default();
-                let list = retry(opts.request_timeout, || ts[0].api.list_metadata(&lp))
-                    .await
-                    .map_err(|source| DeployError::Api {
-                        id: ts[0].oref.id.clone(),
-                        source,
-                    })?;
-                let by_name: BTreeMap<String, Value> = list
-                    .items
-                    .into_iter()
-                    .filter_map(|d| {
-                        let name = d.metadata.name.clone()?;
-                        Some((name, metadata_object(av, kind, d)))
-                    })
-                    .collect();
+                list_pages(
+                    opts.request_timeout,
+                    &lp,
+                    |lp| async move { ts[0].api.list_metadata(&lp).await },
+                    |d| {
+                        let Some(name) = d.metadata.name.clone() else {
+                            return;
+                        };
+                        if wanted.contains(name.as_str()) {
+                            by_name.insert(name, metadata_object(av, kind, d, foreign));
+                        }
+                    },
+                )
+                .await
+                .map_err(|source| DeployError::Api {
+                    id: ts[0].oref.id.clone(),
+                    source,
+                })?;
+                // A name twice (not a valid graph) is read on its own.
+                let mut taken = BTreeSet::new();
                 Ok::<_, DeployError>(
                     ts.iter()
+                        .filter(|t| taken.insert(t.oref.name.as_str()))
                         .map(|t| {
                             (
                                 (av.clone(), kind.clone(), ns.clone(), t.oref.name.clone()),
-                                by_name.get(&t.oref.name).cloned(),
+                                by_name.remove(&t.oref.name),
                             )
                         })
                         .collect::<Vec<_>>(),
@@ -280,7 +348,7 @@ impl DirectEngine {
             listed.extend(found);
         }
         let reads = unread.iter().map(|t| {
-            let known = listed.get(&t.oref.key()).cloned();
+            let known = listed.remove(&t.oref.key());
             async move {
                 if let Some(live) = known {
                     return Ok(live);
@@ -289,7 +357,7 @@ impl DirectEngine {
                     t.api.get_metadata_opt(&t.oref.name)
                 })
                 .await
-                .map(|o| o.map(|d| metadata_object(&t.oref.api_version, &t.oref.kind, d)))
+                .map(|o| o.map(|d| metadata_object(&t.oref.api_version, &t.oref.kind, d, foreign)))
                 .map_err(|source| DeployError::Api {
                     id: t.oref.id.clone(),
                     source,
@@ -381,7 +449,12 @@ impl DirectEngine {
         // have the one the API server gave them): kept in the inventory.
         let with_uid = inventory::with_uid(instance, old.as_ref());
         let (instance, first) = match &with_uid {
-            Some(i) => (i, planner.plan(i, &popts)?),
+            Some(i) => {
+                // Not kept alive beside its replacement: a plan holds every
+                // rendered object.
+                drop(first);
+                (i, planner.plan(i, &popts)?)
+            }
             None => (instance, first),
         };
         refuse_failures(&first)?;
@@ -401,7 +474,9 @@ impl DirectEngine {
             .enumerate()
             .flat_map(|(i, w)| w.iter().map(move |id| (id.as_str(), i)))
             .collect();
-        let known: Vec<Target> = first
+        // Each object where it goes, its manifest left in the plan: labelled
+        // (a copy) when it is checked, a few at a time, not all at once.
+        let (known, manifests): (Vec<Target>, Vec<(&Value, &Kind)>) = first
             .resources
             .iter()
             .filter(|r| r.action == Action::Apply && kinds.contains_key(&r.id))
@@ -410,33 +485,45 @@ impl DirectEngine {
                 let wave = wave_of.get(r.id.as_str()).copied().unwrap_or(0);
                 r.objects
                     .iter()
-                    .map(|o| {
-                        self.target(k, o, &r.id, wave, &graph, &instance_name, &opts.namespace)
-                    })
-                    .collect::<Vec<_>>()
+                    .map(move |o| (self.placed(k, o, &r.id, wave), (o, k)))
             })
-            .collect();
+            .unzip();
         let mut run = Run::default();
         self.check_owned(&known, &mut run, &graph, &instance_name, opts)
             .await?;
         // A server-side dry run of every object that can be resolved now
         // (objects in a namespace still to be created cannot be dry-run: the
         // offline schema check stands in for it).
-        let dry = opts.apply_params().dry_run();
+        let dry = &opts.apply_params().dry_run();
         let no_digests = BTreeMap::new();
         let old_applied = old.as_ref().map_or(&no_digests, |i| &i.applied);
+        let (run_ref, provided_ref) = (&run, &provided);
         let dry_runs = known
             .iter()
-            .filter(|t| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
+            .zip(manifests)
+            .filter(|(t, _)| ns_exists || t.oref.namespace.as_deref() != Some(&opts.namespace))
+            .map(|(t, (o, k))| {
+                let (id, wave) = (&t.oref.id, t.oref.wave);
+                self.target(
+                    k,
+                    o.clone(),
+                    id,
+                    wave,
+                    &graph,
+                    &instance_name,
+                    &opts.namespace,
+                )
+            })
             // What is on the cluster just as kroxide applied it needs no check.
-            .filter(|t| !unchanged(t, &run, old_applied))
-            .map(|t| async {
+            .filter(|t| !unchanged(t, run_ref, old_applied))
+            .map(|t| async move {
+                let provided = provided_ref;
                 let in_new_namespace = t
                     .oref
                     .namespace
                     .as_ref()
                     .is_some_and(|ns| provided.namespaces.contains_key(ns));
-                match t.apply(&dry, opts.request_timeout).await {
+                match t.apply(dry, opts.request_timeout).await {
                     Ok(_) => Ok(()),
                     // A namespace this graph creates does not exist yet.
                     Err(kube::Error::Api(s)) if s.code == 404 && in_new_namespace => Ok(()),
@@ -451,6 +538,9 @@ impl DirectEngine {
             resources: first.resources.len(),
             objects: known.len(),
         });
+        // Their manifests are made again wave by wave (against what the
+        // earlier waves gave): only what they are is kept for the inventory.
+        let known: Vec<ObjectRef> = known.into_iter().map(|t| t.oref).collect();
 
         // 2. The first write: the namespace, then the inventory with our lock.
         if !ns_exists {
@@ -477,7 +567,7 @@ impl DirectEngine {
             "metadata": {"name": instance_name, "namespace": opts.namespace, "uid": first.instance.pointer("/metadata/uid")},
             "spec": first.instance.get("spec"),
         });
-        inv.objects.extend(known.iter().map(|t| t.oref.clone()));
+        inv.objects.extend(known);
         // Who deploys, for the revision history: asked along with the
         // first write of the inventory (a review is a POST, though it
         // stores nothing: not before everything is validated).
@@ -485,10 +575,17 @@ impl DirectEngine {
         locked?;
         let cause = opts.change_cause.as_deref().unwrap_or("deploy");
 
+        // What a failure reports of each resource; the plan itself goes to
+        // the waves, which drop it once the first wave no longer needs it.
+        let resources: Vec<(String, bool)> = first
+            .resources
+            .iter()
+            .map(|r| (r.id.clone(), r.action == Action::Skip))
+            .collect();
         let waves = self.apply_waves(
             &planner,
             instance,
-            &first,
+            first,
             &waves,
             &mut kinds,
             &mut served,
@@ -563,19 +660,15 @@ impl DirectEngine {
                     inv.objects
                         .extend(run.applied.iter().map(|(o, _)| o.clone()));
                 }
-                for r in &first.resources {
-                    let state =
-                        run.states
-                            .get(&r.id)
-                            .copied()
-                            .unwrap_or(if r.action == Action::Skip {
-                                ResourceState::Excluded
-                            } else {
-                                ResourceState::NotApplied
-                            });
+                for (id, skipped) in &resources {
+                    let state = run.states.get(id).copied().unwrap_or(if *skipped {
+                        ResourceState::Excluded
+                    } else {
+                        ResourceState::NotApplied
+                    });
                     if state != ResourceState::Excluded || opts.rollback_on_failure {
                         opts.progress.emit(Event::State {
-                            id: r.id.clone(),
+                            id: id.clone(),
                             state: if opts.rollback_on_failure && state != ResourceState::Excluded {
                                 ResourceState::NotApplied
                             } else {
@@ -652,7 +745,7 @@ impl DirectEngine {
         &self,
         planner: &Planner<'_>,
         instance: &Value,
-        first: &Plan,
+        first: Plan,
         order: &[Vec<String>],
         kinds: &mut BTreeMap<String, Kind>,
         served: &mut crate::Served,
@@ -692,6 +785,7 @@ impl DirectEngine {
             .map(String::as_str)
             .collect();
         let mut background = Background::default();
+        let mut first = Some(first);
         for (wave, ids) in order.iter().enumerate() {
             // Objects that exist already (externalRef): read, never written;
             // waited for until they exist, as KRO waits.
@@ -718,11 +812,10 @@ impl DirectEngine {
             // an earlier wave's objects do not show yet (a load balancer's
             // address) is waited for, as KRO requeues until it can resolve.
             let deadline = tokio::time::Instant::now() + opts.resource_timeout;
-            let current = loop {
-                let current = if wave == 0 && wave_opts.observed.is_empty() {
-                    std::borrow::Cow::Borrowed(first)
-                } else {
-                    std::borrow::Cow::Owned(planner.plan(instance, &wave_opts)?)
+            let mut current = loop {
+                let current = match first.take() {
+                    Some(first) if wave == 0 && wave_opts.observed.is_empty() => first,
+                    _ => planner.plan(instance, &wave_opts)?,
                 };
                 let waiting = ids
                     .iter()
@@ -746,7 +839,7 @@ impl DirectEngine {
             let mut this_wave = Vec::new();
             let mut targets = Vec::new();
             for id in ids {
-                let Some(r) = current.resource(id) else {
+                let Some(r) = current.resources.iter_mut().find(|r| r.id == *id) else {
                     continue;
                 };
                 match r.action {
@@ -777,7 +870,8 @@ impl DirectEngine {
                         .await?;
                     kinds.insert(id.clone(), kind);
                 }
-                for o in &r.objects {
+                // Taken out of the plan: the targets are the only copy.
+                for o in std::mem::take(&mut r.objects) {
                     targets.push(self.target(
                         &kinds[id],
                         o,
@@ -789,6 +883,9 @@ impl DirectEngine {
                     ));
                 }
             }
+            // Every object of the graph is in it: not kept while this wave
+            // is applied and waited for.
+            drop(current);
             // A wave whose resources are all excluded has nothing to show.
             if !this_wave.is_empty() {
                 opts.progress.emit(Event::WaveStarted {
@@ -880,7 +977,12 @@ impl DirectEngine {
                     .map(|i| {
                         let (later, pp) = (later.clone(), pp.clone());
                         let timeout = opts.request_timeout;
-                        async move { later[i].apply(&pp, timeout).await }
+                        async move {
+                            let t = &later[i];
+                            t.apply(&pp, timeout)
+                                .await
+                                .map(|o| Written::applied(t, o, keep_managed))
+                        }
                     })
                     .collect();
                 background.0.push(tokio::spawn(async move {
@@ -889,19 +991,25 @@ impl DirectEngine {
                         .buffered(CONCURRENCY)
                         .collect()
                         .await;
-                    (later, results)
+                    // The manifests are sent: only what they were is kept.
+                    let orefs = match std::sync::Arc::try_unwrap(later) {
+                        Ok(later) => later.into_iter().map(|t| t.oref).collect(),
+                        Err(later) => later.iter().map(|t| t.oref.clone()).collect(),
+                    };
+                    (orefs, results)
                 }));
             }
             let targets: Vec<Target> = targets.into_iter().map(|(t, _)| t).collect();
             let writes = targets.iter().map(|t| {
                 let read = kept.remove(&t.oref.key());
-                async {
+                let pp = &pp;
+                async move {
                     match read {
-                        Some(live) => Ok((live, false)),
+                        Some(live) => Ok(Written::read(live)),
                         None => t
-                            .apply(&pp, opts.request_timeout)
+                            .apply(pp, opts.request_timeout)
                             .await
-                            .map(|o| (serde_json::to_value(&o).unwrap_or(Value::Null), true))
+                            .map(|o| Written::applied(t, o, keep_managed))
                             .map_err(|source| DeployError::Api {
                                 id: t.oref.id.clone(),
                                 source,
@@ -910,12 +1018,14 @@ impl DirectEngine {
                 }
             });
             let results = bounded(writes).await;
-            let fresh = record_written(&targets, results, inv, run, keep_managed, opts)?;
+            let fresh = record_written(targets.iter().map(|t| &t.oref), results, inv, run, opts)?;
+            // Applied: their manifests are not kept while the wave is waited for.
+            drop(targets);
             // Wait until every resource of the wave is ready.
             let ready = self
                 .wait_ready(
                     planner.rgd(),
-                    &fresh,
+                    fresh,
                     kinds,
                     graph,
                     instance_name,
@@ -940,14 +1050,13 @@ impl DirectEngine {
                 .iter()
                 .zip(results)
                 .map(|(t, r)| {
-                    r.map(|o| (serde_json::to_value(&o).unwrap_or(Value::Null), true))
-                        .map_err(|source| DeployError::Api {
-                            id: t.oref.id.clone(),
-                            source,
-                        })
+                    r.map_err(|source| DeployError::Api {
+                        id: t.id.clone(),
+                        source,
+                    })
                 })
                 .collect();
-            for (id, objs) in record_written(&targets, results, inv, run, keep_managed, opts)? {
+            for (id, objs) in record_written(&targets, results, inv, run, opts)? {
                 late.entry(id).or_default().extend(objs);
             }
         }
@@ -955,7 +1064,7 @@ impl DirectEngine {
             let ready = self
                 .wait_ready(
                     planner.rgd(),
-                    &late,
+                    late,
                     kinds,
                     graph,
                     instance_name,
@@ -988,7 +1097,7 @@ impl DirectEngine {
     async fn wait_ready(
         &self,
         rgd: &ResourceGraphDefinition,
-        fresh: &BTreeMap<String, Vec<Value>>,
+        fresh: BTreeMap<String, Vec<Value>>,
         kinds: &BTreeMap<String, Kind>,
         graph: &str,
         instance_name: &str,
@@ -1114,22 +1223,31 @@ impl DirectEngine {
             .map(|ts| {
                 let lp = kube::api::ListParams::default().labels(&selector);
                 async move {
-                    let list = retry(opts.request_timeout, || ts[0].api.list(&lp))
-                        .await
-                        .map_err(|source| DeployError::Api {
-                            id: ts[0].oref.id.clone(),
-                            source,
-                        })?;
-                    let mut by_name: BTreeMap<String, DynamicObject> = list
-                        .items
-                        .into_iter()
-                        .filter_map(|d| Some((d.metadata.name.clone()?, d)))
-                        .collect();
+                    let wanted: BTreeSet<&str> = ts.iter().map(|t| t.oref.name.as_str()).collect();
+                    let mut by_name: BTreeMap<String, Value> = BTreeMap::new();
+                    list_pages(
+                        opts.request_timeout,
+                        &lp,
+                        |lp| async move { ts[0].api.list(&lp).await },
+                        |d| {
+                            let Some(name) = d.metadata.name.clone() else {
+                                return;
+                            };
+                            if wanted.contains(name.as_str()) {
+                                by_name.insert(name, whole(ts[0], d));
+                            }
+                        },
+                    )
+                    .await
+                    .map_err(|source| DeployError::Api {
+                        id: ts[0].oref.id.clone(),
+                        source,
+                    })?;
                     Ok::<_, DeployError>(
                         ts.iter()
                             .filter_map(|t| {
                                 let d = by_name.remove(&t.oref.name)?;
-                                Some((t.oref.key(), whole(t, d)))
+                                Some((t.oref.key(), d))
                             })
                             .collect::<Vec<_>>(),
                     )
@@ -1322,12 +1440,80 @@ fn unchanged(t: &Target, run: &Run, applied: &BTreeMap<String, String>) -> bool 
 
 /// An object of `kind` as a metadata-only read gives it: what ownership
 /// checks (labels) and what tells a later write apart (resourceVersion).
+/// Of its managedFields, kroxide's own apply (its digest tells an unchanged
+/// object) and, when `foreign`, the other writers of the object itself
+/// (the fields [`crate::drift::object_drift`] takes back); not the status
+/// writers' (a controller's, often the largest), which nothing reads.
+/// Without `foreign`, kroxide's fields are kept as their JSON text, all the
+/// digest reads of them ([`inventory::applied_digest`]): a tenth of the
+/// memory of the tree, for every object a redeploy checks.
 fn metadata_object(
     api_version: &str,
     kind: &str,
-    d: kube::core::PartialObjectMeta<DynamicObject>,
+    mut d: kube::core::PartialObjectMeta<DynamicObject>,
+    foreign: bool,
 ) -> Value {
-    json!({"apiVersion": api_version, "kind": kind, "metadata": d.metadata})
+    if let Some(entries) = d.metadata.managed_fields.as_mut() {
+        entries.retain(|m| {
+            let subresource = m.subresource.as_deref().unwrap_or("");
+            let ours = m.manager.as_deref() == Some(FIELD_MANAGER)
+                && m.operation.as_deref() == Some("Apply")
+                && subresource.is_empty();
+            ours || (foreign && subresource != "status")
+        });
+    }
+    let mut v = json!({"apiVersion": api_version, "kind": kind, "metadata": d.metadata});
+    if !foreign {
+        let entries = v
+            .pointer_mut("/metadata/managedFields")
+            .and_then(Value::as_array_mut);
+        for fields in entries
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get_mut("fieldsV1"))
+        {
+            if let Ok(text) = serde_json::to_string(fields) {
+                *fields = Value::String(text);
+            }
+        }
+    }
+    v
+}
+
+/// Objects per request of a paged LIST.
+const LIST_PAGE: u32 = 500;
+
+/// Lists with `lp` page by page ([`LIST_PAGE`] objects a request), each
+/// object handed to `each` as it comes: a large kind is never held whole as
+/// the server's answer. A continue token that expired (410) starts the
+/// listing again, in one request.
+pub(crate) async fn list_pages<K, F, Fut>(
+    timeout: Duration,
+    lp: &kube::api::ListParams,
+    list: F,
+    mut each: impl FnMut(K),
+) -> kube::Result<()>
+where
+    K: Clone,
+    F: Fn(kube::api::ListParams) -> Fut,
+    Fut: std::future::Future<Output = kube::Result<kube::core::ObjectList<K>>>,
+{
+    let mut page = lp.clone().limit(LIST_PAGE);
+    loop {
+        let got = match retry(timeout, || list(page.clone())).await {
+            Err(kube::Error::Api(s)) if s.code == 410 && page.continue_token.is_some() => {
+                page = lp.clone();
+                continue;
+            }
+            got => got?,
+        };
+        let next = got.metadata.continue_.clone().filter(|c| !c.is_empty());
+        got.items.into_iter().for_each(&mut each);
+        match next {
+            Some(token) => page = page.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Fails, before anything is written, when the instance names another

@@ -155,7 +155,9 @@ pub struct Inventory {
 /// (the API server moves it out of kroxide's managedFields entry), so the
 /// digest changes with any such drift; controllers' status writes and fields
 /// kroxide never set leave it alone. The same manifest and the same digest
-/// mean that applying again would change nothing.
+/// mean that applying again would change nothing. The fields may be given
+/// as their JSON text (a `fieldsV1` that is a string; the API server's is
+/// always a map): the digest is the same.
 pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
     use std::hash::{Hash, Hasher};
     let fields = live
@@ -173,7 +175,10 @@ pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
         .get("fieldsV1")?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     serde_json::to_string(manifest).ok()?.hash(&mut h);
-    serde_json::to_string(fields).ok()?.hash(&mut h);
+    match fields {
+        Value::String(text) => text.hash(&mut h),
+        tree => serde_json::to_string(tree).ok()?.hash(&mut h),
+    }
     Some(format!("{:016x}", h.finish()))
 }
 

@@ -379,7 +379,15 @@ impl DirectEngine {
             };
             for o in &r.objects {
                 // Labelled and addressed as a deploy would (wave numbers do not matter here).
-                targets.push(self.target(k, o, &r.id, 0, &graph, &instance_name, &opts.namespace));
+                targets.push(self.target(
+                    k,
+                    o.clone(),
+                    &r.id,
+                    0,
+                    &graph,
+                    &instance_name,
+                    &opts.namespace,
+                ));
             }
         }
         let dry_runs = targets.iter().map(|t| async {

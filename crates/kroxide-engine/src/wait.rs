@@ -37,12 +37,14 @@ impl DirectEngine {
     /// object. Each resource is reported ready as soon as all its objects
     /// are; a resource not ready within the resource timeout, or one whose
     /// controller reports a failure, stops the wave. Returns the ready
-    /// objects by resource id, in the order they were applied (forEach order).
+    /// objects by resource id, in the order they were applied (forEach order):
+    /// those of `fresh` that are ready already, the others as the watch
+    /// last saw them (one copy of each object is kept, not two).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn wait_wave(
         &self,
         rgd: &ResourceGraphDefinition,
-        fresh: &BTreeMap<String, Vec<Value>>,
+        fresh: BTreeMap<String, Vec<Value>>,
         kinds: &BTreeMap<String, Kind>,
         graph: &str,
         instance: &str,
@@ -55,24 +57,31 @@ impl DirectEngine {
         let mut groups: BTreeMap<(String, Option<String>), BTreeMap<String, String>> =
             BTreeMap::new();
         let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
+        // The name and namespace of every object, in the order applied.
+        let names: BTreeMap<String, Vec<(String, Option<String>)>> = fresh
+            .iter()
+            .map(|(id, objs)| (id.clone(), objs.iter().map(name_ns).collect()))
+            .collect();
         for (id, objs) in fresh {
-            let r = rgd.resource(id).expect("resource of the graph");
+            let r = rgd.resource(&id).expect("resource of the graph");
             let mut waiting = Vec::new();
             for o in objs {
-                match self.judge(r, &kinds[id], o, opts).await? {
-                    KindReadiness::Failed(reason) => return Err(failed(id, &kinds[id], o, reason)),
-                    s if s.is_ready() => done.entry(id.clone()).or_default().push(o.clone()),
-                    _ => waiting.push(o),
+                match self.judge(r, &kinds[&id], &o, opts).await? {
+                    KindReadiness::Failed(reason) => {
+                        return Err(failed(&id, &kinds[&id], &o, reason))
+                    }
+                    s if s.is_ready() => done.entry(id.clone()).or_default().push(o),
+                    // Its next version comes from the watch.
+                    _ => waiting.push(name_ns(&o)),
                 }
             }
             if waiting.is_empty() {
-                self.mark_ready(id, opts, run);
+                self.mark_ready(&id, opts, run);
                 continue;
             }
             remaining.insert(id.clone(), waiting.len());
-            for o in waiting {
-                let (name, ns) = name_ns(o);
-                let k = &kinds[id].resource;
+            for (name, ns) in waiting {
+                let k = &kinds[&id].resource;
                 groups
                     .entry((format!("{}.{}", k.plural, k.group), ns))
                     .or_default()
@@ -105,6 +114,7 @@ impl DirectEngine {
                         remaining,
                         opts,
                         run,
+                        keep_managed,
                     )
                     .await
                 };
@@ -122,22 +132,23 @@ impl DirectEngine {
                 }
             }
         });
-        let warnings = self.warn_while_waiting(fresh, kinds, &remaining, opts);
+        let warnings = self.warn_while_waiting(&names, kinds, &remaining, opts);
         let watched = tokio::select! {
             w = try_join_all(watches) => w?,
             never = warnings => match never {},
         };
         for (id, v) in watched.into_iter().flatten() {
-            done.entry(id)
-                .or_default()
-                .push(crate::deploy::slim(v, keep_managed));
+            done.entry(id).or_default().push(v);
         }
         // In the order they were applied: a forEach collection keeps its order.
         for (id, objs) in done.iter_mut() {
-            let order: Vec<String> = fresh[id].iter().map(|o| name_ns(o).0).collect();
+            let order: std::collections::HashMap<&str, usize> = names[id]
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.as_str(), i))
+                .collect();
             objs.sort_by_key(|o| {
-                let n = name_ns(o).0;
-                order.iter().position(|x| *x == n)
+                kroxide_model::meta_str(o, "name").and_then(|n| order.get(n).copied())
             });
         }
         Ok(done)
@@ -150,7 +161,7 @@ impl DirectEngine {
     /// with the wait. A wave that is ready at once costs no request.
     async fn warn_while_waiting(
         &self,
-        fresh: &BTreeMap<String, Vec<Value>>,
+        names: &BTreeMap<String, Vec<(String, Option<String>)>>,
         kinds: &BTreeMap<String, Kind>,
         remaining: &Mutex<BTreeMap<String, usize>>,
         opts: &DeployOptions,
@@ -175,10 +186,9 @@ impl DirectEngine {
             let mut objects = Vec::new();
             for id in &waiting {
                 let kind = &kinds[id].resource.kind;
-                for o in fresh.get(id).into_iter().flatten() {
-                    let (name, ns) = name_ns(o);
-                    let ns = ns.unwrap_or_else(|| opts.namespace.clone());
-                    objects.push((ns, id.clone(), kind.clone(), name));
+                for (name, ns) in names.get(id).into_iter().flatten() {
+                    let ns = ns.clone().unwrap_or_else(|| opts.namespace.clone());
+                    objects.push((ns, id.clone(), kind.clone(), name.clone()));
                 }
             }
             warnings
@@ -201,6 +211,7 @@ impl DirectEngine {
         remaining: &Mutex<BTreeMap<String, usize>>,
         opts: &DeployOptions,
         run: &Mutex<&mut Run>,
+        keep_managed: bool,
     ) -> Result<(), DeployError> {
         use futures::StreamExt;
         use kube::runtime::{watcher, WatchStreamExt};
@@ -244,6 +255,10 @@ impl DirectEngine {
             let Ok(v) = serde_json::to_value(&obj) else {
                 continue;
             };
+            drop(obj);
+            // Kept, if ready, until the deploy ends: without managedFields
+            // (readiness never reads them), unless the graph reads them.
+            let v = crate::deploy::slim(v, keep_managed);
             let r = rgd.resource(&id).expect("resource of the graph");
             match self.judge(r, kind, &v, opts).await? {
                 KindReadiness::Failed(reason) => return Err(failed(&id, kind, &v, reason)),

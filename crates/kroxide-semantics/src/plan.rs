@@ -21,6 +21,7 @@ use foldhash::HashMap;
 use kroxide_model::{FieldNode, FieldPath, FieldTree, ResourceGraphDefinition};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -39,8 +40,10 @@ pub struct PlanOptions {
 #[derive(Clone, Debug, Default)]
 pub struct Observed {
     /// By resource id: the live objects (a forEach collection has several,
-    /// told apart by name), or one nameless `{status: ...}` for all of them.
-    by_id: BTreeMap<String, Vec<Value>>,
+    /// told apart by name), or one nameless `{status: ...}` for all of them;
+    /// always an array, which a plan can read as a collection's value
+    /// without copying it (see [`Planner::plan`]).
+    by_id: BTreeMap<String, Value>,
     objects: Vec<Value>,
 }
 
@@ -64,7 +67,17 @@ impl Observed {
     /// Observes `obj` as (one of the objects of) resource `id`; an object
     /// of the same name observed before is replaced.
     pub fn insert(&mut self, id: &str, obj: Value) {
-        let list = self.by_id.entry(id.to_string()).or_default();
+        let list = match self
+            .by_id
+            .entry(id.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(list) => list,
+            other => {
+                *other = Value::Array(Vec::new());
+                other.as_array_mut().expect("an array")
+            }
+        };
         let name = kroxide_model::meta_str(&obj, "name");
         match list
             .iter_mut()
@@ -78,22 +91,44 @@ impl Observed {
     /// Observes `objs` as all the objects of resource `id`, in place of
     /// any observed before.
     pub fn replace(&mut self, id: &str, objs: Vec<Value>) {
-        self.by_id.insert(id.to_string(), objs);
+        self.by_id.insert(id.to_string(), Value::Array(objs));
     }
 
     /// The objects observed for each resource id.
     pub fn resources(&self) -> impl Iterator<Item = (&str, &[Value])> {
-        self.by_id.iter().map(|(id, v)| (id.as_str(), v.as_slice()))
+        self.by_id
+            .iter()
+            .map(|(id, v)| (id.as_str(), v.as_array().map_or(&[][..], Vec::as_slice)))
     }
 
     /// The objects observed for each resource id, taken out.
     pub fn into_resources(self) -> BTreeMap<String, Vec<Value>> {
         self.by_id
+            .into_iter()
+            .map(|(id, v)| match v {
+                Value::Array(objs) => (id, objs),
+                _ => (id, Vec::new()),
+            })
+            .collect()
+    }
+
+    /// The objects observed for `id`, as one array, when `found` (what
+    /// [`Observed::lookup`] gave for each desired object, in order) are
+    /// exactly those objects in that order.
+    fn collection(&self, id: &str, found: &[Option<&Value>]) -> Option<&Value> {
+        let all = self.by_id.get(id)?;
+        let list = all.as_array()?;
+        let same = list.len() == found.len()
+            && list
+                .iter()
+                .zip(found)
+                .all(|(o, f)| f.is_some_and(|f| std::ptr::eq(o, f)));
+        same.then_some(all)
     }
 
     fn lookup(&self, id: &str, desired: &Value) -> Option<&Value> {
         let name = kroxide_model::meta_str(desired, "name");
-        if let Some(list) = self.by_id.get(id) {
+        if let Some(list) = self.by_id.get(id).and_then(Value::as_array) {
             // The object of that name; a nameless one stands for every object.
             let found = list
                 .iter()
@@ -461,6 +496,19 @@ fn missing_key(why: &str) -> Option<String> {
         })
 }
 
+/// Whether `merge(desired, live)` gives `live` again (as a value: the
+/// order of keys aside, which no expression sees): every key of a map of
+/// `desired` is in `live`'s map at that place (a list or scalar of `live`
+/// replaces whatever `desired` has there).
+fn covers(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, dv)| l.get(k).is_some_and(|lv| covers(lv, dv))),
+        _ => true,
+    }
+}
+
 fn merge(base: &mut Value, over: &Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
@@ -578,7 +626,9 @@ impl<'a> Planner<'a> {
         let api = KubernetesApi::embedded();
 
         // What each resource looks like to the expressions of its dependents.
-        let mut seen: HashMap<String, Value> = HashMap::default();
+        // Borrowed from `opts.observed` where what a cluster reports says
+        // everything (see `covers`): no copy of each live object.
+        let mut seen: HashMap<String, Cow<'_, Value>> = HashMap::default();
         let mut excluded: BTreeSet<String> = BTreeSet::new();
         let mut planned: Vec<PlannedResource> = Vec::new();
         // Resources whose objects are only in `seen` (by position in `planned`).
@@ -597,7 +647,7 @@ impl<'a> Planner<'a> {
             vars.add("schema", &instance);
             for d in graph.dependencies(id) {
                 if let Some(o) = seen.get(d) {
-                    vars.add(d, o);
+                    vars.add(d, o.as_ref());
                 }
             }
             let mut pr = PlannedResource {
@@ -668,7 +718,7 @@ impl<'a> Planner<'a> {
                         let mut obj = desired.clone();
                         merge(&mut obj, o);
                         pr.ready = Some(true);
-                        seen.insert(id.clone(), obj.clone());
+                        seen.insert(id.clone(), Cow::Owned(obj.clone()));
                         pr.objects.push(obj);
                     }
                     None => {
@@ -836,7 +886,26 @@ impl<'a> Planner<'a> {
                     Value::Array(objects)
                 }
             };
-            if opts.assume_ready || observed.iter().any(Option::is_some) {
+            // Each live object says everything its desired one does: the
+            // merge of the two is the live object, read where it is.
+            let whole = observed
+                .iter()
+                .zip(&objects)
+                .all(|(obs, o)| obs.is_some_and(|obs| covers(obs, o)));
+            let borrowed = match (whole, r.for_each.is_empty()) {
+                (false, _) => None,
+                (true, true) => observed.first().copied().flatten(),
+                (true, false) => opts.observed.collection(id, &observed),
+            };
+            if let Some(live) = borrowed {
+                let objs = match live {
+                    Value::Array(a) if !r.for_each.is_empty() => a.as_slice(),
+                    one => std::slice::from_ref(one),
+                };
+                pr.ready = Some(readiness(&programs, r, id, objs).is_ready());
+                seen.insert(id.clone(), Cow::Borrowed(live));
+                pr.objects = objects;
+            } else if opts.assume_ready || observed.iter().any(Option::is_some) {
                 let live: Vec<Value> = objects
                     .iter()
                     .zip(&observed)
@@ -851,12 +920,12 @@ impl<'a> Planner<'a> {
                     })
                     .collect();
                 pr.ready = Some(readiness(&programs, r, id, &live).is_ready());
-                seen.insert(id.clone(), var(live));
+                seen.insert(id.clone(), Cow::Owned(var(live)));
                 pr.objects = objects;
             } else {
                 // Nothing live: dependents see the desired objects, kept
                 // once (in `seen`) until the status has been evaluated.
-                seen.insert(id.clone(), var(objects));
+                seen.insert(id.clone(), Cow::Owned(var(objects)));
                 kept_in_seen.push(planned.len());
             }
             planned.push(pr);
@@ -867,7 +936,7 @@ impl<'a> Planner<'a> {
         vars.for_kro(rgd.kro_version);
         vars.add("schema", &instance);
         for (k, v) in &seen {
-            vars.add(k, v);
+            vars.add(k, v.as_ref());
         }
         let mut pending = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -878,7 +947,7 @@ impl<'a> Planner<'a> {
         drop(vars);
         for i in kept_in_seen {
             let pr = &mut planned[i];
-            pr.objects = match seen.remove(&pr.id) {
+            pr.objects = match seen.remove(&pr.id).map(Cow::into_owned) {
                 Some(Value::Array(objects)) if !by_id[pr.id.as_str()].for_each.is_empty() => {
                     objects
                 }
@@ -1041,6 +1110,73 @@ mod tests {
         .unwrap();
         assert_eq!(p.status["first"], "uid-zz", "{:#}", p.status);
         assert_eq!(p.status["all"], json!(["uid-zz", "uid-aa", "uid-mm"]));
+    }
+
+    /// Live objects that hold every field of their desired objects are
+    /// read as they are (no merged copy): the same values as the merge,
+    /// whatever order they were observed in; one that lacks a desired
+    /// field is merged, and shows it.
+    #[test]
+    fn complete_live_objects_are_read_as_the_merge_would_give_them() {
+        let live = json!({"kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": "c", "uid": "u"}, "data": {"k": "live", "x": "1"}});
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c"}, "data": {"k": "v"}, "spec": {"list": [1]}});
+        assert!(!covers(&live, &desired));
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c"}, "data": {"k": "v"}});
+        assert!(covers(&live, &desired));
+        let mut merged = desired.clone();
+        merge(&mut merged, &live);
+        assert_eq!(merged, live);
+
+        let rgd: kroxide_model::ResourceGraphDefinition = serde_json::from_value(json!({
+            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "metadata": {"name": "c"},
+            "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "C",
+                "spec": {"names": "[]string"},
+                "status": {"uids": "${configs.map(c, c.metadata.uid)}",
+                    "k": "${configs.map(c, c.data.k)}", "x": "${configs[1].data.x}",
+                    "one": "${single.data.k + single.metadata.uid}"}},
+              "resources": [{"id": "configs", "forEach": [{"nm": "${schema.spec.names}"}],
+                "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "${nm}"}, "data": {"k": "v", "d": "${nm}"}}},
+                {"id": "single", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "s"}, "data": {"k": "v"}}}]}
+        }))
+        .unwrap();
+        let instance = json!({"metadata": {"name": "i"}, "spec": {"names": ["zz", "aa"]}});
+        let status = |order: &[&str], complete: bool| {
+            let mut observed = Observed::default();
+            for n in order {
+                let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": n, "namespace": "default", "uid": format!("uid-{n}")},
+                    "data": {"k": format!("live-{n}"), "x": n}});
+                if complete {
+                    o["data"]["d"] = json!(n);
+                }
+                observed.insert("configs", o);
+            }
+            observed.insert("single", json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "s", "namespace": "default", "uid": "u"}, "data": {"k": "live"}}));
+            let opts = PlanOptions {
+                observed,
+                ..PlanOptions::default()
+            };
+            let p = plan(&rgd, &instance, &opts).unwrap();
+            assert_eq!(p.resources[0].ready, Some(true));
+            assert_eq!(
+                p.resources[0].objects[0]["data"]["k"], "v",
+                "the desired objects"
+            );
+            p.status
+        };
+        let want = json!({"uids": ["uid-zz", "uid-aa"], "k": ["live-zz", "live-aa"], "x": "aa", "one": "liveu"});
+        // In forEach order and complete: read as they are.
+        assert_eq!(status(&["zz", "aa"], true), want);
+        // Observed in another order, or without a desired field: merged.
+        assert_eq!(status(&["aa", "zz"], true), want);
+        assert_eq!(status(&["zz", "aa"], false), want);
     }
 
     /// A label value the API server would refuse fails the plan, so a
