@@ -1273,8 +1273,10 @@ async fn chained_rgds_deploy_directly_without_kro() {
 #[tokio::test]
 #[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
 async fn saas_multi_tenant_deploys_and_deletes_directly_without_kro() {
-    let r = Real::new("saasdirect", &[]).await;
-    let tenant = format!("t{}", std::process::id());
+    // The tenant's namespace is one of the test's (the kubelet simulator
+    // serves the test's namespaces); the inner graph creates it.
+    let r = Real::new("saasdirect", &["tenant"]).await;
+    let tenant = r.extra(0).to_string();
     // KRO must not be the one reconciling: no saas RGD is Active.
     let rgds = api(
         &r,
