@@ -82,6 +82,10 @@ fn result_type(f: &str) -> Option<CelType> {
         | "getPort"
         | "getEscapedPath" => CelType::String,
         "findAll" | "split" => string_list(),
+        // KRO's `kro.run.Condition`: four string fields.
+        crate::macros::NEW_CONDITION | crate::macros::CONDITION => {
+            CelType::Map(Box::new(CelType::String))
+        }
         "random.seededInt" | "family" | "prefixLength" | "major" | "minor" | "patch"
         | "asInteger" | "compareTo" => CelType::Int,
         "asApproximateFloat" => CelType::Double,

@@ -72,7 +72,28 @@ pub struct ExprInfo {
     /// path in [`Self::references`]) are the argument of `size()`: a list
     /// read only so needs its length, not its elements.
     pub sized: BTreeMap<String, usize>,
+    /// KRO's author-defined conditions: what the expression's
+    /// `runtime.newCondition` and `runtime.condition` calls say literally.
+    pub conditions: ConditionLiterals,
 }
+
+/// The literal parts of `runtime.newCondition({type: 'T', status: 'S'})` and
+/// `runtime.condition(schema, 'T')` calls, which KRO checks when it builds
+/// the graph (a computed type or status is checked at run time).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConditionLiterals {
+    /// Literal `type`s of new conditions (a ternary may name one twice).
+    pub types: Vec<String>,
+    /// Literal `status`es of new conditions.
+    pub statuses: Vec<String>,
+    /// Literal types read with `runtime.condition(schema, 'T')`.
+    pub schema_reads: Vec<String>,
+}
+
+/// The functions of KRO's `runtime` library (author-defined status
+/// conditions) as [`ExprInfo::functions`] names them: only expressions of
+/// `status.conditions` may call them.
+pub const RUNTIME_FUNCTIONS: &[&str] = &[macros::NEW_CONDITION, macros::CONDITION];
 
 /// What an expression's shape says about its result type, before any
 /// schema is consulted.
@@ -857,7 +878,7 @@ fn cel_to_json(v: &cel::Value, kro: kroxide_model::KroVersion) -> Result<Value, 
 }
 
 fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInfo) {
-    use cel::common::ast::{EntryExpr, Expr};
+    use cel::common::ast::{EntryExpr, Expr, LiteralValue};
     match &e.expr {
         Expr::Ident(_) | Expr::Select(_) => {
             if let Some((root, path, rest)) = chain(e) {
@@ -921,6 +942,38 @@ fn walk(e: &cel::parser::Expression, bound: &mut Vec<String>, info: &mut ExprInf
                 }
                 bound.truncate(n);
                 return;
+            }
+            if c.func_name == macros::NEW_CONDITION {
+                if let Some(Expr::Map(m)) = c.args.first().map(|a| &a.expr) {
+                    for en in &m.entries {
+                        let EntryExpr::MapEntry(me) = &en.expr else {
+                            continue;
+                        };
+                        let (
+                            Expr::Literal(LiteralValue::String(k)),
+                            Expr::Literal(LiteralValue::String(v)),
+                        ) = (&me.key.expr, &me.value.expr)
+                        else {
+                            continue;
+                        };
+                        match k.inner() {
+                            "type" => info.conditions.types.push(v.to_string()),
+                            "status" => info.conditions.statuses.push(v.to_string()),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if c.func_name == macros::CONDITION {
+                if let [obj, t] = c.args.as_slice() {
+                    if let (Expr::Ident(o), Expr::Literal(LiteralValue::String(t))) =
+                        (&obj.expr, &t.expr)
+                    {
+                        if o == "schema" && !bound.contains(o) {
+                            info.conditions.schema_reads.push(t.to_string());
+                        }
+                    }
+                }
             }
             if c.func_name == "size" {
                 let arg = match (&c.target, c.args.as_slice()) {

@@ -23,6 +23,12 @@ const INSERT: &str = "@kroxide_map_insert";
 const MERGE: &str = "@kroxide_map_entries";
 const TARGET: &str = "@kroxide_target";
 const RESULT: &str = "@result";
+/// What `runtime.newCondition({...})` is expanded to.
+pub const NEW_CONDITION: &str = "@kroxide_new_condition";
+/// What `runtime.condition(obj, type)` is expanded to.
+pub const CONDITION: &str = "@kroxide_condition";
+/// The keys of a condition that `runtime.newCondition` takes.
+const CONDITION_KEYS: [&str; 4] = ["type", "status", "reason", "message"];
 
 fn call(h: &mut MacroExprHelper<'_>, f: &str, args: Vec<IdedExpr>) -> IdedExpr {
     h.next_expr(Expr::Call(CallExpr {
@@ -283,7 +289,138 @@ macro_rules! natives {
     };
 }
 
+/// KRO's `runtime.newCondition`: the values are strings, `type` is not
+/// empty, `status` is True, False or Unknown; absent `reason` and `message`
+/// are empty.
+fn new_condition(a: &[Value]) -> Result<Value, String> {
+    let Value::Map(m) = &a[0] else {
+        return Err("runtime.newCondition: argument must be a map".into());
+    };
+    let mut out: HashMap<Key, Value> = HashMap::new();
+    for k in CONDITION_KEYS {
+        let v = match m.map.get(&Key::String(Arc::new(k.into()))) {
+            Some(Value::String(v)) => v.to_string(),
+            Some(other) => {
+                return Err(format!(
+                    "runtime.newCondition: {k} must be a string, got {}",
+                    other.type_of()
+                ))
+            }
+            None => String::new(),
+        };
+        out.insert(Key::String(Arc::new(k.into())), Value::String(Arc::new(v)));
+    }
+    let field = |k: &str| match out.get(&Key::String(Arc::new(k.into()))) {
+        Some(Value::String(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    if field("type").is_empty() {
+        return Err("runtime.newCondition: type must not be empty".into());
+    }
+    let status = field("status");
+    if !matches!(status.as_str(), "True" | "False" | "Unknown") {
+        return Err(format!(
+            "runtime.newCondition: status must be one of True, False, Unknown (got {status:?})"
+        ));
+    }
+    Ok(Value::Map(Map { map: Arc::new(out) }))
+}
+
+/// KRO's `runtime.condition(obj, type)`: the condition of that type in
+/// `obj.status.conditions`, its four fields as strings; every field empty
+/// when there is none.
+fn condition_of(a: &[Value]) -> Result<Value, String> {
+    let Value::String(want) = &a[1] else {
+        return Err(format!(
+            "no such overload: runtime.condition(dyn, {})",
+            a[1].type_of()
+        ));
+    };
+    let get = |v: &Value, k: &str| match v {
+        Value::Map(m) => m.map.get(&Key::String(Arc::new(k.into()))).cloned(),
+        _ => None,
+    };
+    let found = get(&a[0], "status")
+        .and_then(|s| get(&s, "conditions"))
+        .and_then(|c| match c {
+            Value::List(l) => l
+                .iter()
+                .find(|c| matches!(get(c, "type"), Some(Value::String(t)) if &t == want))
+                .cloned(),
+            _ => None,
+        });
+    let mut out: HashMap<Key, Value> = HashMap::new();
+    for k in CONDITION_KEYS {
+        let v = match found.as_ref().and_then(|c| get(c, k)) {
+            Some(Value::String(s)) => s.to_string(),
+            _ => String::new(),
+        };
+        out.insert(Key::String(Arc::new(k.into())), Value::String(Arc::new(v)));
+    }
+    Ok(Value::Map(Map { map: Arc::new(out) }))
+}
+
+/// `runtime.newCondition({type: 'X', status: ...})`: KRO's receiver macro.
+/// The argument is a map literal whose keys are bare names among `type`,
+/// `status`, `reason`, `message`, each once, `type` and `status` given; the
+/// names become strings. Anything else is a parse error, in KRO's words.
+fn new_condition_macro(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Result<Option<IdedExpr>, ParseError> {
+    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(n)) if n == "runtime") {
+        return Ok(None);
+    }
+    let mut a = std::mem::take(args);
+    let arg = a.pop().expect("one argument");
+    let Expr::Map(mut m) = arg.expr else {
+        return Err(h.new_error(
+            arg.id,
+            "runtime.newCondition: argument must be a map literal",
+        ));
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for e in &mut m.entries {
+        let id = e.id;
+        let cel::common::ast::EntryExpr::MapEntry(me) = &mut e.expr else {
+            return Err(h.new_error(id, "runtime.newCondition: argument must be a map literal"));
+        };
+        let Expr::Ident(k) = &me.key.expr else {
+            return Err(h.new_error(
+                id,
+                "runtime.newCondition: keys must be bare identifiers (type, status, reason, message); quoted or computed keys are not allowed",
+            ));
+        };
+        let k = k.clone();
+        if !CONDITION_KEYS.contains(&k.as_str()) {
+            return Err(h.new_error(
+                id,
+                format!("runtime.newCondition: unknown key {k:?} (allowed: type, status, reason, message)"),
+            ));
+        }
+        if seen.contains(&k) {
+            return Err(h.new_error(id, format!("runtime.newCondition: duplicate key {k:?}")));
+        }
+        me.key = lit(h, LiteralValue::String(k.clone().into()));
+        seen.push(k);
+    }
+    for required in ["type", "status"] {
+        if !seen.iter().any(|k| k == required) {
+            return Err(h.new_error(
+                arg.id,
+                format!("runtime.newCondition: '{required}' is required"),
+            ));
+        }
+    }
+    target.take();
+    let map = h.next_expr(Expr::Map(m));
+    Ok(Some(call(h, NEW_CONDITION, vec![map])))
+}
+
 natives! {
+    new_condition_native => NEW_CONDITION, new_condition, 1;
+    condition_native => CONDITION, condition_of, 2;
     string_native => STRING, string_of, 1;
     keys_native => KEYS, keys, 1;
     insert_native => INSERT, insert, 3;
@@ -304,6 +441,15 @@ pub(crate) fn register(env: &mut Env) {
         let var = name(h, var)?;
         target.take();
         Ok(Some(bind(h, &var, init, body)))
+    }));
+    let _ = env.add_macro(Macro::receiver("newCondition", 1, new_condition_macro));
+    let _ = env.add_macro(Macro::receiver("condition", 2, |h, target, args| {
+        if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(n)) if n == "runtime") {
+            return Ok(None);
+        }
+        target.take();
+        let a = std::mem::take(args);
+        Ok(Some(call(h, CONDITION, a)))
     }));
     let _ = env.add_macro(Macro::global("string", 1, |h, _, args| {
         let a = std::mem::take(args);

@@ -57,8 +57,8 @@ pub const HELM_RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 pub use error::LoadError;
 pub use kro_version::KroVersion;
 pub use rgd::{
-    ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn, Resource,
-    ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
+    split_conditions, ExternalRef, ExternalRefMetadata, FieldNode, FieldTree, PrinterColumn,
+    Resource, ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
 };
 pub use source::{FieldPath, LoadWarning, PathSegment, SourceFile, SourceLocation};
 pub use yaml::{

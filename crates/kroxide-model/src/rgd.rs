@@ -159,12 +159,38 @@ pub struct PrinterColumn {
 /// An ordered map of SimpleSchema fields (or status expressions).
 pub type FieldTree = IndexMap<String, FieldNode>;
 
+/// A status tree's author-defined conditions (its top-level `conditions`,
+/// which KRO v0.9.3 reads as a list of `${...}` expressions giving
+/// `runtime.newCondition(...)`) apart from its fields.
+///
+/// ```
+/// use kroxide_model::{split_conditions, FieldNode, FieldTree};
+/// let mut status = FieldTree::new();
+/// status.insert("url".into(), FieldNode::Leaf("${svc.spec.clusterIP}".into()));
+/// status.insert("conditions".into(), FieldNode::List(vec![]));
+/// let (conditions, fields) = split_conditions(&status);
+/// assert_eq!(conditions, Some(&FieldNode::List(vec![])));
+/// assert_eq!(fields.keys().collect::<Vec<_>>(), ["url"]);
+/// ```
+pub fn split_conditions(status: &FieldTree) -> (Option<&FieldNode>, FieldTree) {
+    let conditions = status.get("conditions");
+    let mut fields = status.clone();
+    if conditions.is_some() {
+        fields.shift_remove("conditions");
+    }
+    (conditions, fields)
+}
+
 /// One entry of a SimpleSchema or status tree: a leaf string (`integer |
-/// default=1`, or `${expr}` for status) or a nested object of fields.
+/// default=1`, or `${expr}` for status) or a nested object of fields. A
+/// list is read so that it can be named in an error, and for the one place
+/// KRO takes a list: the author-defined `status.conditions`, a list of
+/// `${...}` expressions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldNode {
     Leaf(String),
     Object(FieldTree),
+    List(Vec<FieldNode>),
 }
 
 impl Serialize for FieldNode {
@@ -172,6 +198,7 @@ impl Serialize for FieldNode {
         match self {
             FieldNode::Leaf(v) => s.serialize_str(v),
             FieldNode::Object(m) => m.serialize(s),
+            FieldNode::List(l) => l.serialize(s),
         }
     }
 }
@@ -183,7 +210,7 @@ impl<'de> Deserialize<'de> for FieldNode {
             type Value = FieldNode;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
-                    "a SimpleSchema string (e.g. `string | default=\"x\"`) or a map of fields",
+                    "a SimpleSchema string (e.g. `string | default=\"x\"`), a map of fields, or a list (status.conditions)",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldNode, E> {
@@ -198,6 +225,13 @@ impl<'de> Deserialize<'de> for FieldNode {
                     out.insert(k, v);
                 }
                 Ok(FieldNode::Object(out))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<FieldNode, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element::<FieldNode>()? {
+                    out.push(v);
+                }
+                Ok(FieldNode::List(out))
             }
         }
         d.deserialize_any(V)

@@ -89,7 +89,9 @@ pub fn spec_schema(rgd: &ResourceGraphDefinition) -> Result<Schema, SchemaError>
 /// The OpenAPI schema of the instance `status`.
 pub fn status_schema(rgd: &ResourceGraphDefinition, spec: &Schema) -> Schema {
     let mut schema = match &rgd.spec.schema.status {
-        Some(tree) => status_object(tree, rgd, spec),
+        // The author's conditions are not a field: `conditions` gets KRO's
+        // schema below, as KRO gives it.
+        Some(tree) => status_object(&kroxide_model::split_conditions(tree).1, rgd, spec),
         None => Schema::of_type("object"),
     };
     let props = schema.properties.get_or_insert_with(IndexMap::new);
@@ -120,17 +122,28 @@ pub fn status_schema(rgd: &ResourceGraphDefinition, spec: &Schema) -> Schema {
 fn status_object(tree: &FieldTree, rgd: &ResourceGraphDefinition, spec: &Schema) -> Schema {
     let mut props = IndexMap::new();
     for (k, v) in tree {
-        let s = match v {
-            FieldNode::Object(m) => status_object(m, rgd, spec),
-            FieldNode::Leaf(text) => status_field(text, rgd, spec),
-        };
-        props.insert(k.clone(), s);
+        if let Some(s) = status_node(v, rgd, spec) {
+            props.insert(k.clone(), s);
+        }
     }
     props.sort_keys();
     Schema {
         properties: Some(props),
         ..Schema::of_type("object")
     }
+}
+
+/// A status field's schema; a list is an array of its first item's type, as
+/// KRO infers it, and an empty one is no field at all.
+fn status_node(node: &FieldNode, rgd: &ResourceGraphDefinition, spec: &Schema) -> Option<Schema> {
+    Some(match node {
+        FieldNode::Object(m) => status_object(m, rgd, spec),
+        FieldNode::Leaf(text) => status_field(text, rgd, spec),
+        FieldNode::List(items) => Schema {
+            items: Some(Box::new(status_node(items.first()?, rgd, spec)?)),
+            ..Schema::of_type("array")
+        },
+    })
 }
 
 fn any_value() -> Schema {

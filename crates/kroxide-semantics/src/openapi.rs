@@ -170,6 +170,28 @@ impl Schema {
         self.x_int_or_string == Some(true) || self.format.as_deref() == Some("int-or-string")
     }
 
+    /// Whether the API server would take `v` in a field of this schema, as
+    /// far as its JSON type goes (null, an int-or-string, a quantity, a
+    /// field that preserves unknown fields or names no type: anything).
+    pub fn admits(&self, v: &Value, defs: &Definitions) -> bool {
+        let s = defs.resolve(self);
+        if v.is_null() || s.is_int_or_string() || s.preserves_unknown() {
+            return true;
+        }
+        if s.format.as_deref() == Some("quantity") {
+            return v.is_string() || v.is_number();
+        }
+        match s.type_.as_deref() {
+            Some("string") => v.is_string(),
+            Some("integer") => v.is_i64() || v.is_u64(),
+            Some("number") => v.is_number(),
+            Some("boolean") => v.is_boolean(),
+            Some("array") => v.is_array(),
+            Some("object") => v.is_object(),
+            _ => true,
+        }
+    }
+
     /// Human name of the expected type, for messages.
     pub fn type_name(&self) -> String {
         if self.is_int_or_string() {

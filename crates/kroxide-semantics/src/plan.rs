@@ -15,6 +15,7 @@ use crate::dag::DependencyGraph;
 use crate::expr::{has_expression_start, parse_string, StringValue};
 use crate::instance::{prepare, InstanceError};
 use crate::k8s::KubernetesApi;
+use crate::openapi::{Definitions, Schema};
 use crate::readiness::{assume_ready, kind_readiness, KindReadiness};
 use crate::validate::{validate, Diagnostic, Validation};
 use foldhash::HashMap;
@@ -274,25 +275,60 @@ impl Programs {
     }
 
     fn resolve(&self, v: &Value, vars: &Vars<'_>) -> Result<Value, EvalError> {
+        self.resolve_typed(v, vars, None, &mut Vec::new())
+    }
+
+    /// As [`Self::resolve`], following the kind's schema (`at`, a built-in
+    /// kind's): an expression's value of a type the field cannot hold fails
+    /// the resource, as the API server refuses the object KRO applies (the
+    /// checker catches the typed ones; this is for `dyn` results, such as
+    /// `json.unmarshal(...)` or `dyn(x)`, known only when evaluated).
+    fn resolve_typed<'k>(
+        &self,
+        v: &'k Value,
+        vars: &Vars<'_>,
+        at: Option<(&Schema, &Definitions)>,
+        path: &mut Vec<&'k str>,
+    ) -> Result<Value, EvalError> {
         Ok(match v {
-            Value::String(s) => self.eval_string(s, vars)?,
-            Value::Array(a) => Value::Array(
-                a.iter()
-                    .map(|x| self.resolve(x, vars))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Value::String(s) => {
+                let out = self.eval_string(s, vars)?;
+                if let Some((schema, defs)) = at {
+                    if !schema.admits(&out, defs) && has_expression_start(s) {
+                        return Err(EvalError::Failed(format!(
+                            "{}: the expression gives {}, but the field is {}: the API server refuses the object",
+                            path.join("."),
+                            json_type(&out),
+                            defs.resolve(schema).type_name()
+                        )));
+                    }
+                }
+                out
+            }
+            Value::Array(a) => {
+                let items = at.and_then(|(s, d)| Some((s.child("0", d)?, d)));
+                Value::Array(
+                    a.iter()
+                        .map(|x| self.resolve_typed(x, vars, items, path))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
             Value::Object(o) => {
                 let mut m = Map::new();
                 for (k, x) in o {
-                    let key = if has_expression_start(k) {
-                        match self.eval_string(k, vars)? {
+                    let (key, child) = if has_expression_start(k) {
+                        let key = match self.eval_string(k, vars)? {
                             Value::String(s) => s,
                             other => other.to_string(),
-                        }
+                        };
+                        (key, None)
                     } else {
-                        k.clone()
+                        (k.clone(), at.and_then(|(s, d)| Some((s.child(k, d)?, d))))
                     };
-                    m.insert(key, self.resolve(x, vars)?);
+                    path.push(k);
+                    let value = self.resolve_typed(x, vars, child, path);
+                    path.pop();
+                    m.insert(key, value?);
                 }
                 Value::Object(m)
             }
@@ -782,7 +818,13 @@ impl<'a> Planner<'a> {
                 for (k, val) in combo {
                     v2.add(k, val);
                 }
-                match programs.resolve(template, &v2) {
+                let typed = template
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .zip(template.get("kind").and_then(Value::as_str))
+                    .and_then(|(av, k)| api.schema(av, k))
+                    .map(|s| (s, &api.definitions));
+                match programs.resolve_typed(template, &v2, typed, &mut Vec::new()) {
                     // Waiting for an instance field that is not set would
                     // wait forever (as KRO does): fail, naming it.
                     Err(EvalError::Pending(why)) => {
@@ -940,10 +982,31 @@ impl<'a> Planner<'a> {
         }
         let mut pending = BTreeMap::new();
         let mut errors = BTreeMap::new();
-        let status = match &rgd.spec.schema.status {
-            Some(tree) => status_tree(&programs, tree, "status", &vars, &mut pending, &mut errors),
-            None => json!({}),
+        let (conditions, fields) = match &rgd.spec.schema.status {
+            Some(tree) => kroxide_model::split_conditions(tree),
+            None => (None, FieldTree::new()),
         };
+        let mut status = status_tree(
+            &programs,
+            &fields,
+            "status",
+            &vars,
+            &mut pending,
+            &mut errors,
+        );
+        if let Some(FieldNode::List(entries)) = conditions {
+            // `schema` as KRO gives it to conditions: the instance with its
+            // built-in conditions of this reconcile in `status.conditions`.
+            let ready = planned
+                .iter()
+                .all(|pr| matches!(pr.action, Action::Skip) || pr.ready == Some(true));
+            let mut with_builtins = instance.clone();
+            with_builtins["status"] = json!({"conditions": builtin_conditions(ready)});
+            let mut vars = vars.clone();
+            vars.add_owned("schema", with_builtins);
+            let written = author_conditions(&programs, entries, &vars, &mut pending, &mut errors);
+            status["conditions"] = Value::Array(written);
+        }
         drop(vars);
         for i in kept_in_seen {
             let pr = &mut planned[i];
@@ -1020,6 +1083,129 @@ fn readiness(
     out
 }
 
+/// A JSON value's type, as a field's schema names types.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// KRO's own conditions of an instance, as it computes them in a reconcile
+/// that resolved the graph: `ResourcesReady` and `Ready` as every included
+/// resource is ready. Author-defined conditions read them through
+/// `runtime.condition(schema, 'Ready')`.
+/// Reasons and messages are KRO v0.9.3's when true (seen on the kit);
+/// kroxide leaves them empty when not.
+fn builtin_conditions(ready: bool) -> Value {
+    let (status, resources, ready_reason) = if ready {
+        (
+            "True",
+            ("AllResourcesReady", "all resources are created and ready"),
+            "Ready",
+        )
+    } else {
+        ("False", ("", ""), "")
+    };
+    json!([
+        {"type": "InstanceManaged", "status": "True", "reason": "Managed",
+            "message": "instance is properly managed with finalizers and labels"},
+        {"type": "GraphResolved", "status": "True", "reason": "Resolved",
+            "message": "runtime graph created and all resources resolved"},
+        {"type": "ResourcesReady", "status": status, "reason": resources.0, "message": resources.1},
+        {"type": "Ready", "status": status, "reason": ready_reason, "message": ""},
+    ])
+}
+
+/// The author-defined conditions KRO writes to `status.conditions`: each
+/// entry's condition (or list of them) in order, `reason` and `message` left
+/// out when empty. An entry whose data is not there yet is left out (KRO
+/// keeps the condition it wrote before); one that fails, gives no
+/// condition, or repeats a type is an error (KRO drops it and sets the
+/// instance's state to ERROR).
+fn author_conditions(
+    programs: &Programs,
+    entries: &[FieldNode],
+    vars: &Vars<'_>,
+    pending: &mut BTreeMap<String, String>,
+    errors: &mut BTreeMap<String, String>,
+) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let p = format!("status.conditions[{i}]");
+        let FieldNode::Leaf(s) = entry else { continue };
+        let value = match programs.eval_string(s, vars) {
+            Ok(v) => v,
+            Err(EvalError::Pending(why)) => {
+                pending.insert(p, why);
+                continue;
+            }
+            Err(EvalError::Failed(why)) => {
+                errors.insert(p, why);
+                continue;
+            }
+        };
+        let items = match value {
+            Value::Array(a) => a,
+            one => vec![one],
+        };
+        for c in items {
+            match as_condition(&c) {
+                Some(c) => out.push(c),
+                None => {
+                    errors.insert(p.clone(), format!("a condition expression gave {c}, not runtime.newCondition(...) or a list of them"));
+                }
+            }
+        }
+    }
+    // A type given twice: KRO drops every copy.
+    let types: Vec<String> = out
+        .iter()
+        .map(|c| c["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    let repeated: BTreeSet<&String> = types
+        .iter()
+        .filter(|t| types.iter().filter(|u| u == t).count() > 1)
+        .collect();
+    for t in &repeated {
+        errors.insert(
+            "status.conditions".into(),
+            format!("condition type {t:?} was given more than once: KRO drops it"),
+        );
+    }
+    out.into_iter()
+        .zip(&types)
+        .filter(|(_, t)| !repeated.contains(t))
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// A condition as KRO writes it from `runtime.newCondition`'s value (four
+/// string fields), empty `reason` and `message` left out.
+fn as_condition(v: &Value) -> Option<Value> {
+    let o = v.as_object()?;
+    if o.len() != 4
+        || !["type", "status", "reason", "message"]
+            .iter()
+            .all(|k| o.get(*k).is_some_and(Value::is_string))
+    {
+        return None;
+    }
+    let mut out = Map::new();
+    for k in ["type", "status", "reason", "message"] {
+        let s = o[k].as_str().unwrap_or("");
+        if !s.is_empty() || k == "type" || k == "status" {
+            out.insert(k.into(), Value::String(s.into()));
+        }
+    }
+    Some(Value::Object(out))
+}
+
 fn status_tree(
     programs: &Programs,
     tree: &FieldTree,
@@ -1031,29 +1217,55 @@ fn status_tree(
     let mut out = Map::new();
     for (k, v) in tree {
         let p = format!("{path}.{k}");
-        match v {
-            FieldNode::Object(m) => {
-                let sub = status_tree(programs, m, &p, vars, pending, errors);
-                if sub.as_object().is_some_and(|o| !o.is_empty()) {
-                    out.insert(k.clone(), sub);
-                }
-            }
-            FieldNode::Leaf(s) => match programs.eval_string(s, vars) {
-                // KRO leaves a status field whose value is null out.
-                Ok(Value::Null) => {}
-                Ok(val) => {
-                    out.insert(k.clone(), val);
-                }
-                Err(EvalError::Pending(why)) => {
-                    pending.insert(p, why);
-                }
-                Err(EvalError::Failed(why)) => {
-                    errors.insert(p, why);
-                }
-            },
+        if let Some(val) = status_node(programs, v, &p, vars, pending, errors) {
+            out.insert(k.clone(), val);
         }
     }
     Value::Object(out)
+}
+
+/// One status field's value: `None` when KRO leaves it out (null, pending,
+/// failed, an empty map or list). A list holds the values of its items, in
+/// order, without those left out (KRO's `[a, pending]` gives `[a]`).
+fn status_node(
+    programs: &Programs,
+    node: &FieldNode,
+    p: &str,
+    vars: &Vars<'_>,
+    pending: &mut BTreeMap<String, String>,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<Value> {
+    match node {
+        FieldNode::Object(m) => {
+            let sub = status_tree(programs, m, p, vars, pending, errors);
+            sub.as_object()
+                .is_some_and(|o| !o.is_empty())
+                .then_some(sub)
+        }
+        FieldNode::List(items) => {
+            let values: Vec<Value> = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    status_node(programs, item, &format!("{p}[{i}]"), vars, pending, errors)
+                })
+                .collect();
+            (!values.is_empty()).then_some(Value::Array(values))
+        }
+        FieldNode::Leaf(s) => match programs.eval_string(s, vars) {
+            // KRO leaves a status field whose value is null out.
+            Ok(Value::Null) => None,
+            Ok(val) => Some(val),
+            Err(EvalError::Pending(why)) => {
+                pending.insert(p.to_string(), why);
+                None
+            }
+            Err(EvalError::Failed(why)) => {
+                errors.insert(p.to_string(), why);
+                None
+            }
+        },
+    }
 }
 
 #[cfg(test)]

@@ -325,6 +325,7 @@ impl Transformer {
                     schema: t.object(m, &path)?,
                     required: false,
                 },
+                FieldNode::List(_) => return Err(not_a_type(&path)),
             };
             t.custom.insert(name.clone(), custom);
             done.insert(name);
@@ -345,6 +346,7 @@ impl Transformer {
             let s = match &fields[name] {
                 FieldNode::Leaf(v) => self.field(name, v, &mut schema, &p)?,
                 FieldNode::Object(m) => self.object(m, &p)?,
+                FieldNode::List(_) => return Err(not_a_type(&p)),
             };
             child_has_default |= s.default.is_some();
             props.insert(name.clone(), s);
@@ -444,8 +446,17 @@ fn collect_deps(
                 collect_deps(v, &path.key(k.clone()), out)?;
             }
         }
+        FieldNode::List(_) => return Err(not_a_type(path)),
     }
     Ok(())
+}
+
+/// A YAML list where SimpleSchema wants a type or a map of fields.
+fn not_a_type(path: &FieldPath) -> SchemaError {
+    SchemaError {
+        path: path.clone(),
+        message: "a YAML list is not a SimpleSchema type: write a list type as a string, e.g. `[]string` or `\"[]integer | default=[]\"`".into(),
+    }
 }
 
 fn find_type_cycle(deps: &BTreeMap<&str, BTreeSet<String>>, left: &[&str]) -> Vec<String> {

@@ -337,11 +337,23 @@ impl TypeEnv for GraphTypes<'_> {
 /// Where expressions may appear, which decides the identifiers in scope.
 #[derive(Clone, Copy, PartialEq)]
 enum Scope<'a> {
-    Template { iterators: &'a [String] },
+    Template {
+        iterators: &'a [String],
+    },
     IncludeWhen,
     ReadyWhen,
     ForEach,
     Status,
+    /// An entry of the author-defined `status.conditions`: the only place
+    /// KRO's `runtime` library may be called.
+    Conditions,
+}
+
+impl Scope<'_> {
+    /// Expressions of the instance's status, which belong to no resource.
+    fn is_status(&self) -> bool {
+        matches!(self, Scope::Status | Scope::Conditions)
+    }
 }
 
 /// Validates `rgd` with every KRO rule kroxide knows.
@@ -1005,7 +1017,7 @@ fn check_string(
 ) -> Vec<Arc<dyn Program>> {
     let sv = match parse_string(s) {
         Ok(StringValue::Literal(_)) if has_expression_start(s) => {
-            cx.push(Severity::Warning, "unterminated-expression", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+            cx.push(Severity::Warning, "unterminated-expression", Some(id).filter(|_| !scope.is_status()), path.clone(),
                 format!("{s:?} contains `${{` but no complete expression: KRO keeps it as literal text"),
                 Some("close the braces; inside the expression, put braces only in double-quoted strings (KRO does not skip single-quoted ones)".into()));
             return Vec::new();
@@ -1014,7 +1026,7 @@ fn check_string(
         Err(e) => {
             cx.error(
                 "expression",
-                Some(id).filter(|_| scope != Scope::Status),
+                Some(id).filter(|_| !scope.is_status()),
                 path.clone(),
                 format!("{e}: {s:?}"),
             );
@@ -1029,7 +1041,7 @@ fn check_string(
                 cx.push(
                     Severity::Error,
                     "cel-syntax",
-                    Some(id).filter(|_| scope != Scope::Status),
+                    Some(id).filter(|_| !scope.is_status()),
                     path.clone(),
                     format!("invalid CEL in ${{{e}}}: {}", err.message),
                     None,
@@ -1038,6 +1050,17 @@ fn check_string(
             }
         };
         check_references(cx, id, path, e, p.info(), scope, deps);
+        if scope != Scope::Conditions
+            && p.info()
+                .functions
+                .iter()
+                .any(|f| crate::cel::RUNTIME_FUNCTIONS.contains(&f.as_str()))
+        {
+            // KRO: "runtime is only available in status.conditions expressions".
+            cx.push(Severity::Error, "cel-runtime", Some(id).filter(|_| !scope.is_status()), path.clone(),
+                format!("runtime is only available in status.conditions expressions (in ${{{e}}})"),
+                Some("author-defined conditions go in spec.schema.status.conditions, a list of ${runtime.newCondition({type: ..., status: ...})}".into()));
+        }
         for f in &p.info().functions {
             // A function of a library KRO lacks (math.*, sets.*): the type
             // check says so, naming KRO; "kroxide cannot evaluate it" is beside the point.
@@ -1047,11 +1070,11 @@ fn check_string(
             let main_only = crate::cel::MAIN_ONLY_FUNCTIONS.contains(&f.as_str());
             if main_only && !cx.rgd.kro_version.is_main() {
                 // KRO v0.9.3's checker has no such function: "undeclared reference".
-                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| !scope.is_status()), path.clone(),
                     format!("unsupported CEL function {f} (in ${{{e}}}): KRO {} has no {f}(), KRO main has", cx.rgd.kro_version),
                     Some("target KRO main with `--kro-version main` (KROXIDE_KRO_VERSION=main)".into()));
             } else if !not_in_kro && !default_engine().supports(f) {
-                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| scope != Scope::Status), path.clone(),
+                cx.push(Severity::Error, "cel-function", Some(id).filter(|_| !scope.is_status()), path.clone(),
                     format!("unsupported CEL function {f} (in ${{{e}}})"),
                     Some("kroxide cannot evaluate it yet; see README for the supported CEL functions".into()));
             }
@@ -1066,7 +1089,7 @@ fn check_string(
         for t in type_errors {
             cx.error(
                 "cel-type",
-                Some(id).filter(|_| scope != Scope::Status),
+                Some(id).filter(|_| !scope.is_status()),
                 path.clone(),
                 format!("type error in ${{{e}}}: {t}"),
             );
@@ -1102,7 +1125,7 @@ fn check_references(
     scope: Scope,
     deps: &mut BTreeSet<String>,
 ) {
-    let res = Some(id).filter(|_| scope != Scope::Status);
+    let res = Some(id).filter(|_| !scope.is_status());
     for r in &info.references {
         let root = r.root.as_str();
         if TYPE_IDENTIFIERS.contains(&root) {
@@ -1438,26 +1461,142 @@ fn check_status(cx: &mut Ctx) {
     let Some(tree) = &rgd.spec.schema.status else {
         return;
     };
-    check_status_tree(cx, tree, &schema_path().key("status"));
+    let path = schema_path().key("status");
+    let (conditions, fields) = kroxide_model::split_conditions(tree);
+    check_status_tree(cx, &fields, &path);
+    if let Some(c) = conditions {
+        check_conditions(cx, c, &path.key("conditions"));
+    }
+}
+
+/// KRO's author-defined status conditions (`status.conditions`): a list of
+/// `${...}` expressions, each giving `runtime.newCondition(...)` or a list of
+/// them, checked as KRO checks them when it builds the graph.
+fn check_conditions(cx: &mut Ctx, node: &FieldNode, path: &FieldPath) {
+    let FieldNode::List(items) = node else {
+        let got = match node {
+            FieldNode::Leaf(_) => "a string",
+            _ => "a map",
+        };
+        cx.push(Severity::Error, "status-conditions", None, path.clone(),
+            format!("status.conditions must be a list, got {got}: KRO reads `conditions` in the status as author-defined conditions"),
+            Some("write a list of ${runtime.newCondition({type: 'Name', status: 'True'})} expressions, or rename the field".into()));
+        return;
+    };
+    // Literal types, by the entry that declares them.
+    let mut declared: Vec<(String, usize)> = Vec::new();
+    let mut reads: Vec<(String, FieldPath, String)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = path.index(i);
+        let FieldNode::Leaf(s) = item else {
+            cx.error(
+                "status-conditions",
+                None,
+                p,
+                format!("status.conditions[{i}] must be a CEL expression string"),
+            );
+            continue;
+        };
+        match parse_string(s) {
+            Ok(StringValue::Standalone(_)) => {}
+            _ => {
+                cx.push(Severity::Error, "status-conditions", None, p,
+                    format!("invalid conditions block: status.conditions[{i}] must be a single ${{...}} expression, got {s:?}"),
+                    Some("write it as \"${runtime.newCondition({type: 'Name', status: 'True'})}\"".into()));
+                continue;
+            }
+        }
+        let mut deps = BTreeSet::new();
+        for program in check_string(cx, "", &p, s, Scope::Conditions, None, &mut deps) {
+            let src = program.source().to_string();
+            let env = GraphTypes {
+                rgd: cx.rgd,
+                index: &cx.index,
+                spec: cx.spec.as_ref(),
+                api: cx.api,
+            };
+            let (result, _) = program.check(&env);
+            let condition = CelType::Map(Box::new(CelType::String));
+            let fits = match &result {
+                CelType::Dyn => true,
+                CelType::List(t) => matches!(**t, CelType::Dyn) || **t == condition,
+                t => *t == condition,
+            };
+            if !fits {
+                cx.error("status-conditions", None, p.clone(), format!("condition ${{{src}}}: condition expressions must return runtime.newCondition(...) or a list of them, got {result}"));
+            }
+            let lit = &program.info().conditions;
+            for st in &lit.statuses {
+                if !matches!(st.as_str(), "True" | "False" | "Unknown") {
+                    cx.error("status-conditions", None, p.clone(), format!("runtime.newCondition: status must be one of True, False, Unknown (got {st:?}) in expression ${{{src}}}"));
+                }
+            }
+            let mut mine: Vec<&String> = lit.types.iter().collect();
+            mine.dedup();
+            for t in mine {
+                if t.is_empty() {
+                    cx.error(
+                        "status-conditions",
+                        None,
+                        p.clone(),
+                        format!(
+                            "runtime.newCondition: type must not be empty in expression ${{{src}}}"
+                        ),
+                    );
+                } else if !declared.iter().any(|(d, j)| d == t && *j == i) {
+                    if declared.iter().any(|(d, _)| d == t) {
+                        cx.error("status-conditions", None, p.clone(), format!("condition type {t:?} is declared by more than one conditions entry"));
+                    }
+                    declared.push((t.clone(), i));
+                }
+            }
+            for t in &lit.schema_reads {
+                reads.push((t.clone(), p.clone(), src.clone()));
+            }
+        }
+    }
+    const BUILT_IN: [&str; 4] = [
+        "InstanceManaged",
+        "GraphResolved",
+        "ResourcesReady",
+        "Ready",
+    ];
+    for (t, p, src) in reads {
+        if declared.iter().any(|(d, _)| *d == t) {
+            cx.error("status-conditions", None, p, format!("runtime.condition(schema, {t:?}): custom conditions cannot reference each other in expression ${{{src}}}"));
+        } else if !BUILT_IN.contains(&t.as_str()) {
+            cx.push(Severity::Error, "status-conditions", None, p,
+                format!("runtime.condition(schema, {t:?}): unknown condition type; only kro's built-in types (InstanceManaged, GraphResolved, ResourcesReady, Ready) can be read from schema in expression ${{{src}}}"), None);
+        }
+    }
 }
 
 fn check_status_tree(cx: &mut Ctx, tree: &FieldTree, path: &FieldPath) {
     for (k, v) in tree {
-        let p = path.key(k.clone());
-        match v {
-            FieldNode::Object(m) => check_status_tree(cx, m, &p),
-            FieldNode::Leaf(s) => match parse_string(s) {
-                Ok(StringValue::Literal(_)) => {
-                    cx.push(Severity::Error, "status", None, p, format!("status field `{k}` must be a ${{...}} expression, got {s:?}"),
-                        Some("status fields are computed from resources, e.g. ${deployment.status.readyReplicas}".into()));
-                }
-                Ok(_) => {
-                    let mut deps = BTreeSet::new();
-                    check_string(cx, "", &p, s, Scope::Status, None, &mut deps);
-                }
-                Err(e) => cx.error("expression", None, p, e.to_string()),
-            },
+        check_status_node(cx, k, v, &path.key(k.clone()));
+    }
+}
+
+/// One status field `k` (a list's items are fields too: KRO computes each).
+fn check_status_node(cx: &mut Ctx, k: &str, v: &FieldNode, p: &FieldPath) {
+    match v {
+        FieldNode::Object(m) => check_status_tree(cx, m, p),
+        FieldNode::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_status_node(cx, &format!("{k}[{i}]"), item, &p.index(i));
+            }
         }
+        FieldNode::Leaf(s) => match parse_string(s) {
+            Ok(StringValue::Literal(_)) => {
+                cx.push(Severity::Error, "status", None, p.clone(), format!("status field `{k}` must be a ${{...}} expression, got {s:?}"),
+                    Some("status fields are computed from resources, e.g. ${deployment.status.readyReplicas}".into()));
+            }
+            Ok(_) => {
+                let mut deps = BTreeSet::new();
+                check_string(cx, "", p, s, Scope::Status, None, &mut deps);
+            }
+            Err(e) => cx.error("expression", None, p.clone(), e.to_string()),
+        },
     }
 }
 
