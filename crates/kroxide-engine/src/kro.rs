@@ -775,13 +775,16 @@ fn summary(o: &DynamicObject) -> InstanceSummary {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string(),
-        ready: status
+        // KRO's Ready condition; an instance whose graph writes its own
+        // conditions and no Ready has only its state to go by.
+        ready: match status
             .and_then(|s| s.get("conditions"))
             .and_then(Value::as_array)
-            .is_some_and(|c| {
-                c.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            }),
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        {
+            Some(c) => c["status"] == "True",
+            None => status.and_then(|s| s.get("state")).and_then(Value::as_str) == Some("ACTIVE"),
+        },
     }
 }
 

@@ -323,9 +323,25 @@ fn judge(
         .get("conditions")
         .and_then(Value::as_array)
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
-    let current = ready
-        .and_then(|c| c["observedGeneration"].as_i64())
-        .is_none_or(|g| g >= generation);
+    // With author-defined conditions KRO writes only the author's to
+    // `status.conditions` (its own Ready is computed, not written, and the
+    // state follows it): the state decides, and any condition tells which
+    // generation KRO has seen.
+    let authored = rgd
+        .spec
+        .schema
+        .status
+        .as_ref()
+        .is_some_and(|s| s.contains_key("conditions"));
+    let seen = if authored {
+        status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find_map(|c| c["observedGeneration"].as_i64()))
+    } else {
+        ready.and_then(|c| c["observedGeneration"].as_i64())
+    };
+    let current = seen.is_none_or(|g| g >= generation);
     if current && matches!(state, "ERROR" | "FAILED") {
         let message = ready
             .and_then(|c| c["message"].as_str())
@@ -333,7 +349,8 @@ fn judge(
             .to_string();
         return Err(KroError::InstanceError { name, message });
     }
-    if !(current && state == "ACTIVE" && ready.is_some_and(|c| c["status"] == "True")) {
+    let ready_true = authored || ready.is_some_and(|c| c["status"] == "True");
+    if !(current && state == "ACTIVE" && ready_true) {
         let state = if state.is_empty() {
             "not reconciled yet"
         } else {

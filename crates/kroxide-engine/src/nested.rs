@@ -462,7 +462,18 @@ impl DirectEngine {
             status = json!({});
         }
         status["state"] = json!("ACTIVE");
-        status["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "observedGeneration": generation}]);
+        match status.get_mut("conditions").and_then(Value::as_array_mut) {
+            // The inner graph's author-defined conditions, as KRO writes
+            // them: in place of its own.
+            Some(authored) => {
+                for c in authored {
+                    c["observedGeneration"] = json!(generation);
+                }
+            }
+            None => {
+                status["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "Ready", "message": "", "observedGeneration": generation}]);
+            }
+        }
         self.write_status(inner, &name, opts, status).await
     }
 
