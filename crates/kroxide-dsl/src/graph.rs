@@ -106,6 +106,9 @@ pub struct Graph {
     /// The RGDs of graphs nested in this one ([`Graph::add_graph`]), each
     /// after those it nests.
     pub(crate) nested: Vec<ResourceGraphDefinition>,
+    /// Author-defined status conditions, as `${...}` strings
+    /// ([`Graph::add_condition`]).
+    pub(crate) conditions: Vec<String>,
 }
 
 impl Graph {
@@ -636,7 +639,17 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
                     rgd.spec.schema.status = Some(tree);
                 }
             }
-            FieldNode::Leaf(_) => problems.push("the status type must be a struct".to_string()),
+            FieldNode::Leaf(_) | FieldNode::List(_) => {
+                problems.push("the status type must be a struct".to_string())
+            }
+        }
+        if !g.conditions.is_empty() {
+            let entries = g.conditions.drain(..).map(FieldNode::Leaf).collect();
+            rgd.spec
+                .schema
+                .status
+                .get_or_insert_with(Default::default)
+                .insert("conditions".into(), FieldNode::List(entries));
         }
         problems.extend(g.problems);
         rgd.spec.resources = g.resources;

@@ -8,6 +8,7 @@
 //! checked by the offline validator before it is returned.
 
 pub mod collection;
+pub mod conditions;
 pub mod expr;
 pub mod external;
 pub mod fields;

@@ -383,3 +383,67 @@ fn object_paths_can_set_keys_that_hold_dots() {
     let e = bad.to_rgd().unwrap_err().to_string();
     assert!(e.contains("`data..x`"), "{e}");
 }
+
+/// KRO's author-defined status conditions from the DSL: rendered as the
+/// RGD's `status.conditions`, planned as KRO writes them, and a condition
+/// KRO would refuse is a build error.
+#[test]
+fn author_defined_conditions_render_plan_and_are_checked() {
+    use kroxide::dsl::conditions::{condition_of, kro_condition, new_condition, true_if};
+    let g = ResourceGraph::<Spec, Status>::new("cond", "v1alpha1", "Cond").build(|g, spec| {
+        let d = g.add(Deployment::new(&spec.name, "nginx").replicas(spec.replicas.clone()));
+        let available: Expr<i64> = d.field("status.availableReplicas");
+        g.add_condition(
+            new_condition("Available", true_if(available.ge(spec.replicas.clone())))
+                .reason("Replicas")
+                .message(available.to_string_expr()),
+        );
+        g.add_condition(
+            new_condition("Progressing", condition_of(&d, "Progressing").status())
+                .reason(condition_of(&d, "Progressing").reason()),
+        );
+        g.add_condition(new_condition(
+            "Ready",
+            kro_condition("ResourcesReady").status(),
+        ));
+        StatusExpr {
+            ready: available.gt(0),
+            endpoint: d.name(),
+        }
+    });
+    let rgd = g.to_rgd().unwrap();
+    let conditions = &rgd.spec.schema.status.as_ref().unwrap()["conditions"];
+    let kroxide::model::FieldNode::List(entries) = conditions else {
+        panic!("{conditions:?}")
+    };
+    assert_eq!(entries.len(), 3);
+    let plan = kroxide::semantics::plan::plan(
+        &rgd,
+        &serde_json::json!({"metadata": {"name": "c"}, "spec": {"name": "web", "replicas": 2, "tags": [], "labels": {}, "ports": [], "mode": "READ_ONLY"}}),
+        &kroxide::semantics::plan::PlanOptions { assume_ready: true, ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(
+        plan.status["conditions"],
+        serde_json::json!([
+            {"type": "Available", "status": "True", "reason": "Replicas", "message": "2"},
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+            {"type": "Ready", "status": "True"},
+        ])
+    );
+    // KRO's own types only: a condition of the author's cannot be read back.
+    let bad = ResourceGraph::<Spec, Status>::new("bad", "v1alpha1", "Bad").build(|g, spec| {
+        let d = g.add(Deployment::new(&spec.name, "nginx"));
+        g.add_condition(new_condition("Mine", "True"));
+        g.add_condition(new_condition("Other", kro_condition("Mine").status()));
+        StatusExpr {
+            ready: cel("true"),
+            endpoint: d.name(),
+        }
+    });
+    let e = bad.to_rgd().unwrap_err().to_string();
+    assert!(
+        e.contains("custom conditions cannot reference each other"),
+        "{e}"
+    );
+}
