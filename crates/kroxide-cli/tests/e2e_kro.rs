@@ -1040,3 +1040,131 @@ async fn chained_rgds_through_kro_from_a_directory() {
     }
     r.cleanup().await;
 }
+
+/// Author-defined status conditions (KRO v0.9.3's `status.conditions` of
+/// `runtime.newCondition(...)` expressions, `examples/rgds/conditions.yaml`):
+/// deployed through the real KRO, which writes them in place of its own, and
+/// directly, where kroxide computes them. The two agree, condition for
+/// condition (lastTransitionTime and observedGeneration aside); kroxide's
+/// KRO-mode wait ends although the instance has no KRO Ready condition.
+#[tokio::test]
+#[ignore = "needs a real cluster: KROXIDE_E2E_KUBECONFIG (scripts/e2e.sh starts one)"]
+async fn author_defined_conditions_as_the_real_kro_writes_them() {
+    let r = Real::with_kubelet("krocond", &["direct"], Some(Duration::from_millis(300))).await;
+    let _ = rgds(&r)
+        .delete("conditioned-app", &Default::default())
+        .await;
+    forget_crd(&r, "conditioned-app").await;
+    // The example, its `Ready` renamed: KRO then writes no Ready condition
+    // at all, and kroxide's wait must go by KRO's state.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/rgds/conditions.yaml"
+    ))
+    .unwrap();
+    assert!(example.contains("type: 'Ready'"));
+    let dir = real::workdir("krocond");
+    let path = dir.join("conditions.yaml");
+    std::fs::write(&path, example.replace("type: 'Ready'", "type: 'AllGood'")).unwrap();
+    let file = path.to_str().unwrap();
+    let instance = dir.join("c1.yaml");
+    std::fs::write(
+        &instance,
+        "apiVersion: kro.run/v1alpha1\nkind: ConditionedApp\nmetadata: {name: c1}\nspec: {replicas: 2, shards: [east, west]}\n",
+    )
+    .unwrap();
+    let deploy = |mode: &str, ns: &str| {
+        let mut a: Vec<String> = [
+            "deploy",
+            file,
+            "--mode",
+            mode,
+            "--instance",
+            instance.to_str().unwrap(),
+            "-n",
+            ns,
+            "--create-namespace",
+            "-o",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(r.cli_args());
+        a
+    };
+    let out = kroxide(deploy("kro", &r.ns)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let through_kro: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(through_kro["state"], "ACTIVE", "{through_kro}");
+    let out = kroxide(deploy("direct", &r.namespaces[1])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
+    let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let strip = |status: &Value| -> Vec<Value> {
+        status["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut c| {
+                let o = c.as_object_mut().unwrap();
+                o.remove("lastTransitionTime");
+                o.remove("observedGeneration");
+                c
+            })
+            .collect()
+    };
+    let want = strip(&direct);
+    assert_eq!(
+        want.iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "ConfigReady",
+            "AppAvailable",
+            "DeploymentProgressing",
+            "AllGood",
+            "Shard-east",
+            "Shard-west"
+        ],
+        "{direct:#}"
+    );
+    assert_eq!(want[1]["message"], "2 of 2 available", "{direct:#}");
+    assert_eq!(
+        want[3]["message"], "all resources are created and ready",
+        "{direct:#}"
+    );
+    // KRO writes its conditions as it reconciles; the Deployment's last
+    // change reaches it a moment after kroxide saw it ready.
+    let rgd = kroxide::model::load_file(file).unwrap().remove(0).rgd;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut kro_status;
+    loop {
+        kro_status = kroxide::engine::kro::instance(&r.client, &rgd, "c1", &r.ns)
+            .await
+            .unwrap()["status"]
+            .clone();
+        if strip(&kro_status) == want || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        strip(&kro_status),
+        want,
+        "KRO wrote {kro_status:#}\nkroxide computed {direct:#}"
+    );
+    // KRO stamps each with the instance's generation.
+    assert!(
+        kro_status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["observedGeneration"] == 1),
+        "{kro_status:#}"
+    );
+    assert_eq!(kro_status["availableReplicas"], direct["availableReplicas"]);
+    let _ = rgds(&r)
+        .delete("conditioned-app", &Default::default())
+        .await;
+}
