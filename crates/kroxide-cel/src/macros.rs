@@ -319,8 +319,10 @@ fn new_condition(a: &[Value]) -> Result<Value, String> {
     }
     let status = field("status");
     if !matches!(status.as_str(), "True" | "False" | "Unknown") {
+        // Not the value itself: it may come from a Secret.
         return Err(format!(
-            "runtime.newCondition: status must be one of True, False, Unknown (got {status:?})"
+            "runtime.newCondition: status must be one of True, False, Unknown (got a string of {} characters)",
+            status.chars().count()
         ));
     }
     Ok(Value::Map(Map { map: Arc::new(out) }))

@@ -1163,7 +1163,8 @@ async fn author_defined_conditions_as_the_real_kro_writes_them() {
             .all(|c| c["observedGeneration"] == 1),
         "{kro_status:#}"
     );
-    assert_eq!(kro_status["availableReplicas"], direct["availableReplicas"]);
+    assert_eq!(direct["availableReplicas"], 2, "{direct:#}");
+    assert_eq!(kro_status["availableReplicas"], 2, "{kro_status:#}");
     let _ = rgds(&r)
         .delete("conditioned-app", &Default::default())
         .await;

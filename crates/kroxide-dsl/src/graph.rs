@@ -645,11 +645,12 @@ impl<S: Schema, St: Schema> ResourceGraphBuilder<S, St> {
         }
         if !g.conditions.is_empty() {
             let entries = g.conditions.drain(..).map(FieldNode::Leaf).collect();
-            rgd.spec
-                .schema
-                .status
-                .get_or_insert_with(Default::default)
-                .insert("conditions".into(), FieldNode::List(entries));
+            let status = rgd.spec.schema.status.get_or_insert_with(Default::default);
+            if status.contains_key("conditions") {
+                g.problems.push("the status type has a field `conditions`, which KRO reads as the author-defined conditions: rename it, or leave out add_condition".into());
+            } else {
+                status.insert("conditions".into(), FieldNode::List(entries));
+            }
         }
         problems.extend(g.problems);
         rgd.spec.resources = g.resources;

@@ -337,7 +337,11 @@ fn judge(
         status
             .get("conditions")
             .and_then(Value::as_array)
-            .and_then(|c| c.iter().find_map(|c| c["observedGeneration"].as_i64()))
+            .and_then(|c| {
+                c.iter()
+                    .filter_map(|c| c["observedGeneration"].as_i64())
+                    .max()
+            })
     } else {
         ready.and_then(|c| c["observedGeneration"].as_i64())
     };

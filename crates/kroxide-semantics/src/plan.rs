@@ -274,12 +274,8 @@ impl Programs {
         }
     }
 
-    fn resolve(&self, v: &Value, vars: &Vars<'_>) -> Result<Value, EvalError> {
-        self.resolve_typed(v, vars, None, &mut Vec::new())
-    }
-
-    /// As [`Self::resolve`], following the kind's schema (`at`, a built-in
-    /// kind's): an expression's value of a type the field cannot hold fails
+    /// `v` with every expression evaluated, following the kind's schema
+    /// (`at`, a built-in kind's, when known): an expression's value of a type the field cannot hold fails
     /// the resource, as the API server refuses the object KRO applies (the
     /// checker catches the typed ones; this is for `dyn` results, such as
     /// `json.unmarshal(...)` or `dyn(x)`, known only when evaluated).
@@ -361,7 +357,7 @@ impl Programs {
         None
     }
 
-    /// Where in `template` (first failing string, in [`Self::resolve`]'s
+    /// Where in `template` (first failing string, in [`Self::resolve_typed`]'s
     /// order) an unset instance field is read, the string, and the field.
     fn unset_in_template(
         &self,
@@ -1154,34 +1150,47 @@ fn author_conditions(
             Value::Array(a) => a,
             one => vec![one],
         };
-        for c in items {
-            match as_condition(&c) {
-                Some(c) => out.push(c),
-                None => {
-                    errors.insert(p.clone(), format!("a condition expression gave {c}, not runtime.newCondition(...) or a list of them"));
-                }
+        // An entry gives conditions only, or is dropped whole.
+        let conditions: Option<Vec<Value>> = items.iter().map(as_condition).collect();
+        match conditions {
+            Some(c) => out.extend(c),
+            None => {
+                errors.insert(
+                    p,
+                    "the entry gave something other than runtime.newCondition(...) or a list of them: KRO drops it".into(),
+                );
             }
         }
     }
     // A type given twice: KRO drops every copy.
-    let types: Vec<String> = out
+    let mut count: HashMap<String, usize> = HashMap::default();
+    for c in &out {
+        *count
+            .entry(c["type"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    let mut repeated: Vec<&String> = count
         .iter()
-        .map(|c| c["type"].as_str().unwrap_or("").to_string())
+        .filter(|(_, n)| **n > 1)
+        .map(|(t, _)| t)
         .collect();
-    let repeated: BTreeSet<&String> = types
-        .iter()
-        .filter(|t| types.iter().filter(|u| u == t).count() > 1)
-        .collect();
-    for t in &repeated {
+    if !repeated.is_empty() {
+        repeated.sort();
+        let names: Vec<String> = repeated.iter().map(|t| format!("{t:?}")).collect();
         errors.insert(
             "status.conditions".into(),
-            format!("condition type {t:?} was given more than once: KRO drops it"),
+            format!(
+                "condition types given more than once (KRO drops every copy): {}",
+                names.join(", ")
+            ),
         );
     }
     out.into_iter()
-        .zip(&types)
-        .filter(|(_, t)| !repeated.contains(t))
-        .map(|(c, _)| c)
+        .filter(|c| {
+            count
+                .get(c["type"].as_str().unwrap_or(""))
+                .is_none_or(|n| *n == 1)
+        })
         .collect()
 }
 

@@ -235,7 +235,17 @@ struct Ctx<'a> {
     api: &'a KubernetesApi,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The types of what expressions read: the spec, resources, kinds.
+    fn types(&self) -> GraphTypes<'_> {
+        GraphTypes {
+            rgd: self.rgd,
+            index: &self.index,
+            spec: self.spec.as_ref(),
+            api: self.api,
+        }
+    }
+
     fn push(
         &mut self,
         severity: Severity,
@@ -1079,13 +1089,7 @@ fn check_string(
                     Some("kroxide cannot evaluate it yet; see README for the supported CEL functions".into()));
             }
         }
-        let env = GraphTypes {
-            rgd: cx.rgd,
-            index: &cx.index,
-            spec: cx.spec.as_ref(),
-            api: cx.api,
-        };
-        let (result, type_errors) = p.check(&env);
+        let (result, type_errors) = p.check(&cx.types());
         for t in type_errors {
             cx.error(
                 "cel-type",
@@ -1509,18 +1513,21 @@ fn check_conditions(cx: &mut Ctx, node: &FieldNode, path: &FieldPath) {
         let mut deps = BTreeSet::new();
         for program in check_string(cx, "", &p, s, Scope::Conditions, None, &mut deps) {
             let src = program.source().to_string();
-            let env = GraphTypes {
-                rgd: cx.rgd,
-                index: &cx.index,
-                spec: cx.spec.as_ref(),
-                api: cx.api,
-            };
-            let (result, _) = program.check(&env);
+            let (result, _) = program.check(&cx.types());
+            // A condition is what the runtime functions give (typed as a
+            // map of strings, which a plain map of strings is not).
             let condition = CelType::Map(Box::new(CelType::String));
+            let makes_conditions = program
+                .info()
+                .functions
+                .iter()
+                .any(|f| crate::cel::RUNTIME_FUNCTIONS.contains(&f.as_str()));
             let fits = match &result {
                 CelType::Dyn => true,
-                CelType::List(t) => matches!(**t, CelType::Dyn) || **t == condition,
-                t => *t == condition,
+                CelType::List(t) => {
+                    matches!(**t, CelType::Dyn) || (**t == condition && makes_conditions)
+                }
+                t => *t == condition && makes_conditions,
             };
             if !fits {
                 cx.error("status-conditions", None, p.clone(), format!("condition ${{{src}}}: condition expressions must return runtime.newCondition(...) or a list of them, got {result}"));

@@ -124,6 +124,15 @@ fn kro_s_build_time_errors() {
         (&["${runtime.newCondition({type: 'A', status: 'True'})} and more"], "must be a single ${...} expression"),
         (&["${runtime.newCondition({type: 'A', status: nope.status})}"], "unknown identifier `nope`"),
     ];
+    // Seen on the real KRO: `condition "cm.data": condition expressions must
+    // return runtime.newCondition(...) or a list of them, got "map(string, string)"`.
+    let plain_map = errors(&conditions(&["${cm.data}"]));
+    assert!(
+        plain_map
+            .iter()
+            .any(|e| e.contains("or a list of them, got map(string, string)")),
+        "{plain_map:?}"
+    );
     for (entries, want) in cases {
         let errs = errors(&conditions(entries));
         assert!(
@@ -215,7 +224,8 @@ fn entries_pending_failing_or_repeated() {
         p.errors
     );
     assert!(
-        p.errors["status.conditions"].contains("\"Rb\" was given more than once"),
+        p.errors["status.conditions"]
+            .contains("given more than once (KRO drops every copy): \"Rb\""),
         "{:?}",
         p.errors
     );
@@ -278,4 +288,33 @@ fn status_lists_as_kro_computes_them() {
     );
     assert_eq!(props["objs"]["items"]["properties"]["a"]["type"], "string");
     assert!(props.get("empty").is_none(), "{props:#}");
+}
+
+/// An entry whose list holds one condition that fails is dropped whole; the
+/// other entries stay (seen on the real KRO: only `Other` written, state ERROR).
+#[test]
+fn an_entry_with_a_failing_item_is_dropped_whole() {
+    let rgd = conditions(&[
+        "${[runtime.newCondition({type: 'Good', status: 'True'}), runtime.newCondition({type: 'Bad', status: cm.data.a})]}",
+        "${runtime.newCondition({type: 'Other', status: 'True'})}",
+    ]);
+    assert_eq!(errors(&rgd), Vec::<String>::new());
+    let p = plan(
+        &rgd,
+        &json!({"metadata": {"name": "a"}, "spec": {}}),
+        &PlanOptions {
+            assume_ready: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        p.status["conditions"],
+        json!([{"type": "Other", "status": "True"}])
+    );
+    assert!(
+        p.errors.contains_key("status.conditions[0]"),
+        "{:?}",
+        p.errors
+    );
 }
