@@ -263,7 +263,8 @@ impl Programs {
                             Value::String(v) => out.push_str(&v),
                             other => {
                                 return Err(EvalError::Failed(format!(
-                                    "${{{e}}} in the string template {s:?} gave {other}, not a string: wrap it in string(...)"
+                                    "${{{e}}} in the string template {s:?} gave {}, not a string (no matching overload for '_+_'): wrap it in string(...)",
+                                    json_type(&other)
                                 )))
                             }
                         },

@@ -1098,6 +1098,16 @@ fn check_string(
                 format!("type error in ${{{e}}}: {t}"),
             );
         }
+        // A string of several parts is what KRO compiles as `"a-" + (e)`:
+        // each expression must be a string (the checker sees it; a dyn
+        // value is checked when it runs).
+        if matches!(sv, StringValue::Template(_))
+            && !matches!(result, CelType::String | CelType::Dyn)
+        {
+            cx.push(Severity::Error, "cel-type", Some(id).filter(|_| !scope.is_status()), path.clone(),
+                format!("${{{e}}} gives {result} inside the string {s:?}: KRO joins the parts with +, and finds no matching overload for '_+_' applied to '(string, {result})'"),
+                Some(format!("wrap it in string(...): ${{string({e})}}")));
+        }
         if let (Some(expect), StringValue::Standalone(_)) = (expect, &sv) {
             let want = cel_type(expect, &cx.api.definitions);
             let fits = matches!(want, CelType::Dyn)

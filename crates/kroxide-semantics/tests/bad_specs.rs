@@ -212,8 +212,8 @@ fn bad_expressions_fail_their_resource_or_the_graph() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "template part not a string",
-            "${schema.spec.replicas}-x",
-            "gave 1, not a string: wrap it in string(...)",
+            "${dyn(schema.spec.replicas)}-x",
+            "gave integer, not a string (no matching overload for '_+_'): wrap it in string(...)",
         ),
         (
             "division by zero",
@@ -258,6 +258,11 @@ fn bad_expressions_fail_their_resource_or_the_graph() {
             "`schema.spec.replicaz` is not a field of the spec schema",
         ),
         ("syntax error", "${schema.spec.name +}", "invalid CEL"),
+        (
+            "template part typed not a string",
+            "${schema.spec.replicas}-x",
+            "no matching overload for '_+_' applied to '(string, int)'",
+        ),
         (
             "unsupported function",
             "${schema.spec.name.frobnicate()}",

@@ -64,3 +64,64 @@ fn values_the_api_server_refuses_fail_naming_the_field_not_the_value() {
         d.reason
     );
 }
+
+/// A string of several parts is `"a-" + (e)` to KRO: an expression of
+/// another type in it is refused when the graph is built. Seen on the real
+/// KRO v0.9.3, e.g. `"n-${schema.spec.count}"`: `found no matching overload
+/// for '_+_' applied to '(string, int)'`; a `dyn` value passes the check.
+#[test]
+fn expressions_inside_a_string_must_be_strings() {
+    let rgd = |data: Value| -> kroxide_model::ResourceGraphDefinition {
+        serde_json::from_value(json!({
+            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "metadata": {"name": "app"},
+            "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "App", "spec": {
+                    "name": "string | default=\"x\"", "count": "integer | default=3",
+                    "ratio": "float | default=1.5", "flag": "boolean | default=true",
+                    "labels": "map[string]string | default={\"a\": \"b\"}"}},
+                "resources": [{"id": "cm", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "${schema.spec.name}"}, "data": data}}]}
+        }))
+        .unwrap()
+    };
+    for (template, t) in [
+        ("n-${schema.spec.count}", "int"),
+        ("r-${schema.spec.ratio}", "double"),
+        ("f-${schema.spec.flag}", "bool"),
+        ("${schema.spec.name}-${schema.spec.count}", "int"),
+        ("m-${schema.spec.labels}", "map(string, string)"),
+    ] {
+        let v = kroxide_semantics::validate::validate(&rgd(json!({"a": template})));
+        let errs: Vec<String> = v.errors().map(|d| d.message.clone()).collect();
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(&format!("applied to '(string, {t})'"))),
+            "{template}: {errs:?}"
+        );
+    }
+    for fine in [
+        "n-${string(schema.spec.count)}",
+        "d-${dyn(schema.spec.count)}",
+        "${schema.spec.name}-${schema.spec.labels.a}",
+    ] {
+        let v = kroxide_semantics::validate::validate(&rgd(json!({"a": fine})));
+        assert!(v.is_valid(), "{fine}: {:?}", v.errors().collect::<Vec<_>>());
+    }
+    // The dyn one fails when it runs, as KRO's `"d-" + dyn(3)` does.
+    let p = plan(
+        &rgd(json!({"a": "d-${dyn(schema.spec.count)}"})),
+        &json!({"metadata": {"name": "a"}, "spec": {}}),
+        &PlanOptions::default(),
+    )
+    .unwrap();
+    let cm = p.resource("cm").unwrap();
+    assert_eq!(cm.action, Action::Fail);
+    assert!(
+        cm.reason
+            .as_deref()
+            .unwrap()
+            .contains("gave integer, not a string"),
+        "{:?}",
+        cm.reason
+    );
+}
