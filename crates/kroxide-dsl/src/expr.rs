@@ -765,6 +765,28 @@ impl<T> Expr<BTreeMap<String, T>> {
     pub fn get(&self, key: &str) -> Expr<T> {
         self.child(key)
     }
+    /// `self.deepMerge(other)`, KRO main's (build the graph with
+    /// `.kro_version(KroVersion::Main)`; KRO v0.9.3 has no such function):
+    /// `other`'s keys win, maps under the same key are merged recursively,
+    /// anything else is replaced.
+    ///
+    /// ```
+    /// use kroxide_dsl::Expr;
+    /// use std::collections::BTreeMap;
+    /// let base: Expr<BTreeMap<String, String>> = Expr::reference("schema", &["spec", "labels"]);
+    /// let extra: Expr<BTreeMap<String, String>> = Expr::reference("schema", &["spec", "extraLabels"]);
+    /// assert_eq!(base.deep_merge(&extra).to_cel(), "schema.spec.labels.deepMerge(schema.spec.extraLabels)");
+    /// ```
+    pub fn deep_merge(
+        &self,
+        other: impl IntoExpr<BTreeMap<String, T>>,
+    ) -> Expr<BTreeMap<String, T>> {
+        Expr::from_node(Node::Member(
+            Arc::new(self.node.clone()),
+            "deepMerge",
+            vec![other.into_expr().node],
+        ))
+    }
 }
 
 /// Raw CEL with a declared result type, checked when the graph is built.

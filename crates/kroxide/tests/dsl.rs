@@ -447,3 +447,42 @@ fn author_defined_conditions_render_plan_and_are_checked() {
         "{e}"
     );
 }
+
+/// KRO main's `deepMerge` from the DSL: refused for KRO v0.9.3 (which has
+/// no such function), planned for KRO main as KRO main merges.
+#[test]
+fn deep_merge_needs_kro_main() {
+    let graph = |main: bool| {
+        let mut b = ResourceGraph::<Spec, Status>::new("merge", "v1alpha1", "Merge");
+        if main {
+            b = b.kro_version(KroVersion::Main);
+        }
+        b.build(|g, spec| {
+            let base: Expr<std::collections::BTreeMap<String, String>> =
+                cel("{'team': 'a', 'tier': 'web'}");
+            let cm = g.add_as(
+                "merged",
+                Object::new("v1", "ConfigMap", &spec.name)
+                    .set("data", base.deep_merge(&spec.labels)),
+            );
+            StatusExpr {
+                ready: cm.name().ne(""),
+                endpoint: cm.name(),
+            }
+        })
+    };
+    let e = graph(false).to_rgd().unwrap_err().to_string();
+    assert!(e.contains("KRO v0.9.3 has no deepMerge()"), "{e}");
+    let rgd = graph(true).to_rgd().unwrap();
+    let plan = kroxide::semantics::plan::plan(
+        &rgd,
+        &serde_json::json!({"metadata": {"name": "m"}, "spec": {"name": "web", "replicas": 1, "tags": [], "labels": {"tier": "db", "x": "y"}, "ports": [], "mode": "READ_ONLY"}}),
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        plan.resource("merged")
+            .map(|r| r.objects[0]["data"].clone()),
+        Some(serde_json::json!({"team": "a", "tier": "db", "x": "y"}))
+    );
+}
