@@ -34,6 +34,19 @@ fn with_status(status: Value) -> kroxide_model::ResourceGraphDefinition {
     .unwrap()
 }
 
+/// The plan of an instance with every field defaulted, everything ready.
+fn plan_ready(rgd: &kroxide_model::ResourceGraphDefinition) -> kroxide_semantics::plan::Plan {
+    plan(
+        rgd,
+        &json!({"metadata": {"name": "a"}, "spec": {}}),
+        &PlanOptions {
+            assume_ready: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 fn errors(rgd: &kroxide_model::ResourceGraphDefinition) -> Vec<String> {
     validate(rgd).errors().map(|d| d.message.clone()).collect()
 }
@@ -200,15 +213,7 @@ fn entries_pending_failing_or_repeated() {
         "${runtime.newCondition({type: 'Kept', status: 'Unknown', message: cm.metadata.name})}",
     ]);
     assert_eq!(errors(&rgd), Vec::<String>::new());
-    let p = plan(
-        &rgd,
-        &json!({"metadata": {"name": "a"}, "spec": {}}),
-        &PlanOptions {
-            assume_ready: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let p = plan_ready(&rgd);
     assert_eq!(
         p.status["conditions"],
         json!([{"type": "Kept", "status": "Unknown", "message": "x"}])
@@ -261,15 +266,7 @@ fn status_lists_as_kro_computes_them() {
         "empty": [],
     }));
     assert_eq!(errors(&rgd), Vec::<String>::new());
-    let p = plan(
-        &rgd,
-        &json!({"metadata": {"name": "a"}, "spec": {}}),
-        &PlanOptions {
-            assume_ready: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let p = plan_ready(&rgd);
     assert_eq!(
         p.status,
         json!({"pend": ["x"], "ints": [1, 2], "objs": [{"a": "x"}, {"a": "lit-b"}], "nested": {"l": ["b"]}}),
@@ -299,15 +296,7 @@ fn an_entry_with_a_failing_item_is_dropped_whole() {
         "${runtime.newCondition({type: 'Other', status: 'True'})}",
     ]);
     assert_eq!(errors(&rgd), Vec::<String>::new());
-    let p = plan(
-        &rgd,
-        &json!({"metadata": {"name": "a"}, "spec": {}}),
-        &PlanOptions {
-            assume_ready: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let p = plan_ready(&rgd);
     assert_eq!(
         p.status["conditions"],
         json!([{"type": "Other", "status": "True"}])
