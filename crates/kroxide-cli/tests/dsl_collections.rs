@@ -227,9 +227,10 @@ async fn a_collection_reading_an_external_object_deploys_in_both_modes() {
             assert_eq!(cm.data["data"]["region"], "eu-west", "{mode}");
         }
     }
-    let mut args: Vec<String> = [
+    let file = file.display().to_string();
+    let out = run_kroxide(r.command(&[
         "delete",
-        &file.display().to_string(),
+        &file,
         "--name",
         "f",
         "-n",
@@ -237,12 +238,8 @@ async fn a_collection_reading_an_external_object_deploys_in_both_modes() {
         "--mode",
         "kro",
         "--delete-definition",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(r.cli_args());
-    let out = run_kroxide(args).await;
+    ]))
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     r.cleanup().await;
 }

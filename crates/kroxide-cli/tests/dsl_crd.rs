@@ -177,9 +177,10 @@ async fn the_typed_custom_resource_deploys_in_both_modes_and_waits_for_its_opera
         assert_eq!(b.data["spec"]["database"], "orders", "{mode}");
         assert_eq!(b.data["spec"]["retainDays"], 7, "{mode}");
     }
-    let mut args: Vec<String> = [
+    let file = file.display().to_string();
+    let out = run_kroxide(r.command(&[
         "delete",
-        &file.display().to_string(),
+        &file,
         "--name",
         "orders",
         "-n",
@@ -187,12 +188,8 @@ async fn the_typed_custom_resource_deploys_in_both_modes_and_waits_for_its_opera
         "--mode",
         "kro",
         "--delete-definition",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(r.cli_args());
-    let out = run_kroxide(args).await;
+    ]))
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     r.cleanup().await;
 }

@@ -207,9 +207,10 @@ async fn the_manifests_example_deploys_in_both_modes() {
             "maxmemory 32mb\nmaxmemory-policy allkeys-lru\n"
         );
     }
-    let mut args: Vec<String> = [
+    let file = file.display().to_string();
+    let out = run_kroxide(r.command(&[
         "delete",
-        &file.display().to_string(),
+        &file,
         "--name",
         "cache",
         "-n",
@@ -217,12 +218,8 @@ async fn the_manifests_example_deploys_in_both_modes() {
         "--mode",
         "kro",
         "--delete-definition",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(r.cli_args());
-    let out = run_kroxide(args).await;
+    ]))
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));
     r.cleanup().await;
 }

@@ -1074,7 +1074,7 @@ async fn author_defined_conditions_as_the_real_kro_writes_them() {
     )
     .unwrap();
     let deploy = |mode: &str, ns: &str| {
-        let mut a: Vec<String> = [
+        r.command(&[
             "deploy",
             file,
             "--mode",
@@ -1086,12 +1086,7 @@ async fn author_defined_conditions_as_the_real_kro_writes_them() {
             "--create-namespace",
             "-o",
             "json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(r.cli_args());
-        a
+        ])
     };
     let out = kroxide(deploy("kro", &r.ns)).await;
     assert_eq!(out.status.code(), Some(0), "{}", printed(&out));

@@ -131,6 +131,14 @@ impl Real {
     pub fn cli_args(&self) -> Vec<String> {
         vec!["--kubeconfig".into(), self.kubeconfig.display().to_string()]
     }
+
+    /// A whole `kroxide` command line for this cluster: `args`, then
+    /// [`Real::cli_args`].
+    pub fn command(&self, args: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        out.extend(self.cli_args());
+        out
+    }
 }
 
 /// Runs the kroxide binary with `args`, off the async runtime.
