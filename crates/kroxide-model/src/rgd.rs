@@ -172,13 +172,18 @@ pub type FieldTree = IndexMap<String, FieldNode>;
 /// assert_eq!(conditions, Some(&FieldNode::List(vec![])));
 /// assert_eq!(fields.keys().collect::<Vec<_>>(), ["url"]);
 /// ```
-pub fn split_conditions(status: &FieldTree) -> (Option<&FieldNode>, FieldTree) {
-    let conditions = status.get("conditions");
-    let mut fields = status.clone();
-    if conditions.is_some() {
-        fields.shift_remove("conditions");
+pub fn split_conditions(
+    status: &FieldTree,
+) -> (Option<&FieldNode>, std::borrow::Cow<'_, FieldTree>) {
+    match status.get("conditions") {
+        // Every plan computes the status: no copy of it unless needed.
+        None => (None, std::borrow::Cow::Borrowed(status)),
+        Some(c) => {
+            let mut fields = status.clone();
+            fields.shift_remove("conditions");
+            (Some(c), std::borrow::Cow::Owned(fields))
+        }
     }
-    (conditions, fields)
 }
 
 /// One entry of a SimpleSchema or status tree: a leaf string (`integer |

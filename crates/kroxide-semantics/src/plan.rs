@@ -981,7 +981,7 @@ impl<'a> Planner<'a> {
         let mut errors = BTreeMap::new();
         let (conditions, fields) = match &rgd.spec.schema.status {
             Some(tree) => kroxide_model::split_conditions(tree),
-            None => (None, FieldTree::new()),
+            None => (None, Cow::Owned(FieldTree::new())),
         };
         let mut status = status_tree(
             &programs,
