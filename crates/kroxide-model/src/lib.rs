@@ -61,6 +61,8 @@ pub use rgd::{
     Resource, ResourceGraphDefinition, RgdSpec, Schema, SchemaMetadata, Scope, API_VERSION, KIND,
 };
 pub use source::{FieldPath, LoadWarning, PathSegment, SourceFile, SourceLocation};
+#[doc(hidden)]
+pub use yaml::check_direct_reader;
 pub use yaml::{
     load_documents, load_file, load_file_typed, load_str, to_yaml, to_yaml_multi, write_yaml,
     LoadedRgd,

@@ -244,6 +244,24 @@ impl SourceFile {
         &self.warnings
     }
 
+    /// How this file's source map differs from `other`'s, if it does
+    /// (for the check that two YAML readers agree).
+    pub(crate) fn differs_from(&self, other: &SourceFile) -> Option<String> {
+        if self.locations.len() != other.locations.len() {
+            return Some(format!(
+                "{} located paths against {}",
+                self.locations.len(),
+                other.locations.len()
+            ));
+        }
+        self.locations
+            .iter()
+            .find_map(|(k, l)| match other.locations.get(k) {
+                Some(o) if o == l => None,
+                o => Some(format!("a path at {l:?} against {o:?}")),
+            })
+    }
+
     /// Records where `path` stands, unless it is recorded already (the
     /// first occurrence of a repeated key keeps its place).
     pub(crate) fn insert(&mut self, path: PathKey, loc: SourceLocation) {

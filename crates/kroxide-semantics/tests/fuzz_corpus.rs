@@ -65,7 +65,10 @@ fn cel_eval_corpus() {
 
 #[test]
 fn rgd_yaml_corpus() {
-    for (_, s) in corpus("rgd_yaml") {
+    for (name, s) in corpus("rgd_yaml") {
+        if let Err(e) = kroxide_model::check_direct_reader("fuzz.yaml", &s) {
+            panic!("{}: the two YAML readers differ: {e}", name.display());
+        }
         let _ = kroxide_model::load_documents("fuzz.yaml", &s);
         if let Ok(rgds) = kroxide_model::load_str("fuzz.yaml", &s) {
             for r in rgds {

@@ -1,10 +1,13 @@
 //! Reading RGD YAML into the model (with a source map) and writing it back.
 //!
-//! Reading builds each document's JSON value straight from the YAML events,
-//! and records, as it goes, a line and column for every field path of the
-//! document (for error messages); the value is then turned into the typed
-//! model. Writing uses serde-saphyr, which quotes strings such as `on`,
-//! `yes`, `y` or `2026-01-01` so that kubectl reads them back as strings.
+//! Reading builds each document's JSON value and records, as it goes, a
+//! line and column for every field path of the document (for error
+//! messages); the value is then turned into the typed model. Two readers do
+//! it: [`direct`] builds them from the parser's events for plain YAML (most
+//! files, at a fraction of the cost), serde-saphyr for everything else and
+//! for errors; both give the same result. Writing uses serde-saphyr, which
+//! quotes strings such as `on`, `yes`, `y` or `2026-01-01` so that kubectl
+//! reads them back as strings.
 
 use crate::error::LoadError;
 use crate::rgd::{ResourceGraphDefinition, API_VERSION, KIND};
@@ -17,6 +20,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+
+mod direct;
 
 /// One RGD read from a file, with the source map of its document.
 #[derive(Clone, Debug)]
@@ -114,6 +119,19 @@ fn load_file_with(path: &Path, keep_raw: bool) -> Result<Vec<LoadedRgd>, LoadErr
 /// Parses every YAML document of `text` into JSON plus a source map, without
 /// caring what kind of object it is. Used for instances and observed objects too.
 pub fn load_documents(file: &str, text: &str) -> Result<Vec<(Value, SourceFile)>, LoadError> {
+    let shared: Arc<str> = Arc::from(text);
+    if let Some(docs) = direct::read(file, &shared, &budget(text.len())) {
+        return Ok(docs);
+    }
+    load_documents_serde(file, shared)
+}
+
+/// [`load_documents`] by serde-saphyr alone: any YAML, and its errors.
+fn load_documents_serde(
+    file: &str,
+    shared: Arc<str>,
+) -> Result<Vec<(Value, SourceFile)>, LoadError> {
+    let text: &str = &shared;
     // Like the API server (which warns), a repeated key keeps the last value.
     let mut opts = serde_saphyr::Options::default();
     opts.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::LastWins;
@@ -122,7 +140,7 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<(Value, SourceFile)>
     opts.emit_comments = false;
     let reader = Reader {
         name: file.to_string(),
-        text: Arc::from(text),
+        text: shared.clone(),
         doc: None,
     };
     let previous = READER.replace(Some(reader));
@@ -141,6 +159,48 @@ pub fn load_documents(file: &str, text: &str) -> Result<Vec<(Value, SourceFile)>
         .filter(|d| !d.value.is_null())
         .map(|d| (d.value, d.source))
         .collect())
+}
+
+/// Reads `text` both ways, by the direct reader and by serde-saphyr, and
+/// says how they differ: values, source maps, warnings, or an error. `Ok`
+/// when the direct reader leaves the text to serde-saphyr. For the property
+/// test and the fuzz target, which hold the direct reader to serde-saphyr's
+/// results.
+#[doc(hidden)]
+pub fn check_direct_reader(file: &str, text: &str) -> Result<bool, String> {
+    let shared: Arc<str> = Arc::from(text);
+    let Some(direct) = direct::read(file, &shared, &budget(text.len())) else {
+        return Ok(false);
+    };
+    let serde = load_documents_serde(file, shared)
+        .map_err(|e| format!("the direct reader read what serde-saphyr refuses: {e}"))?;
+    if direct.len() != serde.len() {
+        return Err(format!(
+            "{} documents read directly, {} by serde-saphyr",
+            direct.len(),
+            serde.len()
+        ));
+    }
+    for (i, ((dv, ds), (sv, ss))) in direct.iter().zip(&serde).enumerate() {
+        if dv != sv {
+            return Err(format!(
+                "document {}: value {dv} directly, {sv} by serde-saphyr",
+                i + 1
+            ));
+        }
+        if ds.warnings() != ss.warnings() {
+            return Err(format!(
+                "document {}: warnings {:?} directly, {:?} by serde-saphyr",
+                i + 1,
+                ds.warnings(),
+                ss.warnings()
+            ));
+        }
+        if let Some(d) = ds.differs_from(ss) {
+            return Err(format!("document {}: {d}", i + 1));
+        }
+    }
+    Ok(true)
 }
 
 /// The parser's limits for a text of `len` bytes. Those that count what
@@ -452,26 +512,13 @@ fn enter_key(
         let mut path = doc.path();
         path.0.push(PathSegment::Key(name.clone()));
         if from_bool {
-            doc.source.warn(LoadWarning {
-                rule: "boolean-key",
-                path: path.clone(),
-                location: here,
-                message: format!(
-                    "this key is read as the boolean `{name}` (YAML 1.1, as kubectl reads it); quote it if a string was meant"
-                ),
-            });
+            doc.source
+                .warn(boolean_key_warning(&name, path.clone(), here));
         }
         if repeated {
-            // Reported at the first occurrence: that is the value lost.
-            let again = here.map_or(String::new(), |l| format!(" on line {}", l.line));
-            doc.source.warn(LoadWarning {
-                rule: "duplicate-key",
-                path,
-                location: doc.source.locate_key(child).or(here),
-                message: format!(
-                    "key `{name}` is given again{again}; the last value is kept (as the API server does) and this one is ignored"
-                ),
-            });
+            let first = doc.source.locate_key(child);
+            doc.source
+                .warn(duplicate_key_warning(&name, path, first, here));
         }
     }
     if let Some(l) = here {
@@ -479,6 +526,37 @@ fn enter_key(
     }
     doc.segments.push(PathSegment::Key(name));
     here.is_some()
+}
+
+/// The warning for a key YAML 1.1 reads as a boolean (`on`, `yes`, `n`...).
+fn boolean_key_warning(name: &str, path: FieldPath, here: Option<SourceLocation>) -> LoadWarning {
+    LoadWarning {
+        rule: "boolean-key",
+        path,
+        location: here,
+        message: format!(
+            "this key is read as the boolean `{name}` (YAML 1.1, as kubectl reads it); quote it if a string was meant"
+        ),
+    }
+}
+
+/// The warning for a key given again (at `here`) in one map; it is
+/// reported at the `first` occurrence: that is the value lost.
+fn duplicate_key_warning(
+    name: &str,
+    path: FieldPath,
+    first: Option<SourceLocation>,
+    here: Option<SourceLocation>,
+) -> LoadWarning {
+    let again = here.map_or(String::new(), |l| format!(" on line {}", l.line));
+    LoadWarning {
+        rule: "duplicate-key",
+        path,
+        location: first.or(here),
+        message: format!(
+            "key `{name}` is given again{again}; the last value is kept (as the API server does) and this one is ignored"
+        ),
+    }
 }
 
 fn options() -> serde_saphyr::SerializerOptions {
