@@ -67,8 +67,26 @@ fn load_rgds(file: &str, text: &str, keep_raw: bool) -> Result<Vec<LoadedRgd>, L
                 .or_else(|_| serde_path_to_error::deserialize::<_, ResourceGraphDefinition>(&raw));
             (rgd, raw)
         } else {
-            // The typed graph takes the document's strings instead of copies.
-            (serde_path_to_error::deserialize(raw), Value::Null)
+            // The typed graph takes the document's strings instead of copies;
+            // the path is tracked on a second reading, to say where the
+            // shape is wrong.
+            let mut raw = raw;
+            let templates = take_templates(&mut raw);
+            let rgd = match ResourceGraphDefinition::deserialize(raw) {
+                Ok(mut rgd) => {
+                    for (i, t) in templates {
+                        if let Some(r) = rgd.spec.resources.get_mut(i) {
+                            r.template = Some(t);
+                        }
+                    }
+                    Ok(rgd)
+                }
+                Err(_) => {
+                    let again = load_documents(file, text)?.into_iter().nth(i);
+                    serde_path_to_error::deserialize(again.map_or(Value::Null, |d| d.0))
+                }
+            };
+            (rgd, Value::Null)
         };
         let rgd = rgd.map_err(|e| {
             let path = json_path(e.path());
@@ -93,6 +111,31 @@ fn load_rgds(file: &str, text: &str, keep_raw: bool) -> Result<Vec<LoadedRgd>, L
         });
     }
     Ok(out)
+}
+
+/// Takes each resource's template object out of an RGD document, with the
+/// resource's index: serde rebuilds every map of a `Value` it deserializes
+/// into a `Value` field, and the templates are most of a graph; they are
+/// put back into the typed graph as they are.
+fn take_templates(raw: &mut Value) -> Vec<(usize, Value)> {
+    let Some(resources) = raw
+        .get_mut("spec")
+        .and_then(|s| s.get_mut("resources"))
+        .and_then(Value::as_array_mut)
+    else {
+        return Vec::new();
+    };
+    resources
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let r = r.as_object_mut()?;
+            if !r.get("template").is_some_and(Value::is_object) {
+                return None;
+            }
+            Some((i, r.shift_remove("template")?))
+        })
+        .collect()
 }
 
 /// Reads the RGD file at `path`.
