@@ -287,11 +287,35 @@ impl Programs {
         at: Option<(&Schema, &Definitions)>,
         path: &mut Vec<&'k str>,
     ) -> Result<Value, EvalError> {
+        self.resolve_at(v, vars, at, path, &mut Vec::new())
+    }
+
+    /// [`Self::resolve_typed`] below `steps`, the way from `at` down to `v`
+    /// (`None` for a key an expression names, where the schema is unknown):
+    /// the schema is looked up only for strings with an expression, not
+    /// for every field.
+    fn resolve_at<'k>(
+        &self,
+        v: &'k Value,
+        vars: &Vars<'_>,
+        at: Option<(&Schema, &Definitions)>,
+        path: &mut Vec<&'k str>,
+        steps: &mut Vec<Option<&'k str>>,
+    ) -> Result<Value, EvalError> {
         Ok(match v {
             Value::String(s) => {
                 let out = self.eval_string(s, vars)?;
-                if let Some((schema, defs)) = at {
-                    if !schema.admits(&out, defs) && has_expression_start(s) {
+                if !has_expression_start(s) {
+                    return Ok(out);
+                }
+                let field = at.and_then(|(root, defs)| {
+                    let schema = steps
+                        .iter()
+                        .try_fold(root, |schema, step| schema.child((*step)?, defs))?;
+                    Some((schema, defs))
+                });
+                if let Some((schema, defs)) = field {
+                    if !schema.admits(&out, defs) {
                         return Err(EvalError::Failed(format!(
                             "{}: the expression gives {}, but the field is {}: the API server refuses the object",
                             path.join("."),
@@ -303,28 +327,31 @@ impl Programs {
                 out
             }
             Value::Array(a) => {
-                let items = at.and_then(|(s, d)| Some((s.child("0", d)?, d)));
-                Value::Array(
-                    a.iter()
-                        .map(|x| self.resolve_typed(x, vars, items, path))
-                        .collect::<Result<_, _>>()?,
-                )
+                steps.push(Some("0"));
+                let items = a
+                    .iter()
+                    .map(|x| self.resolve_at(x, vars, at, path, steps))
+                    .collect::<Result<_, _>>();
+                steps.pop();
+                Value::Array(items?)
             }
             Value::Object(o) => {
-                let mut m = Map::new();
+                let mut m = Map::with_capacity(o.len());
                 for (k, x) in o {
-                    let (key, child) = if has_expression_start(k) {
+                    let (key, step) = if has_expression_start(k) {
                         let key = match self.eval_string(k, vars)? {
                             Value::String(s) => s,
                             other => other.to_string(),
                         };
                         (key, None)
                     } else {
-                        (k.clone(), at.and_then(|(s, d)| Some((s.child(k, d)?, d))))
+                        (k.clone(), Some(k.as_str()))
                     };
+                    steps.push(step);
                     path.push(k);
-                    let value = self.resolve_typed(x, vars, child, path);
+                    let value = self.resolve_at(x, vars, at, path, steps);
                     path.pop();
+                    steps.pop();
                     m.insert(key, value?);
                 }
                 Value::Object(m)

@@ -63,6 +63,19 @@ fn values_the_api_server_refuses_fail_naming_the_field_not_the_value() {
         "{:?}",
         d.reason
     );
+    // In a list item: the items' schema is the list's.
+    let image = planned(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "i"}, {"name": "d", "image": "${dyn(schema.spec.n)}"}]}}),
+    );
+    assert_eq!(image.action, Action::Fail);
+    let why = image.reason.unwrap();
+    assert!(
+        why.contains(
+            "spec.containers.image: the expression gives integer, but the field is string"
+        ),
+        "{why}"
+    );
 }
 
 /// A string of several parts is `"a-" + (e)` to KRO: an expression of
