@@ -11,8 +11,10 @@
 //! a graph of N/3 × ConfigMap + Deployment + Service made with forEach),
 //! `--tries 3`, `--tools floor,kubectl,kro,direct,kromode`, `--kro-delete-cap
 //! 60` (seconds: KRO deletes about one child per reconcile, so its delete of
-//! hundreds of objects is cut off and reported as such), `--kroxide PATH`
-//! (the release binary), `--no-write` (print the table only).
+//! hundreds of objects is cut off and reported as such), `--up-to
+//! kubectl=999,kro=999` (a tool runs only up to that size: kubectl takes
+//! objects one at a time, minutes per thousand), `--kroxide PATH` (the
+//! release binary), `--no-write` (print the table only).
 
 use futures::stream::{self, StreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -37,6 +39,8 @@ struct Args {
     sizes: Vec<usize>,
     tries: usize,
     tools: Vec<String>,
+    /// The largest size each named tool runs at.
+    up_to: BTreeMap<String, usize>,
     kro_delete_cap: Duration,
     kroxide: PathBuf,
     write: bool,
@@ -62,6 +66,15 @@ fn args() -> Args {
             .unwrap_or_else(|| "floor,kubectl,kro,direct,kromode".into())
             .split(',')
             .map(str::to_string)
+            .collect(),
+        up_to: after("--up-to")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let (tool, size) = s.split_once('=').expect("--up-to: tool=size,...");
+                (tool.to_string(), size.parse().expect("--up-to: tool=size"))
+            })
             .collect(),
         kro_delete_cap: Duration::from_secs(
             after("--kro-delete-cap").map_or(60, |s| s.parse().expect("--kro-delete-cap: seconds")),
@@ -777,7 +790,11 @@ fn main() {
             w.deployments
         );
         for t in 0..a.tries {
-            for tool in &a.tools {
+            for tool in a
+                .tools
+                .iter()
+                .filter(|t| a.up_to.get(*t).is_none_or(|&m| size <= m))
+            {
                 let ns = format!("bench-{tool}-{size}-{t}-{}", std::process::id() % 10000);
                 let tag = format!("T{}{}", t, std::process::id() % 10000);
                 let r = rt.block_on(async {
@@ -856,6 +873,12 @@ fn report(
                 .map(|r| stats(&r.iter().map(|r| r.seconds).collect::<Vec<_>>()).1);
             for tool in &a.tools {
                 let Some(runs) = results.get(&(size, phase, tool.clone())) else {
+                    if let Some(max) = a.up_to.get(tool).filter(|&&m| size > m) {
+                        md.push_str(&format!(
+                            "| {size} | {} | | | | | not run above {max} objects (`--up-to`) |\n",
+                            tool_name(tool, phase)
+                        ));
+                    }
                     continue;
                 };
                 if runs.iter().all(|r| r.note.as_deref() == Some("as KRO")) {
