@@ -280,21 +280,11 @@ impl Programs {
     /// the resource, as the API server refuses the object KRO applies (the
     /// checker catches the typed ones; this is for `dyn` results, such as
     /// `json.unmarshal(...)` or `dyn(x)`, known only when evaluated).
+    ///
+    /// `steps` is the way from `at` down to `v` (`None` for a key an
+    /// expression names, where the schema is unknown): the schema is looked
+    /// up only for strings with an expression, not for every field.
     fn resolve_typed<'k>(
-        &self,
-        v: &'k Value,
-        vars: &Vars<'_>,
-        at: Option<(&Schema, &Definitions)>,
-        path: &mut Vec<&'k str>,
-    ) -> Result<Value, EvalError> {
-        self.resolve_at(v, vars, at, path, &mut Vec::new())
-    }
-
-    /// [`Self::resolve_typed`] below `steps`, the way from `at` down to `v`
-    /// (`None` for a key an expression names, where the schema is unknown):
-    /// the schema is looked up only for strings with an expression, not
-    /// for every field.
-    fn resolve_at<'k>(
         &self,
         v: &'k Value,
         vars: &Vars<'_>,
@@ -330,7 +320,7 @@ impl Programs {
                 steps.push(Some("0"));
                 let items = a
                     .iter()
-                    .map(|x| self.resolve_at(x, vars, at, path, steps))
+                    .map(|x| self.resolve_typed(x, vars, at, path, steps))
                     .collect::<Result<_, _>>();
                 steps.pop();
                 Value::Array(items?)
@@ -349,7 +339,7 @@ impl Programs {
                     };
                     steps.push(step);
                     path.push(k);
-                    let value = self.resolve_at(x, vars, at, path, steps);
+                    let value = self.resolve_typed(x, vars, at, path, steps);
                     path.pop();
                     steps.pop();
                     m.insert(key, value?);
@@ -848,7 +838,8 @@ impl<'a> Planner<'a> {
                     .zip(template.get("kind").and_then(Value::as_str))
                     .and_then(|(av, k)| api.schema(av, k))
                     .map(|s| (s, &api.definitions));
-                match programs.resolve_typed(template, &v2, typed, &mut Vec::new()) {
+                match programs.resolve_typed(template, &v2, typed, &mut Vec::new(), &mut Vec::new())
+                {
                     // Waiting for an instance field that is not set would
                     // wait forever (as KRO does): fail, naming it.
                     Err(EvalError::Pending(why)) => {
