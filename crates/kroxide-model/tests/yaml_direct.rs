@@ -248,7 +248,7 @@ fn both_readers_agree_on_tricky_scalars() {
 /// The direct reader takes plain documents: a graph's common scalars.
 #[test]
 fn the_direct_reader_takes_common_documents() {
-    let doc = "a: 1\nb: -2\nc: 1.5\nd: true\ne: on\nf: ~\ng: x\nh: 500m\ni: '1'\nj: |\n  x\nk: [1, {l: m}]\n80: x\n---\n- x\n...\n";
+    let doc = "a: 1\nb: -2\nc: 1.5\nd: true\ne: on\nf: ~\ng: x\nh: 500m\ni: '1'\nj: |\n  x\nk: [1, {l: m}]\n'80': x\n---\n- x\n...\n";
     assert_eq!(check_direct_reader("t.yaml", doc), Ok(true));
     for needs_serde in [
         "a: &x 1\nb: *x\n",
@@ -257,6 +257,11 @@ fn the_direct_reader_takes_common_documents() {
         "a: 0x1F\n",
         "%YAML 1.2\n---\na: 1\n",
         "a: [\n",
+        "80: x\n",
+        "on: x\n",
+        // serde-saphyr takes `"n"` and `n` (the boolean) for one key once
+        // a map has a key that is not a string (found by the proptest).
+        "a:\n  -\n    1: \"\"\n    \"n\": \"\"\n    n: \"\"\n",
     ] {
         assert_eq!(
             check_direct_reader("t.yaml", needs_serde),
@@ -373,7 +378,7 @@ fn flow(n: &Node, out: &mut String) {
 static DIRECT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
     #[test]
     fn both_readers_agree_on_generated_documents(
         docs in prop::collection::vec((node(4), any::<bool>(), any::<bool>()), 1..4)
@@ -408,8 +413,8 @@ fn generated_documents_reach_the_direct_reader() {
     both_readers_agree_on_generated_documents();
     let direct = DIRECT.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
-        direct >= 100,
-        "the direct reader took {direct} of 512 generated streams"
+        direct >= 500,
+        "the direct reader took {direct} of 2,048 generated streams"
     );
 }
 
@@ -422,7 +427,7 @@ fn large_texts_are_read_alike_and_left_at_their_end() {
     for i in 0..4_000 {
         let s = SCALARS[i % SCALARS.len()];
         text.push_str(&format!(
-            "- {{name: item{i}, v: {}, m: {i}, on: x}}\n",
+            "- {{name: item{i}, v: {}, m: {i}, m: again}}\n",
             quoted(s)
         ));
     }
@@ -433,7 +438,7 @@ fn large_texts_are_read_alike_and_left_at_their_end() {
     assert_eq!(
         docs[0].1.warnings().len(),
         4_000,
-        "a boolean-key warning per item"
+        "a duplicate-key warning per item"
     );
 
     let aliased = format!("{text}last: &a [1]\nagain: *a\n");

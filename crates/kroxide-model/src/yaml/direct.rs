@@ -8,7 +8,7 @@
 //! reader builds the JSON value and the source map from the events of the
 //! same parser (granit-parser, with serde-saphyr's options) for exactly that
 //! subset, and gives up (`None`) on anything else: a tag, an anchor, an
-//! alias, a merge key, a non-scalar or null key, a `%YAML` directive, a
+//! alias, a merge key, a key that is not a string, a `%YAML` directive, a
 //! scalar whose type it cannot tell for certain the way serde-saphyr would,
 //! a parse error, or a document near serde-saphyr's limits. The caller then
 //! reads the text with serde-saphyr, which gives the result or the error.
@@ -17,7 +17,7 @@
 //! values, source map and warnings (checked by [`super::check_direct_reader`]
 //! in a property test and the YAML fuzz target).
 
-use super::{boolean_key_warning, duplicate_key_warning};
+use super::duplicate_key_warning;
 use crate::source::{FieldPath, PathKey, PathSegment, SourceFile, SourceLocation};
 use granit_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
@@ -39,10 +39,6 @@ enum Frame {
         key: PathKey,
         /// The entry whose value is being read: its key, and its path key.
         entry: Option<(String, PathKey)>,
-        /// A key was a number or a boolean: serde-saphyr settles their
-        /// repetitions by itself (no warning), so a repeated key here is
-        /// left to it.
-        typed_keys: bool,
     },
 }
 
@@ -153,8 +149,8 @@ fn build<'a>(
                     Resolved::Str
                 };
                 if let Some(Frame::Map { entry: None, .. }) = stack.last() {
-                    let (name, typed) = key_name(&s, style, resolved)?;
-                    enter_key(&mut stack, source, name, typed, &span, text)?;
+                    let name = key_name(&s, style, resolved)?;
+                    enter_key(&mut stack, source, name, &span, text)?;
                     continue;
                 }
                 record_node(&stack, source, &span, text)?;
@@ -187,7 +183,6 @@ fn build<'a>(
                         map: Map::new(),
                         key,
                         entry: None,
-                        typed_keys: false,
                     }
                 });
                 continue;
@@ -247,54 +242,31 @@ fn record_node(
 }
 
 /// Steps into the entry `name` of the map on top of `stack`, its key read
-/// at `span` (`typed` when the key was a number or a boolean): warns about
-/// a boolean or repeated key as serde-saphyr's reader does, and records the
-/// entry at its key.
+/// at `span`: warns about a repeated key as serde-saphyr's reader does, and
+/// records the entry at its key.
 fn enter_key(
     stack: &mut [Frame],
     source: &mut SourceFile,
     name: String,
-    typed: Option<bool>,
     span: &Span,
     text: &str,
 ) -> Option<()> {
-    let Some(Frame::Map {
-        map,
-        key,
-        typed_keys,
-        ..
-    }) = stack.last()
-    else {
+    let Some(Frame::Map { map, key, .. }) = stack.last() else {
         return None;
     };
     let child = key.key(&name);
-    let repeated = map.contains_key(&name);
-    if repeated && (*typed_keys || typed.is_some()) {
-        return None;
-    }
-    let from_bool = typed == Some(true);
     let here = location(span, text);
-    if from_bool || repeated {
+    if map.contains_key(&name) {
         let mut path = path_of(stack);
         path.push(PathSegment::Key(name.clone()));
-        let path = FieldPath(path);
-        if from_bool {
-            source.warn(boolean_key_warning(&name, path.clone(), here));
-        }
-        if repeated {
-            let first = source.locate_key(child);
-            source.warn(duplicate_key_warning(&name, path, first, here));
-        }
+        let first = source.locate_key(child);
+        source.warn(duplicate_key_warning(&name, FieldPath(path), first, here));
     }
     if let Some(l) = here {
         source.insert(child, l);
     }
-    if let Some(Frame::Map {
-        entry, typed_keys, ..
-    }) = stack.last_mut()
-    {
+    if let Some(Frame::Map { entry, .. }) = stack.last_mut() {
         *entry = Some((name, child));
-        *typed_keys |= typed.is_some();
     }
     Some(())
 }
@@ -313,22 +285,18 @@ fn path_of(stack: &[Frame]) -> Vec<PathSegment> {
         .collect()
 }
 
-/// A map key's name as serde-saphyr's reader names it, and whether it was
-/// typed (`Some(true)` a boolean, `Some(false)` a number), or `None` for
-/// keys this reader leaves to serde-saphyr.
-fn key_name(s: &str, style: ScalarStyle, resolved: Resolved) -> Option<(String, Option<bool>)> {
-    if !matches!(
+/// A map key's name, or `None` for keys this reader leaves to
+/// serde-saphyr: any but a string (a boolean or a number: serde-saphyr
+/// settles repeated keys among those by itself, comparing their text, and
+/// warns of boolean keys), a block scalar, and `<<`.
+fn key_name(s: &str, style: ScalarStyle, resolved: Resolved) -> Option<String> {
+    let quoted_or_plain = matches!(
         style,
         ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
-    ) || s == "<<"
-    {
-        return None;
-    }
+    );
     match resolved {
-        Resolved::Str => Some((s.to_string(), None)),
-        Resolved::Bool(b) => Some((b.to_string(), Some(true))),
-        Resolved::Int(n) => Some((n.to_string(), Some(false))),
-        Resolved::Null | Resolved::Float(_) => None,
+        Resolved::Str if quoted_or_plain && s != "<<" => Some(s.to_string()),
+        _ => None,
     }
 }
 
