@@ -74,8 +74,8 @@ fn load_rgds(file: &str, text: &str, keep_raw: bool) -> Result<Vec<LoadedRgd>, L
             let templates = take_templates(&mut raw);
             let rgd = match ResourceGraphDefinition::deserialize(raw) {
                 Ok(mut rgd) => {
-                    for (i, t) in templates {
-                        if let Some(r) = rgd.spec.resources.get_mut(i) {
+                    for (at, t) in templates {
+                        if let Some(r) = rgd.spec.resources.get_mut(at) {
                             r.template = Some(t);
                         }
                     }
