@@ -16,6 +16,7 @@ pub mod expr;
 pub mod instance;
 pub mod k8s;
 pub mod openapi;
+mod par;
 pub mod plan;
 pub mod readiness;
 pub mod redact;

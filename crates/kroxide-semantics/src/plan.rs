@@ -681,8 +681,8 @@ impl<'a> Planner<'a> {
         let mut seen: HashMap<String, Cow<'_, Value>> = HashMap::default();
         let mut excluded: BTreeSet<String> = BTreeSet::new();
         let mut planned: Vec<PlannedResource> = Vec::new();
-        // Resources whose objects are only in `seen` (by position in `planned`).
-        let mut kept_in_seen: Vec<usize> = Vec::new();
+        // Resources whose objects are only in `seen`.
+        let mut kept_in_seen: foldhash::HashSet<&str> = Default::default();
 
         let by_id: HashMap<&str, &kroxide_model::Resource> = rgd
             .spec
@@ -690,303 +690,41 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|r| (r.id.as_str(), r))
             .collect();
-        for id in order {
-            let r = by_id[id.as_str()];
-            let mut vars = Vars::new();
-            vars.for_kro(rgd.kro_version);
-            vars.add("schema", &instance);
-            for d in graph.dependencies(id) {
-                if let Some(o) = seen.get(d) {
-                    vars.add(d, o.as_ref());
-                }
-            }
-            let mut pr = PlannedResource {
-                id: id.clone(),
-                action: Action::Apply,
-                reason: None,
-                ready: None,
-                objects: Vec::new(),
-                expanded: Vec::new(),
+        // Wave by wave: a wave's resources read only earlier waves, so they
+        // are planned at once (on every core, for a large graph).
+        for wave in &waves {
+            let w = Wave {
+                rgd,
+                graph,
+                by_id: &by_id,
+                instance: &instance,
+                instance_ns: instance_ns.as_deref(),
+                opts,
+                api,
+                seen: &seen,
+                excluded: &excluded,
             };
-            // A dependency that was excluded excludes this one too.
-            if let Some(d) = graph
-                .dependencies(id)
-                .into_iter()
-                .find(|d| excluded.contains(*d))
-            {
-                pr.action = Action::Skip;
-                pr.reason = Some(format!("depends on `{d}`, which is excluded"));
-                excluded.insert(id.clone());
-                planned.push(pr);
-                continue;
-            }
-            let mut include = Ok(true);
-            for c in &r.include_when {
-                match programs.condition(c, &vars) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        include = Ok(false);
-                        break;
-                    }
-                    Err(e) => {
-                        include = Err((c.clone(), e));
-                        break;
-                    }
-                }
-            }
-            match include {
-                Ok(false) => {
-                    pr.action = Action::Skip;
-                    pr.reason = Some("includeWhen is false".into());
+            let outcomes = crate::par::map(wave, |_, id| plan_resource(&w, id));
+            for (id, o) in wave.iter().zip(outcomes) {
+                if o.excluded {
                     excluded.insert(id.clone());
-                    planned.push(pr);
-                    continue;
                 }
-                Err((c, e)) => {
-                    // KRO marks the instance ERROR when an includeWhen reads
-                    // an unset instance field (and applies nothing).
-                    pr.action = if matches!(e, EvalError::Pending(_)) {
-                        Action::Wait
-                    } else {
-                        Action::Fail
-                    };
-                    pr.reason = Some(format!("includeWhen {c}: {e}"));
-                    if let Some(u) = programs.unset_in(&c, &vars, &instance) {
-                        pr.action = Action::Fail;
-                        pr.reason = Some(u.describe(id, &format!("includeWhen {c}"), KRO_ERRORS));
-                    }
-                    planned.push(pr);
-                    continue;
+                if let Some(v) = o.seen {
+                    seen.insert(id.clone(), v);
                 }
-                Ok(true) => {}
+                if o.kept_in_seen {
+                    kept_in_seen.insert(id.as_str());
+                }
+                planned.push(o.pr);
             }
-            if let Some(ext) = &r.external_ref {
-                pr.action = Action::Read;
-                let desired = json!({"apiVersion": ext.api_version, "kind": ext.kind, "metadata": {"name": ext.metadata.name}});
-                match opts.observed.lookup(id, &desired) {
-                    Some(o) => {
-                        let mut obj = desired.clone();
-                        merge(&mut obj, o);
-                        pr.ready = Some(true);
-                        seen.insert(id.clone(), Cow::Owned(obj.clone()));
-                        pr.objects.push(obj);
-                    }
-                    None => {
-                        pr.reason = Some("the external object is read from the cluster; supply it with --observed to plan its dependents".into());
-                    }
-                }
-                planned.push(pr);
-                continue;
-            }
-            let template = r
-                .template
-                .as_ref()
-                .expect("validated: template or externalRef");
-            // forEach: one object per combination of the iterators' values.
-            let mut combos = vec![Vec::new()];
-            if !r.for_each.is_empty() {
-                let mut dims = Vec::new();
-                let mut failed = None;
-                for dim in &r.for_each {
-                    for (name, expr) in dim {
-                        match programs.eval_string(expr, &vars) {
-                            Ok(Value::Array(a)) => dims.push((name.clone(), a)),
-                            Ok(Value::Null) => dims.push((name.clone(), Vec::new())),
-                            Ok(other) => {
-                                failed = Some((
-                                    Action::Fail,
-                                    format!("forEach {name}: {other} is not a list"),
-                                ))
-                            }
-                            Err(e) => {
-                                failed = Some(match programs.unset_in(expr, &vars, &instance) {
-                                    Some(u) => (
-                                        Action::Fail,
-                                        u.describe(
-                                            id,
-                                            &format!("forEach {name}: {expr}"),
-                                            KRO_WAITS,
-                                        ),
-                                    ),
-                                    None if matches!(e, EvalError::Pending(_)) => {
-                                        (Action::Wait, format!("forEach {name}: {e}"))
-                                    }
-                                    None => (Action::Fail, format!("forEach {name}: {e}")),
-                                })
-                            }
-                        }
-                    }
-                }
-                if let Some((a, why)) = failed {
-                    pr.action = a;
-                    pr.reason = Some(why);
-                    planned.push(pr);
-                    continue;
-                }
-                combos = cartesian(&dims);
-            }
-            let mut objects = Vec::new();
-            let mut problem = None;
-            for combo in &combos {
-                let mut v2 = vars.clone();
-                for (k, val) in combo {
-                    v2.add(k, val);
-                }
-                let typed = template
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .zip(template.get("kind").and_then(Value::as_str))
-                    .and_then(|(av, k)| api.schema(av, k))
-                    .map(|s| (s, &api.definitions));
-                match programs.resolve_typed(template, &v2, typed, &mut Vec::new(), &mut Vec::new())
-                {
-                    // Waiting for an instance field that is not set would
-                    // wait forever (as KRO does): fail, naming it.
-                    Err(EvalError::Pending(why)) => {
-                        problem =
-                            Some(match programs.unset_in_template(template, &v2, &instance) {
-                                Some((at, s, u)) => EvalError::Failed(u.describe(
-                                    id,
-                                    &format!("{at}: {s}"),
-                                    KRO_WAITS,
-                                )),
-                                None => EvalError::Pending(why),
-                            });
-                        break;
-                    }
-                    Ok(mut obj) => {
-                        let (av, kind) = (
-                            obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
-                            obj.get("kind").and_then(Value::as_str).unwrap_or(""),
-                        );
-                        let namespaced = api.kind(av, kind).map(|k| k.namespaced).unwrap_or(true);
-                        if namespaced && obj.pointer("/metadata/namespace").is_none() {
-                            if let Some(ns) = &instance_ns {
-                                obj["metadata"]["namespace"] = json!(ns);
-                            }
-                        }
-                        objects.push(obj);
-                    }
-                    Err(e) => {
-                        problem = Some(e);
-                        break;
-                    }
-                }
-            }
-            if let Some(e) = problem {
-                pr.action = if matches!(e, EvalError::Pending(_)) {
-                    Action::Wait
-                } else {
-                    Action::Fail
-                };
-                pr.reason = Some(e.to_string());
-                planned.push(pr);
-                continue;
-            }
-            // Two objects with one identity is an error in KRO.
-            let mut ids = BTreeSet::new();
-            for o in &objects {
-                let key = format!(
-                    "{}/{}/{}",
-                    o["kind"],
-                    o.pointer("/metadata/namespace").unwrap_or(&Value::Null),
-                    o.pointer("/metadata/name").unwrap_or(&Value::Null)
-                );
-                if !ids.insert(key.clone()) {
-                    pr.action = Action::Fail;
-                    pr.reason = Some(format!(
-                        "forEach produced two objects with the same identity: {}",
-                        o.pointer("/metadata/name").unwrap_or(&Value::Null)
-                    ));
-                }
-            }
-            // The API server refuses objects whose name is not a DNS subdomain.
-            for o in &objects {
-                let name = kroxide_model::meta_str(o, "name");
-                let generated = o.pointer("/metadata/generateName").is_some();
-                let why = match name {
-                    Some(n) => crate::instance::name_problem(n),
-                    None if generated => None,
-                    None => Some("has no metadata.name".into()),
-                };
-                if let Some(why) = why {
-                    pr.action = Action::Fail;
-                    pr.reason = Some(format!("metadata.name {why}"));
-                }
-                // So are labels the API server would refuse (caught here
-                // also for objects that resolve only mid-deploy).
-                let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
-                for (k, v) in labels.into_iter().flatten() {
-                    let why = crate::instance::label_key_problem(k)
-                        .map(|w| format!("metadata.labels: key {k:?} {w}"))
-                        .or_else(|| {
-                            let v = v.as_str()?;
-                            crate::instance::label_value_problem(v)
-                                .map(|w| format!("metadata.labels.{k}: value {w}"))
-                        });
-                    if let Some(why) = why {
-                        pr.action = Action::Fail;
-                        pr.reason = Some(why);
-                    }
-                }
-            }
-            // What dependents see: the desired object, merged with what a
-            // cluster reports (observed), or what it would report (assumed).
-            let observed: Vec<Option<&Value>> = objects
-                .iter()
-                .map(|o| opts.observed.lookup(id, o))
-                .collect();
-            let var = |objects: Vec<Value>| {
-                if r.for_each.is_empty() {
-                    objects.into_iter().next().unwrap_or(Value::Null)
-                } else {
-                    Value::Array(objects)
-                }
-            };
-            // Each live object says everything its desired one does: the
-            // merge of the two is the live object, read where it is.
-            let whole = observed
-                .iter()
-                .zip(&objects)
-                .all(|(obs, o)| obs.is_some_and(|obs| covers(obs, o)));
-            let borrowed = match (whole, r.for_each.is_empty()) {
-                (false, _) => None,
-                (true, true) => observed.first().copied().flatten(),
-                (true, false) => opts.observed.collection(id, &observed),
-            };
-            if let Some(live) = borrowed {
-                let objs = match live {
-                    Value::Array(a) if !r.for_each.is_empty() => a.as_slice(),
-                    one => std::slice::from_ref(one),
-                };
-                pr.ready = Some(readiness(&programs, r, id, objs).is_ready());
-                seen.insert(id.clone(), Cow::Borrowed(live));
-                pr.objects = objects;
-            } else if opts.assume_ready || observed.iter().any(Option::is_some) {
-                let live: Vec<Value> = objects
-                    .iter()
-                    .zip(&observed)
-                    .map(|(o, obs)| match obs {
-                        Some(obs) => {
-                            let mut l = o.clone();
-                            merge(&mut l, obs);
-                            l
-                        }
-                        None if opts.assume_ready => assume_ready(o),
-                        None => o.clone(),
-                    })
-                    .collect();
-                pr.ready = Some(readiness(&programs, r, id, &live).is_ready());
-                seen.insert(id.clone(), Cow::Owned(var(live)));
-                pr.objects = objects;
-            } else {
-                // Nothing live: dependents see the desired objects, kept
-                // once (in `seen`) until the status has been evaluated.
-                seen.insert(id.clone(), Cow::Owned(var(objects)));
-                kept_in_seen.push(planned.len());
-            }
-            planned.push(pr);
         }
+        // The resources in KRO's order.
+        let position: HashMap<&str, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        planned.sort_by_key(|pr| position[pr.id.as_str()]);
 
         // Status: every field, against everything seen.
         let mut vars = Vars::new();
@@ -1023,8 +761,10 @@ impl<'a> Planner<'a> {
             status["conditions"] = Value::Array(written);
         }
         drop(vars);
-        for i in kept_in_seen {
-            let pr = &mut planned[i];
+        for pr in &mut planned {
+            if !kept_in_seen.contains(pr.id.as_str()) {
+                continue;
+            }
             pr.objects = match seen.remove(&pr.id).map(Cow::into_owned) {
                 Some(Value::Array(objects)) if !by_id[pr.id.as_str()].for_each.is_empty() => {
                     objects
@@ -1041,6 +781,357 @@ impl<'a> Planner<'a> {
             pending,
             errors,
         })
+    }
+}
+
+/// What the resources of one wave read: the graph, the instance, and what
+/// the earlier waves gave.
+#[derive(Clone, Copy)]
+struct Wave<'w, 'o> {
+    rgd: &'w ResourceGraphDefinition,
+    graph: &'w DependencyGraph,
+    by_id: &'w HashMap<&'w str, &'w kroxide_model::Resource>,
+    instance: &'w Value,
+    instance_ns: Option<&'w str>,
+    opts: &'o PlanOptions,
+    api: &'w KubernetesApi,
+    seen: &'w HashMap<String, Cow<'o, Value>>,
+    excluded: &'w BTreeSet<String>,
+}
+
+/// The plan of one resource, and what its dependents see of it.
+struct Outcome<'o> {
+    pr: PlannedResource,
+    /// Excluded: so is everything that depends on it.
+    excluded: bool,
+    /// What its dependents' expressions read as the resource.
+    seen: Option<Cow<'o, Value>>,
+    /// Its objects are `seen` alone until the status has been evaluated.
+    kept_in_seen: bool,
+}
+
+impl Outcome<'_> {
+    fn planned(pr: PlannedResource) -> Self {
+        Outcome {
+            pr,
+            excluded: false,
+            seen: None,
+            kept_in_seen: false,
+        }
+    }
+
+    fn excluded(pr: PlannedResource) -> Self {
+        Outcome {
+            excluded: true,
+            ..Outcome::planned(pr)
+        }
+    }
+}
+
+/// Plans resource `id` of wave `w`: see [`Planner::plan`].
+fn plan_resource<'o>(w: &Wave<'_, 'o>, id: &str) -> Outcome<'o> {
+    let Wave {
+        rgd,
+        graph,
+        by_id,
+        instance,
+        instance_ns,
+        opts,
+        api,
+        seen,
+        excluded,
+    } = *w;
+    let programs = &Programs;
+    let r = by_id[id];
+    let mut vars = Vars::new();
+    vars.for_kro(rgd.kro_version);
+    vars.add("schema", instance);
+    for d in graph.dependencies(id) {
+        if let Some(o) = seen.get(d) {
+            vars.add(d, o.as_ref());
+        }
+    }
+    let mut pr = PlannedResource {
+        id: id.to_string(),
+        action: Action::Apply,
+        reason: None,
+        ready: None,
+        objects: Vec::new(),
+        expanded: Vec::new(),
+    };
+    // A dependency that was excluded excludes this one too.
+    if let Some(d) = graph
+        .dependencies(id)
+        .into_iter()
+        .find(|d| excluded.contains(*d))
+    {
+        pr.action = Action::Skip;
+        pr.reason = Some(format!("depends on `{d}`, which is excluded"));
+        return Outcome::excluded(pr);
+    }
+    let mut include = Ok(true);
+    for c in &r.include_when {
+        match programs.condition(c, &vars) {
+            Ok(true) => {}
+            Ok(false) => {
+                include = Ok(false);
+                break;
+            }
+            Err(e) => {
+                include = Err((c.clone(), e));
+                break;
+            }
+        }
+    }
+    match include {
+        Ok(false) => {
+            pr.action = Action::Skip;
+            pr.reason = Some("includeWhen is false".into());
+            return Outcome::excluded(pr);
+        }
+        Err((c, e)) => {
+            // KRO marks the instance ERROR when an includeWhen reads
+            // an unset instance field (and applies nothing).
+            pr.action = if matches!(e, EvalError::Pending(_)) {
+                Action::Wait
+            } else {
+                Action::Fail
+            };
+            pr.reason = Some(format!("includeWhen {c}: {e}"));
+            if let Some(u) = programs.unset_in(&c, &vars, instance) {
+                pr.action = Action::Fail;
+                pr.reason = Some(u.describe(id, &format!("includeWhen {c}"), KRO_ERRORS));
+            }
+            return Outcome::planned(pr);
+        }
+        Ok(true) => {}
+    }
+    if let Some(ext) = &r.external_ref {
+        pr.action = Action::Read;
+        let desired = json!({"apiVersion": ext.api_version, "kind": ext.kind, "metadata": {"name": ext.metadata.name}});
+        let mut seen = None;
+        match opts.observed.lookup(id, &desired) {
+            Some(o) => {
+                let mut obj = desired.clone();
+                merge(&mut obj, o);
+                pr.ready = Some(true);
+                seen = Some(Cow::Owned(obj.clone()));
+                pr.objects.push(obj);
+            }
+            None => {
+                pr.reason = Some("the external object is read from the cluster; supply it with --observed to plan its dependents".into());
+            }
+        }
+        return Outcome {
+            seen,
+            ..Outcome::planned(pr)
+        };
+    }
+    let template = r
+        .template
+        .as_ref()
+        .expect("validated: template or externalRef");
+    // forEach: one object per combination of the iterators' values.
+    let mut combos = vec![Vec::new()];
+    if !r.for_each.is_empty() {
+        let mut dims = Vec::new();
+        let mut failed = None;
+        for dim in &r.for_each {
+            for (name, expr) in dim {
+                match programs.eval_string(expr, &vars) {
+                    Ok(Value::Array(a)) => dims.push((name.clone(), a)),
+                    Ok(Value::Null) => dims.push((name.clone(), Vec::new())),
+                    Ok(other) => {
+                        failed = Some((
+                            Action::Fail,
+                            format!("forEach {name}: {other} is not a list"),
+                        ))
+                    }
+                    Err(e) => {
+                        failed = Some(match programs.unset_in(expr, &vars, instance) {
+                            Some(u) => (
+                                Action::Fail,
+                                u.describe(id, &format!("forEach {name}: {expr}"), KRO_WAITS),
+                            ),
+                            None if matches!(e, EvalError::Pending(_)) => {
+                                (Action::Wait, format!("forEach {name}: {e}"))
+                            }
+                            None => (Action::Fail, format!("forEach {name}: {e}")),
+                        })
+                    }
+                }
+            }
+        }
+        if let Some((a, why)) = failed {
+            pr.action = a;
+            pr.reason = Some(why);
+            return Outcome::planned(pr);
+        }
+        combos = cartesian(&dims);
+    }
+    let mut objects = Vec::new();
+    let mut problem = None;
+    for combo in &combos {
+        let mut v2 = vars.clone();
+        for (k, val) in combo {
+            v2.add(k, val);
+        }
+        let typed = template
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .zip(template.get("kind").and_then(Value::as_str))
+            .and_then(|(av, k)| api.schema(av, k))
+            .map(|s| (s, &api.definitions));
+        match programs.resolve_typed(template, &v2, typed, &mut Vec::new(), &mut Vec::new()) {
+            // Waiting for an instance field that is not set would
+            // wait forever (as KRO does): fail, naming it.
+            Err(EvalError::Pending(why)) => {
+                problem = Some(match programs.unset_in_template(template, &v2, instance) {
+                    Some((at, s, u)) => {
+                        EvalError::Failed(u.describe(id, &format!("{at}: {s}"), KRO_WAITS))
+                    }
+                    None => EvalError::Pending(why),
+                });
+                break;
+            }
+            Ok(mut obj) => {
+                let (av, kind) = (
+                    obj.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+                    obj.get("kind").and_then(Value::as_str).unwrap_or(""),
+                );
+                let namespaced = api.kind(av, kind).map(|k| k.namespaced).unwrap_or(true);
+                if namespaced && obj.pointer("/metadata/namespace").is_none() {
+                    if let Some(ns) = &instance_ns {
+                        obj["metadata"]["namespace"] = json!(ns);
+                    }
+                }
+                objects.push(obj);
+            }
+            Err(e) => {
+                problem = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = problem {
+        pr.action = if matches!(e, EvalError::Pending(_)) {
+            Action::Wait
+        } else {
+            Action::Fail
+        };
+        pr.reason = Some(e.to_string());
+        return Outcome::planned(pr);
+    }
+    // Two objects with one identity is an error in KRO.
+    let mut ids = BTreeSet::new();
+    for o in &objects {
+        let key = format!(
+            "{}/{}/{}",
+            o["kind"],
+            o.pointer("/metadata/namespace").unwrap_or(&Value::Null),
+            o.pointer("/metadata/name").unwrap_or(&Value::Null)
+        );
+        if !ids.insert(key.clone()) {
+            pr.action = Action::Fail;
+            pr.reason = Some(format!(
+                "forEach produced two objects with the same identity: {}",
+                o.pointer("/metadata/name").unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    // The API server refuses objects whose name is not a DNS subdomain.
+    for o in &objects {
+        let name = kroxide_model::meta_str(o, "name");
+        let generated = o.pointer("/metadata/generateName").is_some();
+        let why = match name {
+            Some(n) => crate::instance::name_problem(n),
+            None if generated => None,
+            None => Some("has no metadata.name".into()),
+        };
+        if let Some(why) = why {
+            pr.action = Action::Fail;
+            pr.reason = Some(format!("metadata.name {why}"));
+        }
+        // So are labels the API server would refuse (caught here
+        // also for objects that resolve only mid-deploy).
+        let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+        for (k, v) in labels.into_iter().flatten() {
+            let why = crate::instance::label_key_problem(k)
+                .map(|w| format!("metadata.labels: key {k:?} {w}"))
+                .or_else(|| {
+                    let v = v.as_str()?;
+                    crate::instance::label_value_problem(v)
+                        .map(|w| format!("metadata.labels.{k}: value {w}"))
+                });
+            if let Some(why) = why {
+                pr.action = Action::Fail;
+                pr.reason = Some(why);
+            }
+        }
+    }
+    // What dependents see: the desired object, merged with what a
+    // cluster reports (observed), or what it would report (assumed).
+    let observed: Vec<Option<&Value>> = objects
+        .iter()
+        .map(|o| opts.observed.lookup(id, o))
+        .collect();
+    let var = |objects: Vec<Value>| {
+        if r.for_each.is_empty() {
+            objects.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(objects)
+        }
+    };
+    // Each live object says everything its desired one does: the
+    // merge of the two is the live object, read where it is.
+    let whole = observed
+        .iter()
+        .zip(&objects)
+        .all(|(obs, o)| obs.is_some_and(|obs| covers(obs, o)));
+    let borrowed = match (whole, r.for_each.is_empty()) {
+        (false, _) => None,
+        (true, true) => observed.first().copied().flatten(),
+        (true, false) => opts.observed.collection(id, &observed),
+    };
+    if let Some(live) = borrowed {
+        let objs = match live {
+            Value::Array(a) if !r.for_each.is_empty() => a.as_slice(),
+            one => std::slice::from_ref(one),
+        };
+        pr.ready = Some(readiness(programs, r, id, objs).is_ready());
+        pr.objects = objects;
+        Outcome {
+            seen: Some(Cow::Borrowed(live)),
+            ..Outcome::planned(pr)
+        }
+    } else if opts.assume_ready || observed.iter().any(Option::is_some) {
+        let live: Vec<Value> = objects
+            .iter()
+            .zip(&observed)
+            .map(|(o, obs)| match obs {
+                Some(obs) => {
+                    let mut l = o.clone();
+                    merge(&mut l, obs);
+                    l
+                }
+                None if opts.assume_ready => assume_ready(o),
+                None => o.clone(),
+            })
+            .collect();
+        pr.ready = Some(readiness(programs, r, id, &live).is_ready());
+        pr.objects = objects;
+        Outcome {
+            seen: Some(Cow::Owned(var(live))),
+            ..Outcome::planned(pr)
+        }
+    } else {
+        // Nothing live: dependents see the desired objects, kept
+        // once (in `seen`) until the status has been evaluated.
+        Outcome {
+            seen: Some(Cow::Owned(var(objects))),
+            kept_in_seen: true,
+            ..Outcome::planned(pr)
+        }
     }
 }
 

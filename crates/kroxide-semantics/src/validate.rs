@@ -225,23 +225,34 @@ pub fn suggest_id(s: &str) -> String {
     out
 }
 
+/// What the checks read, and the diagnostics of one part of the graph: a
+/// resource's checks get a context of their own (see [`Ctx::fork`]), so
+/// that the resources of a large graph are checked on every core.
 struct Ctx<'a> {
     rgd: &'a ResourceGraphDefinition,
     /// Resource position by id (large graphs look ids up often).
-    index: foldhash::HashMap<&'a str, usize>,
+    index: &'a foldhash::HashMap<&'a str, usize>,
     out: Vec<Diagnostic>,
-    ids: BTreeSet<String>,
-    spec: Option<Schema>,
+    ids: &'a BTreeSet<String>,
+    spec: Option<&'a Schema>,
     api: &'a KubernetesApi,
 }
 
 impl<'a> Ctx<'a> {
+    /// The same context with no diagnostics yet.
+    fn fork(&self) -> Ctx<'a> {
+        Ctx {
+            out: Vec::new(),
+            ..*self
+        }
+    }
+
     /// The types of what expressions read: the spec, resources, kinds.
     fn types(&self) -> GraphTypes<'_> {
         GraphTypes {
             rgd: self.rgd,
-            index: &self.index,
-            spec: self.spec.as_ref(),
+            index: self.index,
+            spec: self.spec,
             api: self.api,
         }
     }
@@ -395,26 +406,36 @@ pub fn validate(rgd: &ResourceGraphDefinition) -> Validation {
 /// would serve, such as other RGDs' instance kinds
 /// ([`chain`](crate::chain) builds it).
 pub fn validate_with(rgd: &ResourceGraphDefinition, api: &KubernetesApi) -> Validation {
+    let index = rgd
+        .spec
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .rev()
+        .collect();
+    let ids = rgd.spec.resources.iter().map(|r| r.id.clone()).collect();
     let mut cx = Ctx {
         rgd,
-        index: rgd
-            .spec
-            .resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.as_str(), i))
-            .rev()
-            .collect(),
+        index: &index,
         out: Vec::new(),
-        ids: rgd.spec.resources.iter().map(|r| r.id.clone()).collect(),
+        ids: &ids,
         spec: None,
         api,
     };
-    check_schema(&mut cx);
+    let spec = check_schema(&mut cx);
+    cx.spec = spec.as_ref();
     check_ids(&mut cx);
+    // Each resource is checked on its own (on every core, for a large
+    // graph); the diagnostics keep the resources' order.
+    let checked = crate::par::map(&rgd.spec.resources, |i, r| {
+        let mut own = cx.fork();
+        let deps = check_resource(&mut own, i, r);
+        (own.out, deps)
+    });
     let mut graph = DependencyGraph::new(rgd.spec.resources.iter().map(|r| r.id.clone()));
-    for (i, r) in rgd.spec.resources.iter().enumerate() {
-        let deps = check_resource(&mut cx, i, r);
+    for (r, (diagnostics, deps)) in rgd.spec.resources.iter().zip(checked) {
+        cx.out.extend(diagnostics);
         for d in deps {
             graph.add_dependency(&r.id, &d);
         }
@@ -455,7 +476,8 @@ fn schema_path() -> FieldPath {
     FieldPath::root().key("spec").key("schema")
 }
 
-fn check_schema(cx: &mut Ctx) {
+/// Checks the schema; gives the spec's OpenAPI schema when it can be read.
+fn check_schema(cx: &mut Ctx) -> Option<Schema> {
     let s = &cx.rgd.spec.schema;
     if !is_upper_camel(&s.kind) {
         cx.error(
@@ -523,7 +545,7 @@ fn check_schema(cx: &mut Ctx) {
                     Some("KRO leaves these to the API server, which refuses the instance CRD: the graph stays inactive".into()),
                 );
             }
-            cx.spec = Some(s)
+            Some(s)
         }
         Err(e) => {
             let path = schema_path().join(&e.path);
@@ -535,6 +557,7 @@ fn check_schema(cx: &mut Ctx) {
                 format!("invalid SimpleSchema: {}", e.message),
                 None,
             );
+            None
         }
     }
 }
@@ -1385,7 +1408,7 @@ fn check_schema_ref(cx: &mut Ctx, res: Option<&str>, path: &FieldPath, src: &str
     let Some(first) = p.first() else { return };
     match first.as_str() {
         "spec" => {
-            let Some(spec) = cx.spec.as_ref() else { return };
+            let Some(spec) = cx.spec else { return };
             let defs = Definitions::default();
             let mut cur = spec;
             let mut problem = None;
