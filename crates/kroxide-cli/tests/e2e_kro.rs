@@ -279,6 +279,31 @@ async fn breaking_schema_changes_are_refused_unless_allowed() {
     )
     .await
     .unwrap();
+    // The same graph again: the cluster holds the RGD just as kroxide
+    // applied it, so it is not sent again (a large RGD's apply costs the
+    // API server a merge of the whole object for nothing).
+    let (recording, log) = real::recording_client().await;
+    let status = deploy(
+        &recording,
+        &rgd,
+        &instance_of(&rgd, "prod.yaml"),
+        &opts(&r, &r.ns),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status["health"], "healthy", "{status}");
+    let writes: Vec<String> = log
+        .requests()
+        .into_iter()
+        .filter(|q| !q.starts_with("GET "))
+        .collect();
+    assert!(
+        writes
+            .iter()
+            .all(|q| !q.contains("resourcegraphdefinitions")),
+        "{writes:?}"
+    );
+    assert_eq!(writes.len(), 1, "only the instance is applied: {writes:?}");
     let mut changed = rgd.clone();
     if let Some(spec) = changed.spec.schema.spec.as_mut() {
         spec.shift_remove("version");

@@ -13,7 +13,7 @@ use kroxide_model::ResourceGraphDefinition;
 use kroxide_semantics::chain::RgdSet;
 use kroxide_semantics::crd::{spec_schema, InstanceNames};
 use kroxide_semantics::openapi::Schema;
-use kroxide_semantics::plan::{plan, Plan, PlanOptions};
+use kroxide_semantics::plan::{Plan, PlanOptions, Planner};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
@@ -240,13 +240,18 @@ pub async fn deploy(
     instance: &Value,
     opts: &KroOptions,
 ) -> Result<Value, KroError> {
-    let prepared = validate(rgd, instance, opts)?;
+    // Validated once: the plan before the first write and the wait's plans.
+    let planner = Planner::new(rgd).map_err(DeployError::from)?;
+    let prepared = validate(&planner, instance, opts)?;
     apply_rgd(client, rgd, opts).await?;
     wait_active(client, rgd.name(), opts).await?;
     let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
     let name = apply_instance(&instances, &prepared).await?;
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    crate::kro_wait::healthy(client, rgd, &served, instances, &name, namespaced, opts).await
+    crate::kro_wait::healthy(
+        client, &planner, &served, instances, &name, namespaced, opts,
+    )
+    .await
 }
 
 /// Deploys through KRO an instance of `rgd` whose resources are instances
@@ -289,12 +294,12 @@ pub async fn deploy_chained(
     }
     refuse_all(&planned, rgd.name(), set)?;
     for inner in needed {
-        apply_rgd(client, inner, opts).await?;
+        let changed = apply_rgd(client, inner, opts).await?;
         opts.progress.emit(Event::Applied {
             id: inner.name().to_string(),
             kind: "ResourceGraphDefinition".into(),
             name: inner.name().to_string(),
-            changed: true,
+            changed,
         });
         wait_active(client, inner.name(), opts).await?;
         wait_crd(client, inner, opts).await?;
@@ -312,7 +317,8 @@ pub async fn deploy_chained(
     let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
     let name = kroxide_model::meta_str(&planned.instance, "name").unwrap_or("");
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    crate::kro_wait::healthy(client, rgd, &served, instances, name, namespaced, opts).await
+    let planner = Planner::new(rgd).map_err(DeployError::from)?;
+    crate::kro_wait::healthy(client, &planner, &served, instances, name, namespaced, opts).await
 }
 
 /// Waits until every inner instance of `planned` (and theirs) is healthy;
@@ -341,9 +347,10 @@ async fn wait_inner(
             let served =
                 crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(inner)).await?;
             let name = kroxide_model::meta_str(o, "name").unwrap_or("");
+            let planner = Planner::new(inner).map_err(DeployError::from)?;
             crate::kro_wait::healthy(
                 client,
-                inner,
+                &planner,
                 &served,
                 instances,
                 name,
@@ -363,28 +370,26 @@ async fn wait_inner(
 /// the instance lacks) is refused before anything is written, as in direct
 /// mode; KRO would accept the instance and keep it IN_PROGRESS (or ERROR)
 /// without end.
-fn validate(
-    rgd: &ResourceGraphDefinition,
-    instance: &Value,
-    opts: &KroOptions,
-) -> Result<Value, KroError> {
+fn validate(planner: &Planner<'_>, instance: &Value, opts: &KroOptions) -> Result<Value, KroError> {
     let popts = PlanOptions {
         namespace: opts.namespace.clone(),
         ..PlanOptions::default()
     };
-    let planned = plan(rgd, instance, &popts).map_err(DeployError::from)?;
+    let planned = planner.plan(instance, &popts).map_err(DeployError::from)?;
     crate::deploy::refuse_failures(&planned)?;
     Ok(planned.instance)
 }
 
 /// Applies the RGD (after checking that KRO is installed and that the
 /// schema change breaks no instance unless allowed), and the namespace the
-/// instance goes to, which is not in the RGD.
+/// instance goes to, which is not in the RGD; whether the RGD was written
+/// (not when the cluster holds it just as kroxide last applied it: see
+/// [`crate::unchanged`]).
 async fn apply_rgd(
     client: &kube::Client,
     rgd: &ResourceGraphDefinition,
     opts: &KroOptions,
-) -> Result<(), KroError> {
+) -> Result<bool, KroError> {
     let kro = crate::discover(client, REQUEST_TIMEOUT, [KRO_API_VERSION]).await?;
     if kro
         .resolve(KRO_API_VERSION, "ResourceGraphDefinition")
@@ -399,12 +404,20 @@ async fn apply_rgd(
         message: e.to_string(),
     })?;
     let mut to_apply = serde_json::to_value(rgd).unwrap_or(Value::Null);
-    if let Some(existing) = rgds.get_opt(&name).await.map_err(|source| KroError::Api {
+    let existing = rgds.get_opt(&name).await.map_err(|source| KroError::Api {
         what: format!("reading ResourceGraphDefinition {name}"),
         source,
-    })? {
-        let old: Option<ResourceGraphDefinition> =
-            serde_json::from_value(serde_json::to_value(&existing).unwrap_or(Value::Null)).ok();
+    })?;
+    let existing = existing.and_then(|e| serde_json::to_value(e).ok());
+    if let Some(existing) = &existing {
+        // Only the schema is compared: the old graph's resources (most of
+        // a large RGD) are not read.
+        let old: Option<ResourceGraphDefinition> = serde_json::from_value(json!({
+            "apiVersion": KRO_API_VERSION, "kind": "ResourceGraphDefinition",
+            "metadata": {"name": name},
+            "spec": {"schema": existing.pointer("/spec/schema"), "resources": []}
+        }))
+        .ok();
         if let Some(old_spec) = old.as_ref().and_then(|o| spec_schema(o).ok()) {
             let mut changes = Vec::new();
             breaking_changes(&old_spec, &new_spec, "spec", &mut changes);
@@ -418,6 +431,11 @@ async fn apply_rgd(
         }
     }
     ensure_namespace(client, &opts.namespace).await?;
+    if existing
+        .is_some_and(|e| crate::unchanged::apply_changes_nothing(&to_apply, &e, FIELD_MANAGER))
+    {
+        return Ok(false);
+    }
     rgds.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER),
@@ -428,7 +446,7 @@ async fn apply_rgd(
         what: format!("ResourceGraphDefinition {name}"),
         source,
     })?;
-    Ok(())
+    Ok(true)
 }
 
 /// Creates `namespace` when it does not exist.

@@ -77,14 +77,14 @@ enum Verdict {
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn healthy(
     client: &kube::Client,
-    rgd: &ResourceGraphDefinition,
+    planner: &Planner<'_>,
     served: &Served,
     instances: Api<DynamicObject>,
     name: &str,
     namespaced: bool,
     opts: &KroOptions,
 ) -> Result<Value, KroError> {
-    let planner = Planner::new(rgd).map_err(crate::DeployError::from)?;
+    let rgd = planner.rgd();
     let kinds = child_kinds(rgd, served);
     let sel = selector(name, namespaced.then_some(opts.namespace.as_str()));
     let mut streams = Vec::new();
@@ -104,6 +104,10 @@ pub(crate) async fn healthy(
         );
     }
     let mut changes = futures::stream::select_all(streams);
+    // Whether each watch (the instance's, then each kind's) has listed
+    // what is there: judging before would plan the whole graph against a
+    // part of its children, for nothing, once per watch.
+    let mut listed = vec![false; streams_len(&kinds)];
     let mut instance: Option<Value> = None;
     // (kind number, namespace, name) -> child
     let mut children: BTreeMap<(usize, Option<String>, String), Value> = BTreeMap::new();
@@ -141,7 +145,7 @@ pub(crate) async fn healthy(
             match change {
                 Ok(change) => {
                     errors = 0;
-                    apply_change(change, &kinds, &mut instance, &mut children)
+                    apply_change(change, &kinds, &mut instance, &mut children, &mut listed)
                 }
                 Err(e) => {
                     errors += 1;
@@ -161,6 +165,10 @@ pub(crate) async fn healthy(
             return Err(timeout(name, opts, &why));
         }
         let Some(inst) = &instance else { continue };
+        if listed.contains(&false) {
+            why = "listing the instance's resources".to_string();
+            continue;
+        }
         // What the graph reads but KRO does not make (externalRef): read as
         // KRO reads it, again while one is missing.
         if externals.len() < external_refs.len() && Instant::now() >= next_externals {
@@ -168,7 +176,7 @@ pub(crate) async fn healthy(
             externals = read_externals(client, &external_refs, served, &opts.namespace).await;
         }
         match judge(
-            &planner,
+            planner,
             rgd,
             inst,
             &children,
@@ -251,13 +259,29 @@ fn timeout(name: &str, opts: &KroOptions, why: &str) -> KroError {
     }
 }
 
+/// The number of watches of [`healthy`]: the instance's, and one per kind.
+fn streams_len(kinds: &[ApiResource]) -> usize {
+    kinds.len() + 1
+}
+
+/// Takes `change` into what is known; `listed[w]` tells whether watch `w`
+/// (0: the instance's, `i + 1`: kind `i`'s) has listed what is there, and
+/// not started over since.
 fn apply_change(
     change: Change,
     kinds: &[ApiResource],
     instance: &mut Option<Value>,
     children: &mut BTreeMap<(usize, Option<String>, String), Value>,
+    listed: &mut [bool],
 ) {
     let to_value = |o: DynamicObject| serde_json::to_value(o).ok();
+    match &change {
+        Change::Instance(watcher::Event::Init) => listed[0] = false,
+        Change::Instance(watcher::Event::InitDone) => listed[0] = true,
+        Change::Child(i, watcher::Event::Init) => listed[i + 1] = false,
+        Change::Child(i, watcher::Event::InitDone) => listed[i + 1] = true,
+        _ => {}
+    }
     match change {
         Change::Instance(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
             *instance = to_value(o)

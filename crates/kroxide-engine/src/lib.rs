@@ -44,6 +44,7 @@ pub mod progress;
 pub mod requests;
 pub mod retry;
 mod teardown;
+pub mod unchanged;
 mod wait;
 
 pub use drift::FieldDrift;

@@ -59,6 +59,18 @@ pub async fn client() -> kube::Client {
     kube::Client::try_from(kroxide::engine::retry::client_config(config)).unwrap()
 }
 
+/// A client for the e2e cluster that records every request it sends.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub async fn recording_client() -> (kube::Client, kroxide::engine::requests::RequestLog) {
+    let path = kubeconfig();
+    let kc = kube::config::Kubeconfig::read_from(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    kroxide::engine::requests::recorded(kroxide::engine::retry::client_config(config)).unwrap()
+}
+
 impl Real {
     /// A namespace `e2e-<test>-<pid>` (and one more per `extra` suffix),
     /// with the kubelet simulator serving them.
