@@ -91,14 +91,7 @@ pub fn object_drift(o: &ObjectRef, manifest: &Value, live: &Value) -> Vec<FieldD
         return Vec::new();
     };
     // kroxide's own entry: its apply of the whole object.
-    let ours_entry = |m: &Value| {
-        m["manager"] == FIELD_MANAGER
-            && m["operation"] == "Apply"
-            && m.get("subresource")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .is_empty()
-    };
+    let ours_entry = |m: &Value| crate::unchanged::is_apply_of(m, FIELD_MANAGER);
     // Writes to the object or to a subresource that changes it (`kubectl
     // scale` writes `scale`); `status` holds no field kroxide applies.
     let foreign = |m: &Value| {

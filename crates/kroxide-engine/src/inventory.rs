@@ -164,14 +164,7 @@ pub fn applied_digest(manifest: &Value, live: &Value) -> Option<String> {
         .pointer("/metadata/managedFields")?
         .as_array()?
         .iter()
-        .find(|m| {
-            m["manager"] == crate::FIELD_MANAGER
-                && m["operation"] == "Apply"
-                && m.get("subresource")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-        })?
+        .find(|m| crate::unchanged::is_apply_of(m, crate::FIELD_MANAGER))?
         .get("fieldsV1")?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     serde_json::to_string(manifest).ok()?.hash(&mut h);

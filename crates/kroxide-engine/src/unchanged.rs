@@ -52,19 +52,24 @@ pub fn apply_changes_nothing(manifest: &Value, live: &Value, manager: &str) -> b
     same_map(&manifest, owned, live)
 }
 
+/// Whether the managedFields `entry` is `manager`'s apply to the object
+/// itself (not to a subresource).
+pub(crate) fn is_apply_of(entry: &Value, manager: &str) -> bool {
+    entry["manager"] == manager
+        && entry["operation"] == "Apply"
+        && entry
+            .get("subresource")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+}
+
 /// The `fieldsV1` tree of `manager`'s apply to the object itself.
 fn owned_fields<'a>(live: &'a Value, manager: &str) -> Option<&'a Value> {
     live.pointer("/metadata/managedFields")?
         .as_array()?
         .iter()
-        .find(|m| {
-            m["manager"] == manager
-                && m["operation"] == "Apply"
-                && m.get("subresource")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-        })?
+        .find(|m| is_apply_of(m, manager))?
         .get("fieldsV1")
 }
 

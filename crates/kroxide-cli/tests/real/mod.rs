@@ -48,27 +48,26 @@ pub fn kubeconfig() -> PathBuf {
         .expect("set KROXIDE_E2E_KUBECONFIG to the kubeconfig of a disposable cluster (scripts/e2e.sh starts one)")
 }
 
-/// A client for the e2e cluster, built as the kroxide CLI builds its own.
-pub async fn client() -> kube::Client {
+/// The client configuration of the e2e cluster, as the kroxide CLI builds its own.
+async fn config() -> kube::Config {
     let path = kubeconfig();
     let kc = kube::config::Kubeconfig::read_from(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    kube::Client::try_from(kroxide::engine::retry::client_config(config)).unwrap()
+    kroxide::engine::retry::client_config(config)
+}
+
+/// A client for the e2e cluster, built as the kroxide CLI builds its own.
+pub async fn client() -> kube::Client {
+    kube::Client::try_from(config().await).unwrap()
 }
 
 /// A client for the e2e cluster that records every request it sends.
 #[allow(dead_code)] // not every test binary that includes this module uses it
 pub async fn recording_client() -> (kube::Client, kroxide::engine::requests::RequestLog) {
-    let path = kubeconfig();
-    let kc = kube::config::Kubeconfig::read_from(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    kroxide::engine::requests::recorded(kroxide::engine::retry::client_config(config)).unwrap()
+    kroxide::engine::requests::recorded(config().await).unwrap()
 }
 
 impl Real {
