@@ -242,16 +242,24 @@ pub async fn deploy(
 ) -> Result<Value, KroError> {
     // Validated once: the plan before the first write and the wait's plans.
     let planner = Planner::new(rgd).map_err(DeployError::from)?;
-    let prepared = validate(&planner, instance, opts)?;
+    deploy_planned(client, &planner, instance, opts).await
+}
+
+/// [`deploy`] of the graph `planner` holds.
+async fn deploy_planned(
+    client: &kube::Client,
+    planner: &Planner<'_>,
+    instance: &Value,
+    opts: &KroOptions,
+) -> Result<Value, KroError> {
+    let rgd = planner.rgd();
+    let prepared = validate(planner, instance, opts)?;
     apply_rgd(client, rgd, opts).await?;
     wait_active(client, rgd.name(), opts).await?;
     let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
     let name = apply_instance(&instances, &prepared).await?;
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    crate::kro_wait::healthy(
-        client, &planner, &served, instances, &name, namespaced, opts,
-    )
-    .await
+    crate::kro_wait::healthy(client, planner, &served, instances, &name, namespaced, opts).await
 }
 
 /// Deploys through KRO an instance of `rgd` whose resources are instances
@@ -307,7 +315,8 @@ pub async fn deploy_chained(
             id: inner.name().to_string(),
         });
     }
-    let status = deploy(client, rgd, instance, opts).await?;
+    let planner = Planner::new(rgd).map_err(DeployError::from)?;
+    let status = deploy_planned(client, &planner, instance, opts).await?;
     // KRO counts an inner instance ready once its children exist; kroxide
     // waits until they are ready by their own rules, level by level, and
     // then reads the outer status again (KRO recomputes it meanwhile).
@@ -317,7 +326,6 @@ pub async fn deploy_chained(
     let (instances, namespaced) = wait_crd(client, rgd, opts).await?;
     let name = kroxide_model::meta_str(&planned.instance, "name").unwrap_or("");
     let served = crate::discover(client, REQUEST_TIMEOUT, crate::api_versions(rgd)).await?;
-    let planner = Planner::new(rgd).map_err(DeployError::from)?;
     crate::kro_wait::healthy(client, &planner, &served, instances, name, namespaced, opts).await
 }
 

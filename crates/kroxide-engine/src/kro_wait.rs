@@ -103,11 +103,11 @@ pub(crate) async fn healthy(
                 .boxed(),
         );
     }
-    let mut changes = futures::stream::select_all(streams);
     // Whether each watch (the instance's, then each kind's) has listed
     // what is there: judging before would plan the whole graph against a
     // part of its children, for nothing, once per watch.
-    let mut listed = vec![false; streams_len(&kinds)];
+    let mut listed = vec![false; streams.len()];
+    let mut changes = futures::stream::select_all(streams);
     let mut instance: Option<Value> = None;
     // (kind number, namespace, name) -> child
     let mut children: BTreeMap<(usize, Option<String>, String), Value> = BTreeMap::new();
@@ -257,11 +257,6 @@ fn timeout(name: &str, opts: &KroOptions, why: &str) -> KroError {
         what: format!("instance {name} to become healthy ({why})"),
         seconds: opts.timeout.as_secs(),
     }
-}
-
-/// The number of watches of [`healthy`]: the instance's, and one per kind.
-fn streams_len(kinds: &[ApiResource]) -> usize {
-    kinds.len() + 1
 }
 
 /// Takes `change` into what is known; `listed[w]` tells whether watch `w`
